@@ -1,0 +1,231 @@
+"""The data plane: zero-copy clones with honest space accounting, iSCSI export with ACLs."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from tfnimble.sim.dataplane import DataPlane, DataPlaneError
+
+pytestmark = pytest.mark.dataplane
+
+MiB = 1 << 20
+GOOD = "iqn.1993-08.org.debian:01:goodhost"
+BAD = "iqn.1993-08.org.debian:01:otherhost"
+
+
+def iscsi_opts(dp: DataPlane, iqn: str, initiator: str) -> str:
+    return (f"driver=raw,file.driver=iscsi,file.transport=tcp,file.portal={dp.portal},"
+            f"file.target={iqn},file.lun=1,file.initiator-name={initiator}")
+
+
+def write_random(path: Path, nbytes: int, offset: int = 0) -> bytes:
+    data = os.urandom(nbytes)
+    with open(path, "r+b") as f:
+        f.seek(offset)
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    return data
+
+
+def test_pool_is_reflink(dataplane: DataPlane) -> None:
+    assert dataplane.reflink
+    assert dataplane.loop_mounted  # /tmp here is ext4: the pool is a loop-mounted XFS image
+    stats = dataplane.pool_stats()
+    assert stats["total_bytes"] > 3 << 30
+
+
+def test_clones_share_extents(dataplane: DataPlane, record_property) -> None:
+    dp = dataplane
+    dp.create_volume("master", 64 * MiB)
+    write_random(dp.path_of("master"), 50 * MiB)
+    assert dp.unique_bytes("master") == pytest.approx(50 * MiB, abs=MiB)
+    used0 = dp.pool_stats()["used_bytes"]
+
+    dp.snapshot("master", "base")
+    t0 = time.monotonic()
+    for i in range(20):
+        dp.clone("base", f"clone{i}", 64 * MiB)
+    elapsed = time.monotonic() - t0
+    record_property("clone_20_seconds", elapsed)
+    print(f"\n20 clones of a 50 MiB volume: {elapsed * 1000:.1f} ms")
+    assert elapsed < 5
+
+    # every clone sees all the data and owns none of it; the pool did not grow
+    unique = sum(dp.unique_bytes(f"clone{i}") for i in range(20))
+    assert unique < MiB
+    assert dp.unique_bytes("master") < MiB
+    assert dp.allocated_bytes("clone7") >= 50 * MiB
+    assert dp.pool_stats()["used_bytes"] - used0 < 8 * MiB
+    with open(dp.path_of("master"), "rb") as a, open(dp.path_of("clone7"), "rb") as b:
+        assert hashlib.sha256(a.read()).digest() == hashlib.sha256(b.read()).digest()
+
+    # 1 MiB written into one clone becomes that clone's own
+    write_random(dp.path_of("clone3"), MiB, offset=10 * MiB)
+    assert dp.unique_bytes("clone3") == pytest.approx(MiB, abs=64 * 1024)
+    assert dp.unique_bytes("clone4") < 64 * 1024
+
+    # growing a clone keeps it sparse
+    dp.resize_volume("clone4", 128 * MiB)
+    assert dp.path_of("clone4").stat().st_size == 128 * MiB
+    assert dp.unique_bytes("clone4") < 64 * 1024
+
+    # deleting the snapshot and master leaves the clones' data intact
+    before = dp.path_of("clone5").read_bytes()[:MiB]
+    dp.delete_snapshot("base")
+    dp.delete_volume("master")
+    assert not dp.exists("master")
+    assert dp.path_of("clone5").read_bytes()[:MiB] == before
+
+
+def test_restore_and_errors(dataplane: DataPlane) -> None:
+    dp = dataplane
+    dp.create_volume("v", 8 * MiB)
+    original = write_random(dp.path_of("v"), MiB)
+    dp.snapshot("v", "s")
+    write_random(dp.path_of("v"), MiB)
+    dp.restore("v", "s")
+    assert dp.path_of("v").read_bytes()[:MiB] == original
+    with pytest.raises(DataPlaneError):
+        dp.create_volume("v", MiB)
+    with pytest.raises(DataPlaneError):
+        dp.snapshot("v", "s")
+    with pytest.raises(DataPlaneError):
+        dp.path_of("../etc")
+    with pytest.raises(DataPlaneError):
+        dp.clone("nope", "x", MiB)
+
+
+def test_iscsi_read_write_and_acl(dataplane: DataPlane, tmp_path: Path, record_property) -> None:
+    dp = dataplane
+    iqn = "iqn.2007-11.com.nimblestorage:vol-a-v0123456789abcdef.000000ff.12345678"
+    size = 64 * MiB
+    dp.create_volume("vol-a", size)
+    dp.export("vol-a", iqn, serial="0123456789abcdef")
+    assert dp.acl(iqn) == []
+
+    # nobody may log in until bound
+    r = subprocess.run(["iscsi-ls", "-i", GOOD, f"iscsi://{dp.portal}"],
+                       capture_output=True, text=True, timeout=30)
+    assert iqn not in r.stdout
+
+    dp.set_acl(iqn, [GOOD])
+    assert dp.acl(iqn) == [GOOD]
+    r = subprocess.run(["iscsi-ls", "-s", "-i", GOOD, f"iscsi://{dp.portal}"],
+                       capture_output=True, text=True, timeout=30, check=True)
+    assert f"Target:{iqn} Portal:{dp.portal},1" in r.stdout
+    assert "Lun:1" in r.stdout
+    r = subprocess.run(["iscsi-ls", "-i", BAD, f"iscsi://{dp.portal}"],
+                       capture_output=True, text=True, timeout=30)
+    assert iqn not in r.stdout
+
+    # write an image over iSCSI (as nimble_image_master does), check it landed in the file
+    src = tmp_path / "src.raw"
+    src.write_bytes(os.urandom(size))
+    t0 = time.monotonic()
+    subprocess.run(["qemu-img", "convert", "-n", "-f", "raw", "--target-image-opts",
+                    str(src), iscsi_opts(dp, iqn, GOOD)], check=True, timeout=120,
+                   capture_output=True)
+    wt = time.monotonic() - t0
+    assert dp.path_of("vol-a").read_bytes() == src.read_bytes()
+
+    # read it back over iSCSI
+    out = tmp_path / "out.raw"
+    t0 = time.monotonic()
+    subprocess.run(["qemu-img", "convert", "-O", "raw", "--image-opts", iscsi_opts(dp, iqn, GOOD),
+                    str(out)], check=True, timeout=120, capture_output=True)
+    rt = time.monotonic() - t0
+    assert out.read_bytes() == src.read_bytes()
+    record_property("iscsi_write_MiBps", 64 / wt)
+    record_property("iscsi_read_MiBps", 64 / rt)
+    print(f"\niSCSI write {64 / wt:.0f} MiB/s, read {64 / rt:.0f} MiB/s")
+
+    # another initiator is refused with tgtd's own answer
+    r = subprocess.run(["qemu-img", "info", "--image-opts", iscsi_opts(dp, iqn, BAD)],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0
+    assert "Target not found" in r.stderr
+
+    # ACL changes: exactly the given set; empty = nobody; * = everyone
+    dp.set_acl(iqn, [BAD])
+    assert dp.acl(iqn) == [BAD]
+    dp.set_acl(iqn, [])
+    r = subprocess.run(["qemu-img", "info", "--image-opts", iscsi_opts(dp, iqn, BAD)],
+                       capture_output=True, text=True, timeout=30)
+    assert "Target not found" in r.stderr
+    dp.set_acl(iqn, ["*"])
+    r = subprocess.run(["qemu-img", "info", "--image-opts", iscsi_opts(dp, iqn, BAD)],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+
+    assert dp.connections(iqn) == 0
+    dp.unexport(iqn)
+    assert iqn not in dp.targets()
+    dp.unexport(iqn)  # idempotent
+
+
+def test_connections_are_counted(dataplane: DataPlane) -> None:
+    dp = dataplane
+    iqn = "iqn.2007-11.com.nimblestorage:conn"
+    dp.create_volume("c", 8 * MiB)
+    dp.export("c", iqn)
+    dp.set_acl(iqn, [GOOD])
+    sock = Path(dp.state_dir) / "nbd.sock"
+    pidf = Path(dp.state_dir) / "nbd.pid"
+    proc = subprocess.Popen(["qemu-nbd", "--persistent", f"--socket={sock}", f"--pid-file={pidf}",
+                             "--image-opts", iscsi_opts(dp, iqn, GOOD)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(200):
+            if dp.connections(iqn):
+                break
+            time.sleep(0.05)
+        assert dp.connections(iqn) == 1
+        assert dp.sessions(iqn)[0][0] == GOOD
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    for _ in range(200):
+        if not dp.connections(iqn):
+            break
+        time.sleep(0.05)
+    assert dp.connections(iqn) == 0
+
+
+def test_stop_leaves_nothing_and_restart_keeps_data(tmp_path: Path) -> None:
+    from testbed.fixtures import make_dataplane
+
+    dp = make_dataplane(tmp_path / "state")
+    dp.start()
+    pid = dp.tgtd_pid
+    port = dp.tgt_control_port
+    assert pid and Path(f"/proc/{pid}").exists()
+    dp.create_volume("keep", 4 * MiB)
+    data = write_random(dp.path_of("keep"), MiB)
+    dp.export("keep", "iqn.2007-11.com.nimblestorage:keep")
+    dp.stop()
+    dp.stop()  # idempotent
+    assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+    assert not Path(f"/var/run/tgtd/socket.{port}").exists()
+    assert not os.path.ismount(tmp_path / "state" / "pool")
+    loops = subprocess.run(["losetup", "-j", str(tmp_path / "state" / "pool.img")],
+                           capture_output=True, text=True, check=True).stdout
+    assert loops.strip() == ""
+
+    # a new DataPlane on the same state dir reuses the pool image
+    dp2 = make_dataplane(tmp_path / "state")
+    with dp2:
+        assert dp2.reflink and dp2.loop_mounted
+        assert dp2.path_of("keep").read_bytes()[:MiB] == data
+        assert dp2.targets() == {}
+
+
+def test_portal_in_use_is_an_error(dataplane: DataPlane, tmp_path: Path) -> None:
+    other = DataPlane(tmp_path / "other", dataplane.portal, pool_mode="dir")
+    with pytest.raises(DataPlaneError, match="in use"):
+        other.start()
