@@ -146,9 +146,7 @@ def format_line(
             raise ValueError(f"fstab {name} must be non-empty and contain no whitespace")
     if not uuid or any(c.isspace() or c in "\"'" for c in uuid):
         raise ValueError(f"invalid filesystem UUID {uuid!r}")
-    return (
-        f"UUID={uuid} {encode_field(mount_point)} {fs_type} {options} {int(dump)} {int(passno)}"
-    )
+    return f"UUID={uuid} {encode_field(mount_point)} {fs_type} {options} {int(dump)} {int(passno)}"
 
 
 def find_line(

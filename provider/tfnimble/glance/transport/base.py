@@ -178,9 +178,7 @@ class Transport(Protocol):
 def log_result(result: CommandResult, transport: str) -> None:
     """Debug-log a finished command: program, arguments and exit status. Never stdin."""
     if logger.isEnabledFor(logging.DEBUG):
-        logger.debug(
-            "%s: %s exited %d", transport, " ".join(result.argv), result.returncode
-        )
+        logger.debug("%s: %s exited %d", transport, " ".join(result.argv), result.returncode)
 
 
 def read_file_by_command(

@@ -113,8 +113,7 @@ def _load_private_key(pem: str, passphrase: str | None) -> paramiko.PKey:
         except (paramiko.SSHException, ValueError, TypeError):
             continue
     raise AuthenticationFailed(
-        "private_key is not a supported private key (ed25519, ECDSA or RSA; "
-        "OpenSSH or PEM format)"
+        "private_key is not a supported private key (ed25519, ECDSA or RSA; OpenSSH or PEM format)"
     )
 
 
