@@ -1,0 +1,227 @@
+"""go-plugin's side of the contract: handshake, AutoMTLS, controller, stdio and health.
+
+Terraform starts the provider with a magic cookie and PLUGIN_PROTOCOL_VERSIONS in
+the environment, and (AutoMTLS) its client certificate in PLUGIN_CLIENT_CERT. We
+answer on stdout with one line, `1|6|unix|PATH|grpc|CERT`, where CERT is our
+freshly generated server certificate (base64 DER, unpadded), and then only accept
+TLS connections that present exactly Terraform's certificate. grpcio cannot do that
+(Terraform's P-521 client certificate is never requested by BoringSSL), which is
+why the server is grpclib on the standard `ssl` module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime
+import os
+import ssl
+import sys
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import grpclib.const
+from grpclib.health.v1.health_pb2 import HealthCheckRequest, HealthCheckResponse
+from grpclib.server import Stream
+
+from ._gen import grpc_controller_pb2, grpc_stdio_pb2
+
+MAGIC_COOKIE_KEY = "TF_PLUGIN_MAGIC_COOKIE"
+MAGIC_COOKIE_VALUE = "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2"
+CORE_PROTOCOL_VERSION = 1
+APP_PROTOCOL_VERSION = 6
+
+
+class HandshakeError(Exception):
+    """The process was not started the way Terraform starts plugins."""
+
+
+def check_magic_cookie(env: Mapping[str, str], program: str) -> None:
+    if env.get(MAGIC_COOKIE_KEY) != MAGIC_COOKIE_VALUE:
+        raise HandshakeError(
+            f"{program} is a Terraform plugin: Terraform starts it for you, so there is "
+            "nothing to run by hand.\n\n"
+            "To use it, install it (make install) and write a configuration with\n"
+            '  terraform { required_providers { ... source = "ito/..." } }\n'
+            "then run terraform init and terraform apply.\n"
+            "To debug it, run it with --debug and export the TF_REATTACH_PROVIDERS line it prints."
+        )
+
+
+def negotiate_protocol(env: Mapping[str, str]) -> int:
+    raw = env.get("PLUGIN_PROTOCOL_VERSIONS", "")
+    offered = {v.strip() for v in raw.split(",") if v.strip()}
+    if offered and str(APP_PROTOCOL_VERSION) not in offered:
+        raise HandshakeError(
+            f"Terraform offered plugin protocol version(s) {raw}, but this provider speaks "
+            f"version {APP_PROTOCOL_VERSION} only (Terraform 1.0 or newer)."
+        )
+    return APP_PROTOCOL_VERSION
+
+
+@dataclass
+class ServerTLS:
+    context: ssl.SSLContext
+    cert_der: bytes
+
+    @property
+    def handshake_cert(self) -> str:
+        return base64.b64encode(self.cert_der).decode().rstrip("=")
+
+
+def make_server_tls(client_cert_pem: str, workdir: str) -> ServerTLS:
+    """A fresh self-signed server certificate, and a context trusting only the client's."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "HashiCorp"),
+            x509.NameAttribute(NameOID.COMMON_NAME, "localhost"),
+        ]
+    )
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(seconds=30))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=True,
+                data_encipherment=False,
+                key_agreement=True,
+                key_cert_sign=True,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(
+            x509.ExtendedKeyUsage(
+                [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+            ),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    # ssl can only load a key from a file: write it into our private 0700 dir, load, remove.
+    fd, key_path = tempfile.mkstemp(dir=workdir, suffix=".pem")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(
+                key.private_bytes(
+                    serialization.Encoding.PEM,
+                    serialization.PrivateFormat.PKCS8,
+                    serialization.NoEncryption(),
+                )
+            )
+            fh.write(cert.public_bytes(serialization.Encoding.PEM))
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        ctx.load_cert_chain(key_path)
+    finally:
+        os.unlink(key_path)
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.load_verify_locations(cadata=client_cert_pem)
+    ctx.set_alpn_protocols(["h2"])
+    return ServerTLS(ctx, cert.public_bytes(serialization.Encoding.DER))
+
+
+def private_socket_path() -> tuple[str, str]:
+    """A unix socket path inside a fresh 0700 directory (go-plugin's layout)."""
+    base = os.environ.get("PLUGIN_UNIX_SOCKET_DIR") or None
+    d = tempfile.mkdtemp(prefix="plugin", dir=base)
+    os.chmod(d, 0o700)
+    return d, os.path.join(d, "plugin.sock")
+
+
+def handshake_line(socket_path: str, tls: ServerTLS | None) -> str:
+    cert = tls.handshake_cert if tls else ""
+    return f"{CORE_PROTOCOL_VERSION}|{APP_PROTOCOL_VERSION}|unix|{socket_path}|grpc|{cert}"
+
+
+class Controller:
+    """plugin.GRPCController: Shutdown ends the process once the reply is sent."""
+
+    def __init__(self, shutdown: asyncio.Event) -> None:
+        self._shutdown = shutdown
+
+    async def Shutdown(self, stream: Stream[Any, Any]) -> None:
+        await stream.recv_message()
+        await stream.send_message(grpc_controller_pb2.Empty())
+        self._shutdown.set()
+
+    def __mapping__(self) -> dict[str, grpclib.const.Handler]:
+        return {
+            "/plugin.GRPCController/Shutdown": grpclib.const.Handler(
+                self.Shutdown,
+                grpclib.const.Cardinality.UNARY_UNARY,
+                grpc_controller_pb2.Empty,
+                grpc_controller_pb2.Empty,
+            )
+        }
+
+
+class Stdio:
+    """plugin.GRPCStdio: our logs go straight to stderr, so the stream stays open and idle."""
+
+    def __init__(self, shutdown: asyncio.Event) -> None:
+        self._shutdown = shutdown
+
+    async def StreamStdio(self, stream: Stream[Any, Any]) -> None:
+        await stream.recv_message()
+        await self._shutdown.wait()
+
+    def __mapping__(self) -> dict[str, grpclib.const.Handler]:
+        from google.protobuf import empty_pb2
+
+        return {
+            "/plugin.GRPCStdio/StreamStdio": grpclib.const.Handler(
+                self.StreamStdio,
+                grpclib.const.Cardinality.UNARY_STREAM,
+                empty_pb2.Empty,
+                grpc_stdio_pb2.StdioData,
+            )
+        }
+
+
+class Health:
+    """grpc.health.v1.Health: go-plugin pings service "plugin"."""
+
+    SERVICES = ("", "plugin")
+
+    async def Check(self, stream: Stream[Any, Any]) -> None:
+        req = await stream.recv_message()
+        if req is not None and req.service not in self.SERVICES:
+            await stream.send_trailing_metadata(status=grpclib.const.Status.NOT_FOUND)
+            return
+        await stream.send_message(HealthCheckResponse(status=HealthCheckResponse.SERVING))
+
+    def __mapping__(self) -> dict[str, grpclib.const.Handler]:
+        return {
+            "/grpc.health.v1.Health/Check": grpclib.const.Handler(
+                self.Check,
+                grpclib.const.Cardinality.UNARY_UNARY,
+                HealthCheckRequest,
+                HealthCheckResponse,
+            )
+        }
+
+
+def write_handshake(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()

@@ -1,0 +1,154 @@
+"""Schemas as resource authors write them, and the cty types they imply.
+
+A `Schema` is a block of `Attribute`s and `NestedBlock`s. Attributes carry their
+behaviour (required/optional/computed, sensitive, default, plan modifiers,
+validators) next to their Markdown description, because the description is the
+documentation (tools/gendocs.py renders docs/ from these same objects).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .cty import types as ct
+from .cty.path import AttributePath
+from .diagnostics import Diagnostic
+
+
+class _NoDefault:
+    def __repr__(self) -> str:
+        return "NO_DEFAULT"
+
+
+NO_DEFAULT: Any = _NoDefault()
+
+Validator = Callable[[Any, AttributePath], Sequence[Diagnostic]]
+
+
+class Nesting(enum.Enum):
+    SINGLE = "single"
+    LIST = "list"
+    SET = "set"
+    MAP = "map"
+
+
+@dataclass(frozen=True)
+class NestedAttributes:
+    """The type of an attribute that is itself a group of attributes (protocol 6)."""
+
+    attributes: Mapping[str, Attribute]
+    nesting: Nesting = Nesting.SINGLE
+
+    def object_type(self) -> ct.CtyType:
+        return ct.Object({k: a.cty_type() for k, a in self.attributes.items()})
+
+    def cty_type(self) -> ct.CtyType:
+        obj = self.object_type()
+        if self.nesting is Nesting.SINGLE:
+            return obj
+        if self.nesting is Nesting.LIST:
+            return ct.List(obj)
+        if self.nesting is Nesting.SET:
+            return ct.Set(obj)
+        return ct.Map(obj)
+
+
+@dataclass(frozen=True)
+class Attribute:
+    """One attribute. Exactly one of `type` and `nested` is set."""
+
+    type: ct.CtyType | None = None
+    description: str = ""
+    required: bool = False
+    optional: bool = False
+    computed: bool = False
+    sensitive: bool = False
+    default: Any = NO_DEFAULT
+    deprecation_message: str = ""
+    plan_modifiers: tuple[Any, ...] = ()
+    validators: tuple[Validator, ...] = ()
+    nested: NestedAttributes | None = None
+
+    def __post_init__(self) -> None:
+        if (self.type is None) == (self.nested is None):
+            raise ValueError("an attribute needs exactly one of type= or nested=")
+        if self.required and (self.optional or self.computed):
+            raise ValueError("a required attribute cannot also be optional or computed")
+        if not (self.required or self.optional or self.computed):
+            raise ValueError("an attribute must be required, optional or computed")
+        if self.default is not NO_DEFAULT and not self.computed:
+            raise ValueError("an attribute with a default must be computed (and optional)")
+
+    def cty_type(self) -> ct.CtyType:
+        if self.nested is not None:
+            return self.nested.cty_type()
+        assert self.type is not None
+        return self.type
+
+    @property
+    def has_default(self) -> bool:
+        return self.default is not NO_DEFAULT
+
+
+class BlockNesting(enum.Enum):
+    SINGLE = "single"
+    LIST = "list"
+    SET = "set"
+    MAP = "map"
+    GROUP = "group"
+
+
+@dataclass(frozen=True)
+class Block:
+    attributes: Mapping[str, Attribute] = field(default_factory=dict)
+    blocks: Mapping[str, NestedBlock] = field(default_factory=dict)
+    description: str = ""
+    deprecation_message: str = ""
+
+    def cty_type(self) -> ct.CtyType:
+        attrs: dict[str, ct.CtyType] = {k: a.cty_type() for k, a in self.attributes.items()}
+        for name, nb in self.blocks.items():
+            attrs[name] = nb.cty_type()
+        return ct.Object(attrs)
+
+
+@dataclass(frozen=True)
+class NestedBlock:
+    block: Block
+    nesting: BlockNesting = BlockNesting.LIST
+    min_items: int = 0
+    max_items: int = 0
+
+    def cty_type(self) -> ct.CtyType:
+        obj = self.block.cty_type()
+        if self.nesting in (BlockNesting.SINGLE, BlockNesting.GROUP):
+            return obj
+        if self.nesting is BlockNesting.LIST:
+            return ct.List(obj)
+        if self.nesting is BlockNesting.SET:
+            return ct.Set(obj)
+        return ct.Map(obj)
+
+
+@dataclass(frozen=True)
+class Schema:
+    """A resource, data source or provider schema."""
+
+    attributes: Mapping[str, Attribute] = field(default_factory=dict)
+    blocks: Mapping[str, NestedBlock] = field(default_factory=dict)
+    description: str = ""
+    version: int = 0
+    deprecation_message: str = ""
+
+    @property
+    def block(self) -> Block:
+        return Block(self.attributes, self.blocks, self.description, self.deprecation_message)
+
+    def cty_type(self) -> ct.CtyType:
+        return self.block.cty_type()
+
+    def sensitive_paths(self) -> list[AttributePath]:
+        return [AttributePath.root().attr(k) for k, a in self.attributes.items() if a.sensitive]
