@@ -63,7 +63,7 @@ class Call:
     verify: Any
 
 
-@dataclass
+@dataclass(repr=False)
 class FakeArray(requests.adapters.BaseAdapter):
     delay: float = 0.0
     page_size: int = 100
@@ -295,6 +295,7 @@ class FakeArray(requests.adapters.BaseAdapter):
     def _list(
         self, object_set: str, store: dict[str, dict[str, Any]], query: dict[str, str], detail: bool
     ) -> tuple[int, Any]:
+        query = dict(query)
         start = int(query.pop("startRow", "0"))
         rows = [
             o
