@@ -76,6 +76,7 @@ __all__ = [
     "primary_group",
     "read_initiator_name",
     "remount",
+    "resolve_path",
     "service_is_active",
     "service_journal_tail",
     "service_restart",
@@ -331,15 +332,23 @@ def iscsi_login(
     )
 
 
-def iscsi_set_startup(t: Transport, iqn: str, portal: str | Portal, mode: str) -> bool:
+def _node_argv(iqn: str, portal: str | Portal | None) -> tuple[list[str], str]:
+    argv = [ISCSIADM, "-m", "node", "-T", iqn]
+    if portal is None:
+        return argv, "all portals"
+    p = portal if isinstance(portal, Portal) else parse_portal(portal)
+    return [*argv, "-p", str(p)], str(p)
+
+
+def iscsi_set_startup(t: Transport, iqn: str, portal: str | Portal | None, mode: str) -> bool:
     """Set ``node.startup`` (automatic: logged in at boot). False if there is no record.
 
     A missing record is fine when setting ``manual`` (nothing to undo) and an error otherwise.
+    ``portal=None`` updates the records of every portal of the target.
     """
     if mode not in (AUTOMATIC, MANUAL):
         raise ValueError("mode must be 'automatic' or 'manual'")
-    p = portal if isinstance(portal, Portal) else parse_portal(portal)
-    argv = [ISCSIADM, "-m", "node", "-T", iqn, "-p", str(p)]
+    argv, p = _node_argv(iqn, portal)
     r = t.run([*argv, "-o", "update", "-n", "node.startup", "-v", mode], idempotent=True)
     if r.returncode == 0:
         return True
@@ -363,10 +372,10 @@ def iscsi_logout(t: Transport, iqn: str, portal: str | Portal) -> bool:
     raise _failed(f"logging out of {iqn} at {p}", r)
 
 
-def iscsi_delete_node(t: Transport, iqn: str, portal: str | Portal) -> bool:
-    """Delete the node record. False if there was none."""
-    p = portal if isinstance(portal, Portal) else parse_portal(portal)
-    r = t.run([ISCSIADM, "-m", "node", "-T", iqn, "-p", str(p), "-o", "delete"], idempotent=True)
+def iscsi_delete_node(t: Transport, iqn: str, portal: str | Portal | None) -> bool:
+    """Delete the node record (every portal's with ``portal=None``). False if there was none."""
+    argv, p = _node_argv(iqn, portal)
+    r = t.run([*argv, "-o", "delete"], idempotent=True)
     if r.returncode == 0:
         return True
     if r.returncode == 21:
@@ -546,7 +555,7 @@ def by_path_link(portal: Portal, iqn: str, lun: int) -> str:
     return f"/dev/disk/by-path/ip-{portal.host}:{portal.port}-iscsi-{iqn}-lun-{format_lun(lun)}"
 
 
-def _resolve(t: Transport, path: str) -> str | None:
+def resolve_path(t: Transport, path: str) -> str | None:
     """The device a link points to (``readlink -e``), or None while it does not exist."""
     r = t.run(["readlink", "-e", "-n", "--", path], idempotent=True)
     if r.returncode == 0 and r.stdout.strip():
@@ -579,12 +588,12 @@ def find_by_path_device(
     link = by_path_link(portal, iqn, lun)
     suffix = link.rsplit("/", 1)[1]
     for attempt in range(max(1, attempts)):
-        device = _resolve(t, link)
+        device = resolve_path(t, link)
         if device:
             return link, device
         other = _glob_by_path(t, suffix)
         if other:
-            device = _resolve(t, other)
+            device = resolve_path(t, other)
             if device:
                 return other, device
         if attempt + 1 < attempts:

@@ -73,7 +73,7 @@ def to_result(argv: tuple[str, ...], reply: Reply) -> CommandResult:
         return CommandResult(argv, 0, reply, "")
     if len(reply) == 2:
         return CommandResult(argv, reply[0], reply[1], "")
-    rc, out, err = reply  # type: ignore[misc]
+    rc, out, err = reply
     return CommandResult(argv, rc, out, err)
 
 
@@ -136,9 +136,9 @@ class FakeTransport:
                     reply = reply(call)
                 return to_result(call.argv, reply)
         if self.handler is not None:
-            reply = self.handler(call)
-            if reply is not None:
-                return to_result(call.argv, reply)
+            answer = self.handler(call)
+            if answer is not None:
+                return to_result(call.argv, answer)
         raise UnexpectedCommand(f"FakeTransport: no answer for {call.line}")
 
     def read_file(self, path: str) -> bytes | None:
