@@ -56,6 +56,13 @@ APP_NAME = "terraform-provider-nimble"
 DEFAULT_PORT = 5392
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE"})
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
+#: Failures of the connection itself (as opposed to an HTTP error status). A body cut short
+#: (ChunkedEncodingError) is not a ConnectionError in requests, but means the same here.
+_TRANSPORT_ERRORS = (
+    requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+)
 #: Upper bound on pages walked by one list call (a guard against a server that never ends).
 MAX_PAGES = 1000
 
@@ -216,7 +223,7 @@ class NimbleClient:
                 resp = self._send_once("POST", "/tokens", None, body, None)
             except requests.exceptions.SSLError as exc:
                 raise self._tls_error(exc) from None
-            except (requests.ConnectionError, requests.Timeout) as exc:
+            except _TRANSPORT_ERRORS as exc:
                 if attempt >= self.retries:
                     raise ConnectionFailed(self.host, self.port, _reason(exc), "login") from None
                 self._backoff(attempt)
@@ -321,7 +328,7 @@ class NimbleClient:
                 resp = self._send_once(method, path, params, body, token)
             except requests.exceptions.SSLError as exc:
                 raise self._tls_error(exc) from exc
-            except (requests.ConnectionError, requests.Timeout) as exc:
+            except _TRANSPORT_ERRORS as exc:
                 sent = _maybe_sent(exc)
                 if sent and not idempotent:
                     raise ResponseLost(self.host, self.port, _reason(exc), operation) from exc

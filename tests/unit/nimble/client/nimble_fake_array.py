@@ -196,9 +196,16 @@ class FakeArray(requests.adapters.BaseAdapter):
                 return self._response(
                     request, 502, b"<html><body>Bad Gateway</body></html>", "text/html"
                 )
-            if fault.action in ("lost", "lost_noapply"):
-                if fault.action == "lost":
+            if fault.action in ("lost", "lost_noapply", "chunked", "read_timeout"):
+                if fault.action != "lost_noapply":
                     self._route(request.method or "", path, query, body, token)
+                if fault.action == "chunked":
+                    raise requests.exceptions.ChunkedEncodingError(
+                        urllib3.exceptions.ProtocolError("Response ended prematurely"),
+                        request=request,
+                    )
+                if fault.action == "read_timeout":
+                    raise requests.exceptions.ReadTimeout("Read timed out.", request=request)
                 raise requests.exceptions.ConnectionError(
                     urllib3.exceptions.ProtocolError(
                         "Connection aborted.",

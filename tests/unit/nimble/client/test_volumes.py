@@ -36,10 +36,11 @@ def _snap(fake: FakeArray, vol_size: int = 1024) -> tuple[dict[str, Any], dict[s
 # ------------------------------------------------------------------ lost-response creates
 
 
+@pytest.mark.parametrize("lost", ["lost", "chunked", "read_timeout"])
 def test_create_volume_lost_response_adopts_matching_volume(
-    client: NimbleClient, fake: FakeArray
+    client: NimbleClient, fake: FakeArray, lost: str
 ) -> None:
-    fake.fault("POST", "/volumes", "lost")  # applied, then the connection dropped
+    fake.fault("POST", "/volumes", lost)  # applied, then the response never arrived
     vol = volumes.create_volume(client, "v1", 2048)
     assert vol.name == "v1" and vol.size_mib == 2048
     assert len(fake.objects["volumes"]) == 1
