@@ -669,6 +669,7 @@ def _reason(exc: BaseException) -> str:
     text = str(root) or type(root).__name__
     # urllib3 prefixes messages with the connection object repr; keep the useful tail.
     text = re.sub(r"<[^>]*(Connection|object)[^>]*>:\s*", "", text)
+    text = re.sub(r"^HTTPS?Connection(Pool)?\([^)]*\):\s*", "", text)
     return text.strip() or type(exc).__name__
 
 
