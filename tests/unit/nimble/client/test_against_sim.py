@@ -167,3 +167,102 @@ def test_sim_wrong_password(sim: Any) -> None:
     with pytest.raises(AuthenticationFailed) as info:
         c.login()
     assert "wrong-password" not in str(info.value)
+
+
+# ------------------------------------------------------------------ faults injected by the sim
+
+
+def _faults(sim: Any, rules: list[dict[str, Any]]) -> None:
+    import requests
+
+    url = f"https://{getattr(sim, 'host', '127.0.0.1')}:{_attr(sim, 'port')}/sim/faults"
+    ca = str(_attr(sim, "ca_file", "ca_path", "ca_cert", "cafile"))
+    body = {"seed": 1, "rules": rules}
+    for method in ("PUT", "POST"):
+        resp = requests.request(method, url, json=body, verify=ca, timeout=10)
+        if resp.status_code != 405:
+            resp.raise_for_status()
+            return
+    pytest.fail("the sim's /sim/faults accepts neither PUT nor POST")
+
+
+@pytest.fixture
+def faults(sim: Any) -> Iterator[Any]:
+    yield lambda rules: _faults(sim, rules)
+    _faults(sim, [])
+
+
+def test_sim_lost_create_response_is_adopted(
+    nc: NimbleClient, faults: Any, request: pytest.FixtureRequest
+) -> None:
+    name = _name(request)
+    nc.login()
+    faults([{"method": "POST", "path": "^/v1/volumes$", "drop_rate": 1, "times": 1}])
+    vol = volumes.create_volume(nc, name, 32)
+    assert vol.name == name and vol.size_mib == 32
+    assert [v.id for v in volumes.list_volumes(nc, {"name": name})] == [vol.id]
+    volumes.offline_and_delete_volume(nc, vol.id)
+
+
+def test_sim_lost_clone_response_is_adopted(
+    nc: NimbleClient, faults: Any, request: pytest.FixtureRequest
+) -> None:
+    name = _name(request)
+    vol = volumes.create_volume(nc, name, 16)
+    snap = snapshots.create_snapshot(nc, vol.id, "base")
+    faults([{"method": "POST", "path": "^/v1/volumes$", "drop_rate": 1, "times": 1}])
+    clone = volumes.clone_volume(nc, name + "-c", snap.id)
+    assert clone.base_snap_id == snap.id
+    assert len(snapshots.list_clones_of_snapshot(nc, snap.id)) == 1
+    volumes.offline_and_delete_volume(nc, clone.id)
+    snapshots.delete_snapshot(nc, snap.id)
+    volumes.offline_and_delete_volume(nc, vol.id)
+
+
+def test_sim_lost_delete_response_is_success(
+    nc: NimbleClient, faults: Any, request: pytest.FixtureRequest
+) -> None:
+    vol = volumes.create_volume(nc, _name(request), 16, online=False)
+    faults([{"method": "DELETE", "path": "^/v1/volumes/", "drop_rate": 1, "times": 1}])
+    volumes.delete_volume(nc, vol.id)
+    assert volumes.get_volume(nc, vol.id) is None
+
+
+def test_sim_503_on_get_is_retried(nc: NimbleClient, faults: Any) -> None:
+    nc.login()
+    faults(
+        [{"method": "GET", "path": "^/v1/pools", "error_rate": 1, "error_status": 503, "times": 2}]
+    )
+    assert pools.find_pool_by_name(nc, "default") is not None
+
+
+def test_sim_500_on_create_is_not_retried(
+    nc: NimbleClient, faults: Any, request: pytest.FixtureRequest
+) -> None:
+    from tfnimble.nimble.client import NimbleAPIError
+
+    name = _name(request)
+    nc.login()
+    faults(
+        [
+            {
+                "method": "POST",
+                "path": "^/v1/volumes$",
+                "error_rate": 1,
+                "error_status": 500,
+                "times": 1,
+            }
+        ]
+    )
+    with pytest.raises(NimbleAPIError) as info:
+        volumes.create_volume(nc, name, 16)
+    assert info.value.status == 500
+    assert volumes.find_volume_by_name(nc, name) is None
+
+
+def test_sim_expired_session_relogs_in(nc: NimbleClient, faults: Any) -> None:
+    nc.login()
+    before = nc.login_count
+    faults([{"method": "GET", "path": "^/v1/groups", "expire_sessions_rate": 1, "times": 1}])
+    assert groups.get_group(nc).name
+    assert nc.login_count == before + 1
