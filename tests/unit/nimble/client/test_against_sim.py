@@ -264,5 +264,6 @@ def test_sim_expired_session_relogs_in(nc: NimbleClient, faults: Any) -> None:
     nc.login()
     before = nc.login_count
     faults([{"method": "GET", "path": "^/v1/groups", "expire_sessions_rate": 1, "times": 1}])
+    assert groups.get_group(nc).name  # expiry may apply to this call or the next one
     assert groups.get_group(nc).name
     assert nc.login_count == before + 1
