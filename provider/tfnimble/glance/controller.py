@@ -622,9 +622,9 @@ class BlkidInfo:
     def describe(self) -> str:
         if self.type:
             extra = f" (UUID {self.uuid})" if self.uuid else ""
-            return f"a {self.type} filesystem{extra}"
+            return f"an existing {self.type} filesystem{extra}"
         if self.pttype:
-            return f"a {self.pttype} partition table"
+            return f"an existing {self.pttype} partition table"
         found = ", ".join(f"{k}={v}" for k, v in self.values.items())
         return f"data blkid recognises ({found})"
 

@@ -385,7 +385,7 @@ def _format(r: _Run, device: str, *, force: bool) -> None:
         raise FilesystemMismatch(
             f"refusing to format {device}: it is mounted at {in_use[0].target}"
         )
-    r.step(f"making a {r.spec.fs_type} filesystem on {device}")
+    r.step(f"making the {r.spec.fs_type} filesystem (mkfs.{r.spec.fs_type}) on {device}")
     ctl.mkfs(r.t, device, r.spec.fs_type, r.spec.mkfs_options, force=force)
 
 
