@@ -340,9 +340,12 @@ class Controller:
         script = textwrap.dedent(f"""\
             set -e
             hostname {self.name}
-            mount -t overlay overlay -o lowerdir=/etc,upperdir={w}/etc.upper,workdir={w}/etc.work /etc
-            mount -t overlay overlay -o lowerdir=/var,upperdir={w}/var.upper,workdir={w}/var.work /var
-            mount -t overlay overlay -o lowerdir=/dev,upperdir={w}/dev.upper,workdir={w}/dev.work /dev
+            mount -t overlay overlay \
+                -o lowerdir=/etc,upperdir={w}/etc.upper,workdir={w}/etc.work /etc
+            mount -t overlay overlay \
+                -o lowerdir=/var,upperdir={w}/var.upper,workdir={w}/var.work /var
+            mount -t overlay overlay \
+                -o lowerdir=/dev,upperdir={w}/dev.upper,workdir={w}/dev.work /dev
             mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts /dev/pts
             mount --bind /dev/pts/ptmx /dev/ptmx
             mount -t tmpfs -o mode=1777 tmpfs /dev/shm
