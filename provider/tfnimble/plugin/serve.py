@@ -11,6 +11,7 @@ import shutil
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 from . import goplugin
 from . import logging as plog
@@ -20,7 +21,7 @@ from .resource import Provider
 log = logging.getLogger("tfnimble.plugin.serve")
 
 
-def serve(factory: Callable[[], Provider], argv: Sequence[str] | None = None) -> int:
+def serve(factory: Callable[[], Provider], argv: Sequence[str] | None = None) -> NoReturn:
     provider = factory()
     program = f"terraform-provider-{provider.TYPE_NAME}"
     parser = argparse.ArgumentParser(
@@ -35,7 +36,7 @@ def serve(factory: Callable[[], Provider], argv: Sequence[str] | None = None) ->
     args = parser.parse_args(argv)
     if args.version:
         print(f"{program} {provider.VERSION}")
-        return 0
+        sys.exit(0)
     plog.setup(f"provider.{program}")
     env = os.environ
     if not args.debug:
@@ -44,7 +45,7 @@ def serve(factory: Callable[[], Provider], argv: Sequence[str] | None = None) ->
             goplugin.negotiate_protocol(env)
         except goplugin.HandshakeError as exc:
             print(str(exc), file=sys.stderr)
-            return 1
+            sys.exit(1)
     try:
         code = asyncio.run(_serve(provider, debug=args.debug))
     except KeyboardInterrupt:

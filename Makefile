@@ -1,0 +1,76 @@
+# Developer entry points. `make test` is what CI runs (.ci/run).
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' provider/tfnimble/__init__.py)
+PLUGIN_DIR ?= $(HOME)/.terraform.d/plugins
+PYTEST_ARGS ?=
+
+.PHONY: default venv dev fmt lint check test testacc unit proto docs docs-check install sim demo demo-destroy bench ci clean
+
+default: fmt lint test
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+
+venv dev: $(BIN)/python
+
+fmt: venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+	terraform fmt -recursive examples
+
+lint: venv
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	terraform fmt -check -recursive examples
+
+# The checks CI gates on besides the tests themselves.
+check: venv
+	$(BIN)/ruff check .
+	terraform fmt -check -recursive examples
+	$(MAKE) --no-print-directory docs-check
+
+unit: venv
+	$(BIN)/pytest -m "not acceptance" $(PYTEST_ARGS)
+
+testacc: venv
+	TF_ACC=1 $(BIN)/pytest tests/acceptance $(PYTEST_ARGS)
+
+# The whole suite: unit, simulator, protocol, data plane and acceptance (real terraform).
+test: venv check
+	TF_ACC=1 $(BIN)/pytest $(PYTEST_ARGS)
+
+proto: venv
+	$(BIN)/python -m grpc_tools.protoc -Iproto \
+	  --python_out=provider/tfnimble/plugin/_gen --pyi_out=provider/tfnimble/plugin/_gen \
+	  proto/grpc_controller.proto proto/grpc_stdio.proto
+
+docs: venv
+	$(BIN)/python tools/gendocs.py
+
+docs-check: venv
+	$(BIN)/python tools/gendocs.py --check
+
+install: venv
+	$(BIN)/python tools/install_plugin.py --plugin-dir $(PLUGIN_DIR)
+
+sim: venv
+	$(BIN)/nimble-sim serve --listen 127.0.0.1:5392 --state-dir $${STATE_DIR:-$$(mktemp -d)}
+
+demo: install
+	$(BIN)/python tools/demo.py up
+
+demo-destroy: venv
+	$(BIN)/python tools/demo.py down
+
+bench: venv install
+	$(BIN)/python bench/run_all.py
+
+ci: test
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache .ruff_cache .mypy_cache
