@@ -12,11 +12,10 @@ from pathlib import Path
 import grpc
 import msgpack
 import pytest
-from conftest import EXAMPLE_MAIN, ClientCert, PluginProcess, make_client_cert, start_plugin
+from conftest import COOKIE, EXAMPLE_MAIN, ClientCert, PluginProcess, make_client_cert, start_plugin
+from tfnimble.plugin._gen import grpc_controller_pb2
 from tfplugin_proto import tfplugin6_5_pb2 as pb
 from tfplugin_proto import tfplugin6_5_pb2_grpc as pb_grpc
-
-from tfnimble.plugin._gen import grpc_controller_pb2
 
 
 def secure_channel(p: PluginProcess, cert: ClientCert) -> grpc.Channel:
@@ -152,7 +151,7 @@ def test_refuses_protocol_5_only(tmp_path: Path) -> None:
         [sys.executable, str(EXAMPLE_MAIN)],
         env={
             **os.environ,
-            "TF_PLUGIN_MAGIC_COOKIE": "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2",
+            "TF_PLUGIN_MAGIC_COOKIE": COOKIE,
             "PLUGIN_PROTOCOL_VERSIONS": "5",
         },
         capture_output=True,
