@@ -156,6 +156,9 @@ def _detach_loops(marker: str) -> None:
 
 def teardown_netns(name: str) -> None:
     """Remove a namespace of ours and everything in it (processes by PID, loops, veth)."""
+    # detach first: while the namespace's FUSE mounts exist the backing path names the session
+    # (a mounted loop only gets autoclear and goes away when its mount namespace does)
+    _detach_loops(f"/{name}-session")
     _kill_pids(_netns_pids(name))
     _detach_loops(f"/{name}-session")
     _run(["ip", "netns", "del", name], check=False)

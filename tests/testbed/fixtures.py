@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,17 +19,54 @@ import pytest
 
 from . import caps
 
-__all__ = ["controller", "controller_dataplane", "dataplane", "make_dataplane"]
+__all__ = [
+    "controller",
+    "controller_dataplane",
+    "dataplane",
+    "make_dataplane",
+    "sweep_dataplanes",
+]
 
 POOL_SIZE = 4 << 30
 
 
+def sweep_dataplanes() -> None:
+    """Stop data planes left by crashed test processes: pool mounts whose state dir carries an
+    ``owner.pid`` of a dead process (their tgtd is killed by its own pid file)."""
+    from tfnimble.sim.dataplane import DataPlane
+
+    try:
+        mountinfo = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return
+    for line in mountinfo:
+        fields = line.split()
+        if len(fields) < 5 or not fields[4].endswith("/pool"):
+            continue
+        state = Path(fields[4].replace("\\040", " ")).parent
+        try:
+            owner = int((state / "owner.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+        if Path(f"/proc/{owner}").exists():
+            continue
+        dp = DataPlane(state, iscsi=False)
+        dp._kill_leftover_tgtd()
+        dp.loop_mounted = True
+        with contextlib.suppress(Exception):
+            dp.stop()
+
+
 def make_dataplane(state_dir: Path, ip: str = "127.0.0.1"):  # -> DataPlane
+    """A DataPlane (not started) in ``state_dir`` with a loop XFS pool and a free portal port."""
     from tfnimble.sim.dataplane import DataPlane
 
     caps.require_root()
     caps.require_loop()
     caps.require_tools(*caps.DATAPLANE_TOOLS)
+    sweep_dataplanes()
+    state_dir.mkdir(parents=True, exist_ok=True)
+    (state_dir / "owner.pid").write_text(f"{os.getpid()}\n")
     return DataPlane(state_dir, f"{ip}:{caps.free_port(ip)}", pool_size_bytes=POOL_SIZE)
 
 
