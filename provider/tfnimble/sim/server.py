@@ -36,6 +36,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "nimble-sim"
     sys_version = ""
+    wbufsize = 1 << 16  # headers and body leave in one TLS record, flushed per request
     server: _HTTPSServer
 
     def setup(self) -> None:
@@ -115,6 +116,8 @@ class _HTTPSServer(ThreadingHTTPServer):
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         try:
+            # Small replies must not wait for the peer's delayed ACK (Nagle): 40 ms each.
+            request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             request.settimeout(HANDSHAKE_TIMEOUT)
             tls = self.context.wrap_socket(request, server_side=True)
         except (OSError, ssl.SSLError) as exc:
@@ -176,7 +179,7 @@ class SimServer:
             self.store.close()
             raise
         self._thread = threading.Thread(target=self._httpd.serve_forever,
-                                        kwargs={"poll_interval": 0.2},
+                                        kwargs={"poll_interval": 0.05},
                                         name="nimble-sim", daemon=True)
         self._thread.start()
         return self
