@@ -73,6 +73,15 @@ class Unknown:
     length_lower: int | None = None
     length_upper: int | None = None
 
+    def __post_init__(self) -> None:
+        # canonical form: refinements that say nothing are dropped
+        if self.string_prefix == "":
+            object.__setattr__(self, "string_prefix", None)
+        if self.length_lower is not None and self.length_lower <= 0:
+            object.__setattr__(self, "length_lower", None)
+        if self.length_upper is not None and self.length_upper < 0:
+            raise ValueError("length_upper must not be negative")
+
     @property
     def is_refined(self) -> bool:
         return self != UNKNOWN
@@ -184,8 +193,11 @@ def normalize_number(n: NumberValue) -> NumberValue:
 
 
 def format_number(n: NumberValue) -> str:
-    """A finite number in plain decimal notation with the shortest exact digits -- what
-    cty's ``big.Float.Text('f', -1)`` produces (floats use their shortest round-trip repr).
+    """A finite number in plain decimal notation -- what cty's ``big.Float.Text('f', -1)``
+    produces. Non-integral floats use their shortest round-trip digits (``0.1`` -> "0.1"),
+    integral floats their exact value (``1e22`` -> "10000000000000000000000"; cty would
+    round a float64's digits beyond 2**53, we keep the exact value so the msgpack and JSON
+    codecs agree).
 
     Two numbers are equal in cty exactly when this rendering is equal."""
     if isinstance(n, bool):
@@ -195,6 +207,8 @@ def format_number(n: NumberValue) -> str:
     if isinstance(n, float):
         if not math.isfinite(n):
             raise ValueError("infinity and NaN have no decimal representation")
+        if n.is_integer():
+            return format_number(int(n))
         n = Decimal(repr(n))
     if not isinstance(n, Decimal):
         raise TypeError(f"not a number: {n!r}")
@@ -209,10 +223,12 @@ def format_number(n: NumberValue) -> str:
 def number_key(n: NumberValue) -> int | float | Decimal:
     """A hashable key with cty's number equality: ``number_key(a) == number_key(b)`` iff
     cty considers ``a`` and ``b`` equal (same shortest decimal rendering; so the float
-    ``0.1`` equals ``Decimal("0.1")``)."""
+    ``0.1`` equals ``Decimal("0.1")``; integral floats compare by their exact value)."""
     if isinstance(n, float):
         if not math.isfinite(n):
             return n
+        if n.is_integer():
+            return int(n)
         return Decimal(repr(n))
     if isinstance(n, Decimal) and n.is_infinite():
         return math.inf if n > 0 else -math.inf
@@ -265,7 +281,7 @@ def _canon(v: Any, ty: CtyType) -> Any:
     if isinstance(ty, List):
         return tuple(_canon(e, ty.element) for e in v)
     if isinstance(ty, Set):
-        return ("set", frozenset(Counter(_canon(e, ty.element) for e in v).items()))
+        return _set_key(v, ty.element)
     if isinstance(ty, Map):
         return ("map", frozenset((k, _canon(e, ty.element)) for k, e in v.items()))
     if isinstance(ty, Tuple):
@@ -273,6 +289,19 @@ def _canon(v: Any, ty: CtyType) -> Any:
     if isinstance(ty, Object):
         return tuple(_canon(v.get(k), at) for k, at in ty.attribute_items)
     raise TypeError(f"unsupported type {ty!r}")
+
+
+def _set_key(v: Any, ety: CtyType) -> Any:
+    """Set identity: duplicates of known elements collapse; elements containing unknowns
+    are counted (cty never merges those)."""
+    known: set[Any] = set()
+    unknown: Counter[Any] = Counter()
+    for e in v:
+        if is_known(e):
+            known.add(_canon(e, ety))
+        else:
+            unknown[_canon(e, ety)] += 1
+    return ("set", frozenset(known), frozenset(unknown.items()))
 
 
 def values_equal(a: Any, b: Any, ty: CtyType) -> bool:
@@ -300,7 +329,7 @@ def _equal(a: Any, b: Any, ty: CtyType) -> bool:
         return a is None and b is None
     if isinstance(ty, PrimitiveType):
         if ty == Number:
-            return is_number(a) and is_number(b) and (a == b or number_key(a) == number_key(b))
+            return is_number(a) and is_number(b) and number_key(a) == number_key(b)
         if ty == Bool:
             return isinstance(a, bool) and isinstance(b, bool) and a == b
         return isinstance(a, str) and isinstance(b, str) and a == b
@@ -317,11 +346,7 @@ def _equal(a: Any, b: Any, ty: CtyType) -> bool:
             b, list | tuple | set | frozenset
         ):
             return False
-        if len(a) != len(b):
-            return False
-        return Counter(_canon(x, ty.element) for x in a) == Counter(
-            _canon(y, ty.element) for y in b
-        )
+        return _set_key(a, ty.element) == _set_key(b, ty.element)
     if isinstance(ty, Map):
         if not isinstance(a, Mapping) or not isinstance(b, Mapping) or a.keys() != b.keys():
             return False
