@@ -377,7 +377,7 @@ class SSHTransport:
                     if channel.exit_status_ready():
                         break
                     raise _ConnectionLost()
-                wait = 0.2
+                wait = 0.05
                 if deadline is not None:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
