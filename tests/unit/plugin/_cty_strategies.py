@@ -26,7 +26,7 @@ from tfnimble.plugin.cty import (
 )
 
 names = st.text(
-    alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=0, max_size=6
+    alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), min_size=0, max_size=6
 )
 attr_names = st.from_regex(r"[a-z_][a-z0-9_]{0,7}", fullmatch=True)
 
@@ -66,7 +66,7 @@ finite_numbers = st.one_of(
         allow_nan=False, allow_infinity=False, places=4, min_value=-(10**20), max_value=10**20
     ),
 )
-strings = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=8)
+strings = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=8)
 
 
 def refined_unknowns(ty: CtyType) -> st.SearchStrategy[Unknown]:

@@ -4,7 +4,7 @@ import math
 from decimal import Decimal
 from typing import Any
 
-import msgpack as _mp
+import msgpack as _mp  # type: ignore[import-untyped]
 import pytest
 from _cty_strategies import cty_types, typed_values, unknowns_in
 from hypothesis import HealthCheck, given, settings

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import copy
 import json
+import pickle
 
 import pytest
 from _cty_strategies import cty_types
@@ -106,6 +108,8 @@ def test_type_json_malformed(bad: bytes) -> None:
 @settings(max_examples=150, deadline=None)
 @given(cty_types)
 def test_type_json_round_trip(ty: CtyType) -> None:
+    assert pickle.loads(pickle.dumps(ty)) == ty
+    assert copy.deepcopy(ty) == ty
     assert type_from_json_bytes(type_to_json_bytes(ty)) == ty
     assert type_from_json(type_to_json(ty)) == ty
     assert hash(type_from_json(type_to_json(ty))) == hash(ty)

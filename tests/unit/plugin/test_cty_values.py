@@ -197,7 +197,7 @@ TY = Object(
         "s": Set(String),
     }
 )
-VAL = {
+VAL: dict[str, Any] = {
     "a": [{"b": "x"}, {"b": UNKNOWN}],
     "m": {"k": 1},
     "d": DynamicValue(Tuple([Bool]), [True]),
@@ -226,7 +226,12 @@ def test_walk() -> None:
     assert seen[6][2] == Dynamic and seen[7][2] == Tuple([Bool]) and seen[8][1] is True
     # returning False prunes the subtree
     pruned: list[str] = []
-    walk(VAL, TY, lambda p, v, t: pruned.append(str(p)) or str(p) != "a")
+
+    def visit(p: AttributePath, v: Any, t: CtyType) -> bool:
+        pruned.append(str(p))
+        return str(p) != "a"
+
+    walk(VAL, TY, visit)
     assert "a[0]" not in pruned and 'm["k"]' in pruned
 
 

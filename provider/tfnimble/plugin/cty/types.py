@@ -190,6 +190,9 @@ class Object(CtyType):
     def attributes(self) -> Mapping[str, CtyType]:
         return self._attributes
 
+    def __reduce__(self) -> tuple[Any, ...]:  # picklable / deep-copyable despite the proxy
+        return (Object, (self.attribute_items, self.optional))
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._attributes)
 
