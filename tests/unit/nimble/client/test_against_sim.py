@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,48 +22,26 @@ from tfnimble.nimble.client import (
     volumes,
 )
 
-server = pytest.importorskip("tfnimble.sim.server", reason="nimble-sim server not landed yet")
+server = pytest.importorskip("tfnimble.sim.server", reason="nimble-sim server not available")
 
-
-def _attr(obj: Any, *names: str) -> Any:
-    for name in names:
-        value = getattr(obj, name, None)
-        if value is not None:
-            return value() if callable(value) and not isinstance(value, str | Path) else value
-    raise AttributeError(f"{type(obj).__name__} has none of {names}")
+USER, PASSWORD = "admin", "sim-Pa55word"
 
 
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    state = tmp_path_factory.mktemp("sim")
-    params = inspect.signature(server.SimServer).parameters
-    kwargs: dict[str, Any] = {}
-    for key in ("state_dir", "data_dir", "root"):
-        if key in params:
-            kwargs[key] = state
-            break
-    if "port" in params:
-        kwargs["port"] = 0
-    if "host" in params:
-        kwargs["host"] = "127.0.0.1"
-    srv = server.SimServer(**kwargs)
-    started = srv.start() if hasattr(srv, "start") else srv.__enter__()
-    srv = started if isinstance(started, server.SimServer) else srv
+    srv = server.SimServer(
+        tmp_path_factory.mktemp("sim"), username=USER, password=PASSWORD, durable=False
+    ).start()
     try:
         yield srv
     finally:
-        if hasattr(srv, "stop"):
-            srv.stop()
-        else:
-            srv.__exit__(None, None, None)
+        srv.stop()
 
 
 def _make(sim: Any, **kw: Any) -> NimbleClient:
-    kw.setdefault("ca_file", str(_attr(sim, "ca_file", "ca_path", "ca_cert", "cafile")))
-    kw.setdefault("username", getattr(sim, "username", "admin"))
-    kw.setdefault("password", getattr(sim, "password", "admin"))
-    host = getattr(sim, "host", "127.0.0.1")
-    return NimbleClient(host, _attr(sim, "port"), retries=2, backoff=0.05, **kw)
+    kw.setdefault("ca_file", sim.ca_file)
+    kw.setdefault("password", PASSWORD)
+    return NimbleClient(sim.host, sim.port, USER, retries=2, backoff=0.05, **kw)
 
 
 @pytest.fixture
@@ -157,7 +133,7 @@ def test_sim_many_concurrent_clones(nc: NimbleClient, request: pytest.FixtureReq
 
 
 def test_sim_untrusted_certificate_is_refused(sim: Any) -> None:
-    c = NimbleClient(getattr(sim, "host", "127.0.0.1"), _attr(sim, "port"), "admin", "x", retries=0)
+    c = NimbleClient(sim.host, sim.port, USER, PASSWORD, retries=0)
     with pytest.raises(TLSVerificationFailed, match="ca_file"):
         c.login()
 
@@ -175,10 +151,13 @@ def test_sim_wrong_password(sim: Any) -> None:
 def _faults(sim: Any, rules: list[dict[str, Any]]) -> None:
     import requests
 
-    url = f"https://{getattr(sim, 'host', '127.0.0.1')}:{_attr(sim, 'port')}/sim/faults"
-    ca = str(_attr(sim, "ca_file", "ca_path", "ca_cert", "cafile"))
-    auth = (getattr(sim, "username", "admin"), getattr(sim, "password", "admin"))
-    resp = requests.put(url, json={"seed": 1, "rules": rules}, auth=auth, verify=ca, timeout=10)
+    resp = requests.put(
+        f"{sim.url}/sim/faults",
+        json={"seed": 1, "rules": rules},
+        auth=(USER, PASSWORD),
+        verify=sim.ca_file,
+        timeout=10,
+    )
     resp.raise_for_status()
 
 
