@@ -1195,7 +1195,7 @@ INITIATOR_CREATE: dict[str, v.Validator] = {
     "access_protocol": v.v_enum("iscsi", "fc"),
     "initiator_group_id": v.v_id,
     "label": v.v_str(64, v.OBJECT_NAME, allow_empty=False),
-    "iqn": v.v_str(255, v.IQN, allow_empty=False),
+    "iqn": lambda value, arg: _iqn(value),
     "ip_address": v.v_str(64, allow_empty=False),
     "alias": v.v_str(32),
     "wwpn": v.v_str(23),
@@ -1208,14 +1208,18 @@ INITIATOR_KEYS = _words(
 )
 
 
+def _iqn(value: Any) -> str:
+    if not isinstance(value, str) or len(value) > 255 or not v.IQN.match(value):
+        raise SimError("SM_invalid_initiator_iqn")
+    return value
+
+
 def _check_initiator(item: Any, index: int) -> dict[str, str]:
     arg = "iscsi_initiators"
     data = v.check_body(item, {"label": INITIATOR_CREATE["label"], "iqn": INITIATOR_CREATE["iqn"],
                                "ip_address": INITIATOR_CREATE["ip_address"]}, ("label",))
     if "iqn" not in data and "ip_address" not in data:
         raise SimError("SM_missing_arg", arg=f"{arg}[{index}].iqn")
-    if "iqn" in data and not v.IQN.match(data["iqn"]):
-        raise SimError("SM_invalid_initiator_iqn")
     return data
 
 

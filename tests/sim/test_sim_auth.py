@@ -1,0 +1,93 @@
+"""Tokens, X-Auth-Token, inactivity expiry, versions."""
+
+from __future__ import annotations
+
+import re
+import time
+
+from conftest import PASSWORD, USER, Api
+from tfnimble.sim.server import SimServer
+
+UNAUTHORIZED = {"messages": [{"code": "SM_http_unauthorized", "severity": "error",
+                              "text": "The request requires user authentication."}]}
+
+
+def test_login_returns_token_object(sim: SimServer) -> None:
+    api = Api(sim.url, sim.ca_file, login=False)
+    r = api.request("POST", "/v1/tokens", {"username": USER, "password": PASSWORD,
+                                           "app_name": "tests"}, auth=False)
+    assert r.status == 201
+    tok = r.data
+    assert re.fullmatch(r"19[0-9a-f]{40}", tok["id"])
+    assert re.fullmatch(r"[0-9a-f]{32}", tok["session_token"])
+    assert (tok["username"], tok["app_name"], tok["source_ip"]) == (USER, "tests", "127.0.0.1")
+    assert tok["expiry_time"] >= tok["creation_time"] + 1799
+
+
+def test_bad_credentials_and_missing_token_are_single_message_401(sim: SimServer) -> None:
+    api = Api(sim.url, sim.ca_file, login=False)
+    r = api.request("POST", "/v1/tokens", {"username": USER, "password": "wrong"}, auth=False)
+    assert (r.status, r.json) == (401, UNAUTHORIZED)
+    r = api.request("POST", "/v1/tokens", {"username": "nobody", "password": PASSWORD},
+                    auth=False)
+    assert r.status == 401
+    assert api.get("/v1/volumes").json == UNAUTHORIZED
+    r = api.request("GET", "/v1/volumes", headers={"X-Auth-Token": "f" * 32}, auth=False)
+    assert (r.status, r.json) == (401, UNAUTHORIZED)
+    r = api.request("POST", "/v1/tokens", {"password": PASSWORD}, auth=False)
+    assert (r.status, r.code) == (400, "SM_missing_arg")
+
+
+def test_token_read_list_and_logout(api: Api) -> None:
+    r = api.get(f"/v1/tokens/{api.token_id}")
+    assert r.status == 200 and r.data["session_token"] == api.token
+    assert api.token_id in [t["id"] for t in api.get("/v1/tokens").data]
+    assert api.delete(f"/v1/tokens/{api.token_id}").json == {}
+    r = api.get("/v1/volumes")
+    assert (r.status, r.json) == (401, UNAUTHORIZED)
+
+
+def test_versions_on_both_paths_without_token(sim: SimServer) -> None:
+    api = Api(sim.url, sim.ca_file, login=False)
+    for path in ("/versions", "/v1/versions"):
+        r = api.get(path)
+        assert r.status == 200
+        assert r.data[0]["name"] == "v1" and r.data[0]["software_version"].count(".") >= 3
+
+
+def test_inactivity_timeout_from_group(api: Api) -> None:
+    group = api.get("/v1/groups").data[0]
+    r = api.put(f"/v1/groups/{group['id']}", {"user_inactivity_timeout": 1})
+    assert r.status == 200 and r.data["user_inactivity_timeout"] == 1
+    assert api.get("/v1/volumes").status == 200
+    time.sleep(0.6)
+    assert api.get("/v1/volumes").status == 200  # activity resets the clock
+    time.sleep(1.3)
+    r = api.get("/v1/volumes")
+    assert (r.status, r.json) == (401, UNAUTHORIZED)
+    assert api.login().status == 201
+    assert api.get("/v1/volumes").status == 200
+    r = api.put(f"/v1/groups/{group['id']}", {"user_inactivity_timeout": 0})
+    assert (r.status, r.code) == (400, "SM_invalid_arg_value")
+
+
+def test_session_timeout_option_sets_group_value(tmp_path) -> None:
+    with SimServer(tmp_path, port=0, session_timeout=77) as sim:
+        api = Api(sim.url, sim.ca_file, "admin", "admin")
+        assert api.get("/v1/groups/detail").data[0]["user_inactivity_timeout"] == 77
+
+
+def test_expire_all_sessions_admin(api: Api) -> None:
+    r = api.admin("POST", "/sim/sessions/expire")
+    assert r.status == 200 and r.json["expired"] >= 1
+    assert api.get("/v1/volumes").status == 401
+    api.login()
+    assert api.get("/v1/volumes").status == 200
+
+
+def test_sessions_survive_restart(tmp_path) -> None:
+    with SimServer(tmp_path, port=0) as sim:
+        api = Api(sim.url, sim.ca_file, "admin", "admin")
+    with SimServer(tmp_path, port=0) as sim:
+        api.url = sim.url
+        assert api.get("/v1/volumes").status == 200
