@@ -730,7 +730,8 @@ def delete(
 
     Refuses (:class:`StoreNotEmpty`) while the mounted store holds image files, unless
     ``force_destroy``. Every step is skipped when already done, so a failed delete can be
-    re-run.
+    re-run. glance-api is restarted only when the datadir was changed back, so if that
+    restart fails, a re-run goes on to unmount (the config is already restored).
     """
     r = _Run(transport, spec, progress or _noop, sleep)
     t = transport
