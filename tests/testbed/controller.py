@@ -190,11 +190,14 @@ class Controller:
 
     def __init__(self, workdir: Path, *, glance_conf: str | None = None,
                  glance_layout: str = "legacy", glance_command: str | None = None,
-                 glance_user: str = "glance", service_name: str = "glance-api") -> None:
+                 glance_user: str = "glance", service_name: str = "glance-api",
+                 real_glance_venv: Path | None = None) -> None:
         self.workdir = Path(workdir).resolve()
         self.glance_conf = glance_conf if glance_conf is not None else (
             MULTI_GLANCE_CONF if glance_layout == "multi" else LEGACY_GLANCE_CONF)
+        # ``{ip}`` in the command is the controller's address
         self.glance_command = glance_command or "/usr/bin/python3 /run/testbed/bin/fake-glance-api"
+        self.real_glance_venv = real_glance_venv
         self.glance_user = glance_user
         self.service_name = service_name
         self.name = ""
@@ -223,6 +226,10 @@ class Controller:
         self._make_netns()
         try:
             self._start_sshd()
+            if self.real_glance_venv is not None:
+                from .glance import prepare_controller
+
+                prepare_controller(self, self.real_glance_venv)
         except BaseException:
             self.stop()
             raise
@@ -297,7 +304,7 @@ class Controller:
                 User={self.glance_user}
                 Group={self.glance_user}
                 Environment=OS_GLANCE_CONFIG_DIR=/etc/glance
-                ExecStart={self.glance_command}
+                ExecStart={self.glance_command.replace("{ip}", self.ip)}
                 X-ReadyURL=http://{self.ip}:{self.glance_port}/healthcheck
                 Restart=on-failure
 

@@ -22,6 +22,7 @@ from . import caps
 __all__ = [
     "controller",
     "controller_dataplane",
+    "controller_real_glance",
     "dataplane",
     "make_dataplane",
     "sweep_dataplanes",
@@ -90,6 +91,26 @@ def controller(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
     caps.require_loop()
     caps.require_tools(*caps.CONTROLLER_TOOLS, *caps.CHAIN_TOOLS, "iscsi-ls")
     ctl = Controller(tmp_path_factory.mktemp("controller"))
+    try:
+        ctl.start()
+        yield ctl
+    finally:
+        ctl.stop()
+
+
+@pytest.fixture
+def controller_real_glance(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    """A controller whose ``glance-api`` unit runs the real glance 33 under gunicorn (as the
+    glance user, legacy single-store conf, sqlite, no keystone); not started yet."""
+    from .controller import Controller
+    from .glance import glance_venv, gunicorn_command
+
+    caps.require_root()
+    caps.require_netns()
+    caps.require_tools(*caps.CONTROLLER_TOOLS)
+    venv = glance_venv()
+    ctl = Controller(tmp_path_factory.mktemp("controller"),
+                     glance_command=gunicorn_command(venv, "{ip}:9292"), real_glance_venv=venv)
     try:
         ctl.start()
         yield ctl
