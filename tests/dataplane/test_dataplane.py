@@ -229,3 +229,21 @@ def test_portal_in_use_is_an_error(dataplane: DataPlane, tmp_path: Path) -> None
     other = DataPlane(tmp_path / "other", dataplane.portal, pool_mode="dir")
     with pytest.raises(DataPlaneError, match="in use"):
         other.start()
+
+
+def test_full_copy_fallback_is_honest(tmp_path: Path) -> None:
+    """Without reflink (a plain ext4 dir here) clones are full copies, and the space says so."""
+    if DataPlane(tmp_path / "probe", iscsi=False, pool_mode="dir").start().reflink:
+        pytest.skip("tmp is on a reflink filesystem")
+    dp = DataPlane(tmp_path / "plain", iscsi=False, pool_mode="dir").start()
+    try:
+        assert not dp.reflink and not dp.loop_mounted
+        dp.create_volume("v", 8 * MiB)
+        data = write_random(dp.path_of("v"), 2 * MiB)
+        dp.snapshot("v", "s")
+        dp.clone("s", "c", 16 * MiB)
+        assert dp.path_of("c").read_bytes()[: 2 * MiB] == data
+        assert dp.path_of("c").stat().st_size == 16 * MiB
+        assert dp.unique_bytes("c") == dp.allocated_bytes("c") >= 2 * MiB
+    finally:
+        dp.stop()
