@@ -377,23 +377,21 @@ class Model:
             vol = self.sets["volumes"].load(tx, vol_id)
             ctx = self.ctx(tx)
             if overwrite:
-                moved = min(nbytes, vol.get("shared_bytes", 0))
-                if moved:
-                    snaps = ctx.children("snapshot", vol_id)
-                    newest = max(snaps, key=lambda s: s["id"]) if snaps else None
-                    if newest is not None:
-                        vol["shared_bytes"] -= moved
-                        newest["unique_bytes"] = newest.get("unique_bytes", 0) + moved
-                        self._need_space(ctx, moved)
-                        self.save(tx, newest)
+                snaps = ctx.children("snapshot", vol_id)
+                newest = max(snaps, key=lambda s: s["id"]) if snaps else None
+                moved = min(nbytes, vol.get("shared_bytes", 0)) if newest else 0
+                self._need_space(ctx, moved)
+                if newest is not None and moved:
+                    vol["shared_bytes"] -= moved
+                    newest["unique_bytes"] = newest.get("unique_bytes", 0) + moved
+                    self.save(tx, newest)
             else:
-                room = vol["size"] * MIB - vol.get("written_bytes", 0)
-                add = min(nbytes, room)
+                add = min(nbytes, vol["size"] * MIB - vol.get("written_bytes", 0))
                 own_free = max(0, _vol_reserved(vol) - vol.get("written_bytes", 0))
                 self._need_space(ctx, max(0, add - own_free))
                 vol["written_bytes"] = vol.get("written_bytes", 0) + add
             self.save(tx, vol)
-            return self.sets["volumes"].render(ctx, vol)
+            return self.sets["volumes"].render(self.ctx(tx), vol)
 
     def sim_connections(self, vol_id: str, count: int | None) -> Doc:
         with (self.store.write() if count is not None else self.store.read()) as tx:
