@@ -1,0 +1,185 @@
+"""Provider `glance`: the OpenStack controller, reached over SSH (or locally)."""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from tfnimble import __version__
+from tfnimble.plugin import (
+    Attribute,
+    AttributePath,
+    Context,
+    DataSource,
+    Provider,
+    Resource,
+    Schema,
+    is_unknown,
+    types,
+)
+from tfnimble.plugin import logging as plog
+
+ENV = {
+    "host": "GLANCE_SSH_HOST",
+    "port": "GLANCE_SSH_PORT",
+    "user": "GLANCE_SSH_USER",
+    "private_key": "GLANCE_SSH_PRIVATE_KEY",
+    "private_key_file": "GLANCE_SSH_PRIVATE_KEY_FILE",
+    "password": "GLANCE_SSH_PASSWORD",
+    "known_hosts_file": "GLANCE_SSH_KNOWN_HOSTS_FILE",
+    "host_key": "GLANCE_SSH_HOST_KEY",
+    "insecure_ignore_host_key": "GLANCE_SSH_INSECURE_IGNORE_HOST_KEY",
+    "sudo": "GLANCE_SSH_SUDO",
+}
+
+
+@dataclass
+class GlanceProviderModel:
+    host: Any = None
+    port: Any = None
+    user: Any = None
+    private_key: Any = None
+    private_key_file: Any = None
+    password: Any = None
+    known_hosts_file: Any = None
+    host_key: Any = None
+    insecure_ignore_host_key: Any = None
+    sudo: Any = None
+
+
+class ControllerConnection:
+    """Opens the transport on first use (plans of unrelated resources never connect)."""
+
+    def __init__(self, settings: dict[str, Any]) -> None:
+        self.settings = settings
+        self._transport: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def description(self) -> str:
+        host = self.settings.get("host")
+        return f"{self.settings.get('user') or 'root'}@{host}" if host else "the local machine"
+
+    def transport(self) -> Any:
+        with self._lock:
+            if self._transport is None:
+                s = self.settings
+                if not s.get("host"):
+                    from .transport.local import LocalTransport
+
+                    self._transport = LocalTransport(sudo=bool(s.get("sudo")))
+                else:
+                    from .transport.ssh import SSHTransport
+
+                    self._transport = SSHTransport(
+                        s["host"],
+                        port=int(s.get("port") or 22),
+                        username=s.get("user"),
+                        private_key=s.get("private_key"),
+                        private_key_file=s.get("private_key_file"),
+                        password=s.get("password"),
+                        use_agent=not (
+                            s.get("private_key") or s.get("private_key_file") or s.get("password")
+                        ),
+                        known_hosts_file=s.get("known_hosts_file"),
+                        host_key=s.get("host_key"),
+                        insecure_ignore_host_key=bool(s.get("insecure_ignore_host_key")),
+                        sudo=bool(s.get("sudo")),
+                    )
+            return self._transport
+
+
+def _truthy(text: str) -> bool:
+    return text.strip().lower() in ("1", "true", "yes", "on")
+
+
+class GlanceProvider(Provider):
+    TYPE_NAME = "glance"
+    ADDRESS = "registry.terraform.io/ito/glance"
+    VERSION = __version__
+    Model = GlanceProviderModel
+
+    def schema(self) -> Schema:
+        def s(desc: str, env: str, **kw: Any) -> Attribute:
+            kw.setdefault("type", types.String)
+            return Attribute(optional=True, description=f"{desc} Falls back to `{env}`.", **kw)
+
+        return Schema(
+            description=(
+                "The OpenStack controller that runs glance-api, reached over SSH (or the local "
+                "machine when `host` is omitted). Commands run as argument vectors, never "
+                "through a shell; host keys are checked by default."
+            ),
+            attributes={
+                "host": s(
+                    "Controller host name or IP. Omit to manage the local machine.", ENV["host"]
+                ),
+                "port": s("SSH port (default 22).", ENV["port"], type=types.Number),
+                "user": s("SSH user (default: root). Use `sudo` for a non-root user.", ENV["user"]),
+                "private_key": s("PEM private key for SSH.", ENV["private_key"], sensitive=True),
+                "private_key_file": s("Path of an SSH private key file.", ENV["private_key_file"]),
+                "password": s("SSH password (prefer keys).", ENV["password"], sensitive=True),
+                "known_hosts_file": s(
+                    "known_hosts file used to verify the controller's host key "
+                    "(default ~/.ssh/known_hosts).",
+                    ENV["known_hosts_file"],
+                ),
+                "host_key": s(
+                    'The controller\'s public host key, e.g. "ssh-ed25519 AAAA...", checked '
+                    "instead of known_hosts.",
+                    ENV["host_key"],
+                ),
+                "insecure_ignore_host_key": s(
+                    "Accept any host key. Only for throwaway test controllers.",
+                    ENV["insecure_ignore_host_key"],
+                    type=types.Bool,
+                ),
+                "sudo": s(
+                    "Run commands through `sudo -n` (for a non-root user).",
+                    ENV["sudo"],
+                    type=types.Bool,
+                ),
+            },
+        )
+
+    def configure(self, ctx: Context, config: GlanceProviderModel) -> ControllerConnection:
+        settings: dict[str, Any] = {}
+        for name, env in ENV.items():
+            value = getattr(config, name)
+            if is_unknown(value):
+                ctx.diagnostics.add_error(
+                    "Unknown Provider Configuration",
+                    f"The glance provider's {name} is not known until apply. Set it to a "
+                    f"value known at plan time, or use the {env} environment variable.",
+                    AttributePath.root().attr(name),
+                )
+                continue
+            if value is None and os.environ.get(env):
+                raw = os.environ[env]
+                if name in ("insecure_ignore_host_key", "sudo"):
+                    value = _truthy(raw)
+                elif name == "port":
+                    try:
+                        value = int(raw)
+                    except ValueError:
+                        ctx.diagnostics.add_error(
+                            "Invalid Provider Configuration",
+                            f"{env}={raw!r} is not a port number.",
+                        )
+                        continue
+                else:
+                    value = raw
+            settings[name] = value
+        plog.redact(settings.get("password"))
+        plog.redact(settings.get("private_key"))
+        return ControllerConnection(settings)
+
+    def resources(self) -> list[type[Resource]]:
+        from .resource_iscsi_store import IscsiStoreResource
+
+        return [IscsiStoreResource]
+
+    def data_sources(self) -> list[type[DataSource]]:
+        return []

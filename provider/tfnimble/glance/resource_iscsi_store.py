@@ -1,0 +1,387 @@
+"""glance_iscsi_store: the Glance filesystem store on an iSCSI volume from the array."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from tfnimble.plugin import (
+    Attribute,
+    AttributePath,
+    Context,
+    DiagnosticError,
+    Resource,
+    Schema,
+    is_unknown,
+    requires_replace,
+    split_import_id,
+    timeouts_block,
+    types,
+    use_state_for_unknown,
+)
+from tfnimble.plugin.validators import matches
+
+DEFAULT_MOUNT_POINT = "/var/lib/glance/images"
+
+
+@dataclass
+class IscsiStoreModel:
+    id: Any = None
+    portal: Any = None
+    target_iqn: Any = None
+    lun: Any = None
+    mount_point: Any = None
+    fs_type: Any = None
+    mkfs_options: Any = None
+    mount_options: Any = None
+    config_file: Any = None
+    backend: Any = None
+    service: Any = None
+    owner: Any = None
+    initiator_name: Any = None
+    force_format: Any = None
+    force_destroy: Any = None
+    device: Any = None
+    fs_uuid: Any = None
+    session_id: Any = None
+    previous_datadir: Any = None
+    config_layout: Any = None
+    drift: Any = None
+    timeouts: Any = None
+
+
+def _replace(desc: str, **kw: Any) -> Attribute:
+    kw.setdefault("type", types.String)
+    return Attribute(description=desc, plan_modifiers=(requires_replace(),), **kw)
+
+
+def _kept(desc: str, **kw: Any) -> Attribute:
+    kw.setdefault("type", types.String)
+    return Attribute(
+        computed=True, description=desc, plan_modifiers=(use_state_for_unknown(),), **kw
+    )
+
+
+class IscsiStoreResource(Resource):
+    TYPE_NAME = "iscsi_store"
+    Model = IscsiStoreModel
+    DEFAULT_TIMEOUTS = {"create": 15 * 60.0, "update": 15 * 60.0, "delete": 15 * 60.0}
+
+    def schema(self) -> Schema:
+        return Schema(
+            description=(
+                "Moves the Glance filesystem image store onto an iSCSI volume: sendtargets "
+                "discovery at `portal`, login to `target_iqn` (an existing session is reused), "
+                "`mkfs` only if the device holds no filesystem (never reformats data unless "
+                "`force_format`), one fstab line by UUID with `_netdev`, mount, owner and mode "
+                "0750, `filesystem_store_datadir` set in place in glance-api.conf (every other "
+                "line kept), and a glance-api restart that is checked. Destroy reverses it in "
+                "order and leaves the data on the volume."
+            ),
+            attributes={
+                "id": _kept("`portal,target_iqn,mount_point`."),
+                "portal": _replace(
+                    "iSCSI discovery portal, `IP` or `IP:PORT` (port 3260 by default), e.g. "
+                    "`data.nimble_discovery.this.discovery_ip`.",
+                    required=True,
+                ),
+                "target_iqn": _replace(
+                    "The volume's iSCSI target name, e.g. `nimble_volume.glance.target_name`.",
+                    required=True,
+                    validators=(matches(r"(iqn|eui|naa)\.\S+", "must be an iSCSI name (iqn....)"),),
+                ),
+                "lun": _replace(
+                    "LUN of the volume in the target. Default: the target's first disk LUN.",
+                    type=types.Number,
+                    optional=True,
+                    computed=True,
+                ),
+                "mount_point": _replace(
+                    "Where the filesystem is mounted; becomes Glance's datadir.",
+                    optional=True,
+                    computed=True,
+                    default=DEFAULT_MOUNT_POINT,
+                    validators=(matches(r"/[^\s]*", "must be an absolute path"),),
+                ),
+                "fs_type": _replace(
+                    "Filesystem made on an empty device.",
+                    optional=True,
+                    computed=True,
+                    default="ext4",
+                ),
+                "mkfs_options": _replace(
+                    "Extra mkfs arguments.",
+                    type=types.List(types.String),
+                    optional=True,
+                    computed=True,
+                    default=["-b", "4096"],
+                ),
+                "mount_options": Attribute(
+                    type=types.String,
+                    optional=True,
+                    computed=True,
+                    default="_netdev,nofail,noatime",
+                    description="Options of the fstab line (updated in place).",
+                ),
+                "config_file": _replace(
+                    "glance-api configuration file.",
+                    optional=True,
+                    computed=True,
+                    default="/etc/glance/glance-api.conf",
+                ),
+                "backend": _replace(
+                    "With multi-store (`enabled_backends`), the backend section to point at "
+                    "the store. Default: `default_backend`.",
+                    optional=True,
+                ),
+                "service": Attribute(
+                    type=types.String,
+                    optional=True,
+                    computed=True,
+                    plan_modifiers=(use_state_for_unknown(),),
+                    description="glance-api service unit. Default: detected (glance-api, "
+                    "openstack-glance-api, devstack@g-api).",
+                ),
+                "owner": Attribute(
+                    type=types.String,
+                    optional=True,
+                    computed=True,
+                    plan_modifiers=(use_state_for_unknown(),),
+                    description="`user` or `user:group` owning the mount point. Default: the "
+                    "service's user, else `glance`.",
+                ),
+                "initiator_name": _kept("The controller's initiator IQN (read from it)."),
+                "force_format": Attribute(
+                    type=types.Bool,
+                    optional=True,
+                    computed=True,
+                    default=False,
+                    description="Format the device even if it already holds a filesystem. "
+                    "**Erases it.**",
+                ),
+                "force_destroy": Attribute(
+                    type=types.Bool,
+                    optional=True,
+                    computed=True,
+                    default=False,
+                    description="Detach the store on destroy even while it holds image "
+                    "files (they stay on the volume).",
+                ),
+                "device": Attribute(
+                    type=types.String, computed=True, description="Kernel block device."
+                ),
+                "fs_uuid": _kept("UUID of the store's filesystem: its identity."),
+                "session_id": Attribute(
+                    type=types.Number, computed=True, description="iSCSI session id."
+                ),
+                "previous_datadir": _kept(
+                    "`filesystem_store_datadir` before this resource changed it; restored on "
+                    "destroy (null: it was not set)."
+                ),
+                "config_layout": _kept("`legacy` or `multi-store`."),
+                "drift": Attribute(
+                    type=types.List(types.String),
+                    computed=True,
+                    description="What differs on the controller from what was applied (empty "
+                    "when in place). A non-empty value plans an update that repairs it.",
+                ),
+            },
+            blocks={"timeouts": timeouts_block("create", "update", "delete")},
+        )
+
+    # --- helpers -------------------------------------------------------------------------
+
+    def _spec(self, m: IscsiStoreModel, lun: Any = None) -> Any:
+        from .iscsi_store_ops import StoreSpec
+
+        lun_v = m.lun if m.lun is not None and not is_unknown(m.lun) else lun
+        try:
+            return StoreSpec(
+                portal=m.portal,
+                target_iqn=m.target_iqn,
+                lun=int(lun_v) if lun_v is not None else None,
+                mount_point=m.mount_point or DEFAULT_MOUNT_POINT,
+                fs_type=m.fs_type or "ext4",
+                mkfs_options=tuple(m.mkfs_options or ("-b", "4096")),
+                mount_options=m.mount_options or "_netdev,nofail,noatime",
+                config_file=m.config_file or "/etc/glance/glance-api.conf",
+                backend=m.backend,
+                service=None if is_unknown(m.service) else m.service,
+                owner=None if is_unknown(m.owner) else m.owner,
+                force_format=bool(m.force_format),
+            )
+        except ValueError as exc:
+            raise DiagnosticError("Invalid Glance Store Configuration", str(exc)) from exc
+
+    def _conn(self, ctx: Context) -> Any:
+        if ctx.provider_data is None:
+            raise DiagnosticError(
+                "Provider Not Configured", "The glance provider was not configured."
+            )
+        return ctx.provider_data
+
+    def _call(self, ctx: Context, what: str, fn: Any) -> Any:
+        from .controller import ControllerError
+        from .transport.base import TransportError
+
+        conn = self._conn(ctx)
+        try:
+            return fn(conn.transport())
+        except ControllerError as exc:
+            summary = getattr(exc, "summary", None) or "Controller Operation Failed"
+            raise DiagnosticError(summary, f"While {what} on {conn.description}: {exc}") from exc
+        except TransportError as exc:
+            raise DiagnosticError(
+                "Cannot Reach The Controller", f"While {what} on {conn.description}: {exc}"
+            ) from exc
+
+    def _to_model(self, state: Any, prev: IscsiStoreModel, spec: Any) -> IscsiStoreModel:
+        return IscsiStoreModel(
+            id=f"{spec.portal},{spec.target_iqn},{spec.mount_point}",
+            portal=prev.portal,
+            target_iqn=prev.target_iqn,
+            lun=state.lun if state.lun is not None else prev.lun,
+            mount_point=spec.mount_point,
+            fs_type=spec.fs_type,
+            mkfs_options=list(spec.mkfs_options),
+            mount_options=spec.mount_options,
+            config_file=spec.config_file,
+            backend=prev.backend,
+            service=state.service or spec.service,
+            owner=state.owner or spec.owner,
+            initiator_name=state.initiator_name,
+            force_format=bool(prev.force_format),
+            force_destroy=bool(prev.force_destroy),
+            device=state.device,
+            fs_uuid=state.fs_uuid,
+            session_id=state.session_id,
+            previous_datadir=state.previous_datadir,
+            config_layout=state.config_layout,
+            drift=list(state.drift()),
+            timeouts=prev.timeouts,
+        )
+
+    def _state_from(self, ctx: Context, m: IscsiStoreModel) -> Any:
+        from .iscsi_store_ops import StoreState
+
+        saved = ctx.private.get("store")
+        if isinstance(saved, dict):
+            return StoreState.from_dict(saved)
+        return StoreState(
+            fs_uuid=m.fs_uuid,
+            previous_datadir=m.previous_datadir,
+            config_layout=m.config_layout,
+            service=m.service,
+            owner=m.owner,
+            initiator_name=m.initiator_name,
+            lun=int(m.lun) if m.lun is not None else None,
+        )
+
+    def _progress(self, ctx: Context) -> Any:
+        def report(step: str) -> None:
+            ctx.logger.info("glance_iscsi_store: %s", step)
+            ctx.check(step)
+
+        return report
+
+    # --- CRUD ----------------------------------------------------------------------------
+
+    def modify_plan(
+        self, ctx: Context, plan: IscsiStoreModel, state: IscsiStoreModel | None, config: Any
+    ) -> IscsiStoreModel:
+        if state is not None and state.drift:
+            plan.drift = []  # drift shows as `drift = [...] -> []`; apply repairs it
+        elif state is not None and is_unknown(plan.drift):
+            plan.drift = []
+        return plan
+
+    def create(self, ctx: Context, plan: IscsiStoreModel) -> IscsiStoreModel:
+        from . import iscsi_store_ops as ops
+
+        spec = self._spec(plan)
+        result = self._call(
+            ctx, "creating the Glance store", lambda t: ops.create(t, spec, self._progress(ctx))
+        )
+        ctx.private["store"] = _jsonable(result.to_dict())
+        model = self._to_model(result, plan, spec)
+        if model.drift:
+            ctx.set_partial_state(model)
+            raise DiagnosticError(
+                "Glance Store Not In Place",
+                "After creating the store the controller still shows: " + "; ".join(model.drift),
+            )
+        return model
+
+    def read(self, ctx: Context, state: IscsiStoreModel) -> IscsiStoreModel | None:
+        from . import iscsi_store_ops as ops
+
+        spec = self._spec(state)
+        known = self._state_from(ctx, state) if state.fs_uuid else None
+        result = self._call(ctx, "reading the Glance store", lambda t: ops.read(t, spec, known))
+        if result is None:
+            return None
+        if known is not None and known.previous_datadir is not None:
+            from dataclasses import replace
+
+            result = replace(result, previous_datadir=known.previous_datadir)
+        ctx.private["store"] = _jsonable(result.to_dict())
+        return self._to_model(result, state, spec)
+
+    def update(
+        self, ctx: Context, plan: IscsiStoreModel, state: IscsiStoreModel
+    ) -> IscsiStoreModel:
+        from . import iscsi_store_ops as ops
+
+        spec = self._spec(plan, lun=state.lun)
+        known = self._state_from(ctx, state)
+        result = self._call(
+            ctx,
+            "repairing the Glance store",
+            lambda t: ops.update(t, spec, known, self._progress(ctx)),
+        )
+        ctx.private["store"] = _jsonable(result.to_dict())
+        model = self._to_model(result, plan, spec)
+        if model.drift:
+            raise DiagnosticError(
+                "Glance Store Not In Place",
+                "After the update the controller still shows: " + "; ".join(model.drift),
+            )
+        return model
+
+    def delete(self, ctx: Context, state: IscsiStoreModel) -> None:
+        from . import iscsi_store_ops as ops
+
+        spec = self._spec(state)
+        known = self._state_from(ctx, state)
+        self._call(
+            ctx,
+            "removing the Glance store",
+            lambda t: ops.delete(t, spec, known, bool(state.force_destroy), self._progress(ctx)),
+        )
+
+    def import_state(self, ctx: Context, import_id: str) -> IscsiStoreModel:
+        parts = split_import_id(import_id, ["portal", "target_iqn", "mount_point"])
+        model = IscsiStoreModel(
+            portal=parts["portal"],
+            target_iqn=parts["target_iqn"],
+            mount_point=parts["mount_point"],
+            fs_type="ext4",
+            mkfs_options=["-b", "4096"],
+            mount_options="_netdev,nofail,noatime",
+            config_file="/etc/glance/glance-api.conf",
+            force_format=False,
+            force_destroy=False,
+        )
+        found = self.read(ctx, model)
+        if found is None:
+            raise DiagnosticError(
+                "Glance Store Not Found",
+                f"Nothing of a Glance store for {import_id} was found on the controller "
+                "(no iSCSI session, fstab line, mount or datadir).",
+                AttributePath.root(),
+            )
+        return found
+
+
+def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if isinstance(v, str | int | float | bool) or v is None}
