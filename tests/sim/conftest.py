@@ -144,8 +144,10 @@ def api(sim: SimServer) -> Api:
 class SimProcess:
     proc: subprocess.Popen[str]
     info: dict[str, Any]
+    stderr: str = ""
 
     def stop(self, sig: int | None = None) -> int:
+        """Signal (SIGTERM by default), wait, and keep what the process wrote on stderr."""
         if self.proc.poll() is None:
             if sig is None:
                 self.proc.terminate()
@@ -154,6 +156,8 @@ class SimProcess:
         try:
             return self.proc.wait(timeout=15)
         finally:
+            if self.proc.stderr and not self.proc.stderr.closed:
+                self.stderr = self.proc.stderr.read()
             for stream in (self.proc.stdout, self.proc.stderr):
                 if stream:
                     stream.close()
