@@ -151,5 +151,5 @@ def test_argument_validation() -> None:
 def test_data_plane_flag_without_module_is_a_clear_error(monkeypatch: pytest.MonkeyPatch
                                                          ) -> None:
     monkeypatch.setattr(sim_main, "DATA_PLANE_MODULE", "tfnimble.sim.no_such_dataplane")
-    with pytest.raises(SystemExit, match="--data-plane needs tfnimble.sim.no_such_dataplane"):
+    with pytest.raises(SystemExit, match=r"--data-plane needs tfnimble\.sim\.no_such_dataplane"):
         sim_main._load_data_plane("/tmp/x", "127.0.0.1:3260")
