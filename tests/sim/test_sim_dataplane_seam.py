@@ -1,0 +1,143 @@
+"""The DataPlane seam: which calls the model makes, when, and what a failure does."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import Api
+from tfnimble.sim.model import DataPlane, NullDataPlane
+from tfnimble.sim.server import SimServer
+
+MIB = 1 << 20
+IQN = "iqn.1993-08.org.debian:01:host1"
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.calls: list[tuple[Any, ...]] = []
+        self.fail_on: str | None = None
+        self.usage_bytes: dict[str, int] = {}
+        self.sessions: dict[str, int] = {}
+
+    def _rec(self, *call: Any) -> None:
+        if call[0] == self.fail_on:
+            raise RuntimeError(f"data plane failure in {call[0]}")
+        self.calls.append(call)
+
+    def create_volume(self, vol_id: str, size_bytes: int) -> None:
+        self._rec("create_volume", vol_id, size_bytes)
+
+    def snapshot(self, vol_id: str, snap_id: str) -> None:
+        self._rec("snapshot", vol_id, snap_id)
+
+    def clone(self, snap_id: str, vol_id: str, size_bytes: int) -> None:
+        self._rec("clone", snap_id, vol_id, size_bytes)
+
+    def restore(self, vol_id: str, snap_id: str) -> None:
+        self._rec("restore", vol_id, snap_id)
+
+    def resize(self, vol_id: str, size_bytes: int) -> None:
+        self._rec("resize", vol_id, size_bytes)
+
+    def delete(self, object_id: str) -> None:
+        self._rec("delete", object_id)
+
+    def set_online(self, target_name: str, object_id: str, online: bool) -> None:
+        self._rec("set_online", target_name, object_id, online)
+
+    def set_acl(self, target_name: str, object_id: str, initiator_iqns: list[str]) -> None:
+        self._rec("set_acl", target_name, object_id, initiator_iqns)
+
+    def usage(self, object_id: str) -> int | None:
+        return self.usage_bytes.get(object_id)
+
+    def connections(self, target_name: str) -> int | None:
+        return self.sessions.get(target_name)
+
+    def close(self) -> None:
+        self.calls.append(("close",))
+
+
+@pytest.fixture
+def rec_sim(tmp_path: Path) -> Iterator[tuple[Recorder, Api]]:
+    rec = Recorder()
+    dp: DataPlane = rec
+    with SimServer(tmp_path, port=0, data_plane=dp) as sim:
+        yield rec, Api(sim.url, sim.ca_file, "admin", "admin")
+    assert rec.calls[-1] == ("close",)
+
+
+def test_calls_follow_the_volume_lifecycle(rec_sim: tuple[Recorder, Api]) -> None:
+    rec, api = rec_sim
+    vol = api.volume("v", 64)
+    vid, tgt = vol["id"], vol["target_name"]
+    assert rec.calls == [("create_volume", vid, 64 * MIB), ("set_acl", tgt, vid, []),
+                         ("set_online", tgt, vid, True)]
+    rec.calls.clear()
+    snap = api.snapshot(vid, "s")
+    clone = api.clone("c", snap["id"])
+    assert rec.calls == [
+        ("snapshot", vid, snap["id"]),
+        ("clone", snap["id"], clone["id"], 64 * MIB),
+        ("set_acl", clone["target_name"], clone["id"], []),
+        ("set_online", clone["target_name"], clone["id"], True),
+    ]
+    rec.calls.clear()
+    ig = api.post("/v1/initiator_groups", {"name": "g", "access_protocol": "iscsi",
+                                           "iscsi_initiators": [{"label": "h", "iqn": IQN}]})
+    acr = api.post("/v1/access_control_records", {"vol_id": vid,
+                                                  "initiator_group_id": ig.data["id"]})
+    assert rec.calls == [("set_acl", tgt, vid, [IQN])]
+    rec.calls.clear()
+    api.put(f"/v1/initiator_groups/{ig.data['id']}",
+            {"iscsi_initiators": [{"label": "h2", "iqn": IQN + "x"}]})
+    assert rec.calls == [("set_acl", tgt, vid, [IQN + "x"])]
+    rec.calls.clear()
+    api.delete(f"/v1/access_control_records/{acr.data['id']}")
+    api.put(f"/v1/volumes/{vid}", {"size": 128})
+    api.offline(vid)
+    api.post(f"/v1/volumes/{vid}/actions/restore", {"id": vid, "base_snap_id": snap["id"]})
+    assert rec.calls == [("set_acl", tgt, vid, []), ("resize", vid, 128 * MIB),
+                         ("set_online", tgt, vid, False), ("restore", vid, snap["id"])]
+    rec.calls.clear()
+    api.offline(clone["id"])
+    api.delete(f"/v1/volumes/{clone['id']}")
+    api.delete(f"/v1/volumes/{vid}")
+    assert rec.calls == [("set_online", clone["target_name"], clone["id"], False),
+                         ("delete", clone["id"]), ("delete", snap["id"]), ("delete", vid)]
+
+
+def test_a_failing_data_plane_rolls_the_change_back(rec_sim: tuple[Recorder, Api]) -> None:
+    rec, api = rec_sim
+    rec.fail_on = "create_volume"
+    r = api.post("/v1/volumes", {"name": "nope", "size": 8})
+    assert (r.status, r.codes) == (500, ["SM_http_internal_server_error"])
+    assert api.get("/v1/volumes").json["totalRows"] == 0
+    rec.fail_on = "delete"
+    vol = api.volume("keep", online=False)
+    r = api.delete(f"/v1/volumes/{vol['id']}")
+    assert r.status == 500
+    assert api.get(f"/v1/volumes/{vol['id']}").status == 200
+
+
+def test_usage_and_connections_reported_by_the_data_plane(rec_sim: tuple[Recorder, Api]
+                                                          ) -> None:
+    rec, api = rec_sim
+    vol = api.volume("v", 64)
+    rec.usage_bytes[vol["id"]] = 5 * MIB
+    rec.sessions[vol["target_name"]] = 1
+    got = api.get(f"/v1/volumes/{vol['id']}").data
+    assert (got["vol_usage_uncompressed_bytes"], got["num_connections"]) == (5 * MIB, 1)
+    assert api.pool()["usage"] == 5 * MIB
+    r = api.put(f"/v1/volumes/{vol['id']}", {"online": False})
+    assert r.code == "SM_vol_has_connections"
+
+
+def test_null_data_plane_has_every_method_of_the_protocol() -> None:
+    wanted = {n for n in DataPlane.__dict__ if not n.startswith("_")}
+    assert wanted <= set(dir(NullDataPlane))
+    assert wanted <= set(dir(Recorder))
+    assert NullDataPlane().usage("x") is None and NullDataPlane().connections("t") is None
