@@ -141,3 +141,31 @@ def test_null_data_plane_has_every_method_of_the_protocol() -> None:
     assert wanted <= set(dir(NullDataPlane))
     assert wanted <= set(dir(Recorder))
     assert NullDataPlane().usage("x") is None and NullDataPlane().connections("t") is None
+
+
+def test_adapter_drives_the_file_data_plane(tmp_path: Path) -> None:
+    pytest.importorskip("tfnimble.sim.dataplane")
+    from tfnimble.sim.attach import open_tgt_data_plane
+
+    adapter = open_tgt_data_plane(tmp_path, "127.0.0.1:3260", iscsi=False, pool_mode="dir")
+    with SimServer(tmp_path, port=0, data_plane=adapter) as sim:
+        api = Api(sim.url, sim.ca_file, "admin", "admin")
+        vol = api.volume("image", 4)
+        files = adapter.dp.pool_dir
+        vol_file = files / "volumes" / vol["id"]
+        assert vol_file.stat().st_size == 4 * MIB
+        with open(vol_file, "r+b") as f:
+            f.write(b"x" * (2 * MIB))
+            f.flush()
+        assert api.get(f"/v1/volumes/{vol['id']}").data["vol_usage_mapped_bytes"] >= 2 * MIB
+        snap = api.snapshot(vol["id"], "s")
+        clone = api.clone("c", snap["id"], size=8)
+        clone_file = files / "volumes" / clone["id"]
+        assert clone_file.read_bytes()[: 2 * MIB] == b"x" * (2 * MIB)
+        assert clone_file.stat().st_size == 8 * MIB
+        api.offline(clone["id"])
+        assert api.delete(f"/v1/volumes/{clone['id']}").status == 200
+        assert not clone_file.exists()
+        api.offline(vol["id"])
+        assert api.delete(f"/v1/volumes/{vol['id']}").status == 200
+        assert not vol_file.exists() and not (files / "snapshots" / snap["id"]).exists()

@@ -24,7 +24,6 @@ from .store import StateLocked
 log = logging.getLogger("nimble-sim")
 
 DATA_PLANE_MODULE = "tfnimble.sim.dataplane"
-DATA_PLANE_FACTORY = "open_data_plane"  # open_data_plane(state_dir: str, iscsi_portal: str)
 
 
 def _listen(text: str) -> tuple[str, int]:
@@ -118,10 +117,14 @@ def _load_data_plane(state_dir: str, portal: str) -> Any:
         module = importlib.import_module(DATA_PLANE_MODULE)
     except ImportError as exc:
         raise SystemExit(f"nimble-sim: --data-plane needs {DATA_PLANE_MODULE}: {exc}") from None
-    factory = getattr(module, DATA_PLANE_FACTORY, None)
-    if factory is None:
-        raise SystemExit(f"nimble-sim: {DATA_PLANE_MODULE} has no {DATA_PLANE_FACTORY}()")
-    return factory(state_dir, portal)
+    if not hasattr(module, "DataPlane"):
+        raise SystemExit(f"nimble-sim: {DATA_PLANE_MODULE} has no DataPlane class")
+    from .attach import open_tgt_data_plane
+
+    try:
+        return open_tgt_data_plane(state_dir, portal)
+    except Exception as exc:
+        raise SystemExit(f"nimble-sim: the data plane did not start: {exc}") from None
 
 
 def serve(args: argparse.Namespace) -> int:

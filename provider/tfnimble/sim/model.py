@@ -16,6 +16,7 @@ Rules (nimble-api.md sections 4 and 5):
 
 from __future__ import annotations
 
+import logging
 import secrets
 import threading
 import time
@@ -26,6 +27,8 @@ from typing import Any, Protocol
 from . import validate as v
 from .errors import ProtocolError, SimError
 from .store import Doc, Store, Tx
+
+log = logging.getLogger("nimble-sim")
 
 MIB = 1 << 20
 GIB = 1 << 30
@@ -325,6 +328,20 @@ class Model:
             if self.config.session_timeout is not None:
                 group["user_inactivity_timeout"] = self.config.session_timeout
                 self.save(tx, group)
+
+    def replay_data_plane(self) -> None:
+        """Re-export what is online (a restarted data plane starts with no targets)."""
+        with self.store.read() as tx:
+            ctx = self.ctx(tx)
+            for vol in ctx.preload("volume"):
+                if not vol["online"]:
+                    continue
+                try:
+                    self.dp.set_acl(vol["target_name"], vol["id"],
+                                    self.initiator_iqns(ctx, vol["id"]))
+                    self.dp.set_online(vol["target_name"], vol["id"], True)
+                except Exception as exc:
+                    log.warning("data plane: cannot bring %s online: %s", vol["name"], exc)
 
     def group_doc(self, tx: Tx) -> Doc:
         return tx.list("group")[0]

@@ -173,6 +173,8 @@ class SimServer:
         self.store = Store(self.state_dir, durable=self._durable)
         try:
             self.model = Model(self.store, self.config, self._data_plane)
+            if self._data_plane is not None:
+                self.model.replay_data_plane()
             self.app = App(self.model, self.faults)
             self._httpd = _HTTPSServer((self.host, self._port), self.app, context)
         except BaseException:

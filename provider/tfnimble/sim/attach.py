@@ -1,0 +1,110 @@
+"""Plug ``tfnimble.sim.dataplane.DataPlane`` (reflink files + tgtd) into the model's seam.
+
+The model speaks ``model.DataPlane`` (object ids, online/offline, ACL lists); the data plane
+speaks files and targets. This adapter translates and keeps the two facts the data plane does
+not track: which targets are exported, and the ACL to apply when one is (re)exported.
+Snapshots are not exported (the data plane exports volume files only).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from .model import PREFIX
+
+log = logging.getLogger("nimble-sim")
+
+TARGETS_CACHE_SECONDS = 1.0  # connections() is asked once per rendered volume; tgtadm is a fork
+
+
+class DataPlaneAdapter:
+    def __init__(self, dp: Any) -> None:
+        self.dp = dp
+        self._iscsi = bool(getattr(dp, "iscsi", True))
+        self._lock = threading.Lock()
+        self._acl: dict[str, list[str]] = {}
+        self._exported: set[str] = set()
+        self._targets: dict[str, Any] = {}
+        self._targets_at = 0.0
+
+    @staticmethod
+    def _is_snapshot(object_id: str) -> bool:
+        return object_id.startswith(PREFIX["snapshot"])
+
+    def create_volume(self, vol_id: str, size_bytes: int) -> None:
+        self.dp.create_volume(vol_id, size_bytes)
+
+    def snapshot(self, vol_id: str, snap_id: str) -> None:
+        self.dp.snapshot(vol_id, snap_id)
+
+    def clone(self, snap_id: str, vol_id: str, size_bytes: int) -> None:
+        self.dp.clone(snap_id, vol_id, size_bytes)
+
+    def restore(self, vol_id: str, snap_id: str) -> None:
+        self.dp.restore(vol_id, snap_id)
+
+    def resize(self, vol_id: str, size_bytes: int) -> None:
+        self.dp.resize_volume(vol_id, size_bytes)
+
+    def delete(self, object_id: str) -> None:
+        if self._is_snapshot(object_id):
+            self.dp.delete_snapshot(object_id)
+        else:
+            self.dp.delete_volume(object_id)
+
+    def set_online(self, target_name: str, object_id: str, online: bool) -> None:
+        if self._is_snapshot(object_id) or not self._iscsi:
+            return
+        with self._lock:
+            if online:
+                self.dp.export(object_id, target_name)
+                self._exported.add(target_name)
+                self.dp.set_acl(target_name, self._acl.get(target_name, []))
+            else:
+                self.dp.unexport(target_name)
+                self._exported.discard(target_name)
+            self._targets_at = 0.0
+
+    def set_acl(self, target_name: str, object_id: str, initiator_iqns: list[str]) -> None:
+        with self._lock:
+            self._acl[target_name] = list(initiator_iqns)
+            if target_name in self._exported and self._iscsi:
+                self.dp.set_acl(target_name, initiator_iqns)
+
+    def usage(self, object_id: str) -> int | None:
+        try:
+            return int(self.dp.unique_bytes(object_id))
+        except (OSError, LookupError):
+            return None
+        except Exception as exc:  # a data-plane error must not break reads
+            log.debug("usage of %s unavailable: %s", object_id, exc)
+            return None
+
+    def connections(self, target_name: str) -> int | None:
+        if not self._iscsi:
+            return None
+        with self._lock:
+            if time.monotonic() - self._targets_at > TARGETS_CACHE_SECONDS:
+                try:
+                    self._targets = dict(self.dp.targets())
+                except Exception as exc:
+                    log.debug("tgtadm show failed: %s", exc)
+                    return None
+                self._targets_at = time.monotonic()
+            target = self._targets.get(target_name)
+        return int(target.connections) if target is not None else 0
+
+    def close(self) -> None:
+        self.dp.stop()
+
+
+def open_tgt_data_plane(state_dir: str | Path, portal: str, **kwargs: Any) -> DataPlaneAdapter:
+    """Start ``tfnimble.sim.dataplane.DataPlane`` under ``STATE_DIR/dataplane`` and adapt it."""
+    from . import dataplane  # type: ignore[attr-defined]
+
+    dp = dataplane.DataPlane(Path(state_dir) / "dataplane", portal, **kwargs).start()
+    return DataPlaneAdapter(dp)
