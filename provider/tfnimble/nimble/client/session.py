@@ -10,8 +10,9 @@ Rules this module keeps:
 3. A 401 triggers one re-login per request. Logins are serialised by a lock and versioned:
    a thread whose token was already replaced by another thread reuses the new one.
 4. Retries (bounded, exponential backoff with jitter) happen on connection errors and on
-   500/502/503/504 for idempotent calls only. A request that could not even connect is
-   retried whatever its method, because it never reached the array.
+   500/502/503/504 for idempotent calls, and on 503 for any call (the array did not take
+   it). A request that could not even connect is retried whatever its method, because it
+   never reached the array.
 5. A non-idempotent request whose response was lost raises ``ResponseLost``; a DELETE whose
    retry finds 404 after a lost response succeeded; errors after a lost response are marked
    ``after_lost_response`` so callers can re-read and compare.
@@ -344,7 +345,10 @@ class NimbleClient:
                 relogged = True
                 self._refresh_token(gen)
                 continue
-            if status in RETRY_STATUSES and idempotent and attempt < self.retries:
+            # 503 means the array did not take the request (busy, failing over): safe to
+            # send again whatever the method. Other 5xx may follow a partial apply.
+            retry_any = status == 503
+            if status in RETRY_STATUSES and (idempotent or retry_any) and attempt < self.retries:
                 maybe_sent = maybe_sent or status != 503
                 self._backoff(attempt)
                 attempt += 1

@@ -303,3 +303,12 @@ def test_exported_members() -> None:
     exported = set(client_pkg.__all__)
     assert {"NimbleClient", "NimbleError", "Volume", "volumes", "network"} <= exported
     assert all(hasattr(client_pkg, name) for name in exported)
+
+
+def test_create_retried_on_503_because_the_array_did_not_take_it(
+    client: NimbleClient, fake: FakeArray
+) -> None:
+    fake.fault("POST", "/volumes", 503, times=2)
+    vol = volumes.create_volume(client, "v1", 1024)
+    assert vol.name == "v1" and len(fake.objects["volumes"]) == 1
+    assert fake.count("POST", "/volumes") == 3
