@@ -1,0 +1,196 @@
+"""The ITO fan-out (examples/ito-fanout) at scale, with faults and expiring sessions.
+
+The configuration is the example itself, so the example is what gets proven.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from pathlib import Path
+
+from harness import Case, Harness, State, Step
+from nimble_fixtures import Sim
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "ito-fanout"
+
+
+def fanout_config() -> str:
+    return "\n".join((EXAMPLE / f).read_text() for f in ("main.tf", "variables.tf", "outputs.tf"))
+
+
+def fanout_env(sim: Sim, prefix: str, count: int) -> dict[str, str]:
+    return {
+        **sim.env(),
+        "TF_VAR_name_prefix": prefix,
+        "TF_VAR_clone_count": str(count),
+        "TF_VAR_image_size_mib": "1024",
+    }
+
+
+def boot(i: int) -> str:
+    return f"nimble_clone_volume.boot[{i}]"
+
+
+def clone_ids(state: State) -> dict[str, str]:
+    return {
+        addr: res["values"]["id"]
+        for addr, res in state.resources.items()
+        if addr.startswith("nimble_clone_volume.boot[")
+    }
+
+
+def assert_array_matches_state(sim: Sim, prefix: str, state: State) -> None:
+    """Every volume of this fan-out on the array is in state, and the other way round."""
+    on_array = {v.id for n, v in sim.volumes().items() if n.startswith(prefix + "-")}
+    in_state = {
+        res["values"]["id"]
+        for res in state.resources.values()
+        if res["type"] in ("nimble_volume", "nimble_clone_volume")
+    }
+    assert on_array == in_state, (
+        f"orphans on the array: {sorted(on_array - in_state)}; "
+        f"missing from the array: {sorted(in_state - on_array)}"
+    )
+
+
+def test_acc_fanout_20_then_25_then_5(tf: Harness, sim: Sim) -> None:
+    prefix = sim.unique("ito")
+    before = sim.inventory()
+    first: dict[str, str] = {}
+
+    def twenty(state: State) -> None:
+        first.update(clone_ids(state))
+        assert len(first) == 20
+        assert len({a["values"]["target_name"] for a in state.resources.values()}) == 22
+        assert_array_matches_state(sim, prefix, state)
+
+    def first_twenty_untouched(state: State) -> None:
+        ids = clone_ids(state)
+        assert len(ids) == 25
+        assert {a: ids[a] for a in first} == first
+
+    def first_five_untouched(state: State) -> None:
+        ids = clone_ids(state)
+        assert ids == {boot(i): first[boot(i)] for i in range(5)}
+        assert_array_matches_state(sim, prefix, state)
+
+    config = fanout_config()
+    tf.run(
+        Case(
+            env=fanout_env(sim, prefix, 20),
+            steps=[
+                Step(config=config, checks=[twenty]),
+                Step(
+                    config=config,
+                    env={"TF_VAR_clone_count": "25"},
+                    expect_actions={
+                        **{boot(i): ["no-op"] for i in range(20)},
+                        **{boot(i): ["create"] for i in range(20, 25)},
+                        "nimble_snapshot.base": ["no-op"],
+                    },
+                    checks=[first_twenty_untouched],
+                ),
+                Step(
+                    config=config,
+                    env={"TF_VAR_clone_count": "5"},
+                    expect_actions={
+                        **{boot(i): ["no-op"] for i in range(5)},
+                        **{boot(i): ["delete"] for i in range(5, 25)},
+                    },
+                    checks=[first_five_untouched],
+                ),
+            ],
+            check_destroy=sim.back_to(before),
+        )
+    )
+    applies = [r for r in tf.log if r.argv[1] == "apply"]
+    print(f"\nfan-out apply times: {[round(r.seconds, 2) for r in applies]}")
+
+
+def _apply_until_done(tf: Harness, env: dict[str, str], attempts: int = 3) -> list[float]:
+    times = []
+    for _ in range(attempts):
+        res = tf.terraform(
+            "apply", "-auto-approve", "-no-color", "-input=false", env=env, check=False
+        )
+        times.append(res.seconds)
+        if res.returncode == 0:
+            return times
+        # Only injected faults may fail an apply; anything else is a real failure.
+        assert re.search(
+            r"SM_http_service_unavailable|HTTP 503|HTTP 500|cannot reach", res.output
+        ), res.output[-4000:]
+    raise AssertionError(f"apply did not converge in {attempts} attempts:\n{res.output[-4000:]}")
+
+
+def test_acc_fanout_converges_with_10_percent_failures(tf: Harness, sim: Sim) -> None:
+    prefix = sim.unique("itof")
+    before = sim.inventory()
+    env = fanout_env(sim, prefix, 20)
+    tf.workdir = Path(tf.root) / "fanout-faults"
+    tf.workdir.mkdir()
+    tf.write_config(fanout_config())
+    tf.init(env=env)
+    try:
+        sim.set_faults(
+            [{"path": "^/v1/", "error_rate": 0.1, "error_status": 503, "drop_rate": 0.05}],
+            seed=7,
+        )
+        times = _apply_until_done(tf, env)
+        injected = sim.faults()["injected"]
+        print(f"\nfaulted fan-out: apply times {[round(t, 2) for t in times]}, {injected}")
+        assert injected["error"] > 0
+        res = tf.plan_exitcode(env=env)
+        assert res.returncode == 0, res.stdout[-4000:]
+        sim.clear_faults()
+        state = tf.state(env=env)
+        assert len(clone_ids(state)) == 20
+        assert_array_matches_state(sim, prefix, state)
+    finally:
+        sim.clear_faults()
+        tf.terraform("destroy", "-auto-approve", "-no-color", "-input=false", env=env)
+    sim.back_to(before)()
+
+
+def test_acc_fanout_survives_expired_sessions(tf: Harness, sim: Sim) -> None:
+    """Every session on the array expires twice while the clones are being created."""
+    prefix = sim.unique("itoe")
+    before = sim.inventory()
+    expired: list[int] = []
+    done = threading.Event()
+
+    def expire_mid_apply() -> None:
+        for threshold in (3, 6):
+            while not done.is_set():
+                clones = [n for n in sim.volumes() if n.startswith(f"{prefix}-vm-")]
+                if len(clones) >= threshold:
+                    expired.append(sim.expire_sessions())
+                    break
+                time.sleep(0.05)
+
+    watcher = threading.Thread(target=expire_mid_apply, daemon=True)
+
+    def expired_and_done(state: State) -> None:
+        assert len(expired) == 2 and all(expired), expired
+        assert len(clone_ids(state)) == 12
+        assert_array_matches_state(sim, prefix, state)
+
+    try:
+        tf.run(
+            Case(
+                env=fanout_env(sim, prefix, 12),
+                steps=[
+                    Step(
+                        config=fanout_config(),
+                        preconfig=watcher.start,
+                        checks=[expired_and_done],
+                    )
+                ],
+                check_destroy=sim.back_to(before),
+            )
+        )
+    finally:
+        done.set()
+        watcher.join(timeout=5)
