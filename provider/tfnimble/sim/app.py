@@ -209,9 +209,17 @@ class App:
                     params[key] = str(fetch[key])
         oset.check_list_filter(params, criteria is not None)
         query = q.build_query(params, predicates, known)
+        raw = oset.raw_fields
+        early = [f for f in query.filters if f["fieldName"] in raw]
+        query.filters = [f for f in query.filters if f["fieldName"] not in raw]
         with self.model.store.read() as tx:
-            objs = oset.render_all(self.model.ctx(tx))
-        rows, envelope = q.apply(objs, query, criteria)
+            ctx = self.model.ctx(tx)
+            docs = [d for d in oset.docs(ctx) if all(q.matches(d, f) for f in early)]
+            if not query.filters and criteria is None and all(k in raw for k, _ in query.sort_by):
+                page, envelope = q.apply(docs, query)
+                rows = oset.render_all(ctx, page)
+            else:
+                rows, envelope = q.apply(oset.render_all(ctx, docs), query, criteria)
         if detail or query.fields is not None:
             data = [q.select_fields(r, query.fields) for r in rows]
         else:

@@ -527,8 +527,16 @@ class ObjectSet:
     def render(self, ctx: Ctx, doc: Doc) -> Doc:
         raise NotImplementedError
 
-    def render_all(self, ctx: Ctx) -> list[Doc]:
-        return [self.render(ctx, d) for d in self.docs(ctx)]
+    # Stored fields whose value is also the rendered value: lists may filter, sort and page on
+    # them before rendering, so a lookup by name or a small page renders only what it returns.
+    raw_fields: frozenset[str] = frozenset({"id", "name"})
+
+    def prepare(self, ctx: Ctx) -> None:
+        """Preload what rendering many objects needs."""
+
+    def render_all(self, ctx: Ctx, docs: list[Doc] | None = None) -> list[Doc]:
+        self.prepare(ctx)
+        return [self.render(ctx, d) for d in (self.docs(ctx) if docs is None else docs)]
 
     def known_fields(self) -> list[str]:
         return list(self.sample_keys)
@@ -653,6 +661,11 @@ class VolumeSet(ObjectSet):
     name = "volumes"
     type = "volume"
     sample_keys = tuple(VOLUME_KEYS)
+    raw_fields = frozenset({
+        "id", "name", "size", "description", "online", "clone", "base_snap_id",
+        "parent_vol_id", "perfpolicy_id", "pool_id", "serial_number", "agent_type",
+        "app_uuid", "read_only", "reserve", "limit", "block_size", "creation_time"
+    })
 
     def render(self, ctx: Ctx, d: Doc) -> Doc:
         m = self.m
@@ -777,13 +790,12 @@ class VolumeSet(ObjectSet):
         out.update(_vpd(d["serial_number"]))
         return out
 
-    def render_all(self, ctx: Ctx) -> list[Doc]:
+    def prepare(self, ctx: Ctx) -> None:
         ctx.preload("snapshot")
         ctx.preload("acr")
         ctx.preload("initiator_group")
         ctx.preload("perfpolicy")
         ctx.preload("pool")
-        return [self.render(ctx, d) for d in self.docs(ctx)]
 
     # ---- create ----
     def create(self, ctx: Ctx, raw: dict[str, Any]) -> Doc:
@@ -1062,6 +1074,10 @@ class SnapshotSet(ObjectSet):
     name = "snapshots"
     type = "snapshot"
     sample_keys = tuple(SNAPSHOT_KEYS)
+    raw_fields = frozenset({
+        "id", "name", "vol_id", "online", "writable", "description", "serial_number",
+        "app_uuid", "creation_time"
+    })
 
     def check_list_filter(self, params: dict[str, str], has_criteria: bool) -> None:
         if SNAPSHOT_LIST_NEEDS_FILTER and not has_criteria and \
@@ -1111,12 +1127,11 @@ class SnapshotSet(ObjectSet):
         out.update(_vpd(d["serial_number"]))
         return out
 
-    def render_all(self, ctx: Ctx) -> list[Doc]:
+    def prepare(self, ctx: Ctx) -> None:
         ctx.preload("volume")
         ctx.preload("acr")
         ctx.preload("pool")
         ctx.preload("initiator_group")
-        return [self.render(ctx, d) for d in self.docs(ctx)]
 
     def create(self, ctx: Ctx, raw: dict[str, Any]) -> Doc:
         data = v.check_body(raw, SNAPSHOT_CREATE, ("name", "vol_id"))
@@ -1242,6 +1257,7 @@ class InitiatorGroupSet(ObjectSet):
     name = "initiator_groups"
     type = "initiator_group"
     sample_keys = tuple(IG_KEYS)
+    raw_fields = frozenset({"id", "name", "access_protocol", "description"})
 
     def render(self, ctx: Ctx, d: Doc) -> Doc:
         inits = ctx.children("initiator", d["id"])
@@ -1279,11 +1295,10 @@ class InitiatorGroupSet(ObjectSet):
             "volume_list": vols or None,
         }
 
-    def render_all(self, ctx: Ctx) -> list[Doc]:
+    def prepare(self, ctx: Ctx) -> None:
         ctx.preload("initiator")
         ctx.preload("acr")
         ctx.preload("volume")
-        return [self.render(ctx, d) for d in self.docs(ctx)]
 
     def _initiators(self, ctx: Ctx, ig: Doc, items: list[Any]) -> None:
         seen_label: set[str] = set()
@@ -1382,6 +1397,7 @@ class InitiatorSet(ObjectSet):
     type = "initiator"
     sample_keys = tuple(INITIATOR_KEYS)
     summary_keys = ("id",)
+    raw_fields = frozenset({"id", "label", "initiator_group_id", "access_protocol"})
 
     def render(self, ctx: Ctx, d: Doc) -> Doc:
         return {
@@ -1458,6 +1474,7 @@ class AcrSet(ObjectSet):
     type = "acr"
     sample_keys = tuple(ACR_KEYS)
     summary_keys = ("id",)
+    raw_fields = frozenset({"id", "vol_id", "initiator_group_id", "apply_to", "lun", "snap_id"})
 
     @staticmethod
     def render_doc(ctx: Ctx, d: Doc) -> Doc:
@@ -1489,11 +1506,10 @@ class AcrSet(ObjectSet):
     def render(self, ctx: Ctx, d: Doc) -> Doc:
         return self.render_doc(ctx, d)
 
-    def render_all(self, ctx: Ctx) -> list[Doc]:
+    def prepare(self, ctx: Ctx) -> None:
         ctx.preload("volume")
         ctx.preload("initiator_group")
         ctx.preload("snapshot")
-        return [self.render(ctx, d) for d in self.docs(ctx)]
 
     def create(self, ctx: Ctx, raw: dict[str, Any]) -> Doc:
         data = v.check_body(raw, ACR_CREATE)
@@ -1909,6 +1925,7 @@ TOKEN_CREATE: dict[str, v.Validator] = {
 class TokenSet(ObjectSet):
     name = "tokens"
     type = "token"
+    raw_fields = frozenset({"id", "username", "app_name", "session_token"})
     sample_keys = tuple(TOKEN_KEYS)
     summary_keys = ("id",)
 
