@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 import time
 
+import pytest
 from conftest import PASSWORD, USER, Api
+from tfnimble.sim import model
 from tfnimble.sim.server import SimServer
 
 UNAUTHORIZED = {"messages": [{"code": "SM_http_unauthorized", "severity": "error",
@@ -91,3 +93,14 @@ def test_sessions_survive_restart(tmp_path) -> None:
     with SimServer(tmp_path, port=0) as sim:
         api.url = sim.url
         assert api.get("/v1/volumes").status == 200
+
+
+def test_expired_sessions_are_pruned_on_login(sim: SimServer, api: Api,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(model, "TOKEN_PRUNE_INTERVAL", 0.0)
+    for _ in range(3):
+        Api(sim.url, sim.ca_file)
+    assert len(api.get("/v1/tokens").data) == 4
+    api.admin("POST", "/sim/sessions/expire")
+    api.login()
+    assert [t["id"] for t in api.get("/v1/tokens").data] == [api.token_id]

@@ -130,8 +130,9 @@ def _load_data_plane(state_dir: str, portal: str) -> Any:
 def serve(args: argparse.Namespace) -> int:
     username = args.username
     password = args.password or os.environ.get("NIMBLE_SIM_PASSWORD")
-    if username is None and password is None:
-        log.warning("no --username/--password given: using admin/admin")
+    if password is None:
+        log.warning("no --password given: using %s/admin; pass --password (or "
+                    "NIMBLE_SIM_PASSWORD) for anything but a throwaway test", username or "admin")
     username = username or "admin"
     password = password or "admin"
     host, port = args.listen

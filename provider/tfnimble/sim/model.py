@@ -378,6 +378,8 @@ class Model:
     def token_expiry(self, doc: Doc, timeout: int) -> int:
         with self._activity_lock:
             last = self._activity.get(doc["id"], max(float(doc["creation_time"]), self._started))
+            if last <= self._sessions_expired_before:
+                return 0
         return int(last + timeout)
 
     def mark_active(self, token_id: str) -> None:
@@ -1922,9 +1924,13 @@ TOKEN_CREATE: dict[str, v.Validator] = {
 }
 
 
+TOKEN_PRUNE_INTERVAL = 60.0
+
+
 class TokenSet(ObjectSet):
     name = "tokens"
     type = "token"
+    _last_prune = 0.0
     raw_fields = frozenset({"id", "username", "app_name", "session_token"})
     sample_keys = tuple(TOKEN_KEYS)
     summary_keys = ("id",)
@@ -1946,12 +1952,25 @@ class TokenSet(ObjectSet):
                 and secrets.compare_digest(str(data.get("password", "")).encode(),
                                            cfg.password.encode())):
             raise SimError("SM_http_unauthorized", status=401)
+        self._prune(ctx)
         doc = self.m.new_doc(
             ctx.tx, "token", session_token=secrets.token_hex(16), username=data["username"],
             app_name=data.get("app_name", ""), sdk_name=data.get("sdk_name", ""),
             source_ip=data.get("source_ip") or peer_ip)
         self.m.save(ctx.tx, doc)
         return doc
+
+    def _prune(self, ctx: Ctx) -> None:
+        """Forget expired sessions, at most once a minute, so CI runs that log in thousands of
+        times do not grow the state without bound."""
+        t = self.m.clock()
+        if t - self._last_prune < TOKEN_PRUNE_INTERVAL:
+            return
+        self._last_prune = t
+        timeout = ctx.group["user_inactivity_timeout"]
+        for doc in ctx.tx.list("token"):
+            if self.m.token_expiry(doc, timeout) < t:
+                ctx.tx.delete(doc["id"])
 
     def delete(self, ctx: Ctx, doc: Doc) -> None:
         ctx.tx.delete(doc["id"])
