@@ -104,7 +104,7 @@ class DataPlaneAdapter:
 
 def open_tgt_data_plane(state_dir: str | Path, portal: str, **kwargs: Any) -> DataPlaneAdapter:
     """Start ``tfnimble.sim.dataplane.DataPlane`` under ``STATE_DIR/dataplane`` and adapt it."""
-    from . import dataplane  # type: ignore[attr-defined]
+    from . import dataplane
 
     dp = dataplane.DataPlane(Path(state_dir) / "dataplane", portal, **kwargs).start()
     return DataPlaneAdapter(dp)

@@ -579,7 +579,7 @@ _PCT = v.v_int(0, 100)
 
 
 def _block_size(value: Any, arg: str) -> int:
-    size = v.v_int(512, 32768)(value, arg)
+    size: int = v.v_int(512, 32768)(value, arg)
     if size not in (4096, 8192, 16384, 32768):
         raise v.bad(arg, value)
     return size

@@ -157,7 +157,7 @@ def matches(obj: dict[str, Any], node: dict[str, Any]) -> bool:
         return all(results)
     name: str = node["fieldName"]
     value = _field_value(obj, name)
-    return _OPERATORS[node["operator"]](value, node)
+    return bool(_OPERATORS[node["operator"]](value, node))
 
 
 def _field_value(obj: dict[str, Any], name: str) -> Any:
@@ -210,7 +210,7 @@ def _cmp(value: Any, raw: Any) -> int | None:
     if value is None or other is None or isinstance(value, (list, dict, bool)):
         return None
     try:
-        return (value > other) - (value < other)
+        return int((value > other) - (value < other))
     except TypeError:
         return None
 
@@ -261,6 +261,10 @@ def _sort_key(value: Any) -> tuple[int, Any]:
     return (2, str(value))
 
 
+def _sort_on(key: str) -> Any:
+    return lambda obj: _sort_key(obj.get(key))
+
+
 def apply(objs: list[dict[str, Any]], q: ListQuery,
           criteria: dict[str, Any] | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Filter, sort and window ``objs``; return the rows and the list envelope's counters.
@@ -271,7 +275,7 @@ def apply(objs: list[dict[str, Any]], q: ListQuery,
     if criteria is not None:
         rows = [o for o in rows if matches(o, criteria)]
     for key, desc in reversed(q.sort_by):
-        rows.sort(key=lambda o, k=key: _sort_key(o.get(k)), reverse=desc)
+        rows.sort(key=_sort_on(key), reverse=desc)
     total = len(rows)
     if q.page_size is not None and q.page_size > SERVER_ROW_LIMIT:
         raise SimError("SM_too_large_page_size", page_size=q.page_size,

@@ -75,7 +75,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_raw(resp.status, resp.encode())
 
     def _read_chunked(self) -> bytes:
-        chunks = []
+        chunks: list[bytes] = []
         total = 0
         while True:
             line = self.rfile.readline(1024)
@@ -125,7 +125,7 @@ class _HTTPSServer(ThreadingHTTPServer):
             log.debug("TLS handshake with %s failed: %s", client_address, exc)
             return
         try:
-            self.RequestHandlerClass(tls, client_address, self)
+            _Handler(tls, client_address, self)
         finally:
             with contextlib.suppress(OSError):
                 tls.close()

@@ -13,6 +13,7 @@ Invariants:
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import fcntl
 import json
@@ -88,7 +89,8 @@ class Tx:
             )
         return int(row.fetchone()[0])
 
-    def ids_where(self, obj_type: str, key: str, values: list[str]) -> list[str]:
+    def ids_where(self, obj_type: str, key: str, values: builtins.list[str]
+                  ) -> builtins.list[str]:
         """Ids of ``obj_type`` objects whose document field ``key`` is one of ``values``."""
         if not values or not key.isidentifier():
             return []

@@ -88,10 +88,10 @@ def v_id(value: Any, arg: str) -> str:
     """NsOptionalObjectID: ``""`` means none."""
     if not isinstance(value, str):
         raise bad(arg, value)
-    value = value.lower()
-    if value and not OBJECT_ID.match(value):
+    text: str = value.lower()
+    if text and not OBJECT_ID.match(text):
         raise bad(arg, value)
-    return value
+    return text
 
 
 def v_id_list(value: Any, arg: str) -> list[str]:
