@@ -212,14 +212,28 @@ class App:
         raw = oset.raw_fields
         early = [f for f in query.filters if f["fieldName"] in raw]
         query.filters = [f for f in query.filters if f["fieldName"] not in raw]
+        by_id_only = all(f["fieldName"] == "id" for f in early) and \
+            all(k == "id" for k, _ in query.sort_by)
         with self.model.store.read() as tx:
             ctx = self.model.ctx(tx)
+            if not query.filters and criteria is None and by_id_only:
+                # Page on ids alone; parse and render only the documents returned.
+                ids = [{"id": i} for i in tx.ids(oset.type)]
+                ids = [r for r in ids if all(q.matches(r, f) for f in early)]
+                page_ids, envelope = q.apply(ids, query)
+                page = [d for d in (tx.get(r["id"]) for r in page_ids) if d is not None]
+                return self._rows(oset, detail, query, oset.render_all(ctx, page), envelope)
             docs = [d for d in oset.docs(ctx) if all(q.matches(d, f) for f in early)]
             if not query.filters and criteria is None and all(k in raw for k, _ in query.sort_by):
                 page, envelope = q.apply(docs, query)
                 rows = oset.render_all(ctx, page)
             else:
                 rows, envelope = q.apply(oset.render_all(ctx, docs), query, criteria)
+        return self._rows(oset, detail, query, rows, envelope)
+
+    @staticmethod
+    def _rows(oset: Any, detail: bool, query: q.ListQuery, rows: list[dict[str, Any]],
+              envelope: dict[str, Any]) -> Response:
         if detail or query.fields is not None:
             data = [q.select_fields(r, query.fields) for r in rows]
         else:

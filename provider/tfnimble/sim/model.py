@@ -504,6 +504,9 @@ def _serial_tail(serial: str) -> str:
 # ==========================================================================================
 
 
+PRELOAD_ABOVE = 32  # rendering more objects than this loads related sets whole, not per object
+
+
 class ObjectSet:
     name = ""
     type = ""
@@ -537,7 +540,8 @@ class ObjectSet:
         """Preload what rendering many objects needs."""
 
     def render_all(self, ctx: Ctx, docs: list[Doc] | None = None) -> list[Doc]:
-        self.prepare(ctx)
+        if docs is None or len(docs) > PRELOAD_ABOVE:
+            self.prepare(ctx)
         return [self.render(ctx, d) for d in (self.docs(ctx) if docs is None else docs)]
 
     def known_fields(self) -> list[str]:

@@ -80,6 +80,10 @@ class Tx:
             )
         return [json.loads(r[0]) for r in rows]
 
+    def ids(self, obj_type: str) -> builtins.list[str]:
+        return [r[0] for r in self._conn.execute(
+            "SELECT id FROM objects WHERE type = ? ORDER BY id", (obj_type,))]
+
     def count(self, obj_type: str, scope: str | None = None) -> int:
         if scope is None:
             row = self._conn.execute("SELECT count(*) FROM objects WHERE type = ?", (obj_type,))
