@@ -223,7 +223,9 @@ class App:
                 page_ids, envelope = q.apply(ids, query)
                 page = [d for d in (tx.get(r["id"]) for r in page_ids) if d is not None]
                 return self._rows(oset, detail, query, oset.render_all(ctx, page), envelope)
-            docs = [d for d in oset.docs(ctx) if all(q.matches(d, f) for f in early)]
+            docs = oset.docs(ctx)
+            if early:
+                docs = [d for d in docs if all(q.matches(d, f) for f in early)]
             if not query.filters and criteria is None and all(k in raw for k, _ in query.sort_by):
                 page, envelope = q.apply(docs, query)
                 rows = oset.render_all(ctx, page)
