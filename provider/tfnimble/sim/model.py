@@ -55,6 +55,12 @@ TYPE_OF_PREFIX = {p: t for t, p in PREFIX.items()}
 
 SOFTWARE_VERSION = "6.1.2.300-1059937-opt"  # a plausible NimbleOS 6.1 string (Cinder splits on ".")
 IQN_PREFIX = "iqn.2007-11.com.nimblestorage"
+# Volume-scoped target IQN, as on real arrays (nimble-api.md 4.2, verified captures):
+# <name>-v<group uid>.<last 8 hex of the volume id>.<last 4 serial bytes, reversed>.
+VOLUME_TARGET_FORMAT = "{prefix}:{name}-v{guid}.{seq}.{serial_tail}"
+# Open question: online snapshots get their own target; ours adds the snapshot name.
+SNAPSHOT_TARGET_FORMAT = "{prefix}:{vol}-{name}-v{guid}.{seq}.{serial_tail}"
+GROUP_TARGET_FORMAT = "{prefix}:{group}-g{guid}"
 NIMBLE_OUI = "6c9ce900"  # IEEE OUI 6C:9C:E9 plus 00, in every Nimble serial number
 DEFAULT_POOL_CAPACITY = 10 * TIB
 DEFAULT_GROUP_NAME = "group-sim"
@@ -494,6 +500,12 @@ def _serial() -> str:
     return secrets.token_hex(8) + NIMBLE_OUI + secrets.token_hex(4)
 
 
+def _volume_target(doc: Doc, guid: str) -> str:
+    return VOLUME_TARGET_FORMAT.format(prefix=IQN_PREFIX, name=doc["name"], guid=guid,
+                                       seq=doc["id"][-8:],
+                                       serial_tail=_serial_tail(doc["serial_number"]))
+
+
 def _serial_tail(serial: str) -> str:
     tail = bytes.fromhex(serial[-8:])
     return tail[::-1].hex()
@@ -869,8 +881,7 @@ class VolumeSet(ObjectSet):
             raise SimError("SM_invalid_arg_value", arg="limit", value=doc["limit"])
         doc["offline_reason"] = None if doc["online"] else "user"
         doc["serial_number"] = _serial()
-        doc["target_name"] = (f"{IQN_PREFIX}:{doc['name']}-v{m.guid}.{doc['id'][-8:]}."
-                              f"{_serial_tail(doc['serial_number'])}")
+        doc["target_name"] = _volume_target(doc, m.guid)
         needed = _vol_reserved(doc) + doc["snap_reserve"] * doc["size"] * MIB // 100
         m._need_space(ctx, needed)
         m.save(tx, doc)
@@ -915,8 +926,7 @@ class VolumeSet(ObjectSet):
             self.unique(ctx, data["name"], exclude=doc["id"])
             doc["name"] = data["name"]
             if TARGET_NAME_FOLLOWS_RENAME:
-                doc["target_name"] = (f"{IQN_PREFIX}:{doc['name']}-v{m.guid}."
-                                      f"{doc['id'][-8:]}.{_serial_tail(doc['serial_number'])}")
+                doc["target_name"] = _volume_target(doc, m.guid)
         if data.get("perfpolicy_id"):
             policy = self.ref(ctx, data["perfpolicy_id"], "perfpolicy", "perfpolicy_id")
             if policy["block_size"] != doc["block_size"]:
@@ -1040,7 +1050,7 @@ def _app_category(ctx: Ctx, policy_id: str) -> str:
 
 
 def _group_target(group: Doc, guid: str) -> str:
-    return f"{IQN_PREFIX}:{group['name']}-g{guid}"
+    return GROUP_TARGET_FORMAT.format(prefix=IQN_PREFIX, group=group["name"], guid=guid)
 
 
 # ----- snapshots --------------------------------------------------------------------------
@@ -1154,8 +1164,9 @@ class SnapshotSet(ObjectSet):
             expiry_after=data.get("expiry_after", 0), size_mib=vol["size"],
             captured_bytes=vol.get("written_bytes", 0), unique_bytes=0,
             serial_number=_serial())
-        doc["target_name"] = (f"{IQN_PREFIX}:{vol['name']}-{doc['name']}-v{m.guid}."
-                              f"{doc['id'][-8:]}.{_serial_tail(doc['serial_number'])}")
+        doc["target_name"] = SNAPSHOT_TARGET_FORMAT.format(
+            prefix=IQN_PREFIX, vol=vol["name"], name=doc["name"], guid=m.guid,
+            seq=doc["id"][-8:], serial_tail=_serial_tail(doc["serial_number"]))
         vol["shared_bytes"] = vol.get("written_bytes", 0)
         m.save(tx, vol)
         m.save(tx, doc)
