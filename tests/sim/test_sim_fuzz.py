@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from tfnimble.sim.server import SimServer
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**65), 2**65) | st.floats(allow_nan=False)
-    | st.text(max_size=30),
+    st.none() | st.booleans() | st.integers(-(2**65), 2**65)
+    | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=30),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner,
                                                                  max_size=4),
     max_leaves=12,

@@ -113,6 +113,10 @@ def test_missing_unexpected_and_malformed_arguments(api: Api) -> None:
                 {"reserve": 101}, {"perfpolicy_id": "nope"}, {"agent_type": "x"}):
         r = api.post("/v1/volumes", {"name": "x", "size": 10, **bad})
         assert (r.status, r.code) == (400, "SM_invalid_arg_value"), bad
+    for raw in (b'{"data": {"name": "x", "size": Infinity}}',
+                b'{"data": {"name": "x", "size": NaN}}', b'{"data": {"name": "x", "size": 1.5}}'):
+        r = api.request("POST", "/v1/volumes", body=raw)
+        assert (r.status, r.code) == (400, "SM_invalid_arg_value"), raw
     assert api.get("/v1/volumes").json["totalRows"] == 0
 
 

@@ -172,7 +172,7 @@ class App:
             if req.method == "PUT":
                 return self._update(req, oset, obj_id, _json_body(req))
             if req.method == "DELETE":
-                return self._delete(oset, obj_id, session)
+                return self._delete(oset, obj_id)
             raise ProtocolError(405)
         if len(rest) == 3 and rest[1] == "actions":
             if req.method != "POST":
@@ -278,7 +278,7 @@ class App:
             out = oset.render(self.model.ctx(tx), doc)
         return Response(200, {"data": out})
 
-    def _delete(self, oset: Any, obj_id: str, session: dict[str, Any]) -> Response:
+    def _delete(self, oset: Any, obj_id: str) -> Response:
         with self.model.store.write() as tx:
             doc = oset.load(tx, obj_id)
             oset.delete(self.model.ctx(tx), doc)
@@ -299,7 +299,7 @@ class App:
             return Response(200, {"status": "ok"})
         if not self._admin_auth(req):
             return Response(401, unauthorized_body())
-        body = _plain_body(req) if req.method in ("PUT", "POST") else None
+        body = _json_body(req) if req.method in ("PUT", "POST") else None
         if parts == ["faults"]:
             if req.method == "GET":
                 return Response(200, self.faults.to_json())
@@ -370,10 +370,6 @@ def _json_body(req: Request) -> Any:
         # Open question: the array's code for an unparsable body is undocumented; SM_einval is
         # its generic "Invalid argument."
         raise SimError("SM_einval") from None
-
-
-def _plain_body(req: Request) -> Any:
-    return _json_body(req)
 
 
 def _data(body: Any) -> dict[str, Any]:

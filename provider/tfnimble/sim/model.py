@@ -21,7 +21,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from . import validate as v
@@ -184,7 +184,6 @@ class Config:
     session_timeout: int | None = None  # when set, overrides the group's user_inactivity_timeout
     username: str = "admin"
     password: str = "admin"
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Ctx:
