@@ -104,7 +104,7 @@ def text_or_prior(value: str, prior: Any) -> str | None:
 def kept_reading(planned: Any, fresh: int) -> int:
     """Space usage is a reading, not a setting: an update keeps what the plan promised
     (the value of the last refresh) so apply matches plan; the next refresh updates it."""
-    return planned if is_known(planned) and planned is not None else fresh  # type: ignore[no-any-return]
+    return int(planned) if is_known(planned) and planned is not None else fresh
 
 
 def policy_id(ctx: Context, name: str | None, path: AttributePath) -> str | None:

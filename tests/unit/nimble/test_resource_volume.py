@@ -22,7 +22,6 @@ STATE: dict[str, Any] = {
     "space_used_bytes": 123,
     "timeouts": None,
 }
-ARGS = ("name", "size_mib", "pool", "performance_policy", "description", "online", "timeouts")
 
 
 def plan(**changes: Any):
