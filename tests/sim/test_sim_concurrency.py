@@ -50,7 +50,7 @@ def test_100_concurrent_creates_of_one_name_give_one_winner(sim: SimServer) -> N
 
 def test_a_slow_request_does_not_block_the_others(sim: SimServer) -> None:
     api = Api(sim.url, sim.ca_file)
-    api.admin("PUT", "/sim/faults", {"rules": [{"path": "^/v1/pools", "latency_ms": 1500}]})
+    api.admin("PUT", "/sim/faults", {"rules": [{"path": "^/v1/pools", "latency_ms": 3000}]})
     clients = _clients(sim, 50)
     slow = threading.Thread(target=lambda: api.get("/v1/pools"))
     slow.start()
@@ -59,7 +59,7 @@ def test_a_slow_request_does_not_block_the_others(sim: SimServer) -> None:
     results = _together(50, lambda i: clients[i].get("/v1/groups"))
     elapsed = time.monotonic() - start
     assert [r.status for r in results] == [200] * 50
-    assert slow.is_alive() and elapsed < 1.3
+    assert slow.is_alive() and elapsed < 2.5
     slow.join(timeout=10)
 
 
