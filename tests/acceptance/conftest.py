@@ -73,3 +73,9 @@ def tf_plugin_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 @pytest.fixture
 def tf(tf_plugin_env: dict[str, str], tmp_path: Path) -> Iterator[Harness]:
     yield Harness(tf_plugin_env, tmp_path)
+
+
+# The controller test bed (network namespace + sshd + iscsiadm look-alike) and the
+# array data plane (reflink pool + tgtd), shared with tests/dataplane.
+sys.path.insert(0, str(ROOT / "tests"))
+from testbed.fixtures import *  # noqa: E402, F403

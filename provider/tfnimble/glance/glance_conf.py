@@ -328,3 +328,43 @@ def restore_datadir(text: str, previous: str | None, backend: str | None = None)
     while end < len(info) and info[end].kind == "cont":
         end += 1
     return "".join([*lines[:idx], *lines[end:]])
+
+
+# -- the previous value, remembered on the controller -----------------------------------------
+#
+# The value filesystem_store_datadir had before the store moved it is kept as one comment line
+# at the top of the file. Terraform state also has it, but state can be lost (import, a crash
+# between the config write and the state write); the file itself cannot disagree with itself.
+
+MARKER = "# glance_iscsi_store: previous filesystem_store_datadir"
+_UNSET = "<unset>"
+
+
+def _marker_re(section: str) -> re.Pattern[str]:
+    return re.compile(rf"^{re.escape(MARKER)} \[{re.escape(section)}\] = (.*?)\r?$", re.M)
+
+
+def read_marker(text: str, section: str) -> tuple[bool, str | None]:
+    """(found, previous value or None when it was unset) for ``section``."""
+    m = _marker_re(_norm_section(section)).search(text)
+    if m is None:
+        return False, None
+    value = m.group(1).strip()
+    return True, None if value == _UNSET else value
+
+
+def add_marker(text: str, section: str, previous: str | None) -> str:
+    """Record ``previous`` for ``section`` unless a record is already there."""
+    section = _norm_section(section)
+    if read_marker(text, section)[0]:
+        return text
+    lines = text.splitlines(keepends=True)
+    eol = _eol(lines)
+    value = _UNSET if previous is None else previous
+    return f"{MARKER} [{section}] = {value}{eol}" + text
+
+
+def remove_marker(text: str, section: str) -> str:
+    pattern = _marker_re(_norm_section(section))
+    lines = text.splitlines(keepends=True)
+    return "".join(line for line in lines if not pattern.match(line))

@@ -543,11 +543,15 @@ def _apply(r: _Run, known: StoreState | None, *, allow_format: bool) -> StoreSta
         )
     except glance_conf.GlanceConfError as exc:
         raise ConfigError(f"{spec.config_file}: {exc}") from exc
-    if known is not None:
+    marked, marked_previous = glance_conf.read_marker(conf_text, section)
+    if marked:
+        previous = marked_previous  # recorded on the controller by an earlier run
+    elif known is not None:
         previous = known.previous_datadir
     elif previous is not None and glance_conf.same_path(previous, spec.mount_point):
-        previous = None  # re-run after a crash: the original value is not known any more
-    config_changed = new_text is not conf_text
+        previous = None  # pointed here by hand, before us: nothing to restore but the default
+    new_text = glance_conf.add_marker(new_text, section, previous)
+    config_changed = new_text != conf_text
     if config_changed:
         r.step(
             f"setting [{section}] filesystem_store_datadir = {spec.mount_point} in "
@@ -653,11 +657,13 @@ def read(
     conf = t.read_file(spec.config_file)
     layout = section = None
     datadir_ok = False
+    marked, marked_previous = False, None
     if conf is not None:
         try:
             location = glance_conf.get_datadir(conf.decode("utf-8"), spec.backend)
             layout, section = location.layout, location.section
             datadir_ok = glance_conf.same_path(location.value, mp)
+            marked, marked_previous = glance_conf.read_marker(conf.decode("utf-8"), section)
         except glance_conf.GlanceConfError:
             pass
 
@@ -673,6 +679,8 @@ def read(
     active = service is not None and ctl.service_is_active(t, service) == "active"
 
     lun = spec.lun if spec.lun is not None else (known.lun if known is not None else None)
+    if lun is None and sessions:
+        lun = ctl.detect_lun(t, spec.target_iqn)
     device = by_path = None
     if sessions and lun is not None:
         found = ctl.find_by_path_device(t, sessions[0].portal, spec.target_iqn, lun, attempts=1)
@@ -700,7 +708,9 @@ def read(
         fs_type=spec.fs_type if mounted else base.fs_type,
         session_id=sessions[0].sid if sessions else None,
         target_portal=str(sessions[0].portal) if sessions else base.target_portal,
+        initiator_name=base.initiator_name or ctl.read_initiator_name(t),
         config_layout=layout or base.config_layout,
+        previous_datadir=marked_previous if marked else base.previous_datadir,
         config_section=section or base.config_section,
         service=service,
         owner=owner,
@@ -756,16 +766,16 @@ def delete(
         text = conf.decode("utf-8")
         try:
             location = glance_conf.get_datadir(text, spec.backend)
+            marked, marked_previous = glance_conf.read_marker(text, location.section)
+            previous = marked_previous if marked else state.previous_datadir
             new_text = text
             if glance_conf.same_path(location.value, mp):
-                new_text = glance_conf.restore_datadir(text, state.previous_datadir, spec.backend)
+                new_text = glance_conf.restore_datadir(text, previous, spec.backend)
+            new_text = glance_conf.remove_marker(new_text, location.section)
         except glance_conf.GlanceConfError as exc:
             raise ConfigError(f"{spec.config_file}: {exc}") from exc
         if new_text != text:
-            r.step(
-                f"restoring filesystem_store_datadir = {state.previous_datadir} in "
-                f"{spec.config_file}"
-            )
+            r.step(f"restoring filesystem_store_datadir = {previous} in {spec.config_file}")
             t.write_file(spec.config_file, new_text.encode())
             service = spec.service or state.service or ctl.detect_service(t)
             r.step(f"restarting {service}")

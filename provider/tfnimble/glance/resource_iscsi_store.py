@@ -52,7 +52,11 @@ class IscsiStoreModel:
 
 def _replace(desc: str, **kw: Any) -> Attribute:
     kw.setdefault("type", types.String)
-    return Attribute(description=desc, plan_modifiers=(requires_replace(),), **kw)
+    mods = (requires_replace(),)
+    if kw.get("computed"):
+        # A detected value (lun) stays what it is unless the configuration sets another.
+        mods = (use_state_for_unknown(), requires_replace())
+    return Attribute(description=desc, plan_modifiers=mods, **kw)
 
 
 def _kept(desc: str, **kw: Any) -> Attribute:

@@ -229,9 +229,9 @@ def test_multistore_backend() -> None:
         "fast",
         None,
     )
-    assert (
-        host.text(CONF)
-        == f"[DEFAULT]\nenabled_backends = fast:file\n\n[fast]\nfilesystem_store_datadir = {MP}\n"
+    assert host.text(CONF) == (
+        "# glance_iscsi_store: previous filesystem_store_datadir [fast] = <unset>\n"
+        f"[DEFAULT]\nenabled_backends = fast:file\n\n[fast]\nfilesystem_store_datadir = {MP}\n"
     )
 
 
@@ -274,8 +274,21 @@ def test_crash_after_config_then_rerun_converges() -> None:
     state = create(host)
     assert len(host.mkfs_calls) == 1 and len(host.mounts) == 1
     assert host.text("/etc/fstab").count("UUID=" + (state.fs_uuid or "")) == 1
-    # The datadir already pointed at the mount point: the original value is lost (documented).
-    assert state.previous_datadir is None
+    # The datadir already pointed at the mount point, but the controller kept the original.
+    original = glance_conf.get_datadir(LEGACY_CONF).value
+    assert original is not None
+    assert state.previous_datadir == original
+
+
+def test_previous_datadir_survives_lost_state_and_is_restored() -> None:
+    host = FakeHost()
+    created = create(host)
+    original = created.previous_datadir
+    assert original is not None
+    imported = ops.read(host.transport, spec(), None)  # import: Terraform state is gone
+    assert imported is not None and imported.previous_datadir == original
+    ops.delete(host.transport, spec(), imported, force_destroy=True)
+    assert host.text(CONF) == LEGACY_CONF
 
 
 # -- read ---------------------------------------------------------------------------------
