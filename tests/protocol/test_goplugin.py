@@ -81,8 +81,18 @@ def test_plain_mode_only_without_client_cert(tmp_path: Path) -> None:
         p.proc.wait()
 
 
-def test_shutdown_ends_the_process(plugin: PluginProcess, client_cert: ClientCert) -> None:
+def test_shutdown_ends_the_process(
+    plugin: PluginProcess, client_cert: ClientCert, tmp_path: Path
+) -> None:
     with secure_channel(plugin, client_cert) as ch:
+        stub = pb_grpc.ProviderStub(ch)
+        schema = stub.GetProviderSchema(pb.GetProviderSchema.Request(), timeout=5)
+        empty_cfg = msgpack.packb({"store_dir": str(tmp_path)})
+        assert schema.provider.block.attributes[0].name == "store_dir"
+        resp = stub.ConfigureProvider(
+            pb.ConfigureProvider.Request(config=pb.DynamicValue(msgpack=empty_cfg)), timeout=5
+        )
+        assert not resp.diagnostics
         shutdown = ch.unary_unary(
             "/plugin.GRPCController/Shutdown",
             request_serializer=grpc_controller_pb2.Empty.SerializeToString,
@@ -91,6 +101,8 @@ def test_shutdown_ends_the_process(plugin: PluginProcess, client_cert: ClientCer
         shutdown(grpc_controller_pb2.Empty(), timeout=5)
     assert plugin.proc.wait(timeout=5) == 0
     assert not os.path.exists(os.path.dirname(plugin.socket_path))
+    # the provider released what configure opened (the nimble provider logs out here)
+    assert (tmp_path / "closed.marker").read_text() == "closed"
 
 
 def test_health_check_serves_plugin(plugin: PluginProcess, client_cert: ClientCert) -> None:

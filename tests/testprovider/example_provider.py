@@ -52,6 +52,9 @@ class Store:
     def delete(self, oid: str) -> None:
         self.path(oid).unlink(missing_ok=True)
 
+    def close(self) -> None:
+        (self.root / "closed.marker").write_text("closed")
+
     def find(self, name: str) -> dict[str, Any] | None:
         for p in self.root.glob("*.json"):
             obj = json.loads(p.read_text())

@@ -62,6 +62,12 @@ class ControllerConnection:
         host = self.settings.get("host")
         return f"{self.settings.get('user') or 'root'}@{host}" if host else "the local machine"
 
+    def close(self) -> None:
+        with self._lock:
+            if self._transport is not None:
+                self._transport.close()
+                self._transport = None
+
     def transport(self) -> Any:
         with self._lock:
             if self._transport is None:

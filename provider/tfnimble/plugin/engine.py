@@ -172,6 +172,15 @@ class Engine:
     def stop(self) -> None:
         self.stop_event.set()
 
+    def close(self) -> None:
+        """Let the provider release its session; errors are logged, never raised."""
+        if not self.configured:
+            return
+        try:
+            self.provider.close(self.provider_data)
+        except Exception:
+            log.debug("closing the provider failed", exc_info=True)
+
     # --- validation -----------------------------------------------------------------
 
     def validate_resource_config(self, type_name: str, config: Any) -> Diagnostics:

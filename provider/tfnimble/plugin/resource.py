@@ -164,6 +164,16 @@ class Provider:
     def data_sources(self) -> list[type[DataSource]]:
         return []
 
+    def close(self, provider_data: Any) -> None:
+        """Release what configure() opened (log out of the array, close SSH).
+
+        Called once when Terraform shuts the plugin down; the default calls
+        `provider_data.close()` if there is one.
+        """
+        close = getattr(provider_data, "close", None)
+        if callable(close):
+            close()
+
 
 # --- typed models -----------------------------------------------------------------------
 

@@ -97,6 +97,11 @@ async def _serve(provider: Provider, *, debug: bool) -> int:
             goplugin.write_handshake(goplugin.handshake_line(sock_path, tls))
         loop.add_signal_handler(signal.SIGTERM, shutdown.set)
         await shutdown.wait()
+        # Log out of the array / close SSH, but never let Terraform wait on it for long.
+        try:
+            await asyncio.wait_for(loop.run_in_executor(None, service.engine.close), timeout=3)
+        except TimeoutError:
+            log.debug("provider close did not finish in time")
         service.shutdown()
         server.close()
         try:

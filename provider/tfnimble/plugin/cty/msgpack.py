@@ -280,7 +280,10 @@ def _decode_unknown(ext: _Ext, ty: CtyType, path: AttributePath) -> Any:
                 raise CtyError(path, "numeric bound refinement must be a [number, bool] array")
             kw["number_lower" if key == _R_NUMBER_MIN else "number_upper"] = (bound, val[1])
         # other keys are ignored for forward compatibility, as cty does
-    return Unknown(**kw)
+    try:
+        return Unknown(**kw)
+    except ValueError as exc:  # e.g. a negative or inverted length bound
+        raise CtyError(path, f"invalid refinement: {exc}") from None
 
 
 def _decode_number(raw: Any, path: AttributePath) -> int | float | Decimal | None:
