@@ -42,7 +42,7 @@ def terraform_version() -> str:
 
 
 def machine() -> dict[str, Any]:
-    """CPU model, cores, RAM, OS, Python and Terraform versions, date: stated beside every figure."""
+    """CPU model, cores, RAM, OS, Python and Terraform versions, date: beside every figure."""
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
