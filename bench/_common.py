@@ -188,9 +188,11 @@ class Sim:
         cmd = [PY, "-m", "tfnimble.sim.main", "serve", "--listen", "127.0.0.1:0",
                "--state-dir", str(state_dir), "--username", "admin", "--no-fsync",
                "--log-level", "warning"]
+        self.portal = ""
         if data_plane:
             # own portal port: never touch a tgtd on 3260 that someone else runs
-            cmd += ["--data-plane", "--iscsi-portal", f"127.0.0.1:{free_port()}"]
+            self.portal = f"127.0.0.1:{free_port()}"
+            cmd += ["--data-plane", "--iscsi-portal", self.portal]
         self.log_path = state_dir.parent / f"{state_dir.name}.log"
         self.proc = subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=open(self.log_path, "wb"),  # noqa: SIM115
