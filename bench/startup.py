@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests/protocol"))
 
-from conftest import COOKIE, make_client_cert  # noqa: E402
+from plugin_process import COOKIE, make_client_cert  # noqa: E402
 
 
 def time_to_first_line(argv: list[str], env: dict[str, str]) -> float:

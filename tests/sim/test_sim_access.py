@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import Api
+from sim_testkit import Api
 
 IQN_A = "iqn.1993-08.org.debian:01:aaaa"
 IQN_B = "iqn.1993-08.org.debian:01:bbbb"

@@ -6,7 +6,7 @@ import re
 import time
 
 import pytest
-from conftest import PASSWORD, USER, Api
+from sim_testkit import PASSWORD, USER, Api
 from tfnimble.sim import model
 from tfnimble.sim.server import SimServer
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import Api, start_sim_process
+from sim_testkit import Api, start_sim_process
 from cryptography import x509
 from tfnimble.sim import main as sim_main
 

@@ -6,7 +6,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from conftest import Api
+from sim_testkit import Api
 from tfnimble.sim.server import SimServer
 
 

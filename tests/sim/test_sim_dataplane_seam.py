@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Api
+from sim_testkit import Api
 from tfnimble.sim.model import DataPlane, NullDataPlane
 from tfnimble.sim.server import SimServer
 

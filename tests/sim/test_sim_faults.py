@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import Api
+from sim_testkit import Api
 from tfnimble.sim.faults import Faults, parse_cli_rule
 from tfnimble.sim.server import SimServer
 

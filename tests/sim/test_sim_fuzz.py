@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from conftest import Api
+from sim_testkit import Api
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tfnimble.sim.server import SimServer

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import Api
+from sim_testkit import Api
 
 
 def test_group_defaults_and_fields_cinder_reads(api: Api) -> None:

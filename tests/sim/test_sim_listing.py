@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import Api
+from sim_testkit import Api
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tfnimble.sim import query as q

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import Api
+from sim_testkit import Api
 from tfnimble.sim.server import SimServer
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import PASSWORD, USER, Api
+from sim_testkit import PASSWORD, USER, Api
 from nimbleclient import and_, or_
 from nimbleclient.exceptions import NimOSAPIError, NimOSAuthenticationError
 from nimbleclient.v1 import NimOSClient, VolumeFields, restclient

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import Api
+from sim_testkit import Api
 from tfnimble.sim.server import SimServer
 
 MIB, GIB = 1 << 20, 1 << 30

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import Api
+from sim_testkit import Api
 
 PYDOC_VOLUME_KEYS = {
     "access_control_records", "agent_type", "app_category", "app_uuid", "avg_stats_last_5mins",
