@@ -57,7 +57,9 @@ def main() -> dict[str, float]:
         "PLUGIN_CLIENT_CERT": cert,
     }
     results = {
-        "python_floor": measure([py, "-E", "-s", "-c", "print('1|6|unix|x|grpc|')"], env, args.runs),
+        "python_floor": measure(
+            [py, "-E", "-s", "-c", "print('1|6|unix|x|grpc|')"], env, args.runs
+        ),
         "nimble": measure([py, "-E", "-s", "-m", "tfnimble.nimble.main"], env, args.runs),
         "glance": measure([py, "-E", "-s", "-m", "tfnimble.glance.main"], env, args.runs),
     }
@@ -65,12 +67,15 @@ def main() -> dict[str, float]:
     if args.json:
         print(json.dumps(medians))
         return medians
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}"
+    )
     print(f"runs per command: {args.runs}; exec -> handshake line, AutoMTLS on")
     for k, v in medians.items():
         ratio = v / medians["python_floor"]
-        print(f"{k:14s} median {v:7.1f} ms  p90 {sorted(results[k])[int(0.9 * len(results[k]))]:7.1f} ms"
-              f"  x{ratio:4.1f} floor")
+        p90 = sorted(results[k])[int(0.9 * len(results[k]))]
+        print(f"{k:14s} median {v:7.1f} ms  p90 {p90:7.1f} ms  x{ratio:4.1f} floor")
     return medians
 
 

@@ -7,4 +7,4 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from plugin_process import client_cert, plugin  # noqa: E402, F401
+from plugin_process import client_cert, plugin  # noqa: F401

@@ -12,7 +12,14 @@ from pathlib import Path
 import grpc
 import msgpack
 import pytest
-from plugin_process import COOKIE, EXAMPLE_MAIN, ClientCert, PluginProcess, make_client_cert, start_plugin
+from plugin_process import (
+    COOKIE,
+    EXAMPLE_MAIN,
+    ClientCert,
+    PluginProcess,
+    make_client_cert,
+    start_plugin,
+)
 from tfnimble.plugin._gen import grpc_controller_pb2
 from tfplugin_proto import tfplugin6_5_pb2 as pb
 from tfplugin_proto import tfplugin6_5_pb2_grpc as pb_grpc

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from sim_testkit import Api, start_sim_process
 from cryptography import x509
+from sim_testkit import Api, start_sim_process
 from tfnimble.sim import main as sim_main
 
 

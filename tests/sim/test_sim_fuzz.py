@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sim_testkit import Api
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sim_testkit import Api
 from tfnimble.sim.server import SimServer
 
 json_values = st.recursive(

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from sim_testkit import Api
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sim_testkit import Api
 from tfnimble.sim import query as q
 
 

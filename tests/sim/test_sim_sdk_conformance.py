@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 import requests
-from sim_testkit import PASSWORD, USER, Api
 from nimbleclient import and_, or_
 from nimbleclient.exceptions import NimOSAPIError, NimOSAuthenticationError
 from nimbleclient.v1 import NimOSClient, VolumeFields, restclient
+from sim_testkit import PASSWORD, USER, Api
 from tfnimble.sim.server import SimServer
 
 
