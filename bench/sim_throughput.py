@@ -1,16 +1,19 @@
 """nimble-sim throughput and memory: prints numbers, asserts nothing.
 
-    .venv/bin/python bench/sim_throughput.py [--seconds 5] [--clients 4]
+    .venv/bin/python bench/sim_throughput.py [--seconds 5] [--clients 4] [--json]
 
 Runs ``nimble-sim serve`` as a child process (so its memory is its own), then measures
 1. GET /v1/volumes/detail requests/s with 1,000 volumes,
 2. clone creations/s from one snapshot,
 3. resident memory of the simulator with 10,000 volumes (goal: < 300 MB).
+
+With --json the same lines go to stderr and stdout gets one JSON object of the numbers.
 """
 
 from __future__ import annotations
 
 import argparse
+import builtins
 import json
 import os
 import platform
@@ -85,7 +88,13 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--clients", type=int, default=4)
+    ap.add_argument("--json", action="store_true", help="numbers as one JSON line on stdout")
     args = ap.parse_args()
+    out: dict[str, Any] = {"clients": args.clients, "seconds": args.seconds}
+    out_file = sys.stderr if args.json else sys.stdout
+
+    def print(*a: Any) -> None:  # the human lines: stderr with --json
+        builtins.print(*a, file=out_file, flush=True)
 
     with tempfile.TemporaryDirectory(prefix="sim-bench-") as state:
         proc = subprocess.Popen(
@@ -100,19 +109,22 @@ def main() -> int:
             clients = [Client(url, ca) for _ in range(max(args.clients, 8))]
             print(f"host: {platform.processor() or platform.machine()}, "
                   f"{os.cpu_count()} CPUs, Python {platform.python_version()}")
-            print(f"baseline RSS: {rss_mb(pid)[0]:.1f} MB")
+            out["baseline_rss_mb"] = rss_mb(pid)[0]
+            print(f"baseline RSS: {out['baseline_rss_mb']:.1f} MB")
 
-            rate = create_volumes(clients, 0, 1000)
+            rate = out["volume_creates_per_s"] = create_volumes(clients, 0, 1000)
             print(f"volume create (8 clients): {rate:.0f} volumes/s")
             body = clients[0].call("GET", "/v1/volumes/detail")
             assert body["totalRows"] == 1000 and len(body["data"]) == 1000
             readers = clients[: args.clients]
             n, dt = timed(readers, args.seconds,
                           lambda c, i, k: c.call("GET", "/v1/volumes/detail"))
+            out["detail_1000_req_per_s"] = n / dt
             print(f"GET /v1/volumes/detail, 1,000 volumes, {len(readers)} clients: "
                   f"{n / dt:.1f} requests/s ({n / dt * 1000:.0f} volume objects/s)")
             n, dt = timed(readers, args.seconds,
                           lambda c, i, k: c.call("GET", "/v1/volumes/detail", pageSize=10))
+            out["detail_page10_req_per_s"] = n / dt
             print(f"GET /v1/volumes/detail?pageSize=10, 1,000 volumes: {n / dt:.1f} requests/s")
 
             base = clients[0].call("POST", "/v1/volumes", {"name": "image", "size": 10240})
@@ -123,6 +135,7 @@ def main() -> int:
             n, dt = timed(cloners, args.seconds, lambda c, i, k: c.call(
                 "POST", "/v1/volumes",
                 {"name": f"clone-{i}-{k}", "clone": True, "base_snap_id": snap_id}))
+            out["clone_creates_per_s"] = n / dt
             print(f"clone create, 8 clients: {n / dt:.1f} clones/s ({n} clones)")
 
             total = clients[0].call("GET", "/v1/volumes", pageSize=1)["totalRows"]
@@ -132,13 +145,17 @@ def main() -> int:
             clients[0].call("GET", "/v1/volumes/detail", startRow=9000)
             page_ms = (time.perf_counter() - t0) * 1000
             rss, peak = rss_mb(pid)
+            out.update(volumes=total, rss_mb=rss, peak_rss_mb=peak, page_at_9000_ms=page_ms)
             print(f"{total} volumes: RSS {rss:.1f} MB (peak {peak:.1f} MB); "
                   f"GET /v1/volumes/detail?startRow=9000 took {page_ms:.0f} ms")
             size = sum(p.stat().st_size for p in Path(state).glob("sim.sqlite3*"))
+            out["state_mb"] = size / 1e6
             print(f"state on disk: {size / 1e6:.1f} MB")
         finally:
             proc.terminate()
             proc.wait(timeout=30)
+    if args.json:
+        sys.stdout.write(json.dumps(out) + "\n")
     return 0
 
 
