@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Any
 
-def main() -> None:
-    from tfnimble.plugin import serve
+ADDRESS = "registry.terraform.io/ito/nimble"
 
+
+def _provider() -> Any:
+    # Imported after the handshake line is out (see tfnimble.plugin.serve).
     from .provider import NimbleProvider
 
-    serve(NimbleProvider)
+    return NimbleProvider()
+
+
+def main() -> None:
+    from tfnimble import __version__
+    from tfnimble.plugin import serve
+
+    serve(_provider, name="nimble", address=ADDRESS, version=__version__)
 
 
 if __name__ == "__main__":

@@ -15,18 +15,19 @@ import asyncio
 import base64
 import datetime
 import os
+import socket
 import ssl
 import sys
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import grpclib.const
-from grpclib.health.v1.health_pb2 import HealthCheckRequest, HealthCheckResponse
-from grpclib.server import Stream
-
-from ._gen import grpc_controller_pb2, grpc_stdio_pb2
+# Only the standard library at import time: the handshake line goes out before the gRPC
+# stack (grpclib, protobuf) is imported, so Terraform sets up its client meanwhile.
+if TYPE_CHECKING:
+    import grpclib.const
+    from grpclib.server import Stream
 
 MAGIC_COOKIE_KEY = "TF_PLUGIN_MAGIC_COOKIE"
 MAGIC_COOKIE_VALUE = "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2"
@@ -149,6 +150,14 @@ def private_socket_path() -> tuple[str, str]:
     return d, os.path.join(d, "plugin.sock")
 
 
+def bind_unix_socket(path: str) -> socket.socket:
+    """Listen now: connections wait in the backlog until the gRPC server takes the socket."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(path)
+    sock.listen(128)
+    return sock
+
+
 def handshake_line(socket_path: str, tls: ServerTLS | None) -> str:
     cert = tls.handshake_cert if tls else ""
     return f"{CORE_PROTOCOL_VERSION}|{APP_PROTOCOL_VERSION}|unix|{socket_path}|grpc|{cert}"
@@ -161,11 +170,17 @@ class Controller:
         self._shutdown = shutdown
 
     async def Shutdown(self, stream: Stream[Any, Any]) -> None:
+        from ._gen import grpc_controller_pb2
+
         await stream.recv_message()
         await stream.send_message(grpc_controller_pb2.Empty())
         self._shutdown.set()
 
     def __mapping__(self) -> dict[str, grpclib.const.Handler]:
+        import grpclib.const
+
+        from ._gen import grpc_controller_pb2
+
         return {
             "/plugin.GRPCController/Shutdown": grpclib.const.Handler(
                 self.Shutdown,
@@ -187,7 +202,10 @@ class Stdio:
         await self._shutdown.wait()
 
     def __mapping__(self) -> dict[str, grpclib.const.Handler]:
+        import grpclib.const
         from google.protobuf import empty_pb2
+
+        from ._gen import grpc_stdio_pb2
 
         return {
             "/plugin.GRPCStdio/StreamStdio": grpclib.const.Handler(
@@ -205,6 +223,9 @@ class Health:
     SERVICES = ("", "plugin")
 
     async def Check(self, stream: Stream[Any, Any]) -> None:
+        import grpclib.const
+        from grpclib.health.v1.health_pb2 import HealthCheckResponse
+
         req = await stream.recv_message()
         if req is not None and req.service not in self.SERVICES:
             await stream.send_trailing_metadata(status=grpclib.const.Status.NOT_FOUND)
@@ -212,6 +233,9 @@ class Health:
         await stream.send_message(HealthCheckResponse(status=HealthCheckResponse.SERVING))
 
     def __mapping__(self) -> dict[str, grpclib.const.Handler]:
+        import grpclib.const
+        from grpclib.health.v1.health_pb2 import HealthCheckRequest, HealthCheckResponse
+
         return {
             "/grpc.health.v1.Health/Check": grpclib.const.Handler(
                 self.Check,

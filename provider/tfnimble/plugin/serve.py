@@ -1,113 +1,159 @@
-"""serve(): run a Provider as a Terraform plugin process (or in --debug mode)."""
+"""serve(): run a Provider as a Terraform plugin process (or in --debug mode).
+
+Start-up order matters: Terraform starts a provider 3-5 times per command. The unix
+socket is bound and the handshake line printed using only the standard library (and
+`cryptography` for the AutoMTLS certificate); the gRPC stack, the protocol messages and
+the provider's own modules are imported afterwards, while Terraform's plugin client is
+already connecting. Connections wait in the socket's backlog until the server is up.
+"""
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import json
-import logging
 import os
 import shutil
 import signal
 import sys
 from collections.abc import Callable, Sequence
-from typing import NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from . import goplugin
-from . import logging as plog
-from .engine import Engine
-from .resource import Provider
 
-log = logging.getLogger("tfnimble.plugin.serve")
+if TYPE_CHECKING:
+    from .resource import Provider
+
+USAGE = """usage: {prog} [--debug] [--version]
+
+Terraform provider {address}. Terraform starts it; to debug it, run it with --debug
+and export the TF_REATTACH_PROVIDERS line it prints.
+"""
 
 
-def serve(factory: Callable[[], Provider], argv: Sequence[str] | None = None) -> NoReturn:
-    provider = factory()
-    program = f"terraform-provider-{provider.TYPE_NAME}"
-    parser = argparse.ArgumentParser(
-        prog=program, description=f"Terraform provider {provider.ADDRESS}"
-    )
-    parser.add_argument(
-        "--debug",
-        action="store_true",
-        help="serve without Terraform starting us; print TF_REATTACH_PROVIDERS to use it",
-    )
-    parser.add_argument("--version", action="store_true", help="print the version and exit")
-    args = parser.parse_args(argv)
-    if args.version:
-        print(f"{program} {provider.VERSION}")
+def serve(
+    factory: Callable[[], Provider],
+    argv: Sequence[str] | None = None,
+    *,
+    name: str | None = None,
+    address: str | None = None,
+    version: str | None = None,
+) -> NoReturn:
+    """Serve the provider `factory()` builds. `name`/`address`/`version` let the process
+    answer the handshake before the provider's modules are imported."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    provider: Any = None
+    if name is None or address is None or version is None:
+        provider = factory()
+        name, address, version = provider.TYPE_NAME, provider.ADDRESS, provider.VERSION
+    program = f"terraform-provider-{name}"
+    if "--version" in args:
+        print(f"{program} {version}")
         sys.exit(0)
-    plog.setup(f"provider.{program}")
+    if any(a in ("-h", "--help") for a in args) or set(args) - {"--debug"}:
+        print(USAGE.format(prog=program, address=address), file=sys.stderr)
+        sys.exit(0 if set(args) <= {"-h", "--help"} else 2)
+    debug = "--debug" in args
     env = os.environ
-    if not args.debug:
+    if not debug:
         try:
             goplugin.check_magic_cookie(env, program)
             goplugin.negotiate_protocol(env)
         except goplugin.HandshakeError as exc:
             print(str(exc), file=sys.stderr)
             sys.exit(1)
+    workdir, sock_path = goplugin.private_socket_path()
+    code = 1
     try:
-        code = asyncio.run(_serve(provider, debug=args.debug))
+        sock = goplugin.bind_unix_socket(sock_path)
+        client_cert = env.get("PLUGIN_CLIENT_CERT", "")
+        tls = goplugin.make_server_tls(client_cert, workdir) if client_cert and not debug else None
+        if debug:
+            _print_reattach(address, sock_path)
+        else:
+            goplugin.write_handshake(goplugin.handshake_line(sock_path, tls))
+        code = _run(factory, provider, program, sock, tls, debug)
     except KeyboardInterrupt:
         code = 0
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
     sys.stdout.flush()
     sys.stderr.flush()
     # Worker threads may be blocked in network calls; Terraform is done with us.
     os._exit(code)
 
 
-async def _serve(provider: Provider, *, debug: bool) -> int:
+def _print_reattach(address: str, sock_path: str) -> None:
+    reattach = {
+        address: {
+            "Protocol": "grpc",
+            "ProtocolVersion": goplugin.APP_PROTOCOL_VERSION,
+            "Pid": os.getpid(),
+            "Test": True,
+            "Addr": {"Network": "unix", "String": sock_path},
+        }
+    }
+    print(
+        "Provider started. To attach Terraform CLI, set the TF_REATTACH_PROVIDERS "
+        "environment variable with the following:\n\n"
+        f"\tTF_REATTACH_PROVIDERS='{json.dumps(reattach)}'\n",
+        flush=True,
+    )
+
+
+def _run(
+    factory: Callable[[], Provider],
+    provider: Any,
+    program: str,
+    sock: Any,
+    tls: goplugin.ServerTLS | None,
+    debug: bool,
+) -> int:
+    import asyncio
+
+    from . import logging as plog
+
+    plog.setup(f"provider.{program}")
+    return asyncio.run(_serve(factory, provider, sock, tls, debug))
+
+
+async def _serve(
+    factory: Callable[[], Provider],
+    provider: Any,
+    sock: Any,
+    tls: goplugin.ServerTLS | None,
+    debug: bool,
+) -> int:
+    import asyncio
+    import logging
+
     from grpclib.server import Server
 
+    from .engine import Engine
     from .server import ProviderService
 
+    log = logging.getLogger("tfnimble.plugin.serve")
     shutdown = asyncio.Event()
-    workdir, sock_path = goplugin.private_socket_path()
+    service = ProviderService(Engine(provider if provider is not None else factory()))
+    server = Server(
+        [service, goplugin.Controller(shutdown), goplugin.Stdio(shutdown), goplugin.Health()]
+    )
+    await server.start(sock=sock, ssl=tls.context if tls else None)
+    loop = asyncio.get_running_loop()
+    if debug:
+        loop.add_signal_handler(signal.SIGINT, shutdown.set)
+    else:
+        # Terraform forwards Ctrl-C to the process group; it will call StopProvider.
+        loop.add_signal_handler(signal.SIGINT, lambda: None)
+    loop.add_signal_handler(signal.SIGTERM, shutdown.set)
+    await shutdown.wait()
+    # Log out of the array / close SSH, but never let Terraform wait on it for long.
     try:
-        client_cert = os.environ.get("PLUGIN_CLIENT_CERT", "")
-        tls = None
-        if client_cert and not debug:
-            tls = goplugin.make_server_tls(client_cert, workdir)
-        service = ProviderService(Engine(provider))
-        server = Server(
-            [service, goplugin.Controller(shutdown), goplugin.Stdio(shutdown), goplugin.Health()]
-        )
-        await server.start(path=sock_path, ssl=tls.context if tls else None)
-        loop = asyncio.get_running_loop()
-        if debug:
-            reattach = {
-                provider.ADDRESS: {
-                    "Protocol": "grpc",
-                    "ProtocolVersion": goplugin.APP_PROTOCOL_VERSION,
-                    "Pid": os.getpid(),
-                    "Test": True,
-                    "Addr": {"Network": "unix", "String": sock_path},
-                }
-            }
-            print(
-                "Provider started. To attach Terraform CLI, set the TF_REATTACH_PROVIDERS "
-                "environment variable with the following:\n\n"
-                f"\tTF_REATTACH_PROVIDERS='{json.dumps(reattach)}'\n",
-                flush=True,
-            )
-            loop.add_signal_handler(signal.SIGINT, shutdown.set)
-        else:
-            # Terraform forwards Ctrl-C to the process group; it will call StopProvider.
-            loop.add_signal_handler(signal.SIGINT, lambda: None)
-            goplugin.write_handshake(goplugin.handshake_line(sock_path, tls))
-        loop.add_signal_handler(signal.SIGTERM, shutdown.set)
-        await shutdown.wait()
-        # Log out of the array / close SSH, but never let Terraform wait on it for long.
-        try:
-            await asyncio.wait_for(loop.run_in_executor(None, service.engine.close), timeout=3)
-        except TimeoutError:
-            log.debug("provider close did not finish in time")
-        service.shutdown()
-        server.close()
-        try:
-            await asyncio.wait_for(server.wait_closed(), timeout=2)
-        except TimeoutError:
-            pass
-        return 0
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        await asyncio.wait_for(loop.run_in_executor(None, service.engine.close), timeout=3)
+    except TimeoutError:
+        log.debug("provider close did not finish in time")
+    service.shutdown()
+    server.close()
+    try:
+        await asyncio.wait_for(server.wait_closed(), timeout=2)
+    except TimeoutError:
+        pass
+    return 0
