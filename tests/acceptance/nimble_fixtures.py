@@ -171,7 +171,7 @@ class Sim:
                 self.proc.wait()
 
 
-def start_sim(state_dir: Path) -> Sim:
+def start_sim(state_dir: Path, extra_args: tuple[str, ...] = (), timeout: float = 30) -> Sim:
     password = "pw-" + secrets.token_hex(8)
     env = {**os.environ, "NIMBLE_SIM_PASSWORD": password}
     proc = subprocess.Popen(
@@ -187,6 +187,7 @@ def start_sim(state_dir: Path) -> Sim:
             "--no-fsync",
             "--log-level",
             "warning",
+            *extra_args,
         ],
         stdout=subprocess.PIPE,
         stderr=open(state_dir.parent / f"{state_dir.name}.log", "wb"),  # noqa: SIM115
@@ -194,7 +195,7 @@ def start_sim(state_dir: Path) -> Sim:
         cwd=ROOT,
     )
     assert proc.stdout is not None
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + timeout
     line = proc.stdout.readline()
     if not line or time.monotonic() > deadline:
         proc.kill()
@@ -219,3 +220,139 @@ def _clear_sim_faults(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     if "sim" in request.fixturenames:
         request.getfixturevalue("sim").clear_faults()
+    if "sim_dp" in request.fixturenames:
+        request.getfixturevalue("sim_dp").clear_faults()
+
+
+class DataPlaneSim(Sim):
+    """A nimble-sim with the real data plane: volumes are reflink files exported by tgtd at
+    `portal`, access control records are tgtd initiator bindings."""
+
+    portal: str
+
+    @property
+    def dataplane_dir(self) -> Path:
+        return Path(self.state_dir) / "dataplane"
+
+    def volume_file(self, vol_id: str) -> Path:
+        return self.dataplane_dir / "pool" / "volumes" / vol_id
+
+    def pool_used_bytes(self) -> int:
+        """Bytes the pool filesystem really uses (statvfs), so shared extents count once."""
+        st = os.statvfs(self.dataplane_dir / "pool")
+        return (st.f_blocks - st.f_bfree) * st.f_frsize
+
+    def stop(self) -> None:
+        # The data plane stops tgtd and unmounts the pool on SIGTERM: give it time.
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                pass
+        super().stop()
+
+
+@pytest.fixture(scope="session")
+def sim_dp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DataPlaneSim]:
+    """One nimble-sim with `--data-plane` (loop-mounted XFS reflink pool + private tgtd on a
+    free port) for the session. Needs root; in CI a missing capability fails."""
+    from testbed import caps
+    from testbed.fixtures import sweep_dataplanes
+
+    caps.require_root()
+    caps.require_loop()
+    caps.require_tools(*caps.DATAPLANE_TOOLS, "sfdisk", "mkfs.ext4")
+    sweep_dataplanes()
+    state = tmp_path_factory.mktemp("nimble-sim-dp") / "state"
+    (state / "dataplane").mkdir(parents=True)
+    # sweep_dataplanes() of a later session cleans up after a crashed one by this pid
+    (state / "dataplane" / "owner.pid").write_text(f"{os.getpid()}\n")
+    portal = f"127.0.0.1:{caps.free_port()}"
+    s = start_sim(state, ("--data-plane", "--iscsi-portal", portal), timeout=120)
+    s.__class__ = DataPlaneSim
+    assert isinstance(s, DataPlaneSim)
+    s.portal = portal
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+class DiskImage:
+    """A real disk image: an MBR partition table and an ext4 filesystem with files, as raw
+    and as qcow2 (what nimble_image_master is given)."""
+
+    def __init__(self, directory: Path, size_mib: int = 64) -> None:
+        self.dir = directory
+        self.raw = directory / "disk.raw"
+        self.qcow2 = directory / "disk.qcow2"
+        self.size_mib = size_mib
+        files = directory / "files"
+        (files / "etc").mkdir(parents=True)
+        (files / "etc" / "hostname").write_text("ito-image\n")
+        (files / "payload.bin").write_bytes(secrets.token_bytes(3 * 1024 * 1024))
+        part = directory / "part.ext4"
+        with open(self.raw, "wb") as f:
+            f.truncate(size_mib << 20)
+        run = {"check": True, "capture_output": True, "timeout": 60}
+        subprocess.run(["sfdisk", "-q", str(self.raw)], input=b"label: dos\n2048,,83\n", **run)
+        with open(part, "wb") as f:
+            f.truncate((size_mib - 1) << 20)
+        subprocess.run(["mkfs.ext4", "-q", "-F", "-d", str(files), str(part)], **run)
+        with open(self.raw, "r+b") as out, open(part, "rb") as src:
+            out.seek(1 << 20)
+            while chunk := src.read(1 << 20):
+                out.write(chunk)
+        part.unlink()
+        subprocess.run(
+            ["qemu-img", "convert", "-f", "raw", "-O", "qcow2", str(self.raw), str(self.qcow2)],
+            **run,
+        )
+        self.raw_sha256 = sha256_of(self.raw)
+        self.qcow2_sha256 = sha256_of(self.qcow2)
+
+
+def sha256_of(path: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def iscsi_opts(portal: str, target: str, initiator: str, lun: int = 1) -> str:
+    """qemu --image-opts for a LUN of the data-plane sim (tgtd exports volumes as LUN 1)."""
+    return (
+        f"driver=raw,file.driver=iscsi,file.transport=tcp,file.portal={portal},"
+        f"file.target={target},file.lun={lun},file.initiator-name={initiator}"
+    )
+
+
+def read_lun(portal: str, target: str, initiator: str, out: Path, size: int | None = None) -> str:
+    """Read a LUN over iSCSI into `out` (its first `size` bytes) and return their sha256."""
+    subprocess.run(
+        [
+            "qemu-img",
+            "convert",
+            "-O",
+            "raw",
+            "--image-opts",
+            iscsi_opts(portal, target, initiator),
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    if size is not None:
+        with open(out, "r+b") as f:
+            f.truncate(size)
+    return sha256_of(out)
+
+
+@pytest.fixture(scope="session")
+def disk_image(tmp_path_factory: pytest.TempPathFactory, sim_dp: DataPlaneSim) -> DiskImage:
+    return DiskImage(tmp_path_factory.mktemp("image"))

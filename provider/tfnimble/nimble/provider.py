@@ -31,6 +31,7 @@ from .data_source_snapshot import SnapshotDataSource
 from .data_source_volume import VolumeDataSource
 from .resource_access_control_record import AccessControlRecordResource
 from .resource_clone_volume import CloneVolumeResource
+from .resource_image_master import ImageMasterResource
 from .resource_initiator_group import InitiatorGroupResource
 from .resource_snapshot import SnapshotResource
 from .resource_volume import VolumeResource
@@ -222,6 +223,7 @@ class NimbleProvider(Provider):
     def resources(self) -> list[type[Resource]]:
         return [
             VolumeResource,
+            ImageMasterResource,
             CloneVolumeResource,
             SnapshotResource,
             InitiatorGroupResource,
