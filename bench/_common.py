@@ -34,8 +34,13 @@ PY = str(ROOT / ".venv/bin/python") if (ROOT / ".venv/bin/python").exists() else
 
 def terraform_version() -> str:
     try:
-        out = subprocess.run(["terraform", "version", "-json"], capture_output=True, text=True,
-                             check=True, env={**os.environ, "CHECKPOINT_DISABLE": "1"}).stdout
+        out = subprocess.run(
+            ["terraform", "version", "-json"],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "CHECKPOINT_DISABLE": "1"},
+        ).stdout
         return str(json.loads(out)["terraform_version"])
     except (OSError, subprocess.CalledProcessError, ValueError, KeyError):
         return "not found"
@@ -72,6 +77,7 @@ def machine() -> dict[str, Any]:
         "os": os_name,
         "python": platform.python_version(),
         "terraform": terraform_version(),
+        "load1": os.getloadavg()[0],
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
 
@@ -117,12 +123,14 @@ def plugin_env(base: Path, example: bool = False) -> dict[str, str]:
         '  direct {\n    exclude = ["registry.terraform.io/ito/*"]\n  }\n}\n'
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_", "NIMBLE_"))}
-    env.update({
-        "TF_CLI_CONFIG_FILE": str(rc),
-        "CHECKPOINT_DISABLE": "1",
-        "TF_IN_AUTOMATION": "1",
-        "TF_INPUT": "0",
-    })
+    env.update(
+        {
+            "TF_CLI_CONFIG_FILE": str(rc),
+            "CHECKPOINT_DISABLE": "1",
+            "TF_IN_AUTOMATION": "1",
+            "TF_INPUT": "0",
+        }
+    )
     return env
 
 
@@ -139,12 +147,20 @@ class Terraform:
 
     def run(self, *args: str, timeout: float = 1800) -> float:
         t0 = time.perf_counter()
-        r = subprocess.run(["terraform", *args], cwd=self.dir, env=self.env, capture_output=True,
-                           text=True, timeout=timeout)
+        r = subprocess.run(
+            ["terraform", *args],
+            cwd=self.dir,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         elapsed = time.perf_counter() - t0
         if r.returncode not in (0, 2) or (r.returncode == 2 and "-detailed-exitcode" not in args):
-            raise RuntimeError(f"terraform {' '.join(args)} failed ({r.returncode}) in {self.dir}:"
-                               f"\n{r.stdout[-2000:]}\n{r.stderr[-4000:]}")
+            raise RuntimeError(
+                f"terraform {' '.join(args)} failed ({r.returncode}) in {self.dir}:"
+                f"\n{r.stdout[-2000:]}\n{r.stderr[-4000:]}"
+            )
         self.last_rc = r.returncode
         return elapsed
 
@@ -165,8 +181,10 @@ class Terraform:
 
 
 def terraform_data_hcl(count: int) -> str:
-    return (f'resource "terraform_data" "t" {{\n  count = {count}\n'
-            '  input = "thing-${count.index}"\n}\n')
+    return (
+        f'resource "terraform_data" "t" {{\n  count = {count}\n'
+        '  input = "thing-${count.index}"\n}\n'
+    )
 
 
 # --- nimble-sim -------------------------------------------------------------------------------
@@ -185,9 +203,21 @@ class Sim:
         self.state_dir = state_dir
         self.password = "pw-" + secrets.token_hex(8)
         state_dir.mkdir(parents=True, exist_ok=True)
-        cmd = [PY, "-m", "tfnimble.sim.main", "serve", "--listen", "127.0.0.1:0",
-               "--state-dir", str(state_dir), "--username", "admin", "--no-fsync",
-               "--log-level", "warning"]
+        cmd = [
+            PY,
+            "-m",
+            "tfnimble.sim.main",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--state-dir",
+            str(state_dir),
+            "--username",
+            "admin",
+            "--no-fsync",
+            "--log-level",
+            "warning",
+        ]
         self.portal = ""
         if data_plane:
             # own portal port: never touch a tgtd on 3260 that someone else runs
@@ -195,8 +225,13 @@ class Sim:
             cmd += ["--data-plane", "--iscsi-portal", self.portal]
         self.log_path = state_dir.parent / f"{state_dir.name}.log"
         self.proc = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=open(self.log_path, "wb"),  # noqa: SIM115
-            env={**os.environ, "NIMBLE_SIM_PASSWORD": self.password}, text=True, cwd=ROOT)
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=open(self.log_path, "wb"),  # noqa: SIM115
+            env={**os.environ, "NIMBLE_SIM_PASSWORD": self.password},
+            text=True,
+            cwd=ROOT,
+        )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         if not line:
@@ -213,8 +248,9 @@ class Sim:
         self.http = requests.Session()
         self.http.trust_env = False
         self.http.verify = self.ca_file
-        r = self.http.post(f"{self.url}/v1/tokens",
-                           json={"data": {"username": "admin", "password": self.password}})
+        r = self.http.post(
+            f"{self.url}/v1/tokens", json={"data": {"username": "admin", "password": self.password}}
+        )
         r.raise_for_status()
         self.http.headers["X-Auth-Token"] = r.json()["data"]["session_token"]
 
@@ -228,17 +264,26 @@ class Sim:
         }
 
     def call(self, method: str, path: str, data: Any = None, **params: Any) -> Any:
-        r = self.http.request(method, self.url + path,
-                              json=None if data is None else {"data": data},
-                              params=params or None, timeout=600)
+        r = self.http.request(
+            method,
+            self.url + path,
+            json=None if data is None else {"data": data},
+            params=params or None,
+            timeout=600,
+        )
         if r.status_code >= 400:
             raise RuntimeError(f"{method} {path}: {r.status_code} {r.text[:300]}")
         return r.json() if r.content else None
 
     def admin(self, method: str, path: str, body: Any = None) -> Any:
         auth = base64.b64encode(f"admin:{self.password}".encode()).decode()
-        r = self.http.request(method, f"{self.url}/sim/{path}", json=body,
-                              headers={"Authorization": f"Basic {auth}"}, timeout=600)
+        r = self.http.request(
+            method,
+            f"{self.url}/sim/{path}",
+            json=body,
+            headers={"Authorization": f"Basic {auth}"},
+            timeout=600,
+        )
         r.raise_for_status()
         return r.json() if r.content else None
 

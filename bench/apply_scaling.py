@@ -36,7 +36,9 @@ PHASES = ("apply", "plan", "destroy")
 
 
 def clones_hcl(count: int, prefix: str) -> str:
-    return NIMBLE_PROVIDER + f"""
+    return (
+        NIMBLE_PROVIDER
+        + f"""
 resource "nimble_volume" "base" {{
   name     = "{prefix}-base"
   size_mib = 1024
@@ -53,18 +55,22 @@ resource "nimble_clone_volume" "c" {{
   snapshot_id = nimble_snapshot.base.id
 }}
 """
+    )
 
 
 def cycle(tf: Terraform, parallelism: int, repeat: int) -> dict[str, float]:
     """Median over `repeat` apply -> plan -> destroy cycles in the same working directory."""
     p = f"-parallelism={parallelism}"
-    runs = [{"apply": tf.apply(p), "plan": tf.plan_no_changes(p), "destroy": tf.destroy(p)}
-            for _ in range(repeat)]
+    runs = [
+        {"apply": tf.apply(p), "plan": tf.plan_no_changes(p), "destroy": tf.destroy(p)}
+        for _ in range(repeat)
+    ]
     return {k: median([r[k] for r in runs]) for k in PHASES}
 
 
-def run(counts: list[int], parallelism: int = 10, wide: int | None = None,
-        repeat: int = 3) -> dict[str, Any]:
+def run(
+    counts: list[int], parallelism: int = 10, wide: int | None = None, repeat: int = 3
+) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     with workspace() as base:
         env = plugin_env(base)
@@ -79,10 +85,17 @@ def run(counts: list[int], parallelism: int = 10, wide: int | None = None,
                 tf.write(clones_hcl(n, f"b{n}"))
                 tf.init()
                 nim = cycle(tf, parallelism, repeat)
-                row = {"count": n, "parallelism": parallelism, "repeat": repeat, "nimble": nim,
-                       "terraform_data": floor}
-                log(f"apply_scaling N={n}: " + ", ".join(
-                    f"{k} {nim[k]:.1f}s (floor {floor[k]:.1f}s)" for k in PHASES))
+                row = {
+                    "count": n,
+                    "parallelism": parallelism,
+                    "repeat": repeat,
+                    "nimble": nim,
+                    "terraform_data": floor,
+                }
+                log(
+                    f"apply_scaling N={n}: "
+                    + ", ".join(f"{k} {nim[k]:.1f}s (floor {floor[k]:.1f}s)" for k in PHASES)
+                )
                 rows.append(row)
             wide_row = None
             if wide:
@@ -94,10 +107,17 @@ def run(counts: list[int], parallelism: int = 10, wide: int | None = None,
                 tf.write(terraform_data_hcl(wide))
                 tf.init()
                 floor = cycle(tf, 50, repeat)
-                wide_row = {"count": wide, "parallelism": 50, "repeat": repeat, "nimble": nim,
-                            "terraform_data": floor}
-                log(f"apply_scaling N={wide} -parallelism=50: " + ", ".join(
-                    f"{k} {nim[k]:.1f}s (floor {floor[k]:.1f}s)" for k in PHASES))
+                wide_row = {
+                    "count": wide,
+                    "parallelism": 50,
+                    "repeat": repeat,
+                    "nimble": nim,
+                    "terraform_data": floor,
+                }
+                log(
+                    f"apply_scaling N={wide} -parallelism=50: "
+                    + ", ".join(f"{k} {nim[k]:.1f}s (floor {floor[k]:.1f}s)" for k in PHASES)
+                )
     return {"rows": rows, "wide": wide_row}
 
 
@@ -112,18 +132,36 @@ def plot(result: dict[str, Any], path: Path, mach: dict[str, Any]) -> None:
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=90)
     colors = {"apply": "tab:blue", "plan": "tab:green", "destroy": "tab:red"}
     for ph in PHASES:
-        ax.plot(xs, [r["nimble"][ph] for r in rows], "o-", color=colors[ph],
-                label=f"nimble_clone_volume {ph}")
-        ax.plot(xs, [r["terraform_data"][ph] for r in rows], "x--", color=colors[ph],
-                alpha=0.6, label=f"terraform_data {ph}")
+        ax.plot(
+            xs,
+            [r["nimble"][ph] for r in rows],
+            "o-",
+            color=colors[ph],
+            label=f"nimble_clone_volume {ph}",
+        )
+        ax.plot(
+            xs,
+            [r["terraform_data"][ph] for r in rows],
+            "x--",
+            color=colors[ph],
+            alpha=0.6,
+            label=f"terraform_data {ph}",
+        )
     ax.set_xlabel("resources (count)")
     ax.set_ylabel("wall time (s)")
-    ax.set_title(f"terraform apply/plan/destroy vs count (parallelism "
-                 f"{rows[0]['parallelism']})", fontsize=10)
+    ax.set_title(
+        f"terraform apply/plan/destroy vs count (parallelism {rows[0]['parallelism']})", fontsize=10
+    )
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
-    fig.text(0.01, 0.01, f"{mach['cpu']}, {mach['cores']} cores, Terraform {mach['terraform']}, "
-             f"Python {mach['python']}, {mach['date']}", fontsize=6, color="gray")
+    fig.text(
+        0.01,
+        0.01,
+        f"{mach['cpu']}, {mach['cores']} cores, Terraform {mach['terraform']}, "
+        f"Python {mach['python']}, {mach['date']}",
+        fontsize=6,
+        color="gray",
+    )
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
@@ -150,11 +188,15 @@ def main() -> int:
         print(json.dumps(result))
         return 0
     print(f"{mach['cpu']}, {mach['cores']} cores; Terraform {mach['terraform']}")
-    print(f"{'N':>5} {'par':>4} " + " ".join(f"{p + ' s':>10} {'floor':>7} {'x':>5}"
-                                             for p in PHASES))
+    print(
+        f"{'N':>5} {'par':>4} " + " ".join(f"{p + ' s':>10} {'floor':>7} {'x':>5}" for p in PHASES)
+    )
     for r in result["rows"] + ([result["wide"]] if result["wide"] else []):
-        cells = " ".join(f"{r['nimble'][p]:10.1f} {r['terraform_data'][p]:7.1f} "
-                         f"{r['nimble'][p] / r['terraform_data'][p]:5.1f}" for p in PHASES)
+        cells = " ".join(
+            f"{r['nimble'][p]:10.1f} {r['terraform_data'][p]:7.1f} "
+            f"{r['nimble'][p] / r['terraform_data'][p]:5.1f}"
+            for p in PHASES
+        )
         print(f"{r['count']:5d} {r['parallelism']:4d} {cells}")
     return 0
 

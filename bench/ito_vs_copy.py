@@ -76,9 +76,15 @@ class Array:
         self.group_id = ""
         if mode == "dataplane":
             self.portal = s.portal
-            grp = s.call("POST", "/v1/initiator_groups", {
-                "name": "bench-host", "access_protocol": "iscsi",
-                "iscsi_initiators": [{"label": "bench-host", "iqn": INITIATOR}]})
+            grp = s.call(
+                "POST",
+                "/v1/initiator_groups",
+                {
+                    "name": "bench-host",
+                    "access_protocol": "iscsi",
+                    "iscsi_initiators": [{"label": "bench-host", "iqn": INITIATOR}],
+                },
+            )
             self.group_id = grp["data"]["id"]
 
     def pool_dir(self) -> Path:
@@ -95,13 +101,32 @@ class Array:
         if self.mode != "dataplane":
             self.s.admin("POST", f"volumes/{vol['id']}/write", {"bytes": self.image_bytes})
             return
-        acr = self.s.call("POST", "/v1/access_control_records", {
-            "vol_id": vol["id"], "initiator_group_id": self.group_id, "apply_to": "both"})
-        opts = (f"driver=raw,file.driver=iscsi,file.transport=tcp,file.portal={self.portal},"
-                f"file.target={vol['target_name']},file.lun=1,file.initiator-name={INITIATOR}")
+        acr = self.s.call(
+            "POST",
+            "/v1/access_control_records",
+            {"vol_id": vol["id"], "initiator_group_id": self.group_id, "apply_to": "both"},
+        )
+        opts = (
+            f"driver=raw,file.driver=iscsi,file.transport=tcp,file.portal={self.portal},"
+            f"file.target={vol['target_name']},file.lun=1,file.initiator-name={INITIATOR}"
+        )
         try:
-            subprocess.run(["qemu-img", "convert", "-n", "-f", "raw", "-W", "--target-image-opts",
-                            str(self.image), opts], check=True, capture_output=True, timeout=1800)
+            subprocess.run(
+                [
+                    "qemu-img",
+                    "convert",
+                    "-n",
+                    "-f",
+                    "raw",
+                    "-W",
+                    "--target-image-opts",
+                    str(self.image),
+                    opts,
+                ],
+                check=True,
+                capture_output=True,
+                timeout=1800,
+            )
         finally:
             self.s.call("DELETE", f"/v1/access_control_records/{acr['data']['id']}")
 
@@ -113,7 +138,9 @@ def ito(arr: Array, tf: Terraform, n: int, use_master: bool) -> dict[str, Any]:
     before = arr.physical()
     t0 = time.perf_counter()
     if use_master:
-        tf.write(NIMBLE_PROVIDER + f"""
+        tf.write(
+            NIMBLE_PROVIDER
+            + f"""
 resource "nimble_image_master" "m" {{
   name   = "ito-master"
   source = "{arr.image}"
@@ -124,7 +151,8 @@ resource "nimble_clone_volume" "c" {{
   name        = "ito-vm-${{count.index}}"
   snapshot_id = nimble_image_master.m.snapshot_id
 }}
-""")
+"""
+        )
         tf.init()
         t0 = time.perf_counter()  # init is not part of the comparison
         tf.apply()
@@ -135,34 +163,43 @@ resource "nimble_clone_volume" "c" {{
         arr.write_image(vol)
         snap = arr.s.call("POST", "/v1/snapshots", {"name": "base", "vol_id": vol["id"]})["data"]
         master_s = time.perf_counter() - t0
-        tf.write(NIMBLE_PROVIDER + f"""
+        tf.write(
+            NIMBLE_PROVIDER
+            + f"""
 resource "nimble_clone_volume" "c" {{
   count       = {n}
   name        = "ito-vm-${{count.index}}"
-  snapshot_id = "{snap['id']}"
+  snapshot_id = "{snap["id"]}"
 }}
-""")
+"""
+        )
         t_init0 = time.perf_counter()
         tf.init()
         t0 += time.perf_counter() - t_init0  # init is not part of the comparison
         tf.apply()
     total = time.perf_counter() - t0
     time.sleep(0.5)
-    return {"seconds": total, "master_seconds": master_s,
-            "clones_seconds": None if master_s is None else total - master_s,
-            "physical_bytes": arr.physical() - before}
+    return {
+        "seconds": total,
+        "master_seconds": master_s,
+        "clones_seconds": None if master_s is None else total - master_s,
+        "physical_bytes": arr.physical() - before,
+    }
 
 
 def full_copy(arr: Array, tf: Terraform, n: int) -> dict[str, Any]:
     before = arr.physical()
     size_mib = -(-arr.image_bytes // MiB)
-    tf.write(NIMBLE_PROVIDER + f"""
+    tf.write(
+        NIMBLE_PROVIDER
+        + f"""
 resource "nimble_volume" "v" {{
   count    = {n}
   name     = "copy-vm-${{count.index}}"
   size_mib = {size_mib}
 }}
-""")
+"""
+    )
     tf.init()
     t0 = time.perf_counter()
     tf.apply()
@@ -171,8 +208,12 @@ resource "nimble_volume" "v" {{
         arr.write_image(arr.volume(f"copy-vm-{i}"))
     total = time.perf_counter() - t0
     time.sleep(0.5)
-    return {"seconds": total, "create_seconds": create_s, "write_seconds": total - create_s,
-            "physical_bytes": arr.physical() - before}
+    return {
+        "seconds": total,
+        "create_seconds": create_s,
+        "write_seconds": total - create_s,
+        "physical_bytes": arr.physical() - before,
+    }
 
 
 def make_image(path: Path, mib: int) -> None:
@@ -214,16 +255,22 @@ def run(n: int = 20, image_mib: int = 256, mode: str = "auto") -> dict[str, Any]
         i["pool_usage_delta"] = pool_mid - pool_before
         c["pool_usage_delta"] = pool_after - pool_mid
         result = {
-            "mode": m, "instances": n, "image_bytes": image_mib * MiB,
-            "image_master": "nimble_image_master" if use_master else
-            "nimble_volume + REST snapshot (nimble_image_master not in the provider yet)",
+            "mode": m,
+            "instances": n,
+            "image_bytes": image_mib * MiB,
+            "image_master": "nimble_image_master"
+            if use_master
+            else "nimble_volume + REST snapshot (nimble_image_master not in the provider yet)",
             "dataplane_unavailable": why_not or (str(last_exc) if last_exc else None),
-            "ito": i, "full_copy": c,
+            "ito": i,
+            "full_copy": c,
             "time_ratio": c["seconds"] / i["seconds"],
             "bytes_ratio": c["physical_bytes"] / max(1, i["physical_bytes"]),
         }
-        log(f"ito_vs_copy ({m}): ITO {i['seconds']:.1f}s {i['physical_bytes'] / MiB:.0f} MiB; "
-            f"copies {c['seconds']:.1f}s {c['physical_bytes'] / MiB:.0f} MiB")
+        log(
+            f"ito_vs_copy ({m}): ITO {i['seconds']:.1f}s {i['physical_bytes'] / MiB:.0f} MiB; "
+            f"copies {c['seconds']:.1f}s {c['physical_bytes'] / MiB:.0f} MiB"
+        )
         return result
     raise RuntimeError("no mode ran")
 
@@ -240,11 +287,15 @@ def main() -> int:
         print(json.dumps(r))
         return 0
     m = machine()
-    print(f"{m['cpu']}, {m['cores']} cores; mode {r['mode']}; {r['instances']} instances of a "
-          f"{r['image_bytes'] // MiB} MiB image; master: {r['image_master']}")
+    print(
+        f"{m['cpu']}, {m['cores']} cores; mode {r['mode']}; {r['instances']} instances of a "
+        f"{r['image_bytes'] // MiB} MiB image; master: {r['image_master']}"
+    )
     for k in ("ito", "full_copy"):
-        print(f"{k:10s} {r[k]['seconds']:8.1f} s  {r[k]['physical_bytes'] / MiB:10.1f} MiB physical"
-              f"  (pool usage delta {r[k]['pool_usage_delta'] / MiB:.1f} MiB)")
+        print(
+            f"{k:10s} {r[k]['seconds']:8.1f} s  {r[k]['physical_bytes'] / MiB:10.1f} MiB physical"
+            f"  (pool usage delta {r[k]['pool_usage_delta'] / MiB:.1f} MiB)"
+        )
     print(f"full copy / ITO: time x{r['time_ratio']:.1f}, bytes x{r['bytes_ratio']:.1f}")
     return 0
 

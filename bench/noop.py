@@ -64,12 +64,19 @@ def run(counts: list[int], repeat: int = 3) -> list[dict[str, Any]]:
             for _ in range(repeat):
                 floor += applies(floor_tf, 1)
                 ex += applies(ex_tf, 1)
-            row = {"count": n, "repeat": repeat, "example_s": median(ex),
-                   "terraform_data_s": median(floor), "example_runs": ex,
-                   "terraform_data_runs": floor}
+            row = {
+                "count": n,
+                "repeat": repeat,
+                "example_s": median(ex),
+                "terraform_data_s": median(floor),
+                "example_runs": ex,
+                "terraform_data_runs": floor,
+            }
             row["ratio"] = row["example_s"] / row["terraform_data_s"]
-            log(f"noop N={n}: example_thing {row['example_s']:.2f}s, terraform_data "
-                f"{row['terraform_data_s']:.2f}s, x{row['ratio']:.1f}")
+            log(
+                f"noop N={n}: example_thing {row['example_s']:.2f}s, terraform_data "
+                f"{row['terraform_data_s']:.2f}s, x{row['ratio']:.1f}"
+            )
             rows.append(row)
     return rows
 
@@ -88,8 +95,10 @@ def main() -> int:
     print(f"{m['cpu']}, {m['cores']} cores; Terraform {m['terraform']}; median of {args.repeat}")
     print(f"{'count':>6} {'example_thing s':>16} {'terraform_data s':>17} {'ratio':>6}")
     for r in rows:
-        print(f"{r['count']:6d} {r['example_s']:16.2f} {r['terraform_data_s']:17.2f} "
-              f"{r['ratio']:6.1f}")
+        print(
+            f"{r['count']:6d} {r['example_s']:16.2f} {r['terraform_data_s']:17.2f} "
+            f"{r['ratio']:6.1f}"
+        )
     return 0
 
 
