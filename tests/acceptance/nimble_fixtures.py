@@ -220,8 +220,6 @@ def _clear_sim_faults(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     if "sim" in request.fixturenames:
         request.getfixturevalue("sim").clear_faults()
-    if "sim_dp" in request.fixturenames:
-        request.getfixturevalue("sim_dp").clear_faults()
 
 
 class DataPlaneSim(Sim):

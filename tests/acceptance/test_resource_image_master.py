@@ -102,3 +102,129 @@ def _snapshot_exists(sim: DataPlaneSim, attrs: dict[str, object]) -> None:
     snap = snapshots.get_snapshot(sim.client, str(attrs["snapshot_id"]))
     assert snap is not None and snap.name == "ito-base" and snap.vol_id == attrs["volume_id"]
     assert snap.description.startswith("nimble_image_master: sha256=")
+
+
+def _fails(tf: Harness, sim: DataPlaneSim, hcl: str, error: str, plan_only: bool = False) -> None:
+    """Apply must fail with `error`, and the array must hold what it held before."""
+    before = sim.inventory()
+    tf.run(
+        Case(
+            env=sim.env(),
+            steps=[Step(config=hcl, expect_error=error)],
+            check_destroy=sim.back_to(before),
+        )
+    )
+    assert sim.inventory() == before
+
+
+def test_acc_image_master_corrupt_source_fails_at_plan(
+    tf: Harness, sim_dp: DataPlaneSim, tmp_path: Path
+) -> None:
+    bad = tmp_path / "garbage.qcow2"
+    bad.write_bytes(os.urandom(1 << 20))
+    hcl = master_config(sim_dp.unique("bad"), str(bad), source_format="qcow2")
+    _fails(tf, sim_dp, hcl, r"Image Not Readable.*qcow2.*Image is not in qcow2 format")
+
+
+def test_acc_image_master_sha256_mismatch_creates_nothing(
+    tf: Harness, sim_dp: DataPlaneSim, disk_image: DiskImage
+) -> None:
+    hcl = master_config(sim_dp.unique("sha"), str(disk_image.qcow2), sha256="0" * 64)
+    _fails(
+        tf,
+        sim_dp,
+        hcl,
+        rf"Image Checksum Mismatch.*{disk_image.qcow2_sha256}.*Nothing was created on the array",
+    )
+
+
+def test_acc_image_master_unreachable_portal_leaves_nothing(
+    tf: Harness, sim_dp: DataPlaneSim, disk_image: DiskImage
+) -> None:
+    hcl = master_config(sim_dp.unique("portal"), str(disk_image.qcow2), portal="127.0.0.1:1")
+    _fails(
+        tf,
+        sim_dp,
+        hcl,
+        r"iSCSI Portal Unreachable.*127\.0\.0\.1:1.*was deleted: nothing was left on the array",
+    )
+
+
+def test_acc_image_master_initiator_refused_leaves_nothing(
+    tf: Harness, sim_dp: DataPlaneSim, disk_image: DiskImage, dataplane: object
+) -> None:
+    # Another array's portal: it answers, but does not show our target to our initiator.
+    other = dataplane.portal
+    hcl = master_config(sim_dp.unique("refused"), str(disk_image.qcow2), portal=other)
+    _fails(
+        tf,
+        sim_dp,
+        hcl,
+        r"Initiator Refused.*does not show target.*was deleted: nothing was left on the array",
+    )
+
+
+def test_acc_image_master_no_access_record_possible_leaves_nothing(
+    tf: Harness, sim_dp: DataPlaneSim, disk_image: DiskImage
+) -> None:
+    sim_dp.set_faults(
+        [
+            {
+                "method": "POST",
+                "path": "^/v1/access_control_records$",
+                "error_rate": 1.0,
+                "error_status": 500,
+            }
+        ]
+    )
+    hcl = master_config(sim_dp.unique("noacl"), str(disk_image.qcow2))
+    try:
+        _fails(
+            tf,
+            sim_dp,
+            hcl,
+            r"Error Creating Access Control Record.*was deleted: nothing was left on the array",
+        )
+    finally:
+        sim_dp.clear_faults()
+
+
+def test_acc_image_master_delete_refused_while_outside_clones_exist(
+    tf: Harness, sim_dp: DataPlaneSim, disk_image: DiskImage
+) -> None:
+    from tfnimble.nimble.client import volumes
+
+    name = sim_dp.unique("busy")
+    outside = sim_dp.unique("outside")
+    before = sim_dp.inventory()
+    hcl = master_config(name, str(disk_image.qcow2))
+
+    def clone_behind_terraforms_back() -> None:
+        vol = sim_dp.volume(name)
+        snap_id = _snapshot_id(sim_dp, vol.id)
+        volumes.clone_volume(sim_dp.client, outside, snap_id)
+
+    def delete_outside_clone() -> None:
+        volumes.offline_and_delete_volume(sim_dp.client, sim_dp.volume(outside).id)
+
+    tf.run(
+        Case(
+            env=sim_dp.env(),
+            steps=[
+                Step(config=hcl),
+                Step(
+                    preconfig=clone_behind_terraforms_back,
+                    config=config(),  # the master leaves the configuration: destroy it
+                    expect_error=rf"Image Master Still Has Clones.*{name}.*{outside}",
+                ),
+                Step(preconfig=delete_outside_clone, config=hcl),
+            ],
+            check_destroy=sim_dp.back_to(before),
+        )
+    )
+
+
+def _snapshot_id(sim: DataPlaneSim, vol_id: str) -> str:
+    from tfnimble.nimble.client import snapshots
+
+    return str(snapshots.find_snapshot_by_name(sim.client, vol_id, "ito-base").id)

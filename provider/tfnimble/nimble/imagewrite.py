@@ -65,7 +65,9 @@ INITIATOR_FILE = "/etc/iscsi/initiatorname.iscsi"
 INITIATOR_PREFIX = "iqn.2026-11.io.ito:terraform-"
 PROBE_TIMEOUT = 60.0
 #: How long a new access control record may take to reach the target (real arrays: < 5 s).
-ACL_PROPAGATION = 20.0
+ACL_PROPAGATION = 10.0
+#: Attempts at a portal that refuses connections (not an access problem: fail fast).
+CONNECT_ATTEMPTS = 3
 CHUNK = 4 * MIB
 PROGRESS_EVERY = 5.0
 
@@ -347,6 +349,7 @@ def discover_lun(
     if deadline is not None:
         until = min(until, deadline)
     argv = ["iscsi-ls", "-s", "-i", initiator, f"iscsi://{portal}"]
+    failures = 0
     while True:
         _check(cancel, deadline, "discovering the iSCSI target")
         proc = run(argv, timeout=min(30.0, _remaining(deadline)), cancel=cancel, what="iscsi-ls")
@@ -355,28 +358,42 @@ def discover_lun(
             lun = pick_lun(seen[target], size_bytes)
             if lun is not None:
                 return lun
+            raise ImageError(
+                "No Disk LUN On Target",
+                f"Target {target} at {portal} exports no disk LUN to {initiator}: {seen[target]}.",
+            )
+        # iscsi-ls also fails when a portal shows no target at all to this initiator; only a
+        # refused TCP connection means the portal is wrong.
+        if proc.returncode != 0 and not reachable(portal):
+            failures += 1
+            if failures >= CONNECT_ATTEMPTS:
+                raise ImageError(
+                    "iSCSI Portal Unreachable",
+                    f"No iSCSI portal answers at {portal}: "
+                    f"{last_line(proc.stderr or proc.stdout)}. Check portal (default: the "
+                    "array's discovery IP, port 3260) and that this host reaches the array's "
+                    "data network.",
+                )
         if time.monotonic() >= until:
             break
         time.sleep(0.5)
-    if proc.returncode != 0:
-        raise ImageError(
-            "iSCSI Portal Unreachable",
-            f"iscsi-ls could not log in to the discovery portal {portal} as {initiator}: "
-            f"{last_line(proc.stderr or proc.stdout)}. Check portal (default: the array's "
-            "discovery IP) and that this host reaches the array's data network on that port.",
-        )
-    if target not in seen:
-        raise ImageError(
-            "Initiator Refused",
-            f"The portal {portal} does not show target {target} to initiator {initiator} "
-            f"(it shows {len(seen)} other target(s)). The access control record was created, "
-            "but the target did not accept this initiator: check that portal belongs to this "
-            "array and that initiator_name is the name this host logs in with.",
-        )
+    said = f" (iscsi-ls: {last_line(proc.stderr)})" if proc.returncode != 0 else ""
     raise ImageError(
-        "No Disk LUN On Target",
-        f"Target {target} at {portal} exports no disk LUN to {initiator}: {seen[target]}.",
+        "Initiator Refused",
+        f"The portal {portal} does not show target {target} to initiator {initiator}; it "
+        f"shows {len(seen)} other target(s){said}. The access control record was created, but "
+        "the target did not accept this initiator: check that portal belongs to this array "
+        "and that initiator_name is the name this host logs in with.",
     )
+
+
+def reachable(portal: str, timeout: float = 5.0) -> bool:
+    host, _, port = portal.rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            return True
+    except (OSError, ValueError):
+        return False
 
 
 # --- write and verify ---------------------------------------------------------------------
