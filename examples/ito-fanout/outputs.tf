@@ -1,6 +1,11 @@
 output "snapshot_id" {
   description = "ID of the snapshot every boot volume is cloned from."
-  value       = nimble_snapshot.base.id
+  value       = nimble_image_master.image.snapshot_id
+}
+
+output "image_sha256" {
+  description = "SHA-256 of the image file that was written."
+  value       = nimble_image_master.image.image_sha256
 }
 
 output "boot_volume_ids" {

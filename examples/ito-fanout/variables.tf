@@ -10,8 +10,14 @@ variable "name_prefix" {
   default     = "ito"
 }
 
-variable "image_size_mib" {
-  description = "Size of the image master volume in MiB (the clones start at this size)."
-  type        = number
-  default     = 10240
+variable "image_source" {
+  description = "Path (relative to this directory) or http(s) URL of the image to write."
+  type        = string
+  default     = "images/ubuntu-24.04.qcow2"
+}
+
+variable "image_sha256" {
+  description = "Expected SHA-256 of the image file (from SHA256SUMS), or null to skip the check."
+  type        = string
+  default     = null
 }

@@ -2,11 +2,14 @@
 
 Each directory is applied against nimble-sim as it is (the provider block is empty; the
 NIMBLE_* environment points at the simulator), planned again (must be empty), destroyed, and
-the array must then hold exactly what it held before.
+the array must then hold exactly what it held before. Examples with an image master run
+against the data-plane sim, with a real disk image placed where they expect it
+(images/ubuntu-24.04.qcow2 in the working directory).
 """
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -51,10 +54,34 @@ def test_every_resource_and_data_source_has_an_example() -> None:
         assert (EXAMPLES / "data-sources" / f"nimble_{d.TYPE_NAME}" / "data-source.tf").is_file()
 
 
+#: Where the examples expect their image, relative to the directory terraform runs in.
+EXAMPLE_IMAGE = Path("images/ubuntu-24.04.qcow2")
+
+
 @pytest.mark.parametrize(
     "example", nimble_example_dirs(), ids=lambda d: str(d.relative_to(EXAMPLES))
 )
-def test_acc_example_applies(tf: Harness, sim: Sim, example: Path) -> None:
+def test_acc_example_applies(tf: Harness, request: pytest.FixtureRequest, example: Path) -> None:
     config = "\n".join(p.read_text() for p in sorted(example.glob("*.tf")))
+    preconfig = None
+    if "nimble_image_master" in config:
+        sim: Sim = request.getfixturevalue("sim_dp")
+        image = request.getfixturevalue("disk_image")
+        env = {**sim.env(), "TF_VAR_clone_count": "3", "TF_VAR_name_prefix": sim.unique("ex")}
+
+        def preconfig() -> None:
+            assert tf.workdir is not None
+            (tf.workdir / EXAMPLE_IMAGE).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(image.qcow2, tf.workdir / EXAMPLE_IMAGE)
+
+    else:
+        sim = request.getfixturevalue("sim")
+        env = sim.env()
     before = sim.inventory()
-    tf.run(Case(env=sim.env(), steps=[Step(config=config)], check_destroy=sim.back_to(before)))
+    tf.run(
+        Case(
+            env=env,
+            steps=[Step(config=config, preconfig=preconfig)],
+            check_destroy=sim.back_to(before),
+        )
+    )

@@ -1,6 +1,10 @@
-"""The ITO fan-out (examples/ito-fanout) at scale, with faults and expiring sessions.
+"""The ITO fan-out's array side at scale (20 -> 25 -> 5 clones), with faults and expiring
+sessions.
 
-The configuration is the example itself, so the example is what gets proven.
+The configuration is examples/ito-fanout with its image master replaced by the volume and
+snapshot it stands for, so that it runs on the plain simulator: these tests are about clone
+fan-out under faults, not about writing images (test_ito_e2e applies the example itself,
+image write included, against the data-plane simulator).
 """
 
 from __future__ import annotations
@@ -16,8 +20,33 @@ from nimble_fixtures import Sim
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "ito-fanout"
 
 
+ARRAY_SIDE_MASTER = """
+resource "nimble_volume" "master" {
+  name        = "${var.name_prefix}-master"
+  size_mib    = var.image_size_mib
+  description = "Image master for the ${var.name_prefix} instances"
+}
+
+resource "nimble_snapshot" "base" {
+  name        = "base"
+  volume_id   = nimble_volume.master.id
+  description = "Clones of this snapshot share all its blocks"
+}
+
+variable "image_size_mib" {
+  type    = number
+  default = 10240
+}
+"""
+
+
 def fanout_config() -> str:
-    return "\n".join((EXAMPLE / f).read_text() for f in ("main.tf", "variables.tf", "outputs.tf"))
+    text = "\n".join((EXAMPLE / f).read_text() for f in ("main.tf", "variables.tf", "outputs.tf"))
+    start = text.index('resource "nimble_image_master" "image"')
+    end = text.index("}\n", start) + 2
+    text = text[:start] + ARRAY_SIDE_MASTER + text[end:]
+    text = text.replace("nimble_image_master.image.snapshot_id", "nimble_snapshot.base.id")
+    return text.replace("nimble_image_master.image.image_sha256", "nimble_snapshot.base.name")
 
 
 def fanout_env(sim: Sim, prefix: str, count: int) -> dict[str, str]:

@@ -307,7 +307,7 @@ def normalize_portal(text: str) -> str:
 
 
 _TARGET = re.compile(r"^Target:(\S+)\s+Portal:(\S+)")
-_LUN = re.compile(r"^\s*Lun:(\d+)\s+Type:(\S+)(?:\s+\(Size:([\d.]+)([KMGT]?)\))?")
+_LUN = re.compile(r"^\s*Lun:(\d+)\s+Type:(\S+)(?:\s+\(Size:([\d.]+)([KkMGT]?)\))?")
 _UNIT = {"": 1, "K": 1024, "M": MIB, "G": 1024 * MIB, "T": 1024 * 1024 * MIB}
 
 
@@ -319,7 +319,7 @@ def parse_iscsi_ls(text: str) -> dict[str, list[tuple[int, str, int | None]]]:
         if m := _TARGET.match(line.strip()):
             current = out.setdefault(m.group(1), [])
         elif (m := _LUN.match(line)) and current is not None:
-            size = int(float(m.group(3)) * _UNIT[m.group(4)]) if m.group(3) else None
+            size = int(float(m.group(3)) * _UNIT[m.group(4).upper()]) if m.group(3) else None
             current.append((int(m.group(1)), m.group(2), size))
     return out
 
