@@ -35,6 +35,7 @@ def test_type_names_and_address() -> None:
     names = {r.TYPE_NAME for r in RESOURCES}
     assert names == {
         "volume",
+        "image_master",
         "clone_volume",
         "snapshot",
         "initiator_group",
