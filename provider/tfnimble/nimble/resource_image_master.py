@@ -109,8 +109,10 @@ class ImageMasterResource(Resource):
                 "`qemu-img` with the iSCSI block driver and `iscsi-ls` (Debian: `qemu-utils`, "
                 "`qemu-block-extra`, `libiscsi-bin`) and must reach the array's iSCSI "
                 "portal. Delete is refused while clones of the snapshot exist outside this "
-                "configuration. Import with the volume's ID or name (or `NAME/SNAPSHOT` when "
-                "the snapshot is not called `ito-base`)."
+                "configuration. The create timeout defaults to 60 minutes. Import with the "
+                "volume's ID or name (or `NAME/SNAPSHOT` when the snapshot is not called "
+                "`ito-base`): the image attributes come back from the provenance the provider "
+                "records in the base snapshot's description."
             ),
             attributes={
                 "id": c.computed("The array's ID of the image master's volume."),
@@ -198,8 +200,7 @@ class ImageMasterResource(Resource):
                     default=DEFAULT_SNAPSHOT,
                     validators=(c.VOLUME_NAME_RULE,),
                     description=(
-                        "Name of the base snapshot clones are made from. Renamed in place. "
-                        f"Default `{DEFAULT_SNAPSHOT}`."
+                        "Name of the base snapshot clones are made from. Renamed in place."
                     ),
                 ),
                 "initiator_name": Attribute(
