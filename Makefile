@@ -26,11 +26,13 @@ fmt: venv
 lint: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	terraform fmt -check -recursive examples
 
 # The checks CI gates on besides the tests themselves.
 check: venv
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	terraform fmt -check -recursive examples
 	$(MAKE) --no-print-directory docs-check
 
