@@ -116,6 +116,7 @@ def plot_startup(r: dict[str, Any], path: Path, m: dict[str, Any]) -> None:
     colors += ["tab:orange"] * len(PEERS_MS)
     fig, ax = plt.subplots(figsize=(6.4, 3.4), dpi=80)
     ax.barh(names[::-1], vals[::-1], color=colors[::-1])
+    ax.set_xlim(0, max(vals) * 1.12)
     ax.axvline(STARTUP_GOAL_MS, color="red", ls="--", lw=1, label=f"goal {STARTUP_GOAL_MS} ms")
     for y, v in enumerate(vals[::-1]):
         ax.text(v + 3, y, f"{v:.0f}", va="center", fontsize=8)
@@ -123,7 +124,7 @@ def plot_startup(r: dict[str, Any], path: Path, m: dict[str, Any]) -> None:
         "exec -> handshake, median ms (orange: quoted from DESIGN.md, not re-measured)", fontsize=8
     )
     ax.tick_params(labelsize=8)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="center right")
     _footer(fig, m)
     fig.tight_layout(rect=(0, 0.04, 1, 1))
     fig.savefig(path)
@@ -255,6 +256,40 @@ def section_noop(rows: list[dict[str, Any]]) -> list[str]:
     return [*out, ""]
 
 
+def _slope(rows: list[dict[str, Any]], i: int, j: int, key: str, phase: str) -> float:
+    """ms per resource between rows i and j."""
+    return (
+        (rows[j][key][phase] - rows[i][key][phase]) / (rows[j]["count"] - rows[i]["count"]) * 1000
+    )
+
+
+def _cliff(rows: list[dict[str, Any]]) -> str:
+    """Is the growth linear? Split the last step's slope into Terraform's and the provider's."""
+    lo, hi = rows[-2]["count"], rows[-1]["count"]
+    parts = []
+    for ph in ("apply", "destroy"):
+        first = _slope(rows, 0, 1, "nimble", ph)
+        last = _slope(rows, -2, -1, "nimble", ph)
+        first_floor = _slope(rows, 0, 1, "terraform_data", ph)
+        last_floor = _slope(rows, -2, -1, "terraform_data", ph)
+        own_first, own_last = first - first_floor, last - last_floor
+        if last > 1.5 * first:
+            parts.append(
+                f"{ph} steepens from {first:.1f} to {last:.1f} ms per clone between N={lo} and "
+                f"{hi}, but terraform_data steepens too ({first_floor:.1f} -> "
+                f"{last_floor:.1f} ms): the provider's own share goes {own_first:.1f} -> "
+                f"{own_last:.1f} ms per clone"
+                + (
+                    ", so the cliff is Terraform's own graph walk, not the provider"
+                    if own_last <= 1.5 * max(own_first, 0.1)
+                    else ", so part of the cliff is ours"
+                )
+            )
+        else:
+            parts.append(f"{ph} stays linear ({first:.1f} -> {last:.1f} ms per clone)")
+    return "Up to N=" + str(hi) + ": " + "; ".join(parts) + "."
+
+
 def section_scaling(r: dict[str, Any]) -> list[str]:
     rows = r["rows"]
     ph = apply_scaling.PHASES
@@ -281,28 +316,13 @@ def section_scaling(r: dict[str, Any]) -> list[str]:
         dn = b["count"] - a["count"]
         per = {p: (b["nimble"][p] - a["nimble"][p]) / dn * 1000 for p in ph}
         floor = {p: (b["terraform_data"][p] - a["terraform_data"][p]) / dn * 1000 for p in ph}
-        # a cliff: the last step's per-resource slope far above the first step's
-        cliff = ""
-        if len(rows) >= 3:
-            s1 = (rows[1]["nimble"]["apply"] - rows[0]["nimble"]["apply"]) / (
-                rows[1]["count"] - rows[0]["count"]
-            )
-            s2 = (rows[-1]["nimble"]["apply"] - rows[-2]["nimble"]["apply"]) / (
-                rows[-1]["count"] - rows[-2]["count"]
-            )
-            cliff = (
-                f" Apply is not linear: {s2 * 1000:.1f} ms per clone between N="
-                f"{rows[-2]['count']} and {rows[-1]['count']} against {s1 * 1000:.1f} ms "
-                f"between {rows[0]['count']} and {rows[1]['count']}."
-                if s2 > 2 * s1
-                else f" Time grows linearly with N; there is no cliff up to N={rows[-1]['count']}."
-            )
         out.append(
-            "Per additional clone: "
+            f"Per additional clone from N={a['count']} to {b['count']}: "
             + ", ".join(f"{p} {per[p]:.1f} ms (terraform_data {floor[p]:.1f} ms)" for p in ph)
             + "."
-            + cliff
         )
+        if len(rows) >= 3:
+            out.append(_cliff(rows))
         if r.get("wide"):
             w = r["wide"]
             base = next((x for x in rows if x["count"] == w["count"]), None)
@@ -465,6 +485,12 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="fast pass: fewer runs, smaller sizes")
     ap.add_argument("--out", type=Path, default=ROOT / "docs/benchmarks.md")
     ap.add_argument("--only", default="", help=f"comma list of {', '.join(BENCHES)}")
+    ap.add_argument(
+        "--from-json",
+        type=Path,
+        default=None,
+        help="re-render the report and plots from a previous run's stdout (no benchmarks run)",
+    )
     args = ap.parse_args()
     only = [x for x in args.only.split(",") if x] or list(BENCHES)
     img = args.out.parent / "img"
@@ -473,6 +499,11 @@ def main() -> int:
     t_start = time.perf_counter()
     results: dict[str, Any] = {}
     failed = False
+    if args.from_json:
+        saved = json.loads(args.from_json.read_text())
+        m, results, only = saved["machine"], saved["results"], []
+        args.quick = saved.get("quick", False)
+        t_start -= saved.get("elapsed", 0.0)
     for name in only:
         log(f"== {name}")
         t0 = time.perf_counter()
@@ -496,9 +527,9 @@ def main() -> int:
             fn(r, path, m)
     elapsed = time.perf_counter() - t_start
     args.out.write_text(report(m, results, args.quick, elapsed))
-    (args.out.parent / "img").mkdir(exist_ok=True)
     log(f"wrote {args.out} in {elapsed / 60:.1f} min")
-    print(json.dumps({"machine": m, "results": results}, indent=1))
+    saved = {"machine": m, "results": results, "quick": args.quick, "elapsed": elapsed}
+    print(json.dumps(saved, indent=1))
     return 1 if failed else 0
 
 
