@@ -20,6 +20,7 @@ class Recorder:
         self.calls: list[tuple[Any, ...]] = []
         self.fail_on: str | None = None
         self.usage_bytes: dict[str, int] = {}
+        self.owns_shared: dict[str, bool] = {}
         self.sessions: dict[str, int] = {}
 
     def _rec(self, *call: Any) -> None:
@@ -51,7 +52,8 @@ class Recorder:
     def set_acl(self, target_name: str, object_id: str, initiator_iqns: list[str]) -> None:
         self._rec("set_acl", target_name, object_id, initiator_iqns)
 
-    def usage(self, object_id: str) -> int | None:
+    def usage(self, object_id: str, *, owns_shared: bool = False) -> int | None:
+        self.owns_shared[object_id] = owns_shared
         return self.usage_bytes.get(object_id)
 
     def connections(self, target_name: str) -> int | None:
@@ -132,6 +134,14 @@ def test_usage_and_connections_reported_by_the_data_plane(rec_sim: tuple[Recorde
     got = api.get(f"/v1/volumes/{vol['id']}").data
     assert (got["vol_usage_uncompressed_bytes"], got["num_connections"]) == (5 * MIB, 1)
     assert api.pool()["usage"] == 5 * MIB
+    # a plain volume owns the blocks it shares with its snapshots; a clone only what it wrote
+    assert rec.owns_shared[vol["id"]] is True
+    snap = api.post("/v1/snapshots", {"vol_id": vol["id"], "name": "s"}).data
+    clone = api.post(
+        "/v1/volumes", {"name": "c", "clone": True, "base_snap_id": snap["id"]}
+    ).data
+    api.get(f"/v1/volumes/{clone['id']}")
+    assert rec.owns_shared[clone["id"]] is False
     r = api.put(f"/v1/volumes/{vol['id']}", {"online": False})
     assert r.code == "SM_vol_has_connections"
 

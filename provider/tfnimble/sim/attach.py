@@ -75,8 +75,10 @@ class DataPlaneAdapter:
             if target_name in self._exported and self._iscsi:
                 self.dp.set_acl(target_name, initiator_iqns)
 
-    def usage(self, object_id: str) -> int | None:
+    def usage(self, object_id: str, *, owns_shared: bool = False) -> int | None:
         try:
+            if owns_shared:
+                return int(self.dp.allocated_bytes(object_id))
             return int(self.dp.unique_bytes(object_id))
         except (OSError, LookupError):
             return None

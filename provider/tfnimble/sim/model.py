@@ -132,7 +132,7 @@ class DataPlane(Protocol):
     def delete(self, object_id: str) -> None: ...
     def set_online(self, target_name: str, object_id: str, online: bool) -> None: ...
     def set_acl(self, target_name: str, object_id: str, initiator_iqns: list[str]) -> None: ...
-    def usage(self, object_id: str) -> int | None: ...
+    def usage(self, object_id: str, *, owns_shared: bool = False) -> int | None: ...
     def connections(self, target_name: str) -> int | None: ...
     def close(self) -> None: ...
 
@@ -164,7 +164,7 @@ class NullDataPlane:
     def set_acl(self, target_name: str, object_id: str, initiator_iqns: list[str]) -> None:
         pass
 
-    def usage(self, object_id: str) -> int | None:
+    def usage(self, object_id: str, *, owns_shared: bool = False) -> int | None:
         return None
 
     def connections(self, target_name: str) -> int | None:
@@ -431,7 +431,10 @@ class Model:
         return int(reported) if reported is not None else int(vol.get("connections", 0))
 
     def vol_usage(self, vol: Doc) -> int:
-        reported = self.dp.usage(vol["id"])
+        # A volume is charged for every block it maps, including blocks its own snapshots
+        # (and their clones) share; a clone only for what it wrote. So an image master and
+        # its snapshot count once, and 20 clones of it count nothing until written.
+        reported = self.dp.usage(vol["id"], owns_shared=not vol.get("clone"))
         return int(reported) if reported is not None else int(vol.get("written_bytes", 0))
 
     def snap_usage(self, snap: Doc) -> int:
