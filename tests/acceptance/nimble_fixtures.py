@@ -216,7 +216,7 @@ def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim]:
 
 
 @pytest.fixture(autouse=True)
-def _clear_sim_faults(request: pytest.FixtureRequest) -> Iterator[None]:
+def clear_sim_faults_after_each_test(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     if "sim" in request.fixturenames:
         request.getfixturevalue("sim").clear_faults()

@@ -454,6 +454,21 @@ def _ensure_fstab(r: _Run, uuid: str) -> bool:
     return True
 
 
+def _refuse_to_hide_files(r: _Run) -> None:
+    """Never mount over files: Glance would lose sight of the images they are."""
+    mp = r.spec.mount_point
+    if ctl.mounted_at(r.t, mp) is not None:
+        return
+    files = ctl.count_files(r.t, mp)
+    if files:
+        raise MountError(
+            f"{mp} already holds {files} file(s) on the controller's own disk (existing "
+            "Glance images?). Mounting the store there would hide them from Glance. Move "
+            "them onto the new store after it is mounted elsewhere, or choose an empty "
+            "mount_point"
+        )
+
+
 def _ensure_mounted(r: _Run, uuid: str, fstab_changed: bool) -> bool:
     """Mount by the fstab line. True if this call mounted (or remounted) it."""
     mp = r.spec.mount_point
@@ -519,6 +534,7 @@ def _apply(r: _Run, known: StoreState | None, *, allow_format: bool) -> StoreSta
     service = _resolve_service(r, known)
     user, group = _resolve_owner(r, service)
     initiator = ctl.read_initiator_name(t)
+    _refuse_to_hide_files(r)
 
     portal, sid, new_session = _ensure_session(r, initiator)
     ctl.iscsi_set_startup(t, spec.target_iqn, portal, ctl.AUTOMATIC)
@@ -548,8 +564,6 @@ def _apply(r: _Run, known: StoreState | None, *, allow_format: bool) -> StoreSta
         previous = marked_previous  # recorded on the controller by an earlier run
     elif known is not None:
         previous = known.previous_datadir
-    elif previous is not None and glance_conf.same_path(previous, spec.mount_point):
-        previous = None  # pointed here by hand, before us: nothing to restore but the default
     new_text = glance_conf.add_marker(new_text, section, previous)
     config_changed = new_text != conf_text
     if config_changed:

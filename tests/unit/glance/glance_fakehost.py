@@ -64,6 +64,7 @@ class FakeHost:
         }
     )
     restart_fails: bool = False
+    root_files: dict[str, int] = field(default_factory=dict)  # dir on the root disk -> files
     busy: bool = False
     mkfs_calls: list[tuple[str, ...]] = field(default_factory=list)
     restarts: int = 0
@@ -255,6 +256,9 @@ class FakeHost:
         directory = a[0]
         m = self.mount_at(directory)
         if m is None:
+            if self.root_files.get(directory):
+                n = self.root_files[directory]
+                return (0, "".join(f"{directory}/old-{i}\0" for i in range(n)))
             return (
                 (0, "")
                 if directory in self.owners

@@ -475,3 +475,20 @@ def test_state_dict_round_trip() -> None:
     host = FakeHost()
     state = create(host)
     assert StoreState.from_dict({**state.to_dict(), "unknown": 1}) == state
+
+
+def test_never_mounts_over_existing_images_and_changes_nothing() -> None:
+    host = FakeHost(root_files={MP: 2})
+    with pytest.raises(ops.MountError, match="already holds 2 file"):
+        create(host)
+    assert host.sessions == {} and host.mkfs_calls == [] and host.mounts == []
+    assert host.text("/etc/fstab") == FSTAB and host.text(CONF) == LEGACY_CONF
+
+
+def test_mount_point_equal_to_the_current_datadir_is_kept_on_destroy() -> None:
+    host = FakeHost()
+    s = spec(mount_point="/var/lib/glance/images")
+    state = ops.create(host.transport, s, sleep=nosleep)
+    assert state.previous_datadir == "/var/lib/glance/images/"
+    ops.delete(host.transport, s, state, force_destroy=True)
+    assert host.text(CONF) == LEGACY_CONF
