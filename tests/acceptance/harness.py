@@ -179,6 +179,7 @@ class Harness:
         keep = os.environ.get("TF_ACC_PERSIST_WORKING_DIR") not in (None, "", "0")
         self.workdir = Path(tempfile.mkdtemp(prefix="tfacc-", dir=self.root))
         initialised = False
+        initialised_for: set[str] = set()
         last_config: str | None = None
         self._last_good_config: str | None = None
         failure: BaseException | None = None
@@ -193,9 +194,10 @@ class Harness:
                 assert step.config is not None, f"step {i} has no config"
                 self.write_config(step.config)
                 last_config = step.config
-                if not initialised:
+                sources = set(re.findall(r'source\s*=\s*"([^"]+)"', step.config))
+                if not initialised or sources != initialised_for:
                     self.init(env=env)
-                    initialised = True
+                    initialised, initialised_for = True, sources
                 self._config_step(i, step, env)
         except BaseException as exc:
             failure = exc

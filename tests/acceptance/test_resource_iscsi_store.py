@@ -155,3 +155,79 @@ def test_acc_iscsi_store_lifecycle(
             check_destroy=controller_restored_and_data_kept,
         )
     )
+
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples/resources/glance_iscsi_store"
+
+
+@pytest.fixture
+def controller_and_array(controller_real_glance, tmp_path_factory):
+    """A controller host and a data-plane nimble-sim whose iSCSI portal the controller reaches
+    (the host side of its veth). The controller is detached before the array stops."""
+    from nimble_fixtures import DataPlaneSim, start_sim
+    from testbed import caps
+
+    c = controller_real_glance
+    state = tmp_path_factory.mktemp("nimble-sim-glance") / "state"
+    (state / "dataplane").mkdir(parents=True)
+    (state / "dataplane" / "owner.pid").write_text(f"{__import__('os').getpid()}\n")
+    portal = f"{c.array_ip}:{caps.free_port(c.array_ip)}"
+    s = start_sim(state, ("--data-plane", "--iscsi-portal", portal), timeout=120)
+    s.__class__ = DataPlaneSim
+    s.portal = portal
+    try:
+        yield c, s
+    finally:
+        try:
+            # If a test failed half-way, let go of the LUN while the target still answers.
+            c.run(["umount", "/var/lib/glance/images"], timeout=60)
+            c.iscsiadm("-m", "node", "--logoutall=all")
+        finally:
+            s.stop()
+
+
+def test_acc_example_glance_store_on_the_array(tf: Harness, controller_and_array) -> None:
+    """examples/provider/glance and examples/resources/glance_iscsi_store as written: a
+    nimble volume, an initiator group and access record for the controller, discovery, and
+    the store on top of them."""
+    c, s = controller_and_array
+    before = s.inventory()
+    # the example mounts the store at the datadir itself: it must start empty
+    assert c.run(["find", "/var/lib/glance/images", "-type", "f"]).stdout == ""
+    env = {
+        **s.env(),
+        "GLANCE_SSH_HOST": c.ip,
+        "GLANCE_SSH_USER": "root",
+        "GLANCE_SSH_PRIVATE_KEY_FILE": str(c.key_path),
+        "GLANCE_SSH_KNOWN_HOSTS_FILE": str(c.known_hosts_path),
+        "TF_VAR_controller_initiator": c.initiator_iqn,
+    }
+    conf_before = c.read_file("/etc/glance/glance-api.conf")
+    c.run(["/usr/bin/systemctl", "start", "glance-api"], timeout=90)
+
+    def store_is_on_the_array(state: State) -> None:
+        attrs = state.attrs("glance_iscsi_store.store")
+        assert attrs["drift"] == [] and attrs["portal"] == s.portal
+        vol = state.attrs("nimble_volume.glance")
+        assert attrs["target_iqn"] == vol["target_name"]
+        image_id = upload_image(c, b"x" * MiB)
+        assert c.run(["test", "-f", f"/var/lib/glance/images/{image_id}"]).returncode == 0
+        c.run(["rm", "-f", f"/var/lib/glance/images/{image_id}"], check=True)
+
+    def everything_back() -> None:
+        s.back_to(before)()
+        assert c.read_file("/etc/glance/glance-api.conf") == conf_before
+        assert c.iscsiadm("-m", "session").returncode == 21
+
+    config = "\n".join(p.read_text() for p in sorted(EXAMPLE.glob("*.tf")))
+    provider_only = (EXAMPLE.parents[1] / "provider/glance/provider.tf").read_text()
+    tf.run(
+        Case(
+            env=env,
+            steps=[
+                Step(config=provider_only),  # examples/provider/glance applies as written
+                Step(config=config, checks=[store_is_on_the_array]),
+            ],
+            check_destroy=everything_back,
+        )
+    )
