@@ -11,21 +11,21 @@ why the server is grpclib on the standard `ssl` module.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import datetime
 import os
 import socket
-import ssl
 import sys
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 # Only the standard library at import time: the handshake line goes out before the gRPC
 # stack (grpclib, protobuf) is imported, so Terraform sets up its client meanwhile.
 if TYPE_CHECKING:
+    import asyncio
+    import ssl
+
     import grpclib.const
     from grpclib.server import Stream
 
@@ -62,18 +62,42 @@ def negotiate_protocol(env: Mapping[str, str]) -> int:
     return APP_PROTOCOL_VERSION
 
 
-@dataclass
 class ServerTLS:
-    context: ssl.SSLContext
-    cert_der: bytes
+    """Our certificate for the handshake line, and (built after it) the server context."""
+
+    def __init__(self, key_pem: bytes, cert_pem: bytes, cert_der: bytes, client_pem: str) -> None:
+        self._key_pem = key_pem
+        self._cert_pem = cert_pem
+        self.cert_der = cert_der
+        self._client_pem = client_pem
 
     @property
     def handshake_cert(self) -> str:
         return base64.b64encode(self.cert_der).decode().rstrip("=")
 
+    def context(self, workdir: str) -> ssl.SSLContext:
+        """TLS 1.2+, ALPN h2, and only Terraform's own client certificate is accepted."""
+        import ssl
 
-def make_server_tls(client_cert_pem: str, workdir: str) -> ServerTLS:
-    """A fresh self-signed server certificate, and a context trusting only the client's."""
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        # ssl loads a key only from a file: write it into the private 0700 dir, load, remove.
+        fd, key_path = tempfile.mkstemp(dir=workdir, suffix=".pem")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(self._key_pem + self._cert_pem)
+            ctx.load_cert_chain(key_path)
+        finally:
+            os.unlink(key_path)
+        self._key_pem = b""
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        ctx.load_verify_locations(cadata=self._client_pem)
+        ctx.set_alpn_protocols(["h2"])
+        return ctx
+
+
+def make_server_tls(client_cert_pem: str) -> ServerTLS:
+    """A fresh self-signed server certificate (its context is built after the handshake)."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -119,27 +143,16 @@ def make_server_tls(client_cert_pem: str, workdir: str) -> ServerTLS:
         )
         .sign(key, hashes.SHA256())
     )
-    # ssl can only load a key from a file: write it into our private 0700 dir, load, remove.
-    fd, key_path = tempfile.mkstemp(dir=workdir, suffix=".pem")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(
-                key.private_bytes(
-                    serialization.Encoding.PEM,
-                    serialization.PrivateFormat.PKCS8,
-                    serialization.NoEncryption(),
-                )
-            )
-            fh.write(cert.public_bytes(serialization.Encoding.PEM))
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-        ctx.load_cert_chain(key_path)
-    finally:
-        os.unlink(key_path)
-    ctx.verify_mode = ssl.CERT_REQUIRED
-    ctx.load_verify_locations(cadata=client_cert_pem)
-    ctx.set_alpn_protocols(["h2"])
-    return ServerTLS(ctx, cert.public_bytes(serialization.Encoding.DER))
+    return ServerTLS(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ),
+        cert.public_bytes(serialization.Encoding.PEM),
+        cert.public_bytes(serialization.Encoding.DER),
+        client_cert_pem,
+    )
 
 
 def private_socket_path() -> tuple[str, str]:

@@ -65,12 +65,12 @@ def serve(
     try:
         sock = goplugin.bind_unix_socket(sock_path)
         client_cert = env.get("PLUGIN_CLIENT_CERT", "")
-        tls = goplugin.make_server_tls(client_cert, workdir) if client_cert and not debug else None
+        tls = goplugin.make_server_tls(client_cert) if client_cert and not debug else None
         if debug:
             _print_reattach(address, sock_path)
         else:
             goplugin.write_handshake(goplugin.handshake_line(sock_path, tls))
-        code = _run(factory, provider, program, sock, tls, debug)
+        code = _run(factory, provider, program, sock, tls, debug, workdir)
     except KeyboardInterrupt:
         code = 0
     finally:
@@ -106,20 +106,22 @@ def _run(
     sock: Any,
     tls: goplugin.ServerTLS | None,
     debug: bool,
+    workdir: str,
 ) -> int:
     import asyncio
 
     from . import logging as plog
 
     plog.setup(f"provider.{program}")
-    return asyncio.run(_serve(factory, provider, sock, tls, debug))
+    context = tls.context(workdir) if tls else None
+    return asyncio.run(_serve(factory, provider, sock, context, debug))
 
 
 async def _serve(
     factory: Callable[[], Provider],
     provider: Any,
     sock: Any,
-    tls: goplugin.ServerTLS | None,
+    context: Any,
     debug: bool,
 ) -> int:
     import asyncio
@@ -136,7 +138,7 @@ async def _serve(
     server = Server(
         [service, goplugin.Controller(shutdown), goplugin.Stdio(shutdown), goplugin.Health()]
     )
-    await server.start(sock=sock, ssl=tls.context if tls else None)
+    await server.start(sock=sock, ssl=context)
     loop = asyncio.get_running_loop()
     if debug:
         loop.add_signal_handler(signal.SIGINT, shutdown.set)
