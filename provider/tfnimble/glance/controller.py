@@ -933,3 +933,37 @@ def wait_service_active(
         if attempt + 1 < attempts:
             sleep(delay)
     return state
+
+
+# -- the Glance API's own view of its stores ------------------------------------------------
+
+_FETCH = (
+    "import sys, urllib.request\n"
+    "try:\n"
+    "    with urllib.request.urlopen(sys.argv[1], timeout=5) as r:\n"
+    "        sys.stdout.write(r.read().decode())\n"
+    "except Exception as e:\n"
+    "    sys.stderr.write(str(e))\n"
+    "    sys.exit(3)\n"
+)
+
+
+def glance_store_data_dirs(t: Transport, url: str) -> dict[str, str] | None:
+    """``{store id: data_dir}`` from ``GET /v2/info/stores/detail`` as seen on the controller,
+    or None when the API does not answer that (not running, needs a token, single-store)."""
+    import json
+
+    r = t.run(["python3", "-c", _FETCH, url], idempotent=True, timeout=30)
+    if r.returncode != 0:
+        return None
+    try:
+        stores = json.loads(r.stdout).get("stores", [])
+    except (ValueError, AttributeError):
+        return None
+    out: dict[str, str] = {}
+    for store in stores if isinstance(stores, list) else []:
+        props = store.get("properties") or {}
+        data_dir = props.get("data_dir") or props.get("datadir")
+        if isinstance(store.get("id"), str) and isinstance(data_dir, str):
+            out[store["id"]] = data_dir
+    return out

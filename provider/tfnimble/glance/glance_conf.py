@@ -368,3 +368,9 @@ def remove_marker(text: str, section: str) -> str:
     pattern = _marker_re(_norm_section(section))
     lines = text.splitlines(keepends=True)
     return "".join(line for line in lines if not pattern.match(line))
+
+
+def get_option(text: str, section: str, key: str) -> str | None:
+    """The value of ``key`` in ``section`` (last occurrence wins), or None."""
+    lines = text.splitlines(keepends=True)
+    return _get(lines, _classify(lines), _norm_section(section), _norm_key(key))

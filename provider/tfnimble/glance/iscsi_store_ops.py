@@ -522,6 +522,32 @@ def _verify_service(r: _Run, service: str) -> None:
         )
 
 
+def _glance_api_url(conf_text: str) -> str:
+    host = glance_conf.get_option(conf_text, "DEFAULT", "bind_host") or "127.0.0.1"
+    if host in ("0.0.0.0", "::", "[::]"):
+        host = "127.0.0.1"
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    port = glance_conf.get_option(conf_text, "DEFAULT", "bind_port") or "9292"
+    return f"http://{host}:{port}/v2/info/stores/detail"
+
+
+def _verify_api_data_dir(r: _Run, conf_text: str, section: str) -> None:
+    """If glance-api answers for its stores, it must report the new data_dir."""
+    dirs = ctl.glance_store_data_dirs(r.t, _glance_api_url(conf_text))
+    if not dirs:
+        return  # not answered (auth, single-store layout, not listening): nothing to compare
+    store = section if section in dirs else ("file" if "file" in dirs else None)
+    if store is None:
+        return
+    if not glance_conf.same_path(dirs[store], r.spec.mount_point):
+        raise ServiceError(
+            f"glance-api reports data_dir {dirs[store]} for store {store!r}, not "
+            f"{r.spec.mount_point}: it did not pick up {r.spec.config_file}. Check which "
+            "configuration file the service reads (e.g. --config-dir)"
+        )
+
+
 # -- operations ----------------------------------------------------------------------------
 
 
@@ -578,6 +604,7 @@ def _apply(r: _Run, known: StoreState | None, *, allow_format: bool) -> StoreSta
         r.step(f"restarting {service}")
         ctl.service_restart(t, service)
     _verify_service(r, service)
+    _verify_api_data_dir(r, new_text, section)
 
     if not ctl.is_writable_by(t, user, spec.mount_point):
         raise ControllerError(

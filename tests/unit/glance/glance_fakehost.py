@@ -65,6 +65,10 @@ class FakeHost:
     )
     restart_fails: bool = False
     root_files: dict[str, int] = field(default_factory=dict)  # dir on the root disk -> files
+    # what GET /v2/info/stores/detail answers: {store id: data_dir}, or None (no answer);
+    # "follow" reports the configured datadir, as a running glance-api does after a restart
+    api_stores: dict[str, str] | str | None = None
+    api_urls: list[str] = field(default_factory=list)
     busy: bool = False
     mkfs_calls: list[tuple[str, ...]] = field(default_factory=list)
     restarts: int = 0
@@ -249,6 +253,26 @@ class FakeHost:
                         return 1
                     return f"/dev/{disk}"
         return 1
+
+    def cmd_python3(self, a: list[str]) -> Reply:
+        import json
+
+        from tfnimble.glance import glance_conf
+
+        self.api_urls.append(a[-1])
+        if self.api_stores is None:
+            return (3, "", "<urlopen error [Errno 111] Connection refused>")
+        stores = self.api_stores
+        if stores == "follow":
+            loc = glance_conf.get_datadir(self.text(CONF))
+            stores = {loc.section if loc.layout == "multi-store" else "file": loc.value or ""}
+        assert isinstance(stores, dict)
+        body = {
+            "stores": [
+                {"id": k, "type": "file", "properties": {"data_dir": v}} for k, v in stores.items()
+            ]
+        }
+        return (0, json.dumps(body))
 
     def cmd_find(self, a: list[str]) -> Reply:
         if a[0] == "/dev/disk/by-path":

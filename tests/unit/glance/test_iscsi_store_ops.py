@@ -492,3 +492,20 @@ def test_mount_point_equal_to_the_current_datadir_is_kept_on_destroy() -> None:
     assert state.previous_datadir == "/var/lib/glance/images/"
     ops.delete(host.transport, s, state, force_destroy=True)
     assert host.text(CONF) == LEGACY_CONF
+
+
+def test_glance_api_view_of_the_datadir_is_checked_when_it_answers() -> None:
+    host = FakeHost(api_stores="follow")
+    state = create(host)
+    assert state.ok and host.api_urls == ["http://127.0.0.1:9292/v2/info/stores/detail"]
+
+
+def test_glance_api_reporting_another_datadir_fails_the_create() -> None:
+    host = FakeHost(api_stores={"file": "/var/lib/glance/images/"})
+    with pytest.raises(ops.ServiceError, match="did not pick up"):
+        create(host)
+
+
+def test_glance_api_that_does_not_answer_is_not_an_error() -> None:
+    host = FakeHost(api_stores=None)
+    assert create(host).ok
