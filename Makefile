@@ -26,12 +26,14 @@ fmt: venv
 lint: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/lint-imports
 	terraform fmt -check -recursive examples
 
 # The checks CI gates on besides the tests themselves.
 check: venv
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/lint-imports
 	terraform fmt -check -recursive examples
 	$(MAKE) --no-print-directory docs-check

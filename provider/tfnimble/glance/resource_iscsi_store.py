@@ -52,7 +52,7 @@ class IscsiStoreModel:
 
 def _replace(desc: str, **kw: Any) -> Attribute:
     kw.setdefault("type", types.String)
-    mods = (requires_replace(),)
+    mods: tuple[Any, ...] = (requires_replace(),)
     if kw.get("computed"):
         # A detected value (lun) stays what it is unless the configuration sets another.
         mods = (use_state_for_unknown(), requires_replace())

@@ -160,7 +160,7 @@ class Engine:
 
     def configure_provider(self, config: Any, terraform_version: str = "") -> Diagnostics:
         ctx = self._ctx()
-        model = model_from_value(self.provider.Model, config)
+        model: Any = model_from_value(self.provider.Model, config)
 
         def run() -> None:
             self.provider_data = self.provider.configure(ctx, model)
@@ -352,7 +352,7 @@ class Engine:
             return StateResult(prior, planned_private or b"", ctx.diagnostics)
 
         op = "create" if prior is None else "update"
-        plan_model = model_from_value(res.Model, planned)
+        plan_model: Any = model_from_value(res.Model, planned)
         ctx = self._ctx(private, timeout_for(plan_model, op, res.DEFAULT_TIMEOUTS))
         out: dict[str, Any] = {}
 

@@ -40,6 +40,16 @@ def _decode_error(exc: Exception, what: str) -> Diagnostics:
     return diags
 
 
+async def _recv(stream: Stream[Any, Any]) -> Any:
+    req = await stream.recv_message()
+    if req is None:
+        from grpclib.const import Status
+        from grpclib.exceptions import GRPCError
+
+        raise GRPCError(Status.INVALID_ARGUMENT, "the request message is missing")
+    return req
+
+
 class ProviderService:
     def __init__(self, engine: Engine, max_workers: int = 64) -> None:
         self.engine = engine
@@ -101,7 +111,7 @@ class ProviderService:
     # --- provider config ----------------------------------------------------------------
 
     async def ValidateProviderConfig(self, stream: Stream[Any, Any]) -> None:
-        req = await stream.recv_message()
+        req = await _recv(stream)
         e = self.engine
 
         def work() -> Diagnostics:
@@ -117,7 +127,7 @@ class ProviderService:
         )
 
     async def ConfigureProvider(self, stream: Stream[Any, Any]) -> None:
-        req = await stream.recv_message()
+        req = await _recv(stream)
         e = self.engine
 
         def work() -> Diagnostics:
@@ -140,7 +150,7 @@ class ProviderService:
     # --- validation -----------------------------------------------------------------------
 
     async def ValidateResourceConfig(self, stream: Stream[Any, Any]) -> None:
-        req = await stream.recv_message()
+        req = await _recv(stream)
         e = self.engine
 
         def work() -> Diagnostics:
@@ -157,7 +167,7 @@ class ProviderService:
         )
 
     async def ValidateDataResourceConfig(self, stream: Stream[Any, Any]) -> None:
-        req = await stream.recv_message()
+        req = await _recv(stream)
         e = self.engine
 
         def work() -> Diagnostics:
@@ -176,7 +186,7 @@ class ProviderService:
     # --- resources ---------------------------------------------------------------------------
 
     async def UpgradeResourceState(self, stream: Stream[Any, Any]) -> None:
-        req = await stream.recv_message()
+        req = await _recv(stream)
         e = self.engine
 
         def work() -> pb.UpgradeResourceState.Response:
@@ -200,7 +210,7 @@ class ProviderService:
         await stream.send_message(await self._run(work))
 
     async def ReadResource(self, stream: Stream[Any, Any]) -> None:
-        req = await stream.recv_message()
+        req = await _recv(stream)
         e = self.engine
 
         def work() -> pb.ReadResource.Response:
@@ -223,7 +233,7 @@ class ProviderService:
         await stream.send_message(await self._run(work))
 
     async def PlanResourceChange(self, stream: Stream[Any, Any]) -> None:
-        req = await stream.recv_message()
+        req = await _recv(stream)
         e = self.engine
 
         def work() -> pb.PlanResourceChange.Response:
@@ -249,7 +259,7 @@ class ProviderService:
         await stream.send_message(await self._run(work))
 
     async def ApplyResourceChange(self, stream: Stream[Any, Any]) -> None:
-        req = await stream.recv_message()
+        req = await _recv(stream)
         e = self.engine
 
         def work() -> pb.ApplyResourceChange.Response:
@@ -275,7 +285,7 @@ class ProviderService:
         await stream.send_message(await self._run(work))
 
     async def ImportResourceState(self, stream: Stream[Any, Any]) -> None:
-        req = await stream.recv_message()
+        req = await _recv(stream)
         e = self.engine
 
         def work() -> pb.ImportResourceState.Response:
@@ -299,7 +309,7 @@ class ProviderService:
         await stream.send_message(await self._run(work))
 
     async def ReadDataSource(self, stream: Stream[Any, Any]) -> None:
-        req = await stream.recv_message()
+        req = await _recv(stream)
         e = self.engine
 
         def work() -> pb.ReadDataSource.Response:
@@ -325,7 +335,7 @@ class ProviderService:
         await stream.send_message(pb.GetFunctions.Response())
 
     async def CallFunction(self, stream: Stream[Any, Any]) -> None:
-        req = await stream.recv_message()
+        req = await _recv(stream)
         diags = Diagnostics()
         diags.add_error(
             "Function Not Found", f"This provider defines no function named {req.name!r}."

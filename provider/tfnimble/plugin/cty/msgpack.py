@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-import msgpack as _msgpack  # type: ignore[import-untyped]
+import msgpack as _msgpack
 
 from .path import AttributePath, CtyError
 from .types import (
@@ -78,7 +78,8 @@ def encode(value: Any, ty: CtyType) -> bytes:
     value = conform(value, ty, root)
     try:
         obj = _to_wire(value, ty, root)
-        return _msgpack.packb(obj, use_bin_type=True)
+        packed: bytes = _msgpack.packb(obj, use_bin_type=True)
+        return packed
     except CtyError:
         raise
     except (ValueError, OverflowError, TypeError, RecursionError) as e:

@@ -346,7 +346,7 @@ def _equal(a: Any, b: Any, ty: CtyType) -> bool:
             b, list | tuple | set | frozenset
         ):
             return False
-        return _set_key(a, ty.element) == _set_key(b, ty.element)
+        return bool(_set_key(a, ty.element) == _set_key(b, ty.element))
     if isinstance(ty, Map):
         if not isinstance(a, Mapping) or not isinstance(b, Mapping) or a.keys() != b.keys():
             return False
