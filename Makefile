@@ -32,6 +32,7 @@ lint: venv
 
 # The checks CI gates on besides the tests themselves.
 check: venv
+	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports

@@ -36,14 +36,21 @@ class Client:
         self.url, self.ca = url, ca
         self.s = requests.Session()
         self.s.trust_env = False
-        r = self.s.post(f"{url}/v1/tokens", json={"data": {"username": USER,
-                                                          "password": PASSWORD}}, verify=ca)
+        r = self.s.post(
+            f"{url}/v1/tokens", json={"data": {"username": USER, "password": PASSWORD}}, verify=ca
+        )
         r.raise_for_status()
         self.s.headers["X-Auth-Token"] = r.json()["data"]["session_token"]
 
     def call(self, method: str, path: str, data: Any = None, **params: Any) -> Any:
-        r = self.s.request(method, self.url + path, json=None if data is None else {"data": data},
-                           params=params or None, verify=self.ca, timeout=120)
+        r = self.s.request(
+            method,
+            self.url + path,
+            json=None if data is None else {"data": data},
+            params=params or None,
+            verify=self.ca,
+            timeout=120,
+        )
         if r.status_code >= 400:
             raise RuntimeError(f"{method} {path}: {r.status_code} {r.text[:200]}")
         return r.json()
@@ -60,9 +67,14 @@ def rss_mb(pid: int) -> tuple[float, float]:
 def create_volumes(clients: list[Client], start: int, count: int, size: int = 64) -> float:
     t0 = time.perf_counter()
     with ThreadPoolExecutor(len(clients)) as pool:
-        list(pool.map(lambda i: clients[i % len(clients)].call(
-            "POST", "/v1/volumes", {"name": f"bench-{i:05d}", "size": size}),
-            range(start, start + count)))
+        list(
+            pool.map(
+                lambda i: clients[i % len(clients)].call(
+                    "POST", "/v1/volumes", {"name": f"bench-{i:05d}", "size": size}
+                ),
+                range(start, start + count),
+            )
+        )
     return count / (time.perf_counter() - t0)
 
 
@@ -98,17 +110,34 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="sim-bench-") as state:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "tfnimble.sim.main", "serve", "--listen", "127.0.0.1:0",
-             "--state-dir", state, "--username", USER, "--password", PASSWORD,
-             "--log-level", "warning"],
-            stdout=subprocess.PIPE, text=True)
+            [
+                sys.executable,
+                "-m",
+                "tfnimble.sim.main",
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--state-dir",
+                state,
+                "--username",
+                USER,
+                "--password",
+                PASSWORD,
+                "--log-level",
+                "warning",
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         try:
             assert proc.stdout is not None
             info = json.loads(proc.stdout.readline())
             url, ca, pid = info["url"], info["ca_file"], info["pid"]
             clients = [Client(url, ca) for _ in range(max(args.clients, 8))]
-            print(f"host: {platform.processor() or platform.machine()}, "
-                  f"{os.cpu_count()} CPUs, Python {platform.python_version()}")
+            print(
+                f"host: {platform.processor() or platform.machine()}, "
+                f"{os.cpu_count()} CPUs, Python {platform.python_version()}"
+            )
             out["baseline_rss_mb"] = rss_mb(pid)[0]
             print(f"baseline RSS: {out['baseline_rss_mb']:.1f} MB")
 
@@ -117,24 +146,37 @@ def main() -> int:
             body = clients[0].call("GET", "/v1/volumes/detail")
             assert body["totalRows"] == 1000 and len(body["data"]) == 1000
             readers = clients[: args.clients]
-            n, dt = timed(readers, args.seconds,
-                          lambda c, i, k: c.call("GET", "/v1/volumes/detail"))
+            n, dt = timed(
+                readers, args.seconds, lambda c, i, k: c.call("GET", "/v1/volumes/detail")
+            )
             out["detail_1000_req_per_s"] = n / dt
-            print(f"GET /v1/volumes/detail, 1,000 volumes, {len(readers)} clients: "
-                  f"{n / dt:.1f} requests/s ({n / dt * 1000:.0f} volume objects/s)")
-            n, dt = timed(readers, args.seconds,
-                          lambda c, i, k: c.call("GET", "/v1/volumes/detail", pageSize=10))
+            print(
+                f"GET /v1/volumes/detail, 1,000 volumes, {len(readers)} clients: "
+                f"{n / dt:.1f} requests/s ({n / dt * 1000:.0f} volume objects/s)"
+            )
+            n, dt = timed(
+                readers,
+                args.seconds,
+                lambda c, i, k: c.call("GET", "/v1/volumes/detail", pageSize=10),
+            )
             out["detail_page10_req_per_s"] = n / dt
             print(f"GET /v1/volumes/detail?pageSize=10, 1,000 volumes: {n / dt:.1f} requests/s")
 
             base = clients[0].call("POST", "/v1/volumes", {"name": "image", "size": 10240})
-            snap = clients[0].call("POST", "/v1/snapshots", {"name": "golden",
-                                                             "vol_id": base["data"]["id"]})
+            snap = clients[0].call(
+                "POST", "/v1/snapshots", {"name": "golden", "vol_id": base["data"]["id"]}
+            )
             snap_id = snap["data"]["id"]
             cloners = clients[:8]
-            n, dt = timed(cloners, args.seconds, lambda c, i, k: c.call(
-                "POST", "/v1/volumes",
-                {"name": f"clone-{i}-{k}", "clone": True, "base_snap_id": snap_id}))
+            n, dt = timed(
+                cloners,
+                args.seconds,
+                lambda c, i, k: c.call(
+                    "POST",
+                    "/v1/volumes",
+                    {"name": f"clone-{i}-{k}", "clone": True, "base_snap_id": snap_id},
+                ),
+            )
             out["clone_creates_per_s"] = n / dt
             print(f"clone create, 8 clients: {n / dt:.1f} clones/s ({n} clones)")
 
@@ -146,8 +188,10 @@ def main() -> int:
             page_ms = (time.perf_counter() - t0) * 1000
             rss, peak = rss_mb(pid)
             out.update(volumes=total, rss_mb=rss, peak_rss_mb=peak, page_at_9000_ms=page_ms)
-            print(f"{total} volumes: RSS {rss:.1f} MB (peak {peak:.1f} MB); "
-                  f"GET /v1/volumes/detail?startRow=9000 took {page_ms:.0f} ms")
+            print(
+                f"{total} volumes: RSS {rss:.1f} MB (peak {peak:.1f} MB); "
+                f"GET /v1/volumes/detail?startRow=9000 took {page_ms:.0f} ms"
+            )
             size = sum(p.stat().st_size for p in Path(state).glob("sim.sqlite3*"))
             out["state_mb"] = size / 1e6
             print(f"state on disk: {size / 1e6:.1f} MB")

@@ -45,8 +45,14 @@ def test_sshd_with_host_key_checking(controller) -> None:
     cl.load_host_keys(str(bad))
     cl.set_missing_host_key_policy(paramiko.RejectPolicy())
     with pytest.raises(paramiko.BadHostKeyException):
-        cl.connect(c.ip, username="root", key_filename=str(c.key_path), look_for_keys=False,
-                   allow_agent=False, timeout=10)
+        cl.connect(
+            c.ip,
+            username="root",
+            key_filename=str(c.key_path),
+            look_for_keys=False,
+            allow_agent=False,
+            timeout=10,
+        )
     cl.close()
 
 
@@ -96,8 +102,10 @@ def test_iscsi_login_mkfs_mount_write_logout(controller_dataplane, record_proper
 
     r = c.iscsiadm("-m", "node", "-T", iqn, "-p", portal, "--login")
     assert r.returncode == 15
-    assert r.stderr == ("iscsiadm: default: 1 session requested, but 1 already present.\n"
-                        "iscsiadm: Could not log into all portals\n")
+    assert r.stderr == (
+        "iscsiadm: default: 1 session requested, but 1 already present.\n"
+        "iscsiadm: Could not log into all portals\n"
+    )
     r = c.iscsiadm("-m", "session")
     assert r.stdout == f"tcp: [1] {portal},1 {iqn} (non-flash)\n"
     p3 = c.iscsiadm("-m", "session", "-P", "3").stdout
@@ -113,16 +121,23 @@ def test_iscsi_login_mkfs_mount_write_logout(controller_dataplane, record_proper
     uuid = c.run(["blkid", "-o", "value", "-s", "UUID", dev], check=True).stdout.strip()
     assert len(uuid) == 36
     c.run(["mkdir", "-p", "/var/lib/glance/iscsi-images"], check=True)
-    c.write_file("/etc/fstab", c.fstab_text()
-                 + f"UUID={uuid} /var/lib/glance/iscsi-images ext4 _netdev,nofail,noatime 0 0\n")
+    c.write_file(
+        "/etc/fstab",
+        c.fstab_text()
+        + f"UUID={uuid} /var/lib/glance/iscsi-images ext4 _netdev,nofail,noatime 0 0\n",
+    )
     c.run(["mount", "/var/lib/glance/iscsi-images"], check=True)
     findmnt = c.run(["findmnt", "-n", "-o", "UUID", "/var/lib/glance/iscsi-images"], check=True)
     assert findmnt.stdout.strip() == uuid
 
     payload = os.urandom(8 * MiB)
     t0 = time.monotonic()
-    c.run(["sh", "-c", "cat > /var/lib/glance/iscsi-images/image.raw && sync"],
-          input=payload.hex(), check=True, timeout=120)
+    c.run(
+        ["sh", "-c", "cat > /var/lib/glance/iscsi-images/image.raw && sync"],
+        input=payload.hex(),
+        check=True,
+        timeout=120,
+    )
     wt = time.monotonic() - t0
     record_property("write_16MiB_hex_seconds", wt)
     c.run(["umount", "/var/lib/glance/iscsi-images"], check=True)
@@ -144,15 +159,32 @@ def test_iscsi_login_mkfs_mount_write_logout(controller_dataplane, record_proper
 
     # the bytes landed in the array's volume file: its ext4 holds our file
     vol = str(dp.path_of("glance"))
-    assert subprocess.run(["blkid", "-o", "value", "-s", "UUID", vol], capture_output=True,
-                          text=True).stdout.strip() == uuid
-    dump = subprocess.run(["debugfs", "-R", "cat /image.raw", vol], capture_output=True,
-                          timeout=60, check=True).stdout
+    assert (
+        subprocess.run(
+            ["blkid", "-o", "value", "-s", "UUID", vol], capture_output=True, text=True
+        ).stdout.strip()
+        == uuid
+    )
+    dump = subprocess.run(
+        ["debugfs", "-R", "cat /image.raw", vol], capture_output=True, timeout=60, check=True
+    ).stdout
     assert dump == payload.hex().encode()
 
     # reboot persistence setting and record removal
-    r = c.iscsiadm("-m", "node", "-T", iqn, "-p", portal, "-o", "update", "-n", "node.startup",
-                   "-v", "automatic")
+    r = c.iscsiadm(
+        "-m",
+        "node",
+        "-T",
+        iqn,
+        "-p",
+        portal,
+        "-o",
+        "update",
+        "-n",
+        "node.startup",
+        "-v",
+        "automatic",
+    )
     assert r.returncode == 0
     assert "node.startup = automatic" in c.iscsiadm("-m", "node", "-T", iqn, "-p", portal).stdout
     r = c.iscsiadm("-m", "node", "--loginall=automatic")
@@ -178,17 +210,21 @@ def test_login_refused_without_acl(controller_dataplane) -> None:
     tag = f"[iface: default, target: {iqn}, portal: {c.array_ip},{dp.portal_port}]"
     assert r.returncode == 19
     assert r.stdout == f"Logging in to {tag}\n"
-    assert r.stderr == (f"iscsiadm: Could not login to {tag}.\n"
-                        "iscsiadm: initiator reported error (19 - encountered non-retryable "
-                        "iSCSI login failure)\n"
-                        "iscsiadm: Could not log into all portals\n")
+    assert r.stderr == (
+        f"iscsiadm: Could not login to {tag}.\n"
+        "iscsiadm: initiator reported error (19 - encountered non-retryable "
+        "iSCSI login failure)\n"
+        "iscsiadm: Could not log into all portals\n"
+    )
     assert c.iscsiadm("-m", "session").returncode == 21
     # unreachable portal: rc 4 and the real failure lines
     r = c.iscsiadm("-m", "discovery", "-t", "st", "-p", f"{c.array_ip}:1")
     assert r.returncode == 4
-    assert r.stderr.endswith("iscsiadm: connection login retries (reopen_max) 5 exceeded\n"
-                             "iscsiadm: Could not perform SendTargets discovery: encountered "
-                             "connection failure\n")
+    assert r.stderr.endswith(
+        "iscsiadm: connection login retries (reopen_max) 5 exceeded\n"
+        "iscsiadm: Could not perform SendTargets discovery: encountered "
+        "connection failure\n"
+    )
 
 
 def test_glance_service_lookalike(controller) -> None:
@@ -198,7 +234,8 @@ def test_glance_service_lookalike(controller) -> None:
     assert c.run([*sc, "show", "-p", "User", "--value", "glance-api"]).stdout == "glance\n"
     assert "glance-api.service" in c.run([*sc, "list-unit-files", "glance*"]).stdout
     assert c.run([*sc, "cat", "glance-api"]).stdout.startswith(
-        "# /etc/systemd/system/glance-api.service\n")
+        "# /etc/systemd/system/glance-api.service\n"
+    )
     r = c.run([*sc, "restart", "glance-api"], timeout=60)
     assert r.returncode == 0, r.stderr
     assert c.run([*sc, "is-active", "glance-api"]).returncode == 0
@@ -213,29 +250,41 @@ def test_glance_service_lookalike(controller) -> None:
         urllib.request.urlopen(f"{base}/v2/info/stores/detail", timeout=5)
     assert ei.value.code == 404
     # upload an image: the bytes land in the datadir, owned by glance
-    req = urllib.request.Request(f"{base}/v2/images", method="POST",
-                                 data=json.dumps({"name": "cirros"}).encode(),
-                                 headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        f"{base}/v2/images",
+        method="POST",
+        data=json.dumps({"name": "cirros"}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(req, timeout=5) as resp:
         img = json.loads(resp.read())
     data = os.urandom(MiB)
-    req = urllib.request.Request(f"{base}/v2/images/{img['id']}/file", method="PUT", data=data,
-                                 headers={"Content-Type": "application/octet-stream"})
+    req = urllib.request.Request(
+        f"{base}/v2/images/{img['id']}/file",
+        method="PUT",
+        data=data,
+        headers={"Content-Type": "application/octet-stream"},
+    )
     with urllib.request.urlopen(req, timeout=5) as resp:
         assert resp.status == 204
     path = f"/var/lib/glance/images/{img['id']}"
     assert c.run(["stat", "-c", "%U %s", path]).stdout.strip() == f"glance {MiB}"
     # switch to multi-store, restart: the new data_dir shows
     conf = c.read_file("/etc/glance/glance-api.conf")
-    c.write_file("/etc/glance/glance-api.conf", conf.replace(
-        "[DEFAULT]\n", "[DEFAULT]\nenabled_backends = fs:file\n").replace(
-        "[glance_store]\n", "[glance_store]\ndefault_backend = fs\n")
-        + "\n[fs]\nfilesystem_store_datadir = /var/lib/glance/other/\n")
+    c.write_file(
+        "/etc/glance/glance-api.conf",
+        conf.replace("[DEFAULT]\n", "[DEFAULT]\nenabled_backends = fs:file\n").replace(
+            "[glance_store]\n", "[glance_store]\ndefault_backend = fs\n"
+        )
+        + "\n[fs]\nfilesystem_store_datadir = /var/lib/glance/other/\n",
+    )
     assert c.run([*sc, "restart", "glance-api"], timeout=60).returncode == 0
     with urllib.request.urlopen(f"{base}/v2/info/stores/detail", timeout=5) as resp:
         stores = json.loads(resp.read())["stores"]
     assert stores[0]["properties"]["data_dir"] == "/var/lib/glance/other/"
-    assert c.run(["su", "-s", "/bin/sh", "glance", "-c", "test -w /var/lib/glance/other"]
-                 ).returncode == 0
+    assert (
+        c.run(["su", "-s", "/bin/sh", "glance", "-c", "test -w /var/lib/glance/other"]).returncode
+        == 0
+    )
     assert c.run([*sc, "stop", "glance-api"]).returncode == 0
     assert c.run([*sc, "is-active", "glance-api"]).returncode == 3

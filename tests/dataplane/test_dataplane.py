@@ -19,8 +19,10 @@ BAD = "iqn.1993-08.org.debian:01:otherhost"
 
 
 def iscsi_opts(dp: DataPlane, iqn: str, initiator: str) -> str:
-    return (f"driver=raw,file.driver=iscsi,file.transport=tcp,file.portal={dp.portal},"
-            f"file.target={iqn},file.lun=1,file.initiator-name={initiator}")
+    return (
+        f"driver=raw,file.driver=iscsi,file.transport=tcp,file.portal={dp.portal},"
+        f"file.target={iqn},file.lun=1,file.initiator-name={initiator}"
+    )
 
 
 def write_random(path: Path, nbytes: int, offset: int = 0) -> bytes:
@@ -110,35 +112,58 @@ def test_iscsi_read_write_and_acl(dataplane: DataPlane, tmp_path: Path, record_p
     assert dp.acl(iqn) == []
 
     # nobody may log in until bound
-    r = subprocess.run(["iscsi-ls", "-i", GOOD, f"iscsi://{dp.portal}"],
-                       capture_output=True, text=True, timeout=30)
+    r = subprocess.run(
+        ["iscsi-ls", "-i", GOOD, f"iscsi://{dp.portal}"], capture_output=True, text=True, timeout=30
+    )
     assert iqn not in r.stdout
 
     dp.set_acl(iqn, [GOOD])
     assert dp.acl(iqn) == [GOOD]
-    r = subprocess.run(["iscsi-ls", "-s", "-i", GOOD, f"iscsi://{dp.portal}"],
-                       capture_output=True, text=True, timeout=30, check=True)
+    r = subprocess.run(
+        ["iscsi-ls", "-s", "-i", GOOD, f"iscsi://{dp.portal}"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
     assert f"Target:{iqn} Portal:{dp.portal},1" in r.stdout
     assert "Lun:1" in r.stdout
-    r = subprocess.run(["iscsi-ls", "-i", BAD, f"iscsi://{dp.portal}"],
-                       capture_output=True, text=True, timeout=30)
+    r = subprocess.run(
+        ["iscsi-ls", "-i", BAD, f"iscsi://{dp.portal}"], capture_output=True, text=True, timeout=30
+    )
     assert iqn not in r.stdout
 
     # write an image over iSCSI (as nimble_image_master does), check it landed in the file
     src = tmp_path / "src.raw"
     src.write_bytes(os.urandom(size))
     t0 = time.monotonic()
-    subprocess.run(["qemu-img", "convert", "-n", "-f", "raw", "--target-image-opts",
-                    str(src), iscsi_opts(dp, iqn, GOOD)], check=True, timeout=120,
-                   capture_output=True)
+    subprocess.run(
+        [
+            "qemu-img",
+            "convert",
+            "-n",
+            "-f",
+            "raw",
+            "--target-image-opts",
+            str(src),
+            iscsi_opts(dp, iqn, GOOD),
+        ],
+        check=True,
+        timeout=120,
+        capture_output=True,
+    )
     wt = time.monotonic() - t0
     assert dp.path_of("vol-a").read_bytes() == src.read_bytes()
 
     # read it back over iSCSI
     out = tmp_path / "out.raw"
     t0 = time.monotonic()
-    subprocess.run(["qemu-img", "convert", "-O", "raw", "--image-opts", iscsi_opts(dp, iqn, GOOD),
-                    str(out)], check=True, timeout=120, capture_output=True)
+    subprocess.run(
+        ["qemu-img", "convert", "-O", "raw", "--image-opts", iscsi_opts(dp, iqn, GOOD), str(out)],
+        check=True,
+        timeout=120,
+        capture_output=True,
+    )
     rt = time.monotonic() - t0
     assert out.read_bytes() == src.read_bytes()
     record_property("iscsi_write_MiBps", 64 / wt)
@@ -146,8 +171,12 @@ def test_iscsi_read_write_and_acl(dataplane: DataPlane, tmp_path: Path, record_p
     print(f"\niSCSI write {64 / wt:.0f} MiB/s, read {64 / rt:.0f} MiB/s")
 
     # another initiator is refused with tgtd's own answer
-    r = subprocess.run(["qemu-img", "info", "--image-opts", iscsi_opts(dp, iqn, BAD)],
-                       capture_output=True, text=True, timeout=30)
+    r = subprocess.run(
+        ["qemu-img", "info", "--image-opts", iscsi_opts(dp, iqn, BAD)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert r.returncode != 0
     assert "Target not found" in r.stderr
 
@@ -155,12 +184,20 @@ def test_iscsi_read_write_and_acl(dataplane: DataPlane, tmp_path: Path, record_p
     dp.set_acl(iqn, [BAD])
     assert dp.acl(iqn) == [BAD]
     dp.set_acl(iqn, [])
-    r = subprocess.run(["qemu-img", "info", "--image-opts", iscsi_opts(dp, iqn, BAD)],
-                       capture_output=True, text=True, timeout=30)
+    r = subprocess.run(
+        ["qemu-img", "info", "--image-opts", iscsi_opts(dp, iqn, BAD)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert "Target not found" in r.stderr
     dp.set_acl(iqn, ["*"])
-    r = subprocess.run(["qemu-img", "info", "--image-opts", iscsi_opts(dp, iqn, BAD)],
-                       capture_output=True, text=True, timeout=30)
+    r = subprocess.run(
+        ["qemu-img", "info", "--image-opts", iscsi_opts(dp, iqn, BAD)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert r.returncode == 0, r.stderr
 
     assert dp.connections(iqn) == 0
@@ -177,9 +214,18 @@ def test_connections_are_counted(dataplane: DataPlane) -> None:
     dp.set_acl(iqn, [GOOD])
     sock = Path(dp.state_dir) / "nbd.sock"
     pidf = Path(dp.state_dir) / "nbd.pid"
-    proc = subprocess.Popen(["qemu-nbd", "--persistent", f"--socket={sock}", f"--pid-file={pidf}",
-                             "--image-opts", iscsi_opts(dp, iqn, GOOD)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            "qemu-nbd",
+            "--persistent",
+            f"--socket={sock}",
+            f"--pid-file={pidf}",
+            "--image-opts",
+            iscsi_opts(dp, iqn, GOOD),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         for _ in range(200):
             if dp.connections(iqn):
@@ -213,8 +259,12 @@ def test_stop_leaves_nothing_and_restart_keeps_data(tmp_path: Path) -> None:
     assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
     assert not Path(f"/var/run/tgtd/socket.{port}").exists()
     assert not os.path.ismount(tmp_path / "state" / "pool")
-    loops = subprocess.run(["losetup", "-j", str(tmp_path / "state" / "pool.img")],
-                           capture_output=True, text=True, check=True).stdout
+    loops = subprocess.run(
+        ["losetup", "-j", str(tmp_path / "state" / "pool.img")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert loops.strip() == ""
 
     # a new DataPlane on the same state dir reuses the pool image

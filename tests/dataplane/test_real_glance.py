@@ -34,21 +34,32 @@ def test_real_glance_stores_image_on_iscsi_volume(controller_real_glance, datapl
     c.run(["chown", "glance:glance", mnt], check=True)
     c.run(["chmod", "0750", mnt], check=True)
     conf = c.read_file("/etc/glance/glance-api.conf")
-    c.write_file("/etc/glance/glance-api.conf", conf.replace(
-        "filesystem_store_datadir = /var/lib/glance/images/",
-        f"filesystem_store_datadir = {mnt}/"))
+    c.write_file(
+        "/etc/glance/glance-api.conf",
+        conf.replace(
+            "filesystem_store_datadir = /var/lib/glance/images/",
+            f"filesystem_store_datadir = {mnt}/",
+        ),
+    )
 
     r = c.run(["/usr/bin/systemctl", "restart", "glance-api"], timeout=90)
     assert r.returncode == 0, r.stderr + c.read_file("/var/log/glance-api.log")[-3000:]
     base = f"http://{c.ip}:{c.glance_port}"
-    req = urllib.request.Request(f"{base}/v2/images", method="POST", data=json.dumps(
-        {"name": "e2e", "disk_format": "raw", "container_format": "bare"}).encode(),
-        headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        f"{base}/v2/images",
+        method="POST",
+        data=json.dumps({"name": "e2e", "disk_format": "raw", "container_format": "bare"}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(req, timeout=30) as resp:
         image = json.loads(resp.read())
     data = os.urandom(2 * MiB)
-    req = urllib.request.Request(f"{base}/v2/images/{image['id']}/file", method="PUT", data=data,
-                                 headers={"Content-Type": "application/octet-stream"})
+    req = urllib.request.Request(
+        f"{base}/v2/images/{image['id']}/file",
+        method="PUT",
+        data=data,
+        headers={"Content-Type": "application/octet-stream"},
+    )
     with urllib.request.urlopen(req, timeout=60) as resp:
         assert resp.status == 204
     with urllib.request.urlopen(f"{base}/v2/images/{image['id']}", timeout=30) as resp:
@@ -57,6 +68,10 @@ def test_real_glance_stores_image_on_iscsi_volume(controller_real_glance, datapl
     assert c.run(["/usr/bin/systemctl", "stop", "glance-api"]).returncode == 0
     c.run(["umount", mnt], check=True)
     assert c.iscsiadm("-m", "node", "-T", iqn, "-p", portal, "-u").returncode == 0
-    dump = subprocess.run(["debugfs", "-R", f"cat /{image['id']}", str(dp.path_of("store"))],
-                          capture_output=True, timeout=60, check=True).stdout
+    dump = subprocess.run(
+        ["debugfs", "-R", f"cat /{image['id']}", str(dp.path_of("store"))],
+        capture_output=True,
+        timeout=60,
+        check=True,
+    ).stdout
     assert dump == data

@@ -44,8 +44,14 @@ class Resp:
 
 
 class Api:
-    def __init__(self, url: str, ca_file: str, username: str = USER, password: str = PASSWORD,
-                 login: bool = True) -> None:
+    def __init__(
+        self,
+        url: str,
+        ca_file: str,
+        username: str = USER,
+        password: str = PASSWORD,
+        login: bool = True,
+    ) -> None:
         self.url = url
         self.ca_file = ca_file
         self.session = requests.Session()
@@ -57,21 +63,35 @@ class Api:
             self.login()
 
     def login(self) -> Resp:
-        r = self.request("POST", "/v1/tokens",
-                         {"username": self.username, "password": self.password}, auth=False)
+        r = self.request(
+            "POST", "/v1/tokens", {"username": self.username, "password": self.password}, auth=False
+        )
         if r.status == 201:
             self.token = r.data["session_token"]
             self.token_id = r.data["id"]
         return r
 
-    def request(self, method: str, path: str, data: Any = None, *, raw: Any = None,
-                body: bytes | None = None, params: Any = None, auth: bool = True,
-                headers: dict[str, str] | None = None) -> Resp:
+    def request(
+        self,
+        method: str,
+        path: str,
+        data: Any = None,
+        *,
+        raw: Any = None,
+        body: bytes | None = None,
+        params: Any = None,
+        auth: bool = True,
+        headers: dict[str, str] | None = None,
+    ) -> Resp:
         hdrs = dict(headers or {})
         if auth and self.token:
             hdrs["X-Auth-Token"] = self.token
-        kwargs: dict[str, Any] = {"headers": hdrs, "params": params, "verify": self.ca_file,
-                                  "timeout": 30}
+        kwargs: dict[str, Any] = {
+            "headers": hdrs,
+            "params": params,
+            "verify": self.ca_file,
+            "timeout": 30,
+        }
         if body is not None:
             kwargs["data"] = body
             hdrs.setdefault("Content-Type", "application/json")
@@ -95,8 +115,14 @@ class Api:
         return self.request("DELETE", path)
 
     def admin(self, method: str, path: str, body: Any = None) -> Resp:
-        resp = self.session.request(method, self.url + path, json=body, verify=self.ca_file,
-                                    auth=(self.username, self.password), timeout=30)
+        resp = self.session.request(
+            method,
+            self.url + path,
+            json=body,
+            verify=self.ca_file,
+            auth=(self.username, self.password),
+            timeout=30,
+        )
         return Resp(resp.status_code, resp.json() if resp.content else None)
 
     # shortcuts that assert success
@@ -116,8 +142,9 @@ class Api:
         return r.data
 
     def offline(self, vol_id: str, force: bool = False) -> dict[str, Any]:
-        r = self.put(f"/v1/volumes/{vol_id}", {"online": False, **({"force": True} if force
-                                                                   else {})})
+        r = self.put(
+            f"/v1/volumes/{vol_id}", {"online": False, **({"force": True} if force else {})}
+        )
         assert r.status == 200, r.json
         return r.data
 
@@ -163,13 +190,26 @@ class SimProcess:
                     stream.close()
 
 
-def start_sim_process(state_dir: Path, *args: str, env: dict[str, str] | None = None
-                      ) -> SimProcess:
+def start_sim_process(state_dir: Path, *args: str, env: dict[str, str] | None = None) -> SimProcess:
     """Run ``nimble-sim serve`` and wait (bounded) for its ready line."""
-    cmd = [sys.executable, "-m", "tfnimble.sim.main", "serve", "--listen", "127.0.0.1:0",
-           "--state-dir", str(state_dir), *args]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, **(env or {})})
+    cmd = [
+        sys.executable,
+        "-m",
+        "tfnimble.sim.main",
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--state-dir",
+        str(state_dir),
+        *args,
+    ]
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
     assert proc.stdout is not None
     import selectors
 

@@ -15,8 +15,12 @@ def test_snapshot_defaults_and_uniqueness_per_volume(api: Api) -> None:
     v1, v2 = api.volume("v1", 2048), api.volume("v2")
     snap = api.snapshot(v1["id"], "daily", description="d")
     assert re.fullmatch(r"04[0-9a-f]{40}", snap["id"])
-    assert (snap["online"], snap["writable"], snap["vol_id"], snap["vol_name"]) == \
-        (False, False, v1["id"], "v1")
+    assert (snap["online"], snap["writable"], snap["vol_id"], snap["vol_name"]) == (
+        False,
+        False,
+        v1["id"],
+        "v1",
+    )
     assert snap["size"] == 2048 * 1024 * 1024  # bytes, as HPE's spec says
     assert re.fullmatch(r"[0-9a-f]{16}6c9ce900[0-9a-f]{8}", snap["serial_number"])
     r = api.post("/v1/snapshots", {"name": "daily", "vol_id": v1["id"]})
@@ -58,19 +62,30 @@ def test_snapshot_online_offline_and_delete(api: Api) -> None:
 
 
 def test_initiator_group_with_inline_initiators(api: Api) -> None:
-    r = api.post("/v1/initiator_groups", {
-        "name": "hosts", "access_protocol": "iscsi", "description": "d",
-        "iscsi_initiators": [{"label": "a", "iqn": IQN_A, "ip_address": "10.0.0.1"},
-                             {"label": "b", "iqn": IQN_B}]})
+    r = api.post(
+        "/v1/initiator_groups",
+        {
+            "name": "hosts",
+            "access_protocol": "iscsi",
+            "description": "d",
+            "iscsi_initiators": [
+                {"label": "a", "iqn": IQN_A, "ip_address": "10.0.0.1"},
+                {"label": "b", "iqn": IQN_B},
+            ],
+        },
+    )
     assert r.status == 201
     ig = r.data
     assert re.fullmatch(r"02[0-9a-f]{40}", ig["id"])
     inits = ig["iscsi_initiators"]
-    assert [(i["label"], i["iqn"], i["ip_address"]) for i in inits] == \
-        [("a", IQN_A, "10.0.0.1"), ("b", IQN_B, "*")]
+    assert [(i["label"], i["iqn"], i["ip_address"]) for i in inits] == [
+        ("a", IQN_A, "10.0.0.1"),
+        ("b", IQN_B, "*"),
+    ]
     assert all(i["id"] == i["initiator_id"] for i in inits)
-    r = api.put(f"/v1/initiator_groups/{ig['id']}",
-                {"iscsi_initiators": [{"label": "c", "iqn": IQN_B}]})
+    r = api.put(
+        f"/v1/initiator_groups/{ig['id']}", {"iscsi_initiators": [{"label": "c", "iqn": IQN_B}]}
+    )
     assert [(i["label"], i["iqn"]) for i in r.data["iscsi_initiators"]] == [("c", IQN_B)]
     listed = api.get("/v1/initiators/detail", initiator_group_id=ig["id"]).data
     assert [(i["label"], i["initiator_group_name"]) for i in listed] == [("c", "hosts")]
@@ -78,21 +93,39 @@ def test_initiator_group_with_inline_initiators(api: Api) -> None:
     assert (r.status, r.code) == (409, "SM_eexist")
 
 
-@pytest.mark.parametrize(("body", "status", "code"), [
-    ({"name": "g"}, 400, "SM_missing_arg"),
-    ({"name": "g", "access_protocol": "nfs"}, 400, "SM_invalid_arg_value"),
-    ({"name": "bad name", "access_protocol": "iscsi"}, 400, "SM_invalid_arg_value"),
-    ({"name": "g" * 65, "access_protocol": "iscsi"}, 400, "SM_invalid_arg_value"),
-    ({"name": "g", "access_protocol": "fc"}, 409, "SM_fc_svc_not_available"),
-    ({"name": "g", "access_protocol": "iscsi", "iscsi_initiators": [{"iqn": IQN_A}]},
-     400, "SM_missing_arg"),
-    ({"name": "g", "access_protocol": "iscsi",
-      "iscsi_initiators": [{"label": "a", "iqn": "not-an-iqn"}]}, 400,
-     "SM_invalid_initiator_iqn"),
-    ({"name": "g", "access_protocol": "iscsi",
-      "iscsi_initiators": [{"label": "a", "iqn": IQN_A}, {"label": "b", "iqn": IQN_A}]},
-     409, "SM_duplicate_initiator_with_args"),
-])
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ({"name": "g"}, 400, "SM_missing_arg"),
+        ({"name": "g", "access_protocol": "nfs"}, 400, "SM_invalid_arg_value"),
+        ({"name": "bad name", "access_protocol": "iscsi"}, 400, "SM_invalid_arg_value"),
+        ({"name": "g" * 65, "access_protocol": "iscsi"}, 400, "SM_invalid_arg_value"),
+        ({"name": "g", "access_protocol": "fc"}, 409, "SM_fc_svc_not_available"),
+        (
+            {"name": "g", "access_protocol": "iscsi", "iscsi_initiators": [{"iqn": IQN_A}]},
+            400,
+            "SM_missing_arg",
+        ),
+        (
+            {
+                "name": "g",
+                "access_protocol": "iscsi",
+                "iscsi_initiators": [{"label": "a", "iqn": "not-an-iqn"}],
+            },
+            400,
+            "SM_invalid_initiator_iqn",
+        ),
+        (
+            {
+                "name": "g",
+                "access_protocol": "iscsi",
+                "iscsi_initiators": [{"label": "a", "iqn": IQN_A}, {"label": "b", "iqn": IQN_A}],
+            },
+            409,
+            "SM_duplicate_initiator_with_args",
+        ),
+    ],
+)
 def test_initiator_group_validation(api: Api, body: dict, status: int, code: str) -> None:
     r = api.post("/v1/initiator_groups", body)
     assert (r.status, r.code) == (status, code)
@@ -101,12 +134,16 @@ def test_initiator_group_validation(api: Api, body: dict, status: int, code: str
 
 def test_initiators_object_set(api: Api) -> None:
     ig = api.post("/v1/initiator_groups", {"name": "g", "access_protocol": "iscsi"}).data
-    r = api.post("/v1/initiators", {"access_protocol": "iscsi", "initiator_group_id": ig["id"],
-                                    "label": "h1", "iqn": IQN_A})
+    r = api.post(
+        "/v1/initiators",
+        {"access_protocol": "iscsi", "initiator_group_id": ig["id"], "label": "h1", "iqn": IQN_A},
+    )
     assert r.status == 201 and r.data["initiator_group_name"] == "g"
     assert re.fullmatch(r"0e[0-9a-f]{40}", r.data["id"])
-    r2 = api.post("/v1/initiators", {"access_protocol": "iscsi", "initiator_group_id": ig["id"],
-                                     "label": "h2", "iqn": IQN_A})
+    r2 = api.post(
+        "/v1/initiators",
+        {"access_protocol": "iscsi", "initiator_group_id": ig["id"], "label": "h2", "iqn": IQN_A},
+    )
     assert (r2.status, r2.code) == (409, "SM_duplicate_initiator_with_args")
     assert "already exists" in r2.json["messages"][1]["text"]
     assert api.put(f"/v1/initiators/{r.data['id']}", {"label": "x"}).status == 405
@@ -118,28 +155,41 @@ def test_initiators_object_set(api: Api) -> None:
 
 def test_access_control_records(api: Api) -> None:
     vol = api.volume("exported")
-    ig = api.post("/v1/initiator_groups", {
-        "name": "hosts", "access_protocol": "iscsi",
-        "iscsi_initiators": [{"label": "a", "iqn": IQN_A}]}).data
-    r = api.post("/v1/access_control_records", {"vol_id": vol["id"],
-                                                "initiator_group_id": ig["id"]})
+    ig = api.post(
+        "/v1/initiator_groups",
+        {
+            "name": "hosts",
+            "access_protocol": "iscsi",
+            "iscsi_initiators": [{"label": "a", "iqn": IQN_A}],
+        },
+    ).data
+    r = api.post(
+        "/v1/access_control_records", {"vol_id": vol["id"], "initiator_group_id": ig["id"]}
+    )
     assert r.status == 201
     acr = r.data
     assert re.fullmatch(r"0d[0-9a-f]{40}", acr["id"])
-    assert (acr["apply_to"], acr["lun"], acr["vol_name"], acr["initiator_group_name"]) == \
-        ("both", 0, "exported", "hosts")
+    assert (acr["apply_to"], acr["lun"], acr["vol_name"], acr["initiator_group_name"]) == (
+        "both",
+        0,
+        "exported",
+        "hosts",
+    )
     for apply_to in ("both", "volume", "snapshot"):
-        r = api.post("/v1/access_control_records", {"vol_id": vol["id"], "apply_to": apply_to,
-                                                    "initiator_group_id": ig["id"]})
+        r = api.post(
+            "/v1/access_control_records",
+            {"vol_id": vol["id"], "apply_to": apply_to, "initiator_group_id": ig["id"]},
+        )
         assert (r.status, r.code) == (409, "SM_eexist"), apply_to
     embedded = api.get(f"/v1/volumes/{vol['id']}").data["access_control_records"]
-    assert [(e["id"], e["initiator_group_id"], e["apply_to"]) for e in embedded] == \
-        [(acr["id"], ig["id"], "both")]
-    found = api.get("/v1/access_control_records/detail", vol_id=vol["id"],
-                    initiator_group_id=ig["id"]).data
+    assert [(e["id"], e["initiator_group_id"], e["apply_to"]) for e in embedded] == [
+        (acr["id"], ig["id"], "both")
+    ]
+    found = api.get(
+        "/v1/access_control_records/detail", vol_id=vol["id"], initiator_group_id=ig["id"]
+    ).data
     assert [f["id"] for f in found] == [acr["id"]]
-    assert api.get(f"/v1/initiator_groups/{ig['id']}").data["volume_list"][0]["name"] == \
-        "exported"
+    assert api.get(f"/v1/initiator_groups/{ig['id']}").data["volume_list"][0]["name"] == "exported"
     r = api.delete(f"/v1/initiator_groups/{ig['id']}")
     assert (r.status, r.code) == (409, "SM_ebusy")
     assert api.delete(f"/v1/access_control_records/{acr['id']}").json == {}
@@ -151,20 +201,25 @@ def test_acr_apply_to_volume_and_snapshot_coexist(api: Api) -> None:
     vol = api.volume("v")
     ig = api.post("/v1/initiator_groups", {"name": "g", "access_protocol": "iscsi"}).data
     for apply_to in ("volume", "snapshot"):
-        r = api.post("/v1/access_control_records", {"vol_id": vol["id"], "apply_to": apply_to,
-                                                    "initiator_group_id": ig["id"]})
+        r = api.post(
+            "/v1/access_control_records",
+            {"vol_id": vol["id"], "apply_to": apply_to, "initiator_group_id": ig["id"]},
+        )
         assert r.status == 201 and r.data["apply_to"] == apply_to
 
 
-@pytest.mark.parametrize(("body", "status", "code"), [
-    ({}, 400, "SM_missing_arg"),
-    ({"apply_to": "all"}, 400, "SM_invalid_arg_value"),
-    ({"lun": 3}, 400, "SM_invalid_arg_value"),
-    ({"apply_to": "vvol_volume"}, 400, "SM_invalid_arg_value"),
-    ({"apply_to": "pe"}, 400, "SM_missing_arg"),
-    ({"initiator_group_id": "02" + "9" * 40}, 404, "SM_enoent"),
-    ({"unknown": 1}, 400, "SM_unexpected_arg"),
-])
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ({}, 400, "SM_missing_arg"),
+        ({"apply_to": "all"}, 400, "SM_invalid_arg_value"),
+        ({"lun": 3}, 400, "SM_invalid_arg_value"),
+        ({"apply_to": "vvol_volume"}, 400, "SM_invalid_arg_value"),
+        ({"apply_to": "pe"}, 400, "SM_missing_arg"),
+        ({"initiator_group_id": "02" + "9" * 40}, 404, "SM_enoent"),
+        ({"unknown": 1}, 400, "SM_unexpected_arg"),
+    ],
+)
 def test_acr_validation(api: Api, body: dict, status: int, code: str) -> None:
     vol = api.volume("v")
     if body:

@@ -10,14 +10,25 @@ from sim_testkit import PASSWORD, USER, Api
 from tfnimble.sim import model
 from tfnimble.sim.server import SimServer
 
-UNAUTHORIZED = {"messages": [{"code": "SM_http_unauthorized", "severity": "error",
-                              "text": "The request requires user authentication."}]}
+UNAUTHORIZED = {
+    "messages": [
+        {
+            "code": "SM_http_unauthorized",
+            "severity": "error",
+            "text": "The request requires user authentication.",
+        }
+    ]
+}
 
 
 def test_login_returns_token_object(sim: SimServer) -> None:
     api = Api(sim.url, sim.ca_file, login=False)
-    r = api.request("POST", "/v1/tokens", {"username": USER, "password": PASSWORD,
-                                           "app_name": "tests"}, auth=False)
+    r = api.request(
+        "POST",
+        "/v1/tokens",
+        {"username": USER, "password": PASSWORD, "app_name": "tests"},
+        auth=False,
+    )
     assert r.status == 201
     tok = r.data
     assert re.fullmatch(r"19[0-9a-f]{40}", tok["id"])
@@ -30,8 +41,7 @@ def test_bad_credentials_and_missing_token_are_single_message_401(sim: SimServer
     api = Api(sim.url, sim.ca_file, login=False)
     r = api.request("POST", "/v1/tokens", {"username": USER, "password": "wrong"}, auth=False)
     assert (r.status, r.json) == (401, UNAUTHORIZED)
-    r = api.request("POST", "/v1/tokens", {"username": "nobody", "password": PASSWORD},
-                    auth=False)
+    r = api.request("POST", "/v1/tokens", {"username": "nobody", "password": PASSWORD}, auth=False)
     assert r.status == 401
     assert api.get("/v1/volumes").json == UNAUTHORIZED
     r = api.request("GET", "/v1/volumes", headers={"X-Auth-Token": "f" * 32}, auth=False)
@@ -95,8 +105,9 @@ def test_sessions_survive_restart(tmp_path) -> None:
         assert api.get("/v1/volumes").status == 200
 
 
-def test_expired_sessions_are_pruned_on_login(sim: SimServer, api: Api,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_expired_sessions_are_pruned_on_login(
+    sim: SimServer, api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(model, "TOKEN_PRUNE_INTERVAL", 0.0)
     for _ in range(3):
         Api(sim.url, sim.ca_file)

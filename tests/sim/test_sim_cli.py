@@ -18,8 +18,17 @@ from tfnimble.sim import main as sim_main
 
 def test_ready_line_tls_and_sigterm(tmp_path: Path) -> None:
     state = tmp_path / "state"
-    p = start_sim_process(state, "--username", "ops", "--password", "pw",
-                          "--group-name", "lab-grp", "--iscsi-portal", "10.9.8.7:3261")
+    p = start_sim_process(
+        state,
+        "--username",
+        "ops",
+        "--password",
+        "pw",
+        "--group-name",
+        "lab-grp",
+        "--iscsi-portal",
+        "10.9.8.7:3261",
+    )
     try:
         info = p.info
         assert set(info) == {"url", "ca_file", "username", "state_dir", "pid"}
@@ -59,9 +68,21 @@ def start_sim_process_failing(state: Path) -> tuple[int, str]:
     import subprocess
     import sys
 
-    proc = subprocess.run([sys.executable, "-m", "tfnimble.sim.main", "serve", "--listen",
-                           "127.0.0.1:0", "--state-dir", str(state)],
-                          capture_output=True, text=True, timeout=30)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tfnimble.sim.main",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--state-dir",
+            str(state),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert proc.stdout == ""
     return proc.returncode, proc.stderr
 
@@ -127,29 +148,43 @@ def test_listen_on_a_taken_port_fails_cleanly(tmp_path: Path) -> None:
         s.bind(("127.0.0.1", 0))
         s.listen()
         port = s.getsockname()[1]
-        proc = subprocess.run([sys.executable, "-m", "tfnimble.sim.main", "serve", "--listen",
-                               f"127.0.0.1:{port}", "--state-dir", str(tmp_path)],
-                              capture_output=True, text=True, timeout=30)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "tfnimble.sim.main",
+                "serve",
+                "--listen",
+                f"127.0.0.1:{port}",
+                "--state-dir",
+                str(tmp_path),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
     assert proc.returncode == 1 and "cannot listen" in proc.stderr and proc.stdout == ""
 
 
 def test_argument_validation() -> None:
     parser = sim_main.build_parser()
-    for argv in (["serve", "--state-dir", "d", "--listen", "nohost"],
-                 ["serve", "--state-dir", "d", "--iscsi-portal", "1.2.3.4:99999"],
-                 ["serve", "--state-dir", "d", "--session-timeout", "0"],
-                 ["serve", "--state-dir", "d", "--pool-capacity", "lots"],
-                 ["serve", "--state-dir", "d", "--fault", "error=7"],
-                 ["serve"]):
+    for argv in (
+        ["serve", "--state-dir", "d", "--listen", "nohost"],
+        ["serve", "--state-dir", "d", "--iscsi-portal", "1.2.3.4:99999"],
+        ["serve", "--state-dir", "d", "--session-timeout", "0"],
+        ["serve", "--state-dir", "d", "--pool-capacity", "lots"],
+        ["serve", "--state-dir", "d", "--fault", "error=7"],
+        ["serve"],
+    ):
         with pytest.raises(SystemExit):
             parser.parse_args(argv)
-    args = parser.parse_args(["serve", "--state-dir", "d", "--pool-capacity", "2TiB",
-                              "--listen", "0.0.0.0:0"])
+    args = parser.parse_args(
+        ["serve", "--state-dir", "d", "--pool-capacity", "2TiB", "--listen", "0.0.0.0:0"]
+    )
     assert args.pool_capacity == 2 << 40 and args.listen == ("0.0.0.0", 0)
 
 
-def test_data_plane_flag_without_module_is_a_clear_error(monkeypatch: pytest.MonkeyPatch
-                                                         ) -> None:
+def test_data_plane_flag_without_module_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sim_main, "DATA_PLANE_MODULE", "tfnimble.sim.no_such_dataplane")
     with pytest.raises(SystemExit, match=r"--data-plane needs tfnimble\.sim\.no_such_dataplane"):
         sim_main._load_data_plane("/tmp/x", "127.0.0.1:3260")

@@ -28,8 +28,9 @@ def _together(n: int, fn) -> list:
 
 def test_100_concurrent_distinct_creates_all_succeed(sim: SimServer) -> None:
     clients = _clients(sim, 100)
-    results = _together(100, lambda i: clients[i].post(
-        "/v1/volumes", {"name": f"vol-{i:03d}", "size": 64}))
+    results = _together(
+        100, lambda i: clients[i].post("/v1/volumes", {"name": f"vol-{i:03d}", "size": 64})
+    )
     assert [r.status for r in results] == [201] * 100
     ids = {r.data["id"] for r in results}
     assert len(ids) == 100
@@ -41,8 +42,9 @@ def test_100_concurrent_distinct_creates_all_succeed(sim: SimServer) -> None:
 
 def test_100_concurrent_creates_of_one_name_give_one_winner(sim: SimServer) -> None:
     clients = _clients(sim, 100)
-    results = _together(100, lambda i: clients[i].post(
-        "/v1/volumes", {"name": "contested", "size": 64}))
+    results = _together(
+        100, lambda i: clients[i].post("/v1/volumes", {"name": "contested", "size": 64})
+    )
     assert sorted(r.status for r in results) == [201] + [409] * 99
     assert sum(r.code == "SM_eexist" for r in results if r.status == 409) == 99
     assert clients[0].get("/v1/volumes", name="contested").json["totalRows"] == 1
@@ -71,8 +73,7 @@ def test_mixed_parallel_workload_keeps_invariants(sim: SimServer) -> None:
 
     def work(i: int) -> int:
         c = clients[i]
-        clone = c.post("/v1/volumes", {"name": f"c{i}", "clone": True,
-                                       "base_snap_id": snap["id"]})
+        clone = c.post("/v1/volumes", {"name": f"c{i}", "clone": True, "base_snap_id": snap["id"]})
         assert clone.status == 201, clone.json
         c.get("/v1/volumes/detail", pageSize=10)
         c.put(f"/v1/volumes/{clone.data['id']}", {"online": False})

@@ -76,8 +76,11 @@ def test_calls_follow_the_volume_lifecycle(rec_sim: tuple[Recorder, Api]) -> Non
     rec, api = rec_sim
     vol = api.volume("v", 64)
     vid, tgt = vol["id"], vol["target_name"]
-    assert rec.calls == [("create_volume", vid, 64 * MIB), ("set_acl", tgt, vid, []),
-                         ("set_online", tgt, vid, True)]
+    assert rec.calls == [
+        ("create_volume", vid, 64 * MIB),
+        ("set_acl", tgt, vid, []),
+        ("set_online", tgt, vid, True),
+    ]
     rec.calls.clear()
     snap = api.snapshot(vid, "s")
     clone = api.clone("c", snap["id"])
@@ -88,28 +91,41 @@ def test_calls_follow_the_volume_lifecycle(rec_sim: tuple[Recorder, Api]) -> Non
         ("set_online", clone["target_name"], clone["id"], True),
     ]
     rec.calls.clear()
-    ig = api.post("/v1/initiator_groups", {"name": "g", "access_protocol": "iscsi",
-                                           "iscsi_initiators": [{"label": "h", "iqn": IQN}]})
-    acr = api.post("/v1/access_control_records", {"vol_id": vid,
-                                                  "initiator_group_id": ig.data["id"]})
+    ig = api.post(
+        "/v1/initiator_groups",
+        {"name": "g", "access_protocol": "iscsi", "iscsi_initiators": [{"label": "h", "iqn": IQN}]},
+    )
+    acr = api.post(
+        "/v1/access_control_records", {"vol_id": vid, "initiator_group_id": ig.data["id"]}
+    )
     assert rec.calls == [("set_acl", tgt, vid, [IQN])]
     rec.calls.clear()
-    api.put(f"/v1/initiator_groups/{ig.data['id']}",
-            {"iscsi_initiators": [{"label": "h2", "iqn": IQN + "x"}]})
+    api.put(
+        f"/v1/initiator_groups/{ig.data['id']}",
+        {"iscsi_initiators": [{"label": "h2", "iqn": IQN + "x"}]},
+    )
     assert rec.calls == [("set_acl", tgt, vid, [IQN + "x"])]
     rec.calls.clear()
     api.delete(f"/v1/access_control_records/{acr.data['id']}")
     api.put(f"/v1/volumes/{vid}", {"size": 128})
     api.offline(vid)
     api.post(f"/v1/volumes/{vid}/actions/restore", {"id": vid, "base_snap_id": snap["id"]})
-    assert rec.calls == [("set_acl", tgt, vid, []), ("resize", vid, 128 * MIB),
-                         ("set_online", tgt, vid, False), ("restore", vid, snap["id"])]
+    assert rec.calls == [
+        ("set_acl", tgt, vid, []),
+        ("resize", vid, 128 * MIB),
+        ("set_online", tgt, vid, False),
+        ("restore", vid, snap["id"]),
+    ]
     rec.calls.clear()
     api.offline(clone["id"])
     api.delete(f"/v1/volumes/{clone['id']}")
     api.delete(f"/v1/volumes/{vid}")
-    assert rec.calls == [("set_online", clone["target_name"], clone["id"], False),
-                         ("delete", clone["id"]), ("delete", snap["id"]), ("delete", vid)]
+    assert rec.calls == [
+        ("set_online", clone["target_name"], clone["id"], False),
+        ("delete", clone["id"]),
+        ("delete", snap["id"]),
+        ("delete", vid),
+    ]
 
 
 def test_a_failing_data_plane_rolls_the_change_back(rec_sim: tuple[Recorder, Api]) -> None:
@@ -125,8 +141,7 @@ def test_a_failing_data_plane_rolls_the_change_back(rec_sim: tuple[Recorder, Api
     assert api.get(f"/v1/volumes/{vol['id']}").status == 200
 
 
-def test_usage_and_connections_reported_by_the_data_plane(rec_sim: tuple[Recorder, Api]
-                                                          ) -> None:
+def test_usage_and_connections_reported_by_the_data_plane(rec_sim: tuple[Recorder, Api]) -> None:
     rec, api = rec_sim
     vol = api.volume("v", 64)
     rec.usage_bytes[vol["id"]] = 5 * MIB
@@ -137,9 +152,7 @@ def test_usage_and_connections_reported_by_the_data_plane(rec_sim: tuple[Recorde
     # a plain volume owns the blocks it shares with its snapshots; a clone only what it wrote
     assert rec.owns_shared[vol["id"]] is True
     snap = api.post("/v1/snapshots", {"vol_id": vol["id"], "name": "s"}).data
-    clone = api.post(
-        "/v1/volumes", {"name": "c", "clone": True, "base_snap_id": snap["id"]}
-    ).data
+    clone = api.post("/v1/volumes", {"name": "c", "clone": True, "base_snap_id": snap["id"]}).data
     api.get(f"/v1/volumes/{clone['id']}")
     assert rec.owns_shared[clone["id"]] is False
     r = api.put(f"/v1/volumes/{vol['id']}", {"online": False})

@@ -15,8 +15,9 @@ from tfnimble.sim.server import SimServer
 def test_admin_needs_credentials_and_never_lives_under_v1(sim: SimServer, api: Api) -> None:
     anon = Api(sim.url, sim.ca_file, login=False)
     assert anon.get("/sim/faults").status == 401
-    r = requests.get(sim.url + "/sim/faults", auth=("admin", "wrong"), verify=sim.ca_file,
-                     timeout=10)
+    r = requests.get(
+        sim.url + "/sim/faults", auth=("admin", "wrong"), verify=sim.ca_file, timeout=10
+    )
     assert r.status_code == 401
     assert anon.get("/sim/health").json == {"status": "ok"}
     assert api.get("/sim/faults").status == 200  # a session token also works
@@ -26,24 +27,44 @@ def test_admin_needs_credentials_and_never_lives_under_v1(sim: SimServer, api: A
 
 def test_faults_get_put_delete_and_validation(api: Api) -> None:
     assert api.admin("GET", "/sim/faults").json["rules"] == []
-    rule = {"method": ["GET", "post"], "path": "^/v1/volumes", "latency_ms": 5,
-            "error_rate": 0.5, "error_status": 500, "drop_rate": 0.1,
-            "expire_sessions_rate": 0.0, "times": 3}
+    rule = {
+        "method": ["GET", "post"],
+        "path": "^/v1/volumes",
+        "latency_ms": 5,
+        "error_rate": 0.5,
+        "error_status": 500,
+        "drop_rate": 0.1,
+        "expire_sessions_rate": 0.0,
+        "times": 3,
+    }
     r = api.admin("PUT", "/sim/faults", {"seed": 7, "rules": [rule]})
     assert r.status == 200
     assert r.json["seed"] == 7
     assert r.json["rules"][0] == {**rule, "method": ["GET", "POST"]}
-    for bad in ({"rules": [{"error_rate": 2}]}, {"rules": [{"error_status": 404}]},
-                {"rules": [{"path": "("}]}, {"rules": [{"bogus": 1}]}, {"rules": "x"},
-                {"seed": "x"}, [1]):
+    for bad in (
+        {"rules": [{"error_rate": 2}]},
+        {"rules": [{"error_status": 404}]},
+        {"rules": [{"path": "("}]},
+        {"rules": [{"bogus": 1}]},
+        {"rules": "x"},
+        {"seed": "x"},
+        [1],
+    ):
         r = api.admin("PUT", "/sim/faults", bad)
         assert (r.status, r.code) == (400, "SM_invalid_arg_value"), bad
     assert api.admin("DELETE", "/sim/faults").json["rules"] == []
 
 
 def test_injected_errors_match_method_and_path(api: Api) -> None:
-    api.admin("PUT", "/sim/faults", {"rules": [
-        {"method": "POST", "path": "^/v1/volumes$", "error_rate": 1, "error_status": 503}]})
+    api.admin(
+        "PUT",
+        "/sim/faults",
+        {
+            "rules": [
+                {"method": "POST", "path": "^/v1/volumes$", "error_rate": 1, "error_status": 503}
+            ]
+        },
+    )
     r = api.post("/v1/volumes", {"name": "x", "size": 1})
     assert (r.status, r.codes) == (503, ["SM_http_service_unavailable"])
     assert api.get("/v1/volumes").status == 200  # GET is not matched
@@ -53,9 +74,21 @@ def test_injected_errors_match_method_and_path(api: Api) -> None:
 
 
 def test_times_limits_a_rule_and_500_is_not_performed(api: Api) -> None:
-    api.admin("PUT", "/sim/faults", {"rules": [
-        {"method": "POST", "path": "^/v1/volumes$", "error_rate": 1, "error_status": 500,
-         "times": 2}]})
+    api.admin(
+        "PUT",
+        "/sim/faults",
+        {
+            "rules": [
+                {
+                    "method": "POST",
+                    "path": "^/v1/volumes$",
+                    "error_rate": 1,
+                    "error_status": 500,
+                    "times": 2,
+                }
+            ]
+        },
+    )
     statuses = [api.post("/v1/volumes", {"name": f"t{i}", "size": 1}).status for i in range(3)]
     assert statuses == [500, 500, 201]
     assert [v["name"] for v in api.get("/v1/volumes").data] == ["t2"]
@@ -72,8 +105,11 @@ def test_seeded_faults_are_deterministic(tmp_path: Path) -> None:
 
 
 def test_lost_response_still_performs_the_operation(sim: SimServer, api: Api) -> None:
-    api.admin("PUT", "/sim/faults", {"rules": [
-        {"method": "POST", "path": "^/v1/volumes$", "drop_rate": 1, "times": 1}]})
+    api.admin(
+        "PUT",
+        "/sim/faults",
+        {"rules": [{"method": "POST", "path": "^/v1/volumes$", "drop_rate": 1, "times": 1}]},
+    )
     with pytest.raises(requests.ConnectionError):
         api.post("/v1/volumes", {"name": "lost", "size": 1})
     vols = api.get("/v1/volumes", name="lost").data
@@ -94,8 +130,15 @@ def test_latency_is_added(api: Api) -> None:
 
 
 def test_expire_sessions_fault(api: Api) -> None:
-    api.admin("PUT", "/sim/faults", {"rules": [
-        {"method": "GET", "path": "^/v1/groups", "expire_sessions_rate": 1, "times": 1}]})
+    api.admin(
+        "PUT",
+        "/sim/faults",
+        {
+            "rules": [
+                {"method": "GET", "path": "^/v1/groups", "expire_sessions_rate": 1, "times": 1}
+            ]
+        },
+    )
     assert api.get("/v1/groups").status == 401
     api.login()
     assert api.get("/v1/groups").status == 200

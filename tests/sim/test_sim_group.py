@@ -17,8 +17,10 @@ def test_group_defaults_and_fields_cinder_reads(api: Api) -> None:
 
 def test_group_scope_switch_changes_new_volumes_and_luns(api: Api) -> None:
     group = api.get("/v1/groups").data[0]
-    r = api.put(f"/v1/groups/{group['id']}", {"default_iscsi_target_scope": "group",
-                                              "default_volume_reserve": 10})
+    r = api.put(
+        f"/v1/groups/{group['id']}",
+        {"default_iscsi_target_scope": "group", "default_volume_reserve": 10},
+    )
     assert r.status == 200
     old = api.volume("third", 10)
     vols = [api.volume(f"gst-{i}", 10) for i in range(2)]
@@ -26,9 +28,12 @@ def test_group_scope_switch_changes_new_volumes_and_luns(api: Api) -> None:
     assert {v["target_name"] for v in vols} == {r.data["group_target_name"]}
     assert vols[0]["reserve"] == 10
     ig = api.post("/v1/initiator_groups", {"name": "g", "access_protocol": "iscsi"}).data
-    luns = [api.post("/v1/access_control_records",
-                     {"vol_id": v["id"], "initiator_group_id": ig["id"]}).data["lun"]
-            for v in (*vols, old)]
+    luns = [
+        api.post(
+            "/v1/access_control_records", {"vol_id": v["id"], "initiator_group_id": ig["id"]}
+        ).data["lun"]
+        for v in (*vols, old)
+    ]
     assert luns == [0, 1, 2]
     r = api.put(f"/v1/groups/{group['id']}", {"default_iscsi_target_scope": "fabric"})
     assert (r.status, r.code) == (400, "SM_invalid_arg_value")
@@ -38,8 +43,10 @@ def test_group_scope_switch_changes_new_volumes_and_luns(api: Api) -> None:
 
 
 def test_performance_policy_lifecycle(api: Api) -> None:
-    r = api.post("/v1/performance_policies", {"name": "My DB Policy", "block_size": 8192,
-                                              "compress": "false"})
+    r = api.post(
+        "/v1/performance_policies",
+        {"name": "My DB Policy", "block_size": 8192, "compress": "false"},
+    )
     assert r.status == 201
     pol = r.data
     assert pol["id"].startswith("03") and (pol["block_size"], pol["compress"]) == (8192, False)

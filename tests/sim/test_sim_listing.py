@@ -12,8 +12,9 @@ from tfnimble.sim import query as q
 @pytest.fixture
 def vols(api: Api) -> list[dict]:
     out = []
-    for i, (name, size) in enumerate([("alpha", 100), ("beta", 300), ("gamma", 200),
-                                      ("delta", 400), ("vol-e", 500)]):
+    for i, (name, size) in enumerate(
+        [("alpha", 100), ("beta", 300), ("gamma", 200), ("delta", 400), ("vol-e", 500)]
+    ):
         out.append(api.volume(name, size, online=i % 2 == 0, description=f"d{i}"))
     return out
 
@@ -21,8 +22,12 @@ def vols(api: Api) -> list[dict]:
 def test_summary_list_has_id_and_name_only(api: Api, vols: list[dict]) -> None:
     r = api.get("/v1/volumes")
     assert r.status == 200
-    assert r.json == {"data": [{"id": v["id"], "name": v["name"]} for v in vols],
-                      "startRow": 0, "endRow": 5, "totalRows": 5}
+    assert r.json == {
+        "data": [{"id": v["id"], "name": v["name"]} for v in vols],
+        "startRow": 0,
+        "endRow": 5,
+        "totalRows": 5,
+    }
 
 
 def test_detail_list_and_fields(api: Api, vols: list[dict]) -> None:
@@ -86,40 +91,68 @@ def test_sort_by(api: Api, vols: list[dict]) -> None:
 
 
 def _criteria(operator: str, *criteria: dict) -> dict:
-    return {"data": {"_constructor": "AdvancedCriteria", "operator": operator,
-                     "criteria": list(criteria)}, "operationType": "fetch"}
+    return {
+        "data": {
+            "_constructor": "AdvancedCriteria",
+            "operator": operator,
+            "criteria": list(criteria),
+        },
+        "operationType": "fetch",
+    }
 
 
-@pytest.mark.parametrize(("crit", "expected"), [
-    ({"fieldName": "name", "operator": "equals", "value": "beta"}, ["beta"]),
-    ({"fieldName": "name", "operator": "iEquals", "value": "BETA"}, ["beta"]),
-    ({"fieldName": "name", "operator": "notEqual", "value": "beta"},
-     ["alpha", "gamma", "delta", "vol-e"]),
-    ({"fieldName": "name", "operator": "iNotEqual", "value": "ALPHA"},
-     ["beta", "gamma", "delta", "vol-e"]),
-    ({"fieldName": "name", "operator": "contains", "value": "ta"}, ["beta", "delta"]),
-    ({"fieldName": "name", "operator": "iContains", "value": "TA"}, ["beta", "delta"]),
-    ({"fieldName": "name", "operator": "inSet", "values": ["alpha", "vol-e", "zzz"]},
-     ["alpha", "vol-e"]),
-    ({"fieldName": "name", "operator": "notInSet", "values": ["alpha", "vol-e"]},
-     ["beta", "gamma", "delta"]),
-    ({"fieldName": "size", "operator": "between", "value1": 100, "value2": 400},
-     ["beta", "gamma"]),
-    ({"fieldName": "size", "operator": "betweenInclusive", "value1": "100", "value2": "400"},
-     ["alpha", "beta", "gamma", "delta"]),
-    ({"fieldName": "size", "operator": "greaterThan", "value": "300"}, ["delta", "vol-e"]),
-    ({"fieldName": "size", "operator": "greaterOrEqual", "value": 300},
-     ["beta", "delta", "vol-e"]),
-    ({"fieldName": "size", "operator": "lessThan", "value": 200}, ["alpha"]),
-    ({"fieldName": "size", "operator": "lessOrEqual", "value": "200"}, ["alpha", "gamma"]),
-    ({"fieldName": "name", "operator": "regexp", "value": "^[ab]"}, ["alpha", "beta"]),
-    ({"fieldName": "online", "operator": "equals", "value": "true"},
-     ["alpha", "gamma", "vol-e"]),
-    ({"fieldName": "access_control_records", "operator": "equals", "value": "null"},
-     ["alpha", "beta", "gamma", "delta", "vol-e"]),
-])
-def test_advanced_criteria_operators(api: Api, vols: list[dict], crit: dict,
-                                     expected: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("crit", "expected"),
+    [
+        ({"fieldName": "name", "operator": "equals", "value": "beta"}, ["beta"]),
+        ({"fieldName": "name", "operator": "iEquals", "value": "BETA"}, ["beta"]),
+        (
+            {"fieldName": "name", "operator": "notEqual", "value": "beta"},
+            ["alpha", "gamma", "delta", "vol-e"],
+        ),
+        (
+            {"fieldName": "name", "operator": "iNotEqual", "value": "ALPHA"},
+            ["beta", "gamma", "delta", "vol-e"],
+        ),
+        ({"fieldName": "name", "operator": "contains", "value": "ta"}, ["beta", "delta"]),
+        ({"fieldName": "name", "operator": "iContains", "value": "TA"}, ["beta", "delta"]),
+        (
+            {"fieldName": "name", "operator": "inSet", "values": ["alpha", "vol-e", "zzz"]},
+            ["alpha", "vol-e"],
+        ),
+        (
+            {"fieldName": "name", "operator": "notInSet", "values": ["alpha", "vol-e"]},
+            ["beta", "gamma", "delta"],
+        ),
+        (
+            {"fieldName": "size", "operator": "between", "value1": 100, "value2": 400},
+            ["beta", "gamma"],
+        ),
+        (
+            {"fieldName": "size", "operator": "betweenInclusive", "value1": "100", "value2": "400"},
+            ["alpha", "beta", "gamma", "delta"],
+        ),
+        ({"fieldName": "size", "operator": "greaterThan", "value": "300"}, ["delta", "vol-e"]),
+        (
+            {"fieldName": "size", "operator": "greaterOrEqual", "value": 300},
+            ["beta", "delta", "vol-e"],
+        ),
+        ({"fieldName": "size", "operator": "lessThan", "value": 200}, ["alpha"]),
+        ({"fieldName": "size", "operator": "lessOrEqual", "value": "200"}, ["alpha", "gamma"]),
+        ({"fieldName": "name", "operator": "regexp", "value": "^[ab]"}, ["alpha", "beta"]),
+        (
+            {"fieldName": "online", "operator": "equals", "value": "true"},
+            ["alpha", "gamma", "vol-e"],
+        ),
+        (
+            {"fieldName": "access_control_records", "operator": "equals", "value": "null"},
+            ["alpha", "beta", "gamma", "delta", "vol-e"],
+        ),
+    ],
+)
+def test_advanced_criteria_operators(
+    api: Api, vols: list[dict], crit: dict, expected: list[str]
+) -> None:
     r = api.request("POST", "/v1/volumes", raw=_criteria("and", crit))
     assert r.status == 200, r.json
     assert [d["name"] for d in r.data] == expected
@@ -131,29 +164,57 @@ def test_advanced_criteria_nesting_detail_and_metadata(api: Api, vols: list[dict
     body = _criteria(
         "or",
         {"fieldName": "metadata.k", "operator": "equals", "value": "v"},
-        {"operator": "and", "criteria": [
-            {"fieldName": "name", "operator": "iContains", "value": "E"},
-            {"fieldName": "online", "operator": "equals", "value": "false"}]},
+        {
+            "operator": "and",
+            "criteria": [
+                {"fieldName": "name", "operator": "iContains", "value": "E"},
+                {"fieldName": "online", "operator": "equals", "value": "false"},
+            ],
+        },
     )
     r = api.request("POST", "/v1/volumes/detail", raw=body, params={"fields": "name,size"})
-    assert r.data == [{"name": "beta", "size": 300}, {"name": "gamma", "size": 200},
-                      {"name": "delta", "size": 400}]
+    assert r.data == [
+        {"name": "beta", "size": 300},
+        {"name": "gamma", "size": 200},
+        {"name": "delta", "size": 400},
+    ]
     body["startRow"], body["endRow"] = 1, 2
-    assert [d["name"] for d in api.request("POST", "/v1/volumes/detail", raw=body).data] == \
-        ["gamma"]
+    assert [d["name"] for d in api.request("POST", "/v1/volumes/detail", raw=body).data] == [
+        "gamma"
+    ]
 
 
-@pytest.mark.parametrize(("data", "code"), [
-    ({"operator": "and", "criteria": []}, "SM_missing_advanced_criteria_constructor"),
-    ({"_constructor": "AdvancedCriteria", "operator": "and"}, "SM_missing_criteria"),
-    ({"_constructor": "AdvancedCriteria", "operator": "and",
-      "criteria": [{"operator": "equals", "value": "x"}]}, "SM_missing_criteria_fieldName"),
-    ({"_constructor": "AdvancedCriteria", "operator": "and",
-      "criteria": [{"fieldName": "name", "value": "x"}]}, "SM_missing_criteria_operator"),
-    ({"_constructor": "AdvancedCriteria", "operator": "and",
-      "criteria": [{"fieldName": "name", "operator": "like", "value": "x"}]},
-     "SM_unsupported_query_operator"),
-])
+@pytest.mark.parametrize(
+    ("data", "code"),
+    [
+        ({"operator": "and", "criteria": []}, "SM_missing_advanced_criteria_constructor"),
+        ({"_constructor": "AdvancedCriteria", "operator": "and"}, "SM_missing_criteria"),
+        (
+            {
+                "_constructor": "AdvancedCriteria",
+                "operator": "and",
+                "criteria": [{"operator": "equals", "value": "x"}],
+            },
+            "SM_missing_criteria_fieldName",
+        ),
+        (
+            {
+                "_constructor": "AdvancedCriteria",
+                "operator": "and",
+                "criteria": [{"fieldName": "name", "value": "x"}],
+            },
+            "SM_missing_criteria_operator",
+        ),
+        (
+            {
+                "_constructor": "AdvancedCriteria",
+                "operator": "and",
+                "criteria": [{"fieldName": "name", "operator": "like", "value": "x"}],
+            },
+            "SM_unsupported_query_operator",
+        ),
+    ],
+)
 def test_advanced_criteria_errors(api: Api, data: dict, code: str) -> None:
     r = api.request("POST", "/v1/volumes/detail", raw={"data": data, "operationType": "fetch"})
     assert (r.status, r.code) == (400, code)
@@ -163,8 +224,12 @@ def test_other_sets_list_and_filter(api: Api) -> None:
     names = [p["name"] for p in api.get("/v1/performance_policies").data]
     assert names[0] == "default" and len(names) >= 4
     default = api.get("/v1/performance_policies/detail", name="default").data[0]
-    assert (default["block_size"], default["compress"], default["cache"],
-            default["predefined"]) == (4096, True, True, True)
+    assert (
+        default["block_size"],
+        default["compress"],
+        default["cache"],
+        default["predefined"],
+    ) == (4096, True, True, True)
     assert api.get("/v1/groups").json["totalRows"] == 1
     assert api.get("/v1/arrays/detail").data[0]["role"] == "leader"
     assert api.get("/v1/jobs").json == {"data": [], "startRow": 0, "endRow": 0, "totalRows": 0}
@@ -179,7 +244,7 @@ def test_pages_tile_the_result(total: int, start: int, size: int) -> None:
     query = q.build_query({"startRow": str(start), "pageSize": str(size)}, [], ["id", "name"])
     page, env = q.apply(rows, query)
     assert env["totalRows"] == total
-    assert page == rows[min(start, total):min(start, total) + size]
+    assert page == rows[min(start, total) : min(start, total) + size]
     assert env["endRow"] - env["startRow"] == len(page)
     walked, cursor = [], 0
     while cursor < total:  # the SDK's walk: startRow += len(data) until endRow == totalRows

@@ -12,9 +12,14 @@ def test_raw_fields_render_unchanged(sim: SimServer, api: Api) -> None:
     vol = api.volume("v", 100, description="d", reserve=5, online=False)
     snap = api.snapshot(vol["id"], "s", online=True)
     api.clone("c", snap["id"])
-    ig = api.post("/v1/initiator_groups", {
-        "name": "g", "access_protocol": "iscsi",
-        "iscsi_initiators": [{"label": "a", "iqn": "iqn.2000-01.com.example:a"}]}).data
+    ig = api.post(
+        "/v1/initiator_groups",
+        {
+            "name": "g",
+            "access_protocol": "iscsi",
+            "iscsi_initiators": [{"label": "a", "iqn": "iqn.2000-01.com.example:a"}],
+        },
+    ).data
     api.post("/v1/access_control_records", {"vol_id": vol["id"], "initiator_group_id": ig["id"]})
     assert sim.model is not None
     with sim.model.store.read() as tx:
@@ -34,9 +39,14 @@ def test_raw_fields_render_unchanged(sim: SimServer, api: Api) -> None:
 def test_known_fields_match_rendered_keys(sim: SimServer, api: Api) -> None:
     vol = api.volume("v")
     api.snapshot(vol["id"], "s")
-    ig = api.post("/v1/initiator_groups", {
-        "name": "g", "access_protocol": "iscsi",
-        "iscsi_initiators": [{"label": "a", "iqn": "iqn.2000-01.com.example:a"}]}).data
+    ig = api.post(
+        "/v1/initiator_groups",
+        {
+            "name": "g",
+            "access_protocol": "iscsi",
+            "iscsi_initiators": [{"label": "a", "iqn": "iqn.2000-01.com.example:a"}],
+        },
+    ).data
     api.post("/v1/access_control_records", {"vol_id": vol["id"], "initiator_group_id": ig["id"]})
     assert sim.model is not None
     with sim.model.store.read() as tx:

@@ -82,8 +82,9 @@ def test_versions_groups_pools_policies(sdk: NimOSClient) -> None:
 
 
 def test_volume_create_get_update_metadata(sdk: NimOSClient) -> None:
-    vol = sdk.volumes.create("myvol1", size=1024, description="My first volume",
-                             metadata={"mykey1": "myval1"})
+    vol = sdk.volumes.create(
+        "myvol1", size=1024, description="My first volume", metadata={"mykey1": "myval1"}
+    )
     assert vol.id.startswith("06") and vol.attrs["size"] == 1024
     assert vol.attrs["metadata"] == [{"key": "mykey1", "value": "myval1"}]
     again = sdk.volumes.get(vol.id)
@@ -95,8 +96,13 @@ def test_volume_create_get_update_metadata(sdk: NimOSClient) -> None:
     assert vol.attrs["description"] == "new description"
     assert {m["key"] for m in vol.attrs["metadata"]} == {"mykey1", "mykey2"}
     limited = sdk.volumes.list(name="myvol1", detail=True, fields="name,id,size,online,clone")
-    assert limited[0].attrs == {"clone": False, "id": vol.id, "name": "myvol1",
-                                "online": True, "size": 1024}
+    assert limited[0].attrs == {
+        "clone": False,
+        "id": vol.id,
+        "name": "myvol1",
+        "online": True,
+        "size": 1024,
+    }
 
 
 def test_list_paginates_past_the_server_row_limit(sim: SimServer, sdk: NimOSClient) -> None:
@@ -120,9 +126,13 @@ def test_filters_and_advanced_criteria(sdk: NimOSClient) -> None:
     got = sdk.volumes.list(detail=True, filter=myfilter, fields="name,size,metadata")
     assert [v.attrs["name"] for v in got] == ["myvol2"] and got[0].id is None
     complex_filter = and_(
-        VolumeFields.name.contains("vol"), VolumeFields.online == "true",
-        or_(VolumeFields.protection_type == "unprotected",
-            and_(VolumeFields.size <= "4096", VolumeFields.encryption_cipher == None)))  # noqa: E711
+        VolumeFields.name.contains("vol"),
+        VolumeFields.online == "true",
+        or_(
+            VolumeFields.protection_type == "unprotected",
+            and_(VolumeFields.size <= "4096", VolumeFields.encryption_cipher == None),  # noqa: E711 (the SDK query DSL)
+        ),
+    )
     assert len(sdk.volumes.list(detail=True, filter=complex_filter)) == 2
     big = sdk.volumes.list(detail=True, filter=and_(VolumeFields.size > 1024))
     assert sorted(v.attrs["name"] for v in big) == ["myvol2", "other"]
@@ -137,10 +147,13 @@ def test_snapshot_clone_acl_offline_delete(sdk: NimOSClient) -> None:
     assert clone.attrs["clone"] is True and clone.attrs["size"] == 512
     assert clone.attrs["parent_vol_id"] == vol.id
     ig = sdk.initiator_groups.create(
-        "hosts", access_protocol="iscsi",
-        iscsi_initiators=[{"label": "h1", "iqn": "iqn.1993-08.org.debian:01:abc"}])
-    acr = sdk.access_control_records.create(apply_to="both", vol_id=clone.id,
-                                            initiator_group_id=ig.id)
+        "hosts",
+        access_protocol="iscsi",
+        iscsi_initiators=[{"label": "h1", "iqn": "iqn.1993-08.org.debian:01:abc"}],
+    )
+    acr = sdk.access_control_records.create(
+        apply_to="both", vol_id=clone.id, initiator_group_id=ig.id
+    )
     assert acr.attrs["initiator_group_name"] == "hosts"
     listed = sdk.access_control_records.list(vol_id=clone.id, initiator_group_id=ig.id)
     assert [a.id for a in listed] == [acr.id]
@@ -171,20 +184,28 @@ def test_restore_via_sdk(sdk: NimOSClient) -> None:
     vol.online()
 
 
-@pytest.mark.parametrize(("call", "codes"), [
-    (lambda s: s.volumes.create("dup", size=1), ("SM_http_conflict", "SM_eexist")),
-    (lambda s: s.volumes.create("bad/,name", size=1),
-     ("SM_http_bad_request", "SM_invalid_arg_value")),
-    (lambda s: s.volumes.create("nosize"), ("SM_http_bad_request", "SM_missing_arg")),
-    (lambda s: s.volumes.create("x", size=1, bogus=1), ("SM_unexpected_arg",)),
-    (lambda s: s.volumes.delete(s.volumes.get(name="dup").id), ("SM_eperm",)),
-    (lambda s: s.volumes.update(s.volumes.get(name="dup").id, size=1),
-     ("SM_vol_size_decreased",)),
-    (lambda s: s.volumes.get("06" + "f" * 40), ("SM_http_not_found", "SM_enoent")),
-    (lambda s: s.initiator_groups.create("ig"), ("SM_missing_arg",)),
-])
-def test_expected_errors_carry_sm_codes(sdk: NimOSClient, call: Any,
-                                        codes: tuple[str, ...]) -> None:
+@pytest.mark.parametrize(
+    ("call", "codes"),
+    [
+        (lambda s: s.volumes.create("dup", size=1), ("SM_http_conflict", "SM_eexist")),
+        (
+            lambda s: s.volumes.create("bad/,name", size=1),
+            ("SM_http_bad_request", "SM_invalid_arg_value"),
+        ),
+        (lambda s: s.volumes.create("nosize"), ("SM_http_bad_request", "SM_missing_arg")),
+        (lambda s: s.volumes.create("x", size=1, bogus=1), ("SM_unexpected_arg",)),
+        (lambda s: s.volumes.delete(s.volumes.get(name="dup").id), ("SM_eperm",)),
+        (
+            lambda s: s.volumes.update(s.volumes.get(name="dup").id, size=1),
+            ("SM_vol_size_decreased",),
+        ),
+        (lambda s: s.volumes.get("06" + "f" * 40), ("SM_http_not_found", "SM_enoent")),
+        (lambda s: s.initiator_groups.create("ig"), ("SM_missing_arg",)),
+    ],
+)
+def test_expected_errors_carry_sm_codes(
+    sdk: NimOSClient, call: Any, codes: tuple[str, ...]
+) -> None:
     sdk.volumes.create("dup", size=100)
     with pytest.raises(NimOSAPIError) as info:
         call(sdk)

@@ -11,8 +11,7 @@ MIB, GIB = 1 << 20, 1 << 30
 
 
 def _write(api: Api, vol_id: str, nbytes: int, overwrite: bool = False) -> dict:
-    r = api.admin("POST", f"/sim/volumes/{vol_id}/write",
-                  {"bytes": nbytes, "overwrite": overwrite})
+    r = api.admin("POST", f"/sim/volumes/{vol_id}/write", {"bytes": nbytes, "overwrite": overwrite})
     assert r.status == 200, r.json
     return r.data
 
@@ -66,8 +65,9 @@ def test_restore_discards_data_written_after_the_snapshot(api: Api) -> None:
     snap = api.snapshot(vol["id"], "s")
     _write(api, vol["id"], 50 * MIB)
     api.offline(vol["id"])
-    r = api.post(f"/v1/volumes/{vol['id']}/actions/restore",
-                 {"id": vol["id"], "base_snap_id": snap["id"]})
+    r = api.post(
+        f"/v1/volumes/{vol['id']}/actions/restore", {"id": vol["id"], "base_snap_id": snap["id"]}
+    )
     assert r.data["vol_usage_uncompressed_bytes"] == 10 * MIB
 
 
@@ -83,8 +83,11 @@ def test_reservations_hold_space_and_refuse_overcommit(tmp_path: Path) -> None:
         assert pool["free_space"] == 60 * GIB and pool["usage"] == 0
         _write(api, thick["id"], 10 * GIB)  # writes consume the volume's own reservation
         pool = api.pool()
-        assert (pool["usage"], pool["unused_reserve"], pool["free_space"]) == \
-            (10 * GIB, 30 * GIB, 60 * GIB)
+        assert (pool["usage"], pool["unused_reserve"], pool["free_space"]) == (
+            10 * GIB,
+            30 * GIB,
+            60 * GIB,
+        )
         r = api.post("/v1/volumes", {"name": "too-big", "size": 61 * 1024, "reserve": 100})
         assert (r.status, r.codes) == (409, ["SM_http_conflict", "SM_enospc"])
         assert r.json["messages"][1]["text"] == "Available space insufficient for operation."
@@ -105,11 +108,16 @@ def test_pool_and_array_report_counts(api: Api) -> None:
     vol = api.volume("a")
     api.snapshot(vol["id"], "s")
     pool = api.pool()
-    assert (pool["vol_count"], pool["snap_count"], pool["name"], pool["is_default"]) == \
-        (1, 1, "default", True)
+    assert (pool["vol_count"], pool["snap_count"], pool["name"], pool["is_default"]) == (
+        1,
+        1,
+        "default",
+        True,
+    )
     assert pool["capacity"] == 10 * (1 << 40)
-    assert pool["vol_list"] == [{"id": vol["id"], "name": "a", "vol_id": vol["id"],
-                                 "vol_name": "a"}]
+    assert pool["vol_list"] == [
+        {"id": vol["id"], "name": "a", "vol_id": vol["id"], "vol_name": "a"}
+    ]
     array = api.get("/v1/arrays/detail").data[0]
     assert array["usable_capacity_bytes"] == pool["capacity"]
     assert array["available_bytes"] == pool["free_space"]

@@ -8,28 +8,102 @@ import pytest
 from sim_testkit import Api
 
 PYDOC_VOLUME_KEYS = {
-    "access_control_records", "agent_type", "app_category", "app_uuid", "avg_stats_last_5mins",
-    "base_snap_id", "base_snap_name", "block_size", "cache_needed_for_pin", "cache_pinned",
-    "cache_policy", "caching_enabled", "cksum_last_verified", "clone",
-    "content_repl_errors_found", "creation_time", "dedupe_enabled", "description",
-    "dest_pool_id", "dest_pool_name", "encryption_cipher", "fc_sessions", "folder_id",
-    "folder_name", "full_name", "id", "iscsi_sessions", "iscsi_target_scope",
-    "last_content_snap_br_cg_uid", "last_content_snap_br_gid", "last_content_snap_id",
-    "last_modified", "last_replicated_snap", "last_snap", "limit", "limit_iops", "limit_mbps",
-    "metadata", "move_aborting", "move_bytes_migrated", "move_bytes_remaining",
-    "move_est_compl_time", "move_start_time", "multi_initiator", "name", "needs_content_repl",
-    "num_connections", "num_fc_connections", "num_iscsi_connections", "num_snaps",
-    "offline_reason", "online", "online_snaps", "owned_by_group", "owned_by_group_id",
-    "parent_vol_id", "parent_vol_name", "perfpolicy_id", "perfpolicy_name", "pinned_cache_size",
-    "pool_id", "pool_name", "previously_deduped", "projected_num_snaps", "protection_type",
-    "read_only", "replication_role", "reserve", "search_name", "serial_number", "size",
-    "snap_limit", "snap_limit_percent", "snap_reserve", "snap_usage_compressed_bytes",
-    "snap_usage_populated_bytes", "snap_usage_uncompressed_bytes", "snap_warn_level",
-    "space_usage_level", "srep_last_sync", "srep_resync_percent", "target_name",
-    "thinly_provisioned", "total_usage_bytes", "upstream_cache_pinned", "usage_valid",
-    "vol_state", "vol_usage_compressed_bytes", "vol_usage_mapped_bytes",
-    "vol_usage_uncompressed_bytes", "volcoll_id", "volcoll_name", "vpd_ieee0", "vpd_ieee1",
-    "vpd_t10", "warn_level",
+    "access_control_records",
+    "agent_type",
+    "app_category",
+    "app_uuid",
+    "avg_stats_last_5mins",
+    "base_snap_id",
+    "base_snap_name",
+    "block_size",
+    "cache_needed_for_pin",
+    "cache_pinned",
+    "cache_policy",
+    "caching_enabled",
+    "cksum_last_verified",
+    "clone",
+    "content_repl_errors_found",
+    "creation_time",
+    "dedupe_enabled",
+    "description",
+    "dest_pool_id",
+    "dest_pool_name",
+    "encryption_cipher",
+    "fc_sessions",
+    "folder_id",
+    "folder_name",
+    "full_name",
+    "id",
+    "iscsi_sessions",
+    "iscsi_target_scope",
+    "last_content_snap_br_cg_uid",
+    "last_content_snap_br_gid",
+    "last_content_snap_id",
+    "last_modified",
+    "last_replicated_snap",
+    "last_snap",
+    "limit",
+    "limit_iops",
+    "limit_mbps",
+    "metadata",
+    "move_aborting",
+    "move_bytes_migrated",
+    "move_bytes_remaining",
+    "move_est_compl_time",
+    "move_start_time",
+    "multi_initiator",
+    "name",
+    "needs_content_repl",
+    "num_connections",
+    "num_fc_connections",
+    "num_iscsi_connections",
+    "num_snaps",
+    "offline_reason",
+    "online",
+    "online_snaps",
+    "owned_by_group",
+    "owned_by_group_id",
+    "parent_vol_id",
+    "parent_vol_name",
+    "perfpolicy_id",
+    "perfpolicy_name",
+    "pinned_cache_size",
+    "pool_id",
+    "pool_name",
+    "previously_deduped",
+    "projected_num_snaps",
+    "protection_type",
+    "read_only",
+    "replication_role",
+    "reserve",
+    "search_name",
+    "serial_number",
+    "size",
+    "snap_limit",
+    "snap_limit_percent",
+    "snap_reserve",
+    "snap_usage_compressed_bytes",
+    "snap_usage_populated_bytes",
+    "snap_usage_uncompressed_bytes",
+    "snap_warn_level",
+    "space_usage_level",
+    "srep_last_sync",
+    "srep_resync_percent",
+    "target_name",
+    "thinly_provisioned",
+    "total_usage_bytes",
+    "upstream_cache_pinned",
+    "usage_valid",
+    "vol_state",
+    "vol_usage_compressed_bytes",
+    "vol_usage_mapped_bytes",
+    "vol_usage_uncompressed_bytes",
+    "volcoll_id",
+    "volcoll_name",
+    "vpd_ieee0",
+    "vpd_ieee1",
+    "vpd_t10",
+    "warn_level",
 }
 
 
@@ -72,14 +146,17 @@ def test_ids_serial_and_target_name_formats(api: Api) -> None:
         assert (vol["vpd_ieee0"], vol["vpd_ieee1"]) == (serial[:16], serial[16:])
         tail = bytes.fromhex(serial[-8:])[::-1].hex()
         assert vol["target_name"] == (
-            f"iqn.2007-11.com.nimblestorage:{vol['name']}-v{guid}.{vol['id'][-8:]}.{tail}")
+            f"iqn.2007-11.com.nimblestorage:{vol['name']}-v{guid}.{vol['id'][-8:]}.{tail}"
+        )
     assert group["id"].startswith("00") and api.pool()["id"].startswith("0a")
     assert api.get("/v1/arrays").data[0]["id"].startswith("09")
     assert api.get("/v1/performance_policies", name="default").data[0]["id"].startswith("03")
 
 
-@pytest.mark.parametrize("name", ["", "-lead", ".lead", "has space", "under_score", "a/b",
-                                  "a,b", "x" * 216, "semi;colon"])
+@pytest.mark.parametrize(
+    "name",
+    ["", "-lead", ".lead", "has space", "under_score", "a/b", "a,b", "x" * 216, "semi;colon"],
+)
 def test_invalid_volume_names_are_refused(api: Api, name: str) -> None:
     r = api.post("/v1/volumes", {"name": name, "size": 10})
     assert r.status == 400
@@ -109,19 +186,40 @@ def test_missing_unexpected_and_malformed_arguments(api: Api) -> None:
     r = api.post("/v1/volumes", {"name": "x", "size": 10, "colour": "red"})
     assert (r.status, r.code) == (400, "SM_unexpected_arg")
     assert r.json["messages"][1]["text"] == "Unexpected argument 'colour'."
-    for bad in ({"size": "ten"}, {"size": 0}, {"size": True}, {"online": "yes"},
-                {"reserve": 101}, {"perfpolicy_id": "nope"}, {"agent_type": "x"}):
+    for bad in (
+        {"size": "ten"},
+        {"size": 0},
+        {"size": True},
+        {"online": "yes"},
+        {"reserve": 101},
+        {"perfpolicy_id": "nope"},
+        {"agent_type": "x"},
+    ):
         r = api.post("/v1/volumes", {"name": "x", "size": 10, **bad})
         assert (r.status, r.code) == (400, "SM_invalid_arg_value"), bad
-    for raw in (b'{"data": {"name": "x", "size": Infinity}}',
-                b'{"data": {"name": "x", "size": NaN}}', b'{"data": {"name": "x", "size": 1.5}}'):
+    for raw in (
+        b'{"data": {"name": "x", "size": Infinity}}',
+        b'{"data": {"name": "x", "size": NaN}}',
+        b'{"data": {"name": "x", "size": 1.5}}',
+    ):
         r = api.request("POST", "/v1/volumes", body=raw)
         assert (r.status, r.code) == (400, "SM_invalid_arg_value"), raw
     assert api.get("/v1/volumes").json["totalRows"] == 0
 
 
-@pytest.mark.parametrize("body", [b"{not json", b"[1, 2]", b'"text"', b"\xff\xfe", b"{}",
-                                  b'{"data": 5}', b'{"data": {}, "extra": 1}', b"null"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{not json",
+        b"[1, 2]",
+        b'"text"',
+        b"\xff\xfe",
+        b"{}",
+        b'{"data": 5}',
+        b'{"data": {}, "extra": 1}',
+        b"null",
+    ],
+)
 def test_bad_bodies_are_400_never_500(api: Api, body: bytes) -> None:
     for method, path in (("POST", "/v1/volumes"), ("PUT", f"/v1/volumes/{'06' + '0' * 40}")):
         r = api.request(method, path, body=body)
@@ -130,8 +228,9 @@ def test_bad_bodies_are_400_never_500(api: Api, body: bytes) -> None:
 
 
 def test_lenient_typing_coerces_strings(api: Api) -> None:
-    vol = api.volume("lenient", "1024", online="false", read_only="false", reserve="10",
-                     limit_iops="1000")
+    vol = api.volume(
+        "lenient", "1024", online="false", read_only="false", reserve="10", limit_iops="1000"
+    )
     assert (vol["size"], vol["online"], vol["read_only"]) == (1024, False, False)
     assert (vol["reserve"], vol["limit_iops"]) == (10, 1000)
     r = api.put(f"/v1/volumes/{vol['id']}", {"online": "true", "size": "2048"})
@@ -144,8 +243,9 @@ def test_malformed_and_unknown_ids(api: Api) -> None:
         assert (r.status, r.code) == (400, "SM_invalid_path_variable"), bad
     unknown = "06" + "1" * 40
     for method in ("GET", "PUT", "DELETE"):
-        r = api.request(method, f"/v1/volumes/{unknown}", {"description": "x"}
-                        if method == "PUT" else None)
+        r = api.request(
+            method, f"/v1/volumes/{unknown}", {"description": "x"} if method == "PUT" else None
+        )
         assert r.status == 404 and r.codes == ["SM_http_not_found", "SM_enoent"]
         assert "No such object" in r.json["messages"][1]["text"]
     vol = api.volume("v")
@@ -168,8 +268,7 @@ def test_grow_online_and_shrink_needs_force(api: Api) -> None:
     assert api.get(f"/v1/volumes/{vol['id']}").data["size"] == 4096
     r = api.put(f"/v1/volumes/{vol['id']}", {"size": 2048, "force": True})
     assert (r.status, r.data["size"]) == (200, 2048)
-    r = api.request("PUT", f"/v1/volumes/{vol['id']}", {"size": 1024},
-                    params={"force": "true"})
+    r = api.request("PUT", f"/v1/volumes/{vol['id']}", {"size": 1024}, params={"force": "true"})
     assert (r.status, r.data["size"]) == (200, 1024)
 
 
@@ -239,13 +338,13 @@ def test_clone_inherits_and_reads_back_lineage(api: Api) -> None:
     assert clone["limit_iops"] == 5000
     bigger = api.clone("c2", snap["id"], size=4000, description="big")
     assert bigger["size"] == 4000 and bigger["description"] == "big"
-    r = api.post("/v1/volumes", {"name": "c3", "clone": True, "base_snap_id": snap["id"],
-                                 "size": 100})
+    r = api.post(
+        "/v1/volumes", {"name": "c3", "clone": True, "base_snap_id": snap["id"], "size": 100}
+    )
     assert (r.status, r.code) == (400, "SM_invalid_arg_value")
     r = api.post("/v1/volumes", {"name": "c4", "clone": True})
     assert (r.status, r.code) == (400, "SM_missing_arg")
-    r = api.post("/v1/volumes", {"name": "c5", "clone": "true",
-                                 "base_snap_id": "04" + "f" * 40})
+    r = api.post("/v1/volumes", {"name": "c5", "clone": "true", "base_snap_id": "04" + "f" * 40})
     assert (r.status, r.code) == (404, "SM_enoent")
 
 
@@ -279,8 +378,10 @@ def test_rename_keeps_target_and_checks_uniqueness(api: Api) -> None:
 def test_metadata_merges_and_deletes_keys(api: Api) -> None:
     vol = api.volume("m", metadata=[{"key": "k1", "value": "v1"}, {"key": "k2", "value": "v2"}])
     assert vol["metadata"] == [{"key": "k1", "value": "v1"}, {"key": "k2", "value": "v2"}]
-    r = api.put(f"/v1/volumes/{vol['id']}", {"metadata": [{"key": "k1", "value": ""},
-                                                          {"key": "k3", "value": "v3"}]})
+    r = api.put(
+        f"/v1/volumes/{vol['id']}",
+        {"metadata": [{"key": "k1", "value": ""}, {"key": "k3", "value": "v3"}]},
+    )
     assert r.data["metadata"] == [{"key": "k2", "value": "v2"}, {"key": "k3", "value": "v3"}]
     r = api.put(f"/v1/volumes/{vol['id']}", {"metadata": [{"key": "k"}]})
     assert (r.status, r.code) == (400, "SM_invalid_arg_value")
@@ -298,8 +399,9 @@ def test_perfpolicy_change_needs_same_block_size(api: Api) -> None:
 
 def test_bulk_set_online_and_offline(api: Api) -> None:
     ids = [api.volume(f"bulk-{i}")["id"] for i in range(3)]
-    r = api.post("/v1/volumes/actions/bulk_set_online_and_offline",
-                 {"vol_ids": ids, "online": False})
+    r = api.post(
+        "/v1/volumes/actions/bulk_set_online_and_offline", {"vol_ids": ids, "online": False}
+    )
     assert r.status == 200
     assert all(not api.get(f"/v1/volumes/{i}").data["online"] for i in ids)
 

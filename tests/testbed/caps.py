@@ -27,8 +27,13 @@ def require_root() -> None:
 
 
 def require_tools(*tools: str) -> None:
-    absent = [t for t in tools if shutil.which(t) is None
-              and not Path("/usr/sbin", t).exists() and not Path("/sbin", t).exists()]
+    absent = [
+        t
+        for t in tools
+        if shutil.which(t) is None
+        and not Path("/usr/sbin", t).exists()
+        and not Path("/sbin", t).exists()
+    ]
     if absent:
         missing(f"missing tools: {', '.join(absent)} (see .ci/apt-packages.txt)")
 

@@ -105,12 +105,14 @@ class ControllerError(RuntimeError):
     pass
 
 
-def _run(argv: list[str], timeout: float = 30, check: bool = True,
-         **kw: Any) -> subprocess.CompletedProcess[str]:
+def _run(
+    argv: list[str], timeout: float = 30, check: bool = True, **kw: Any
+) -> subprocess.CompletedProcess[str]:
     r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False, **kw)
     if check and r.returncode != 0:
-        raise ControllerError(f"{' '.join(argv)} failed (rc {r.returncode}): "
-                              f"{(r.stderr or r.stdout).strip()}")
+        raise ControllerError(
+            f"{' '.join(argv)} failed (rc {r.returncode}): {(r.stderr or r.stdout).strip()}"
+        )
     return r
 
 
@@ -188,13 +190,23 @@ def sweep_leftovers() -> None:
 class Controller:
     """A controller host reachable over SSH at ``ip:port`` as ``username`` with ``key_path``."""
 
-    def __init__(self, workdir: Path, *, glance_conf: str | None = None,
-                 glance_layout: str = "legacy", glance_command: str | None = None,
-                 glance_user: str = "glance", service_name: str = "glance-api",
-                 real_glance_venv: Path | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        glance_conf: str | None = None,
+        glance_layout: str = "legacy",
+        glance_command: str | None = None,
+        glance_user: str = "glance",
+        service_name: str = "glance-api",
+        real_glance_venv: Path | None = None,
+    ) -> None:
         self.workdir = Path(workdir).resolve()
-        self.glance_conf = glance_conf if glance_conf is not None else (
-            MULTI_GLANCE_CONF if glance_layout == "multi" else LEGACY_GLANCE_CONF)
+        self.glance_conf = (
+            glance_conf
+            if glance_conf is not None
+            else (MULTI_GLANCE_CONF if glance_layout == "multi" else LEGACY_GLANCE_CONF)
+        )
         # ``{ip}`` in the command is the controller's address
         self.glance_command = glance_command or "/usr/bin/python3 /run/testbed/bin/fake-glance-api"
         self.real_glance_venv = real_glance_venv
@@ -238,11 +250,14 @@ class Controller:
     def _make_keys(self) -> None:
         ssh = self.workdir / "ssh"
         ssh.mkdir(parents=True, exist_ok=True)
-        for path, comment in ((self.key_path, "testbed-client"),
-                              (self.host_key_path, "testbed-host")):
+        for path, comment in (
+            (self.key_path, "testbed-client"),
+            (self.host_key_path, "testbed-host"),
+        ):
             if not path.exists():
-                _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f",
-                      str(path)])
+                _run(
+                    ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)]
+                )
         self.private_key_pem = self.key_path.read_text()
         self.public_key = self.key_path.with_suffix(".pub").read_text().strip()
         (ssh / "authorized_keys").write_text(self.public_key + "\n")
@@ -285,12 +300,12 @@ class Controller:
         st = self.workdir / "stage"
         shutil.rmtree(st, ignore_errors=True)
         files = {
-            "etc/iscsi/initiatorname.iscsi":
-                "## DO NOT EDIT OR REMOVE THIS FILE!\n## If you remove this file, the iSCSI "
-                "daemon will not start.\n## If you change the InitiatorName, existing access "
-                "control lists\n## may reject this initiator.  The InitiatorName must be unique\n"
-                "## for each iSCSI initiator.  Do NOT duplicate iSCSI InitiatorNames.\n"
-                f"InitiatorName={self.initiator_iqn}\n",
+            "etc/iscsi/initiatorname.iscsi": "## DO NOT EDIT OR REMOVE THIS FILE!\n"
+            "## If you remove this file, the iSCSI "
+            "daemon will not start.\n## If you change the InitiatorName, existing access "
+            "control lists\n## may reject this initiator.  The InitiatorName must be unique\n"
+            "## for each iSCSI initiator.  Do NOT duplicate iSCSI InitiatorNames.\n"
+            f"InitiatorName={self.initiator_iqn}\n",
             "etc/glance/glance-api.conf": self.glance_conf,
             "etc/fstab": FSTAB,
             "etc/hostname": f"{self.name}\n",
@@ -325,7 +340,8 @@ class Controller:
             (w / f"{d}.work").mkdir(exist_ok=True)
         st = self._stage()
         cfg = w / "ssh" / "sshd_config"
-        cfg.write_text(textwrap.dedent(f"""\
+        cfg.write_text(
+            textwrap.dedent(f"""\
             ListenAddress {self.ip}
             Port {self.port}
             HostKey {self.host_key_path}
@@ -345,7 +361,8 @@ class Controller:
             MaxSessions 100
             AcceptEnv LANG LC_*
             Subsystem sftp internal-sftp
-            """))
+            """)
+        )
         gu = self.glance_user
         script = textwrap.dedent(f"""\
             set -e
@@ -383,16 +400,34 @@ class Controller:
         log = open(w / "sshd.log", "ab")  # noqa: SIM115
         try:
             self._proc = subprocess.Popen(
-                ["ip", "netns", "exec", self.name, "unshare", "-m", "-u", "--propagation",
-                 "private", "/bin/sh", "-c", script],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+                [
+                    "ip",
+                    "netns",
+                    "exec",
+                    self.name,
+                    "unshare",
+                    "-m",
+                    "-u",
+                    "--propagation",
+                    "private",
+                    "/bin/sh",
+                    "-c",
+                    script,
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
         finally:
             log.close()
         self.sshd_pid = self._proc.pid
         ok = _wait(lambda: self._proc.poll() is not None or self._banner(), 15, 0.05)
         if not ok or self._proc.poll() is not None:
-            raise ControllerError("sshd did not come up in the controller namespace:\n"
-                                  + (w / "sshd.log").read_text(errors="replace")[-2000:])
+            raise ControllerError(
+                "sshd did not come up in the controller namespace:\n"
+                + (w / "sshd.log").read_text(errors="replace")[-2000:]
+            )
         hostkey = self.host_key_path.with_suffix(".pub").read_text().split()
         self.known_hosts_line = f"{self.ip} {hostkey[0]} {hostkey[1]}"
         self.known_hosts_path.write_text(self.known_hosts_line + "\n")
@@ -442,23 +477,34 @@ class Controller:
         self.stop()
 
     # ------------------------------------------------------------------ helpers for tests
-    def run(self, argv: list[str], input: str | None = None, timeout: float = 60,
-            check: bool = False) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, argv: list[str], input: str | None = None, timeout: float = 60, check: bool = False
+    ) -> subprocess.CompletedProcess[str]:
         """Run argv inside the controller (its network, mount and UTS namespaces)."""
-        r = subprocess.run(["nsenter", "-t", str(self.sshd_pid), "-m", "-n", "-u", "--", *argv],
-                           input=input, capture_output=True, text=True, timeout=timeout,
-                           check=False, cwd="/")
+        r = subprocess.run(
+            ["nsenter", "-t", str(self.sshd_pid), "-m", "-n", "-u", "--", *argv],
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            cwd="/",
+        )
         if check and r.returncode != 0:
-            raise ControllerError(f"{argv} failed in {self.name} (rc {r.returncode}): "
-                                  f"{r.stderr.strip()}")
+            raise ControllerError(
+                f"{argv} failed in {self.name} (rc {r.returncode}): {r.stderr.strip()}"
+            )
         return r
 
     def read_file(self, path: str) -> str:
         return self.run(["cat", path], check=True).stdout
 
     def write_file(self, path: str, text: str, mode: str | None = None) -> None:
-        self.run(["sh", "-c", 'mkdir -p "$(dirname "$1")" && cat > "$1"', "sh", path], input=text,
-                 check=True)
+        self.run(
+            ["sh", "-c", 'mkdir -p "$(dirname "$1")" && cat > "$1"', "sh", path],
+            input=text,
+            check=True,
+        )
         if mode:
             self.run(["chmod", mode, path], check=True)
 
@@ -480,13 +526,34 @@ class Controller:
         c = paramiko.SSHClient()
         c.load_host_keys(str(self.known_hosts_path))
         c.set_missing_host_key_policy(paramiko.RejectPolicy())
-        c.connect(self.ip, port=self.port, username=self.username, key_filename=str(self.key_path),
-                  look_for_keys=False, allow_agent=False, timeout=10, banner_timeout=10,
-                  auth_timeout=10)
+        c.connect(
+            self.ip,
+            port=self.port,
+            username=self.username,
+            key_filename=str(self.key_path),
+            look_for_keys=False,
+            allow_agent=False,
+            timeout=10,
+            banner_timeout=10,
+            auth_timeout=10,
+        )
         return c
 
     def ssh_argv(self) -> list[str]:
         """OpenSSH client argv prefix (host keys checked) to run a command on the controller."""
-        return ["ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-o",
-                f"UserKnownHostsFile={self.known_hosts_path}", "-o", "IdentitiesOnly=yes", "-i",
-                str(self.key_path), "-p", str(self.port), f"{self.username}@{self.ip}"]
+        return [
+            "ssh",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            f"UserKnownHostsFile={self.known_hosts_path}",
+            "-o",
+            "IdentitiesOnly=yes",
+            "-i",
+            str(self.key_path),
+            "-p",
+            str(self.port),
+            f"{self.username}@{self.ip}",
+        ]

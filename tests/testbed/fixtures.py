@@ -109,8 +109,11 @@ def controller_real_glance(tmp_path_factory: pytest.TempPathFactory) -> Iterator
     caps.require_netns()
     caps.require_tools(*caps.CONTROLLER_TOOLS)
     venv = glance_venv()
-    ctl = Controller(tmp_path_factory.mktemp("controller"),
-                     glance_command=gunicorn_command(venv, "{ip}:9292"), real_glance_venv=venv)
+    ctl = Controller(
+        tmp_path_factory.mktemp("controller"),
+        glance_command=gunicorn_command(venv, "{ip}:9292"),
+        real_glance_venv=venv,
+    )
     try:
         ctl.start()
         yield ctl

@@ -31,11 +31,16 @@ def glance_venv(timeout: float = 500) -> Path:
             return venv
         shutil.rmtree(venv, ignore_errors=True)
         try:
-            subprocess.run(["/usr/bin/python3", "-m", "venv", str(venv)], check=True,
-                           capture_output=True, timeout=120)
+            subprocess.run(
+                ["/usr/bin/python3", "-m", "venv", str(venv)],
+                check=True,
+                capture_output=True,
+                timeout=120,
+            )
             pip = [str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check"]
-            subprocess.run([*pip, "-r", str(REQUIREMENTS)], check=True, capture_output=True,
-                           timeout=timeout)
+            subprocess.run(
+                [*pip, "-r", str(REQUIREMENTS)], check=True, capture_output=True, timeout=timeout
+            )
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
             detail = getattr(exc, "stderr", b"") or b""
             shutil.rmtree(venv, ignore_errors=True)
@@ -46,18 +51,31 @@ def glance_venv(timeout: float = 500) -> Path:
 
 
 def gunicorn_command(venv: Path, bind: str) -> str:
-    return (f"{venv}/bin/python -m gunicorn --workers 1 --timeout 120 --bind {bind} "
-            "glance.wsgi.api:application")
+    return (
+        f"{venv}/bin/python -m gunicorn --workers 1 --timeout 120 --bind {bind} "
+        "glance.wsgi.api:application"
+    )
 
 
 def prepare_controller(ctl, venv: Path) -> None:  # ctl: testbed.controller.Controller
     """Paste config + database schema for the real glance-api inside the controller."""
     ctl.run(["cp", f"{venv}/etc/glance/glance-api-paste.ini", "/etc/glance/"], check=True)
-    ctl.run(["mkdir", "-p", "/var/lib/glance/staging", "/var/lib/glance/tasks_work_dir"],
-            check=True)
-    ctl.run(["chown", "-R", f"{ctl.glance_user}:{ctl.glance_user}", "/var/lib/glance"],
-            check=True)
-    ctl.run(["setpriv", f"--reuid={ctl.glance_user}", f"--regid={ctl.glance_user}",
-             "--init-groups", "--", f"{venv}/bin/python", "-c",
-             "import sys; sys.argv = ['glance-manage', 'db_sync']; "
-             "from glance.cmd.manage import main; main()"], check=True, timeout=120)
+    ctl.run(
+        ["mkdir", "-p", "/var/lib/glance/staging", "/var/lib/glance/tasks_work_dir"], check=True
+    )
+    ctl.run(["chown", "-R", f"{ctl.glance_user}:{ctl.glance_user}", "/var/lib/glance"], check=True)
+    ctl.run(
+        [
+            "setpriv",
+            f"--reuid={ctl.glance_user}",
+            f"--regid={ctl.glance_user}",
+            "--init-groups",
+            "--",
+            f"{venv}/bin/python",
+            "-c",
+            "import sys; sys.argv = ['glance-manage', 'db_sync']; "
+            "from glance.cmd.manage import main; main()",
+        ],
+        check=True,
+        timeout=120,
+    )

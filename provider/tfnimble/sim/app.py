@@ -53,8 +53,9 @@ class Response:
     drop: bool = False
 
     def encode(self) -> bytes:
-        return json.dumps(self.body if self.body is not None else {},
-                          separators=(",", ":")).encode()
+        return json.dumps(
+            self.body if self.body is not None else {}, separators=(",", ":")
+        ).encode()
 
 
 def _error(exc: SimError) -> Response:
@@ -76,8 +77,12 @@ class Stats:
 
     def to_json(self) -> dict[str, Any]:
         with self._lock:
-            return {"total": sum(self.requests.values()), "requests": dict(self.requests),
-                    "statuses": dict(self.statuses), "uptime": round(time.time() - self.started)}
+            return {
+                "total": sum(self.requests.values()),
+                "requests": dict(self.requests),
+                "statuses": dict(self.statuses),
+                "uptime": round(time.time() - self.started),
+            }
 
     def reset(self) -> None:
         with self._lock:
@@ -105,8 +110,9 @@ class App:
         if decision.expire_sessions:
             self.model.expire_sessions()
         if decision.error_status:
-            resp = Response(decision.error_status, {"messages": ProtocolError(
-                decision.error_status).messages()})
+            resp = Response(
+                decision.error_status, {"messages": ProtocolError(decision.error_status).messages()}
+            )
         else:
             try:
                 resp = self._api(req)
@@ -197,8 +203,9 @@ class App:
         self.model.mark_active(doc["id"])
         return Response(201, {"data": out})
 
-    def _list(self, req: Request, oset: Any, detail: bool,
-              fetch: dict[str, Any] | None = None) -> Response:
+    def _list(
+        self, req: Request, oset: Any, detail: bool, fetch: dict[str, Any] | None = None
+    ) -> Response:
         params, predicates = q.parse_query_string(req.query)
         known = oset.known_fields()
         criteria = None
@@ -212,8 +219,9 @@ class App:
         raw = oset.raw_fields
         early = [f for f in query.filters if f["fieldName"] in raw]
         query.filters = [f for f in query.filters if f["fieldName"] not in raw]
-        by_id_only = all(f["fieldName"] == "id" for f in early) and \
-            all(k == "id" for k, _ in query.sort_by)
+        by_id_only = all(f["fieldName"] == "id" for f in early) and all(
+            k == "id" for k, _ in query.sort_by
+        )
         with self.model.store.read() as tx:
             ctx = self.model.ctx(tx)
             if not query.filters and criteria is None and by_id_only:
@@ -234,8 +242,13 @@ class App:
         return self._rows(oset, detail, query, rows, envelope)
 
     @staticmethod
-    def _rows(oset: Any, detail: bool, query: q.ListQuery, rows: list[dict[str, Any]],
-              envelope: dict[str, Any]) -> Response:
+    def _rows(
+        oset: Any,
+        detail: bool,
+        query: q.ListQuery,
+        rows: list[dict[str, Any]],
+        envelope: dict[str, Any],
+    ) -> Response:
         if detail or query.fields is not None:
             data = [q.select_fields(r, query.fields) for r in rows]
         else:
@@ -354,8 +367,9 @@ class App:
             except (binascii.Error, UnicodeDecodeError):
                 return False
             cfg = self.model.config
-            return secrets.compare_digest(user.encode(), cfg.username.encode()) and \
-                secrets.compare_digest(password.encode(), cfg.password.encode())
+            return secrets.compare_digest(
+                user.encode(), cfg.username.encode()
+            ) and secrets.compare_digest(password.encode(), cfg.password.encode())
         return self._session(req) is not None
 
 
@@ -390,5 +404,8 @@ def _data(body: Any) -> dict[str, Any]:
 def _is_fetch(body: Any) -> bool:
     return isinstance(body, dict) and (
         body.get("operationType") == "fetch"
-        or (isinstance(body.get("data"), dict)
-            and body["data"].get("_constructor") == "AdvancedCriteria"))
+        or (
+            isinstance(body.get("data"), dict)
+            and body["data"].get("_constructor") == "AdvancedCriteria"
+        )
+    )

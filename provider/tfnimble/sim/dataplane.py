@@ -184,8 +184,9 @@ def file_extents(path: Path) -> list[tuple[int, int, int]]:
     try:
         for _ in range(1_000_000):
             buf = bytearray(_FIEMAP_HDR.size + count * _FIEMAP_EXT.size)
-            _FIEMAP_HDR.pack_into(buf, 0, start, _FIEMAP_MAX_OFFSET - start, _FIEMAP_FLAG_SYNC, 0,
-                                  count, 0)
+            _FIEMAP_HDR.pack_into(
+                buf, 0, start, _FIEMAP_MAX_OFFSET - start, _FIEMAP_FLAG_SYNC, 0, count, 0
+            )
             fcntl.ioctl(fd, _FS_IOC_FIEMAP, buf, True)
             mapped = _FIEMAP_HDR.unpack_from(buf, 0)[3]
             if mapped == 0:
@@ -193,7 +194,8 @@ def file_extents(path: Path) -> list[tuple[int, int, int]]:
             last = False
             for i in range(mapped):
                 logical, _phys, length, _r1, _r2, flags, *_ = _FIEMAP_EXT.unpack_from(
-                    buf, _FIEMAP_HDR.size + i * _FIEMAP_EXT.size)
+                    buf, _FIEMAP_HDR.size + i * _FIEMAP_EXT.size
+                )
                 out.append((logical, length, flags))
                 start = logical + length
                 last = bool(flags & _FIEMAP_EXTENT_LAST)
@@ -257,8 +259,13 @@ class DataPlane:
                 self.stop()
                 raise
             self._started = True
-            log.info("data plane started: pool=%s reflink=%s loop=%s tgtd control port=%s",
-                     self.pool_dir, self.reflink, self.loop_mounted, self.tgt_control_port)
+            log.info(
+                "data plane started: pool=%s reflink=%s loop=%s tgtd control port=%s",
+                self.pool_dir,
+                self.reflink,
+                self.loop_mounted,
+                self.tgt_control_port,
+            )
             return self
 
     def stop(self) -> None:
@@ -309,8 +316,9 @@ class DataPlane:
             return
         if self.pool_mode == "loop":
             raise DataPlaneError("a loop-mounted pool needs root")
-        log.warning("no reflink filesystem at %s and not root: clones are full copies",
-                    self.state_dir)
+        log.warning(
+            "no reflink filesystem at %s and not root: clones are full copies", self.state_dir
+        )
         self.pool_dir.mkdir(exist_ok=True)
         self.reflink = False
 
@@ -323,8 +331,10 @@ class DataPlane:
 
     def _mount_pool_image(self) -> None:
         self.pool_dir.mkdir(exist_ok=True)
-        _run(["mount", "-t", "xfs", "-o", "loop,noatime", str(self.pool_image), str(self.pool_dir)],
-             timeout=60)
+        _run(
+            ["mount", "-t", "xfs", "-o", "loop,noatime", str(self.pool_image), str(self.pool_dir)],
+            timeout=60,
+        )
         self.loop_mounted = True
         self.reflink = probe_reflink(self.pool_dir)
 
@@ -407,8 +417,9 @@ class DataPlane:
                 return
             for t in self.targets().values():
                 if t.luns.get(1) == str(path) and not t.nexus:
-                    self._tgtadm("--op", "delete", "--mode", "logicalunit", "--tid", str(t.tid),
-                                 "--lun", "1")
+                    self._tgtadm(
+                        "--op", "delete", "--mode", "logicalunit", "--tid", str(t.tid), "--lun", "1"
+                    )
                     self._add_lun(t.tid, path)
 
     def snapshot(self, vol_id: str, snap_id: str) -> Path:
@@ -480,8 +491,9 @@ class DataPlane:
         path = self.path_of(obj_id)
         if not self.reflink:
             return 0
-        return sum(length for _, length, flags in file_extents(path)
-                   if flags & _FIEMAP_EXTENT_SHARED)
+        return sum(
+            length for _, length, flags in file_extents(path) if flags & _FIEMAP_EXTENT_SHARED
+        )
 
     # ------------------------------------------------------------------ tgtd
     def _pidfile(self) -> Path:
@@ -549,11 +561,22 @@ class DataPlane:
                     n = 20000 + (os.getpid() * 131 + id(self) // 16 + attempt * 7919) % 40000
                     if self._control_socket_in_use(n):
                         continue
-                argv = ["tgtd", "-f", "--iscsi", f"portal={self.portal_ip}:{self.portal_port}",
-                        "-C", str(n)]
+                argv = [
+                    "tgtd",
+                    "-f",
+                    "--iscsi",
+                    f"portal={self.portal_ip}:{self.portal_port}",
+                    "-C",
+                    str(n),
+                ]
                 try:
-                    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=logf,
-                                            stderr=subprocess.STDOUT, start_new_session=True)
+                    proc = subprocess.Popen(
+                        argv,
+                        stdin=subprocess.DEVNULL,
+                        stdout=logf,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
                 except FileNotFoundError as exc:
                     raise DataPlaneError("tgtd is not installed (Debian package tgt)") from exc
                 self._tgtd, self.tgt_control_port = proc, n
@@ -592,10 +615,29 @@ class DataPlane:
             if proc.poll() is None:
                 with contextlib.suppress(DataPlaneError):
                     for t in self.targets().values():
-                        self._tgtadm("--op", "delete", "--mode", "target", "--tid", str(t.tid),
-                                     "--force", check=False)
-                _run(["tgtadm", "-C", str(self.tgt_control_port), "--op", "delete", "--mode",
-                      "system"], timeout=10, check=False)
+                        self._tgtadm(
+                            "--op",
+                            "delete",
+                            "--mode",
+                            "target",
+                            "--tid",
+                            str(t.tid),
+                            "--force",
+                            check=False,
+                        )
+                _run(
+                    [
+                        "tgtadm",
+                        "-C",
+                        str(self.tgt_control_port),
+                        "--op",
+                        "delete",
+                        "--mode",
+                        "system",
+                    ],
+                    timeout=10,
+                    check=False,
+                )
                 try:
                     proc.wait(timeout=10)
                 except subprocess.TimeoutExpired:
@@ -635,25 +677,39 @@ class DataPlane:
     def remove_portal(self, portal: str) -> None:
         ip, port = _split_portal(portal)
         with self._lock:
-            self._tgtadm("--op", "delete", "--mode", "portal", "--param", f"portal={ip}:{port}",
-                         check=False)
+            self._tgtadm(
+                "--op", "delete", "--mode", "portal", "--param", f"portal={ip}:{port}", check=False
+            )
 
     def targets(self) -> dict[str, TargetInfo]:
         return parse_tgtadm_targets(self._tgtadm("--op", "show", "--mode", "target"))
 
     def _add_lun(self, tid: int, path: Path, serial: str | None = None) -> None:
-        self._tgtadm("--op", "new", "--mode", "logicalunit", "--tid", str(tid), "--lun", "1",
-                     "-b", str(path))
+        self._tgtadm(
+            "--op", "new", "--mode", "logicalunit", "--tid", str(tid), "--lun", "1", "-b", str(path)
+        )
         params = "vendor_id=Nimble,product_id=Server,product_rev=1.0"
         if serial:
             s = re.sub(r"[^A-Za-z0-9]", "", serial)[:32]
             if s:
                 params += f",scsi_sn={s}"
-        self._tgtadm("--op", "update", "--mode", "logicalunit", "--tid", str(tid), "--lun", "1",
-                     "--params", params, check=False)
+        self._tgtadm(
+            "--op",
+            "update",
+            "--mode",
+            "logicalunit",
+            "--tid",
+            str(tid),
+            "--lun",
+            "1",
+            "--params",
+            params,
+            check=False,
+        )
 
-    def export(self, vol_id: str, target_name: str, tid: int | None = None,
-               serial: str | None = None) -> int:
+    def export(
+        self, vol_id: str, target_name: str, tid: int | None = None, serial: str | None = None
+    ) -> int:
         """Create target ``target_name`` with LUN 1 = the volume file. Nobody may log in until
         ``set_acl``. Returns the tid. Idempotent for the same volume."""
         with self._lock:
@@ -672,8 +728,9 @@ class DataPlane:
             try:
                 self._add_lun(tid, path, serial)
             except BaseException:
-                self._tgtadm("--op", "delete", "--mode", "target", "--tid", str(tid), "--force",
-                             check=False)
+                self._tgtadm(
+                    "--op", "delete", "--mode", "target", "--tid", str(tid), "--force", check=False
+                )
                 raise
             return tid
 
@@ -705,8 +762,11 @@ class DataPlane:
             have = set(t.acl)
             for op, entries in (("unbind", have - want), ("bind", want - have)):
                 for entry in sorted(entries):
-                    opt = "--initiator-name" if self._is_initiator_name(entry) else (
-                        "--initiator-address")
+                    opt = (
+                        "--initiator-name"
+                        if self._is_initiator_name(entry)
+                        else ("--initiator-address")
+                    )
                     self._tgtadm("--op", op, "--mode", "target", "--tid", str(t.tid), opt, entry)
 
     def acl(self, target_name: str) -> list[str]:

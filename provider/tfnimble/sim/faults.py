@@ -15,10 +15,24 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-_RULE_KEYS = {"method", "path", "latency_ms", "error_rate", "error_status", "drop_rate",
-              "expire_sessions_rate", "times"}
-_CLI_ALIASES = {"latency": "latency_ms", "error": "error_rate", "status": "error_status",
-                "drop": "drop_rate", "expire": "expire_sessions_rate", "methods": "method"}
+_RULE_KEYS = {
+    "method",
+    "path",
+    "latency_ms",
+    "error_rate",
+    "error_status",
+    "drop_rate",
+    "expire_sessions_rate",
+    "times",
+}
+_CLI_ALIASES = {
+    "latency": "latency_ms",
+    "error": "error_rate",
+    "status": "error_status",
+    "drop": "drop_rate",
+    "expire": "expire_sessions_rate",
+    "methods": "method",
+}
 
 
 @dataclass
@@ -36,9 +50,13 @@ class Rule:
     def to_json(self) -> dict[str, Any]:
         return {
             "method": sorted(self.methods) if self.methods else "*",
-            "path": self.path, "latency_ms": self.latency_ms, "error_rate": self.error_rate,
-            "error_status": self.error_status, "drop_rate": self.drop_rate,
-            "expire_sessions_rate": self.expire_sessions_rate, "times": self.times,
+            "path": self.path,
+            "latency_ms": self.latency_ms,
+            "error_rate": self.error_rate,
+            "error_status": self.error_status,
+            "drop_rate": self.drop_rate,
+            "expire_sessions_rate": self.expire_sessions_rate,
+            "times": self.times,
         }
 
 
@@ -79,14 +97,16 @@ def parse_rule(spec: dict[str, Any]) -> Rule:
         raise ValueError(f"path is not a valid regular expression: {exc}") from None
     rule.path = path
     latency = spec.get("latency_ms", 0)
-    if isinstance(latency, bool) or not isinstance(latency, (int, float)) or \
-            not 0 <= latency <= 600_000:
+    if (
+        isinstance(latency, bool)
+        or not isinstance(latency, (int, float))
+        or not 0 <= latency <= 600_000
+    ):
         raise ValueError("latency_ms must be between 0 and 600000")
     rule.latency_ms = int(latency)
     rule.error_rate = _rate(spec.get("error_rate", 0), "error_rate")
     rule.drop_rate = _rate(spec.get("drop_rate", 0), "drop_rate")
-    rule.expire_sessions_rate = _rate(spec.get("expire_sessions_rate", 0),
-                                      "expire_sessions_rate")
+    rule.expire_sessions_rate = _rate(spec.get("expire_sessions_rate", 0), "expire_sessions_rate")
     status = spec.get("error_status", 503)
     if status not in (500, 503):
         raise ValueError("error_status must be 500 or 503")
@@ -148,8 +168,11 @@ class Faults:
 
     def to_json(self) -> dict[str, Any]:
         with self._lock:
-            return {"seed": self._seed, "rules": [r.to_json() for r in self._rules],
-                    "injected": dict(self.injected)}
+            return {
+                "seed": self._seed,
+                "rules": [r.to_json() for r in self._rules],
+                "injected": dict(self.injected),
+            }
 
     def decide(self, method: str, path: str) -> Decision:
         d = Decision()

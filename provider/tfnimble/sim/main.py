@@ -77,38 +77,75 @@ def _timeout(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="nimble-sim",
-                                     description="A NimbleOS REST API v1 simulator.")
+    parser = argparse.ArgumentParser(
+        prog="nimble-sim", description="A NimbleOS REST API v1 simulator."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the simulator over HTTPS")
-    serve.add_argument("--listen", type=_listen, default=("127.0.0.1", 5392),
-                       help="HOST:PORT to listen on; port 0 picks a free port "
-                            "(default 127.0.0.1:5392)")
-    serve.add_argument("--state-dir", required=True,
-                       help="directory for the SQLite state, the CA and the server certificate")
+    serve.add_argument(
+        "--listen",
+        type=_listen,
+        default=("127.0.0.1", 5392),
+        help="HOST:PORT to listen on; port 0 picks a free port (default 127.0.0.1:5392)",
+    )
+    serve.add_argument(
+        "--state-dir",
+        required=True,
+        help="directory for the SQLite state, the CA and the server certificate",
+    )
     serve.add_argument("--username", default=None, help="API user (default admin)")
-    serve.add_argument("--password", default=None,
-                       help="API password (default admin; NIMBLE_SIM_PASSWORD is also read)")
+    serve.add_argument(
+        "--password",
+        default=None,
+        help="API password (default admin; NIMBLE_SIM_PASSWORD is also read)",
+    )
     serve.add_argument("--group-name", default=DEFAULT_GROUP_NAME)
-    serve.add_argument("--pool-capacity", type=_size, default=10 * TIB,
-                       help="capacity of the default pool, e.g. 10TiB (default)")
-    serve.add_argument("--iscsi-portal", type=_portal, default="127.0.0.1:3260",
-                       help="IP[:PORT] reported as the data subnet's discovery_ip")
-    serve.add_argument("--session-timeout", type=_timeout, default=None,
-                       help="set the group's user_inactivity_timeout (seconds; default 1800)")
-    serve.add_argument("--tls-san", action="append", default=[],
-                       help="extra DNS name or IP for the server certificate (repeatable)")
-    serve.add_argument("--fault", type=_fault, action="append", default=[],
-                       help="fault rule, repeatable: method=POST,path=^/v1/volumes,"
-                            "error=0.3,status=503,latency=50,drop=0.1,expire=0.05,times=N")
-    serve.add_argument("--fault-seed", type=int, default=None,
-                       help="seed for fault draws (deterministic faults)")
-    serve.add_argument("--data-plane", action="store_true",
-                       help=f"attach the real data plane ({DATA_PLANE_MODULE})")
-    serve.add_argument("--no-fsync", action="store_true",
-                       help="synchronous=NORMAL: survives kill -9 but not power loss")
-    serve.add_argument("--log-level", default="info",
-                       choices=["debug", "info", "warning", "error"])
+    serve.add_argument(
+        "--pool-capacity",
+        type=_size,
+        default=10 * TIB,
+        help="capacity of the default pool, e.g. 10TiB (default)",
+    )
+    serve.add_argument(
+        "--iscsi-portal",
+        type=_portal,
+        default="127.0.0.1:3260",
+        help="IP[:PORT] reported as the data subnet's discovery_ip",
+    )
+    serve.add_argument(
+        "--session-timeout",
+        type=_timeout,
+        default=None,
+        help="set the group's user_inactivity_timeout (seconds; default 1800)",
+    )
+    serve.add_argument(
+        "--tls-san",
+        action="append",
+        default=[],
+        help="extra DNS name or IP for the server certificate (repeatable)",
+    )
+    serve.add_argument(
+        "--fault",
+        type=_fault,
+        action="append",
+        default=[],
+        help="fault rule, repeatable: method=POST,path=^/v1/volumes,"
+        "error=0.3,status=503,latency=50,drop=0.1,expire=0.05,times=N",
+    )
+    serve.add_argument(
+        "--fault-seed", type=int, default=None, help="seed for fault draws (deterministic faults)"
+    )
+    serve.add_argument(
+        "--data-plane",
+        action="store_true",
+        help=f"attach the real data plane ({DATA_PLANE_MODULE})",
+    )
+    serve.add_argument(
+        "--no-fsync",
+        action="store_true",
+        help="synchronous=NORMAL: survives kill -9 but not power loss",
+    )
+    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     return parser
 
 
@@ -131,18 +168,31 @@ def serve(args: argparse.Namespace) -> int:
     username = args.username
     password = args.password or os.environ.get("NIMBLE_SIM_PASSWORD")
     if password is None:
-        log.warning("no --password given: using %s/admin; pass --password (or "
-                    "NIMBLE_SIM_PASSWORD) for anything but a throwaway test", username or "admin")
+        log.warning(
+            "no --password given: using %s/admin; pass --password (or "
+            "NIMBLE_SIM_PASSWORD) for anything but a throwaway test",
+            username or "admin",
+        )
     username = username or "admin"
     password = password or "admin"
     host, port = args.listen
     data_plane = _load_data_plane(args.state_dir, args.iscsi_portal) if args.data_plane else None
     sim = SimServer(
-        args.state_dir, host, port, username, password, group_name=args.group_name,
-        pool_capacity=args.pool_capacity, iscsi_portal=args.iscsi_portal,
-        session_timeout=args.session_timeout, fault_rules=args.fault,
-        fault_seed=args.fault_seed, data_plane=data_plane, tls_names=args.tls_san,
-        durable=not args.no_fsync)
+        args.state_dir,
+        host,
+        port,
+        username,
+        password,
+        group_name=args.group_name,
+        pool_capacity=args.pool_capacity,
+        iscsi_portal=args.iscsi_portal,
+        session_timeout=args.session_timeout,
+        fault_rules=args.fault,
+        fault_seed=args.fault_seed,
+        data_plane=data_plane,
+        tls_names=args.tls_san,
+        durable=not args.no_fsync,
+    )
     try:
         sim.start()
     except StateLocked as exc:
@@ -154,12 +204,16 @@ def serve(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    ready = {"url": sim.url, "ca_file": sim.ca_file, "username": username,
-             "state_dir": os.path.abspath(args.state_dir), "pid": os.getpid()}
+    ready = {
+        "url": sim.url,
+        "ca_file": sim.ca_file,
+        "username": username,
+        "state_dir": os.path.abspath(args.state_dir),
+        "pid": os.getpid(),
+    }
     sys.stdout.write(json.dumps(ready) + "\n")
     sys.stdout.flush()
-    log.info("nimble-sim serving %s (group %s, state %s)", sim.url, args.group_name,
-             args.state_dir)
+    log.info("nimble-sim serving %s (group %s, state %s)", sim.url, args.group_name, args.state_dir)
     while not stop.wait(1.0):
         pass
     log.info("shutting down")
@@ -169,8 +223,11 @@ def serve(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(stream=sys.stderr, level=args.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     if args.command == "serve":
         return serve(args)
     return 2

@@ -264,8 +264,13 @@ def _name_of(doc: Doc) -> str | None:
 
 
 class Model:
-    def __init__(self, store: Store, config: Config, data_plane: DataPlane | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        store: Store,
+        config: Config,
+        data_plane: DataPlane | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.store = store
         self.config = config
         self.dp: DataPlane = data_plane or NullDataPlane()
@@ -276,9 +281,21 @@ class Model:
         self._started = clock()
         self.guid = ""
         self.sets: dict[str, ObjectSet] = {}
-        for cls in (VolumeSet, SnapshotSet, InitiatorGroupSet, InitiatorSet, AcrSet, PoolSet,
-                    PerfPolicySet, GroupSet, ArraySet, NetworkConfigSet, SubnetSet, JobSet,
-                    TokenSet):
+        for cls in (
+            VolumeSet,
+            SnapshotSet,
+            InitiatorGroupSet,
+            InitiatorSet,
+            AcrSet,
+            PoolSet,
+            PerfPolicySet,
+            GroupSet,
+            ArraySet,
+            NetworkConfigSet,
+            SubnetSet,
+            JobSet,
+            TokenSet,
+        ):
             self.sets[cls.name] = cls(self)
         self._bootstrap()
 
@@ -303,31 +320,63 @@ class Model:
                 tx.set_meta("created", str(now()))
             self.guid = guid
             if not tx.list("group"):
-                self.save(tx, self.new_doc(
-                    tx, "group", name=self.config.group_name, user_inactivity_timeout=1800,
-                    group_target_enabled=True,
-                    default_iscsi_target_scope=DEFAULT_ISCSI_TARGET_SCOPE,
-                    default_volume_reserve=0, default_volume_warn_level=80,
-                    default_volume_limit=100, default_snap_reserve=0,
-                    default_snap_warn_level=0, default_snap_limit=None,
-                    description="", snap_retn_meter_high=100, iscsi_enabled=True))
-                self.save(tx, self.new_doc(tx, "pool", name="default",
-                                           description="Default pool"))
-                self.save(tx, self.new_doc(
-                    tx, "array", name=self.config.group_name + ARRAY_NAME_SUFFIX,
-                    serial="AF-" + str(int(guid[:8], 16) % 1000000).zfill(6)))
+                self.save(
+                    tx,
+                    self.new_doc(
+                        tx,
+                        "group",
+                        name=self.config.group_name,
+                        user_inactivity_timeout=1800,
+                        group_target_enabled=True,
+                        default_iscsi_target_scope=DEFAULT_ISCSI_TARGET_SCOPE,
+                        default_volume_reserve=0,
+                        default_volume_warn_level=80,
+                        default_volume_limit=100,
+                        default_snap_reserve=0,
+                        default_snap_warn_level=0,
+                        default_snap_limit=None,
+                        description="",
+                        snap_retn_meter_high=100,
+                        iscsi_enabled=True,
+                    ),
+                )
+                self.save(tx, self.new_doc(tx, "pool", name="default", description="Default pool"))
+                self.save(
+                    tx,
+                    self.new_doc(
+                        tx,
+                        "array",
+                        name=self.config.group_name + ARRAY_NAME_SUFFIX,
+                        serial="AF-" + str(int(guid[:8], 16) % 1000000).zfill(6),
+                    ),
+                )
                 for name, bs, cat, desc in PREDEFINED_POLICIES:
-                    self.save(tx, self.new_doc(
-                        tx, "perfpolicy", name=name, block_size=bs, app_category=cat,
-                        description=desc, compress=True, cache=True, cache_policy="normal",
-                        space_policy="offline", dedupe_enabled=False, predefined=True,
-                        sample_rate=0))
+                    self.save(
+                        tx,
+                        self.new_doc(
+                            tx,
+                            "perfpolicy",
+                            name=name,
+                            block_size=bs,
+                            app_category=cat,
+                            description=desc,
+                            compress=True,
+                            cache=True,
+                            cache_policy="normal",
+                            space_policy="offline",
+                            dedupe_enabled=False,
+                            predefined=True,
+                            sample_rate=0,
+                        ),
+                    )
                 self.save(tx, self.new_doc(tx, "netconfig", name="active", role="active"))
                 self.save(tx, self.new_doc(tx, "subnet", name="management", label="management"))
                 self.save(tx, self.new_doc(tx, "subnet", name="data", label="data"))
             group = tx.list("group")[0]
-            if self.config.group_name != DEFAULT_GROUP_NAME and \
-                    group["name"] != self.config.group_name:
+            if (
+                self.config.group_name != DEFAULT_GROUP_NAME
+                and group["name"] != self.config.group_name
+            ):
                 group["name"] = self.config.group_name
                 self.save(tx, group)
             if self.config.session_timeout is not None:
@@ -342,8 +391,9 @@ class Model:
                 if not vol["online"]:
                     continue
                 try:
-                    self.dp.set_acl(vol["target_name"], vol["id"],
-                                    self.initiator_iqns(ctx, vol["id"]))
+                    self.dp.set_acl(
+                        vol["target_name"], vol["id"], self.initiator_iqns(ctx, vol["id"])
+                    )
                     self.dp.set_online(vol["target_name"], vol["id"], True)
                 except Exception as exc:
                     log.warning("data plane: cannot bring %s online: %s", vol["name"], exc)
@@ -418,7 +468,7 @@ class Model:
             return self.sets["volumes"].render(self.ctx(tx), vol)
 
     def sim_connections(self, vol_id: str, count: int | None) -> Doc:
-        with (self.store.write() if count is not None else self.store.read()) as tx:
+        with self.store.write() if count is not None else self.store.read() as tx:
             vol = self.sets["volumes"].load(tx, vol_id)
             if count is not None:
                 vol["connections"] = count
@@ -459,10 +509,15 @@ class Model:
         capacity = self.config.pool_capacity
         usage = vol_used + snap_used
         return {
-            "capacity": capacity, "usage": usage, "vol_usage": vol_used, "snap_usage": snap_used,
-            "reserve": reserve, "unused_reserve": unused,
+            "capacity": capacity,
+            "usage": usage,
+            "vol_usage": vol_used,
+            "snap_usage": snap_used,
+            "reserve": reserve,
+            "unused_reserve": unused,
             "free_space": max(0, capacity - usage - unused),
-            "vol_count": len(vols), "snap_count": len(snaps),
+            "vol_count": len(vols),
+            "snap_count": len(snaps),
         }
 
     def _need_space(self, ctx: Ctx, nbytes: int) -> None:
@@ -503,9 +558,13 @@ def _serial() -> str:
 
 
 def _volume_target(doc: Doc, guid: str) -> str:
-    return VOLUME_TARGET_FORMAT.format(prefix=IQN_PREFIX, name=doc["name"], guid=guid,
-                                       seq=doc["id"][-8:],
-                                       serial_tail=_serial_tail(doc["serial_number"]))
+    return VOLUME_TARGET_FORMAT.format(
+        prefix=IQN_PREFIX,
+        name=doc["name"],
+        guid=guid,
+        seq=doc["id"][-8:],
+        serial_tail=_serial_tail(doc["serial_number"]),
+    )
 
 
 def _serial_tail(serial: str) -> str:
@@ -681,11 +740,28 @@ class VolumeSet(ObjectSet):
     name = "volumes"
     type = "volume"
     sample_keys = tuple(VOLUME_KEYS)
-    raw_fields = frozenset({
-        "id", "name", "size", "description", "online", "clone", "base_snap_id",
-        "parent_vol_id", "perfpolicy_id", "pool_id", "serial_number", "agent_type",
-        "app_uuid", "read_only", "reserve", "limit", "block_size", "creation_time"
-    })
+    raw_fields = frozenset(
+        {
+            "id",
+            "name",
+            "size",
+            "description",
+            "online",
+            "clone",
+            "base_snap_id",
+            "parent_vol_id",
+            "perfpolicy_id",
+            "pool_id",
+            "serial_number",
+            "agent_type",
+            "app_uuid",
+            "read_only",
+            "reserve",
+            "limit",
+            "block_size",
+            "creation_time",
+        }
+    )
 
     def render(self, ctx: Ctx, d: Doc) -> Doc:
         m = self.m
@@ -694,8 +770,11 @@ class VolumeSet(ObjectSet):
         acrs = ctx.children("acr", d["id"])
         vol_used = m.vol_usage(d)
         snap_used = sum(m.snap_usage(s) for s in snaps)
-        online_snaps = [{"id": s["id"], "snap_id": s["id"], "name": s["name"],
-                         "snap_name": s["name"]} for s in snaps if s.get("online")]
+        online_snaps = [
+            {"id": s["id"], "snap_id": s["id"], "name": s["name"], "snap_name": s["name"]}
+            for s in snaps
+            if s.get("online")
+        ]
         last = max(snaps, key=lambda s: s["id"]) if snaps else None
         pool_name = ctx.name_of(d["pool_id"])
         conns = m._connections(d)
@@ -712,9 +791,19 @@ class VolumeSet(ObjectSet):
             "app_category": _app_category(ctx, d["perfpolicy_id"]),
             "app_uuid": d["app_uuid"],
             "avg_stats_last_5mins": dict.fromkeys(
-                ("combined_iops", "combined_latency", "combined_throughput", "read_iops",
-                 "read_latency", "read_throughput", "write_iops", "write_latency",
-                 "write_throughput"), 0),
+                (
+                    "combined_iops",
+                    "combined_latency",
+                    "combined_throughput",
+                    "read_iops",
+                    "read_latency",
+                    "read_throughput",
+                    "write_iops",
+                    "write_latency",
+                    "write_throughput",
+                ),
+                0,
+            ),
             "base_snap_id": d["base_snap_id"],
             "base_snap_name": ctx.name_of(d["base_snap_id"]),
             "block_size": d["block_size"],
@@ -743,8 +832,15 @@ class VolumeSet(ObjectSet):
             "last_content_snap_id": 0,
             "last_modified": d["last_modified"],
             "last_replicated_snap": None,
-            "last_snap": ({"snap_id": last["id"], "snap_name": last["name"],
-                           "snap_creation_time": last["creation_time"]} if last else None),
+            "last_snap": (
+                {
+                    "snap_id": last["id"],
+                    "snap_name": last["name"],
+                    "snap_creation_time": last["creation_time"],
+                }
+                if last
+                else None
+            ),
             "limit": d["limit"],
             "limit_iops": d["limit_iops"],
             "limit_mbps": d["limit_mbps"],
@@ -792,13 +888,17 @@ class VolumeSet(ObjectSet):
             "space_usage_level": level,
             "srep_last_sync": 0,
             "srep_resync_percent": 0,
-            "target_name": (_group_target(group, m.guid) if d["iscsi_target_scope"] == "group"
-                            else d["target_name"]),
+            "target_name": (
+                _group_target(group, m.guid)
+                if d["iscsi_target_scope"] == "group"
+                else d["target_name"]
+            ),
             "thinly_provisioned": d["thinly_provisioned"],
             "total_usage_bytes": vol_used + snap_used,
             "upstream_cache_pinned": False,
             "usage_valid": True,
-            "vol_state": ("read_only" if d["read_only"] else "online") if d["online"]
+            "vol_state": ("read_only" if d["read_only"] else "online")
+            if d["online"]
             else "offline",
             "vol_usage_compressed_bytes": vol_used,
             "vol_usage_mapped_bytes": vol_used,
@@ -845,39 +945,53 @@ class VolumeSet(ObjectSet):
             policy = self.ref(ctx, parent["perfpolicy_id"], "perfpolicy", "perfpolicy_id")
         else:
             policy = tx.by_name("perfpolicy", "default") or tx.list("perfpolicy")[0]
-        block_size = data.get("block_size", parent["block_size"] if parent else
-                              policy["block_size"])
+        block_size = data.get(
+            "block_size", parent["block_size"] if parent else policy["block_size"]
+        )
         if block_size != policy["block_size"]:
             raise SimError("SM_invalid_arg_value", arg="block_size", value=block_size)
         for ref in ("folder_id", "volcoll_id", "owned_by_group_id"):
             if data.get(ref) and not (ref == "owned_by_group_id" and data[ref] == group["id"]):
                 self.ref(ctx, data[ref], ref.removesuffix("_id"), ref)
         scope = data.get("iscsi_target_scope") or (
-            parent["iscsi_target_scope"] if parent else group["default_iscsi_target_scope"])
+            parent["iscsi_target_scope"] if parent else group["default_iscsi_target_scope"]
+        )
         doc = m.new_doc(
-            tx, "volume",
-            name=data["name"], size=data["size"], description=data.get("description", ""),
-            perfpolicy_id=policy["id"], pool_id=pool["id"],
+            tx,
+            "volume",
+            name=data["name"],
+            size=data["size"],
+            description=data.get("description", ""),
+            perfpolicy_id=policy["id"],
+            pool_id=pool["id"],
             reserve=data.get("reserve", group["default_volume_reserve"]),
             warn_level=data.get("warn_level", group["default_volume_warn_level"]),
             limit=data.get("limit", group["default_volume_limit"]),
             snap_reserve=data.get("snap_reserve", group["default_snap_reserve"]),
             snap_warn_level=data.get("snap_warn_level", group["default_snap_warn_level"]),
-            online=data.get("online", True), read_only=data.get("read_only", False),
-            multi_initiator=data.get("multi_initiator", False), iscsi_target_scope=scope,
-            agent_type=data.get("agent_type", "none"), block_size=block_size,
-            clone=clone, parent_vol_id=parent["id"] if parent else "",
+            online=data.get("online", True),
+            read_only=data.get("read_only", False),
+            multi_initiator=data.get("multi_initiator", False),
+            iscsi_target_scope=scope,
+            agent_type=data.get("agent_type", "none"),
+            block_size=block_size,
+            clone=clone,
+            parent_vol_id=parent["id"] if parent else "",
             base_snap_id=snap["id"] if snap else "",
-            app_uuid=data.get("app_uuid", ""), metadata=data.get("metadata", []),
+            app_uuid=data.get("app_uuid", ""),
+            metadata=data.get("metadata", []),
             dedupe_enabled=data.get("dedupe_enabled", False),
             cache_pinned=data.get("cache_pinned", False),
             caching_enabled=data.get("caching_enabled", True),
-            encryption_cipher=data.get("encryption_cipher",
-                                       parent["encryption_cipher"] if parent else "none"),
+            encryption_cipher=data.get(
+                "encryption_cipher", parent["encryption_cipher"] if parent else "none"
+            ),
             limit_iops=data.get("limit_iops", parent["limit_iops"] if parent else -1),
             limit_mbps=data.get("limit_mbps", parent["limit_mbps"] if parent else -1),
             thinly_provisioned=data.get("thinly_provisioned", True),
-            written_bytes=0, shared_bytes=0, connections=0,
+            written_bytes=0,
+            shared_bytes=0,
+            connections=0,
         )
         if doc["limit"] < doc["reserve"]:
             raise SimError("SM_invalid_arg_value", arg="limit", value=doc["limit"])
@@ -892,11 +1006,22 @@ class VolumeSet(ObjectSet):
             m.dp.clone(snap["id"], doc["id"], size_bytes)
         else:
             m.dp.create_volume(doc["id"], size_bytes)
-        if parent is not None and CLONE_INHERITS_ACL and data.get("inherit_acl", True) and \
-                doc["agent_type"] == "none" and parent["agent_type"] == "none":
+        if (
+            parent is not None
+            and CLONE_INHERITS_ACL
+            and data.get("inherit_acl", True)
+            and doc["agent_type"] == "none"
+            and parent["agent_type"] == "none"
+        ):
             for acr in ctx.children("acr", parent["id"]):
-                copy = m.new_doc(tx, "acr", **{k: acr[k] for k in (
-                    "apply_to", "initiator_group_id", "lun", "snap_id", "pe_id")})
+                copy = m.new_doc(
+                    tx,
+                    "acr",
+                    **{
+                        k: acr[k]
+                        for k in ("apply_to", "initiator_group_id", "lun", "snap_id", "pe_id")
+                    },
+                )
                 copy["vol_id"] = doc["id"]
                 copy["snap_id"] = ""
                 m.save(tx, copy)
@@ -943,10 +1068,26 @@ class VolumeSet(ObjectSet):
         old_size = doc["size"]
         if "size" in data and data["size"] < doc["size"] and not force:
             raise SimError("SM_vol_size_decreased")
-        for key in ("size", "description", "reserve", "warn_level", "limit", "snap_reserve",
-                    "snap_warn_level", "multi_initiator", "iscsi_target_scope", "read_only",
-                    "agent_type", "cache_pinned", "app_uuid", "dedupe_enabled", "limit_iops",
-                    "limit_mbps", "caching_enabled", "thinly_provisioned"):
+        for key in (
+            "size",
+            "description",
+            "reserve",
+            "warn_level",
+            "limit",
+            "snap_reserve",
+            "snap_warn_level",
+            "multi_initiator",
+            "iscsi_target_scope",
+            "read_only",
+            "agent_type",
+            "cache_pinned",
+            "app_uuid",
+            "dedupe_enabled",
+            "limit_iops",
+            "limit_mbps",
+            "caching_enabled",
+            "thinly_provisioned",
+        ):
             if key in data:
                 doc[key] = data[key]
         if doc["limit"] < doc["reserve"]:
@@ -1004,8 +1145,9 @@ class VolumeSet(ObjectSet):
         if doc is not None and action == "restore":
             return self._restore(ctx, doc, raw)
         if doc is None and action == "bulk_set_online_and_offline":
-            data = v.check_body(raw, {"vol_ids": v.v_id_list, "online": v.v_bool},
-                                ("vol_ids", "online"))
+            data = v.check_body(
+                raw, {"vol_ids": v.v_id_list, "online": v.v_bool}, ("vol_ids", "online")
+            )
             for vol_id in data["vol_ids"]:
                 vol = self.load(ctx.tx, vol_id)
                 self._set_online(ctx, vol, data["online"], force=False)
@@ -1092,20 +1234,35 @@ class SnapshotSet(ObjectSet):
     name = "snapshots"
     type = "snapshot"
     sample_keys = tuple(SNAPSHOT_KEYS)
-    raw_fields = frozenset({
-        "id", "name", "vol_id", "online", "writable", "description", "serial_number",
-        "app_uuid", "creation_time"
-    })
+    raw_fields = frozenset(
+        {
+            "id",
+            "name",
+            "vol_id",
+            "online",
+            "writable",
+            "description",
+            "serial_number",
+            "app_uuid",
+            "creation_time",
+        }
+    )
 
     def check_list_filter(self, params: dict[str, str], has_criteria: bool) -> None:
-        if SNAPSHOT_LIST_NEEDS_FILTER and not has_criteria and \
-                not any(k in params for k in SNAPSHOT_LIST_FILTERS):
+        if (
+            SNAPSHOT_LIST_NEEDS_FILTER
+            and not has_criteria
+            and not any(k in params for k in SNAPSHOT_LIST_FILTERS)
+        ):
             raise SimError("SM_missing_arg", arg="vol_id")
 
     def render(self, ctx: Ctx, d: Doc) -> Doc:
         vol = ctx.obj(d["vol_id"]) or {}
-        acrs = [a for a in ctx.children("acr", d["vol_id"])
-                if a.get("snap_id") == d["id"] or a["apply_to"] in ("snapshot", "both")]
+        acrs = [
+            a
+            for a in ctx.children("acr", d["vol_id"])
+            if a.get("snap_id") == d["id"] or a["apply_to"] in ("snapshot", "both")
+        ]
         used = self.m.snap_usage(d)
         out: Doc = {
             "access_control_records": [_acr_embedded(ctx, a) for a in acrs] or None,
@@ -1114,8 +1271,7 @@ class SnapshotSet(ObjectSet):
             "creation_time": d["creation_time"],
             "description": d["description"],
             "expiry_after": d["expiry_after"],
-            "expiry_time": d["creation_time"] + d["expiry_after"] if d["expiry_after"] > 1
-            else 0,
+            "expiry_time": d["creation_time"] + d["expiry_after"] if d["expiry_after"] > 1 else 0,
             "id": d["id"],
             "is_manually_managed": True,
             "is_replica": False,
@@ -1159,16 +1315,30 @@ class SnapshotSet(ObjectSet):
         vol = self.ref(ctx, data["vol_id"], "volume", "vol_id")
         self.unique(ctx, data["name"], scope=vol["id"])
         doc = m.new_doc(
-            tx, "snapshot", name=data["name"], vol_id=vol["id"],
-            description=data.get("description", ""), online=False,
-            writable=data.get("writable", False), app_uuid=data.get("app_uuid", ""),
-            metadata=data.get("metadata", []), agent_type=data.get("agent_type", "none"),
-            expiry_after=data.get("expiry_after", 0), size_mib=vol["size"],
-            captured_bytes=vol.get("written_bytes", 0), unique_bytes=0,
-            serial_number=_serial())
+            tx,
+            "snapshot",
+            name=data["name"],
+            vol_id=vol["id"],
+            description=data.get("description", ""),
+            online=False,
+            writable=data.get("writable", False),
+            app_uuid=data.get("app_uuid", ""),
+            metadata=data.get("metadata", []),
+            agent_type=data.get("agent_type", "none"),
+            expiry_after=data.get("expiry_after", 0),
+            size_mib=vol["size"],
+            captured_bytes=vol.get("written_bytes", 0),
+            unique_bytes=0,
+            serial_number=_serial(),
+        )
         doc["target_name"] = SNAPSHOT_TARGET_FORMAT.format(
-            prefix=IQN_PREFIX, vol=vol["name"], name=doc["name"], guid=m.guid,
-            seq=doc["id"][-8:], serial_tail=_serial_tail(doc["serial_number"]))
+            prefix=IQN_PREFIX,
+            vol=vol["name"],
+            name=doc["name"],
+            guid=m.guid,
+            seq=doc["id"][-8:],
+            serial_tail=_serial_tail(doc["serial_number"]),
+        )
         vol["shared_bytes"] = vol.get("written_bytes", 0)
         m.save(tx, vol)
         m.save(tx, doc)
@@ -1186,8 +1356,11 @@ class SnapshotSet(ObjectSet):
         doc["online"] = online
         self.m.dp.set_online(doc["target_name"], doc["id"], online)
         if online:
-            self.m.dp.set_acl(doc["target_name"], doc["id"],
-                              self.m.initiator_iqns(ctx, doc["vol_id"], for_snapshot=True))
+            self.m.dp.set_acl(
+                doc["target_name"],
+                doc["id"],
+                self.m.initiator_iqns(ctx, doc["vol_id"], for_snapshot=True),
+            )
 
     def update(self, ctx: Ctx, doc: Doc, raw: dict[str, Any], force: bool) -> Doc:
         data = v.check_body(raw, SNAPSHOT_UPDATE)
@@ -1265,8 +1438,15 @@ def _iqn(value: Any) -> str:
 
 def _check_initiator(item: Any, index: int) -> dict[str, str]:
     arg = "iscsi_initiators"
-    data = v.check_body(item, {"label": INITIATOR_CREATE["label"], "iqn": INITIATOR_CREATE["iqn"],
-                               "ip_address": INITIATOR_CREATE["ip_address"]}, ("label",))
+    data = v.check_body(
+        item,
+        {
+            "label": INITIATOR_CREATE["label"],
+            "iqn": INITIATOR_CREATE["iqn"],
+            "ip_address": INITIATOR_CREATE["ip_address"],
+        },
+        ("label",),
+    )
     if "iqn" not in data and "ip_address" not in data:
         raise SimError("SM_missing_arg", arg=f"{arg}[{index}].iqn")
     return data
@@ -1286,10 +1466,15 @@ class InitiatorGroupSet(ObjectSet):
             vol = ctx.obj(a["vol_id"])
             if vol is not None:
                 pool = ctx.name_of(vol["pool_id"])
-                vols.append({"id": vol["id"], "name": vol["name"],
-                             "full_name": f"{pool}:/{vol['name']}",
-                             "app_category": _app_category(ctx, vol["perfpolicy_id"]),
-                             "lun": a["lun"]})
+                vols.append(
+                    {
+                        "id": vol["id"],
+                        "name": vol["name"],
+                        "full_name": f"{pool}:/{vol['name']}",
+                        "app_category": _app_category(ctx, vol["perfpolicy_id"]),
+                        "lun": a["lun"],
+                    }
+                )
         return {
             "access_protocol": d["access_protocol"],
             "app_uuid": d["app_uuid"],
@@ -1301,9 +1486,16 @@ class InitiatorGroupSet(ObjectSet):
             "host_type": d["host_type"],
             "id": d["id"],
             "iscsi_initiators": [
-                {"id": i["id"], "initiator_id": i["id"], "label": i["label"],
-                 "iqn": i.get("iqn") or "*", "ip_address": i.get("ip_address") or "*"}
-                for i in inits] or None,
+                {
+                    "id": i["id"],
+                    "initiator_id": i["id"],
+                    "label": i["label"],
+                    "iqn": i.get("iqn") or "*",
+                    "ip_address": i.get("ip_address") or "*",
+                }
+                for i in inits
+            ]
+            or None,
             "last_modified": d["last_modified"],
             "metadata": d["metadata"] or None,
             "name": d["name"],
@@ -1325,17 +1517,26 @@ class InitiatorGroupSet(ObjectSet):
         for index, item in enumerate(items):
             data = _check_initiator(item, index)
             if data["label"] in seen_label:
-                raise SimError("SM_duplicate_initiator_with_args", name="label",
-                               value=data["label"])
+                raise SimError(
+                    "SM_duplicate_initiator_with_args", name="label", value=data["label"]
+                )
             if data.get("iqn") and data["iqn"] in seen_iqn:
                 raise SimError("SM_duplicate_initiator_with_args", name="iqn", value=data["iqn"])
             seen_label.add(data["label"])
             if data.get("iqn"):
                 seen_iqn.add(data["iqn"])
-            self.m.save(ctx.tx, self.m.new_doc(
-                ctx.tx, "initiator", access_protocol="iscsi", initiator_group_id=ig["id"],
-                label=data["label"], iqn=data.get("iqn", ""),
-                ip_address=data.get("ip_address", "")))
+            self.m.save(
+                ctx.tx,
+                self.m.new_doc(
+                    ctx.tx,
+                    "initiator",
+                    access_protocol="iscsi",
+                    initiator_group_id=ig["id"],
+                    label=data["label"],
+                    iqn=data.get("iqn", ""),
+                    ip_address=data.get("ip_address", ""),
+                ),
+            )
         ctx.forget("initiator", ig["id"])
 
     def create(self, ctx: Ctx, raw: dict[str, Any]) -> Doc:
@@ -1346,11 +1547,16 @@ class InitiatorGroupSet(ObjectSet):
             raise SimError("SM_invalid_arg_value", arg="fc_initiators", value=data["fc_initiators"])
         self.unique(ctx, data["name"])
         doc = self.m.new_doc(
-            ctx.tx, "initiator_group", name=data["name"],
-            description=data.get("description", ""), access_protocol=data["access_protocol"],
+            ctx.tx,
+            "initiator_group",
+            name=data["name"],
+            description=data.get("description", ""),
+            access_protocol=data["access_protocol"],
             host_type=data.get("host_type", "auto"),
             target_subnets=_target_subnets(ctx, data.get("target_subnets", [])),
-            app_uuid=data.get("app_uuid", ""), metadata=data.get("metadata", []))
+            app_uuid=data.get("app_uuid", ""),
+            metadata=data.get("metadata", []),
+        )
         self.m.save(ctx.tx, doc)
         self._initiators(ctx, doc, data.get("iscsi_initiators", []))
         return doc
@@ -1449,13 +1655,20 @@ class InitiatorSet(ObjectSet):
             raise SimError("SM_missing_arg", arg="iqn")
         for other in ctx.children("initiator", ig["id"]):
             if other["label"] == data["label"]:
-                raise SimError("SM_duplicate_initiator_with_args", name="label",
-                               value=data["label"])
+                raise SimError(
+                    "SM_duplicate_initiator_with_args", name="label", value=data["label"]
+                )
             if data.get("iqn") and other.get("iqn") == data["iqn"]:
                 raise SimError("SM_duplicate_initiator_with_args", name="iqn", value=data["iqn"])
-        doc = self.m.new_doc(ctx.tx, "initiator", access_protocol="iscsi",
-                             initiator_group_id=ig["id"], label=data["label"],
-                             iqn=data.get("iqn", ""), ip_address=data.get("ip_address", ""))
+        doc = self.m.new_doc(
+            ctx.tx,
+            "initiator",
+            access_protocol="iscsi",
+            initiator_group_id=ig["id"],
+            label=data["label"],
+            iqn=data.get("iqn", ""),
+            ip_address=data.get("ip_address", ""),
+        )
         self.m.save(ctx.tx, doc)
         ctx.forget("initiator", ig["id"])
         _push_ig_acls(ctx, ig["id"])
@@ -1484,8 +1697,14 @@ ACR_KEYS = _words(
     "initiator_group_name last_modified lun pe_id pe_ids pe_lun pe_name snap_id snap_name "
     "snapluns vol_agent_type vol_id vol_name"
 )
-_APPLY_SCOPE = {"volume": {"volume"}, "snapshot": {"snapshot"}, "both": {"volume", "snapshot"},
-                "pe": {"pe"}, "vvol_volume": {"vvol_volume"}, "vvol_snapshot": {"vvol_snapshot"}}
+_APPLY_SCOPE = {
+    "volume": {"volume"},
+    "snapshot": {"snapshot"},
+    "both": {"volume", "snapshot"},
+    "pe": {"pe"},
+    "vvol_volume": {"vvol_volume"},
+    "vvol_snapshot": {"vvol_snapshot"},
+}
 
 
 class AcrSet(ObjectSet):
@@ -1538,8 +1757,7 @@ class AcrSet(ObjectSet):
         if apply_to == "pe" or data.get("pe_id") or data.get("pe_ids"):
             if not data.get("pe_id") and not data.get("pe_ids"):
                 raise SimError("SM_missing_arg", arg="pe_id")
-            self.ref(ctx, data.get("pe_id") or str(data["pe_ids"][0]), "protocol_endpoint",
-                     "pe_id")
+            self.ref(ctx, data.get("pe_id") or str(data["pe_ids"][0]), "protocol_endpoint", "pe_id")
         snap = None
         if data.get("snap_id"):
             snap = self.ref(ctx, data["snap_id"], "snapshot", "snap_id")
@@ -1557,16 +1775,21 @@ class AcrSet(ObjectSet):
         if ig_id:
             self.ref(ctx, ig_id, "initiator_group", "initiator_group_id")
         for other in ctx.children("acr", vol["id"]):
-            if other["initiator_group_id"] == ig_id and \
-                    other.get("snap_id", "") == (snap["id"] if snap else "") and \
-                    _APPLY_SCOPE[other["apply_to"]] & _APPLY_SCOPE[apply_to]:
+            if (
+                other["initiator_group_id"] == ig_id
+                and other.get("snap_id", "") == (snap["id"] if snap else "")
+                and _APPLY_SCOPE[other["apply_to"]] & _APPLY_SCOPE[apply_to]
+            ):
                 raise SimError("SM_eexist")
         lun = data.get("lun")
         scope = vol["iscsi_target_scope"]
         if lun is None:
             if scope == "group" and ig_id:
-                used = {a["lun"] for a in ctx.tx.list("acr")
-                        if a["initiator_group_id"] == ig_id and a["lun"] is not None}
+                used = {
+                    a["lun"]
+                    for a in ctx.tx.list("acr")
+                    if a["initiator_group_id"] == ig_id and a["lun"] is not None
+                }
                 lun = next(n for n in range(2049) if n not in used)
             else:
                 lun = 0
@@ -1574,9 +1797,16 @@ class AcrSet(ObjectSet):
             raise SimError("SM_invalid_arg_value", arg="lun", value=lun)
         if apply_to == "snapshot" and not snap:
             lun = None
-        doc = self.m.new_doc(ctx.tx, "acr", apply_to=apply_to, initiator_group_id=ig_id,
-                             vol_id=vol["id"], snap_id=snap["id"] if snap else "", lun=lun,
-                             pe_id="")
+        doc = self.m.new_doc(
+            ctx.tx,
+            "acr",
+            apply_to=apply_to,
+            initiator_group_id=ig_id,
+            vol_id=vol["id"],
+            snap_id=snap["id"] if snap else "",
+            lun=lun,
+            pe_id="",
+        )
         self.m.save(ctx.tx, doc)
         ctx.forget("acr", vol["id"])
         self.m.push_acl(ctx, vol["id"])
@@ -1611,29 +1841,65 @@ class PoolSet(ObjectSet):
         s = self.m.space(ctx)
         vols = ctx.preload("volume")
         array = ctx.preload("array")[0]
-        arr = {"id": array["id"], "array_id": array["id"], "name": array["name"],
-               "array_name": array["name"], "usable_capacity": s["capacity"],
-               "migrate": "none", "evac_usage": 0, "evac_time": 0, "usage_valid": True,
-               "usage": s["usage"], "snap_usage_bytes": s["snap_usage"],
-               "vol_usage_bytes": s["vol_usage"]}
+        arr = {
+            "id": array["id"],
+            "array_id": array["id"],
+            "name": array["name"],
+            "array_name": array["name"],
+            "usable_capacity": s["capacity"],
+            "migrate": "none",
+            "evac_usage": 0,
+            "evac_time": 0,
+            "usage_valid": True,
+            "usage": s["usage"],
+            "snap_usage_bytes": s["snap_usage"],
+            "vol_usage_bytes": s["vol_usage"],
+        }
         return {
-            "all_flash": True, "array_count": 1, "array_list": [arr],
-            "cache_capacity": 0, "capacity": s["capacity"], "creation_time": d["creation_time"],
-            "dedupe_all_volumes": False, "dedupe_all_volumes_capable": True,
-            "dedupe_capable": True, "dedupe_capacity_bytes": s["capacity"],
-            "dedupe_usage_bytes": 0, "description": d["description"], "folder_list": None,
-            "free_space": s["free_space"], "full_name": d["name"], "id": d["id"],
-            "is_default": d["name"] == "default", "last_modified": d["last_modified"],
-            "name": d["name"], "pinnable_cache_capacity": 0, "pinned_cache_capacity": 0,
-            "pinned_vol_list": None, "reserve": s["reserve"], "savings": 0,
-            "savings_compression": 0, "savings_data_reduction": 0, "savings_dedupe": 0,
-            "savings_ratio": 1.0, "snap_count": s["snap_count"],
-            "snap_usage_bytes": s["snap_usage"], "snapcoll_count": 0, "search_name": d["name"],
-            "unassigned_array_list": None, "uncompressed_snap_usage_bytes": s["snap_usage"],
-            "uncompressed_vol_usage_bytes": s["vol_usage"], "unused_reserve": s["unused_reserve"],
-            "usage": s["usage"], "usage_valid": True, "vol_count": s["vol_count"],
-            "vol_list": [{"id": x["id"], "name": x["name"], "vol_id": x["id"],
-                          "vol_name": x["name"]} for x in vols] or None,
+            "all_flash": True,
+            "array_count": 1,
+            "array_list": [arr],
+            "cache_capacity": 0,
+            "capacity": s["capacity"],
+            "creation_time": d["creation_time"],
+            "dedupe_all_volumes": False,
+            "dedupe_all_volumes_capable": True,
+            "dedupe_capable": True,
+            "dedupe_capacity_bytes": s["capacity"],
+            "dedupe_usage_bytes": 0,
+            "description": d["description"],
+            "folder_list": None,
+            "free_space": s["free_space"],
+            "full_name": d["name"],
+            "id": d["id"],
+            "is_default": d["name"] == "default",
+            "last_modified": d["last_modified"],
+            "name": d["name"],
+            "pinnable_cache_capacity": 0,
+            "pinned_cache_capacity": 0,
+            "pinned_vol_list": None,
+            "reserve": s["reserve"],
+            "savings": 0,
+            "savings_compression": 0,
+            "savings_data_reduction": 0,
+            "savings_dedupe": 0,
+            "savings_ratio": 1.0,
+            "snap_count": s["snap_count"],
+            "snap_usage_bytes": s["snap_usage"],
+            "snapcoll_count": 0,
+            "search_name": d["name"],
+            "unassigned_array_list": None,
+            "uncompressed_snap_usage_bytes": s["snap_usage"],
+            "uncompressed_vol_usage_bytes": s["vol_usage"],
+            "unused_reserve": s["unused_reserve"],
+            "usage": s["usage"],
+            "usage_valid": True,
+            "vol_count": s["vol_count"],
+            "vol_list": [
+                {"id": x["id"], "name": x["name"], "vol_id": x["id"], "vol_name": x["name"]}
+                for x in vols
+            ]
+            or None,
             "vol_usage_bytes": s["vol_usage"],
         }
 
@@ -1644,8 +1910,9 @@ POLICY_CREATE: dict[str, v.Validator] = {
     "block_size": _block_size,
     "compress": v.v_bool,
     "cache": v.v_bool,
-    "cache_policy": v.v_enum("normal", "aggressive", "no_write", "aggressive_read_no_write",
-                             "disabled"),
+    "cache_policy": v.v_enum(
+        "normal", "aggressive", "no_write", "aggressive_read_no_write", "disabled"
+    ),
     "space_policy": v.v_enum("offline", "non_writable", "read_only", "login_only"),
     "app_category": v.v_str(64),
     "dedupe_enabled": v.v_bool,
@@ -1667,14 +1934,24 @@ class PerfPolicySet(ObjectSet):
     def render(self, ctx: Ctx, d: Doc) -> Doc:
         vols = ctx.preload("volume")
         return {
-            "app_category": d["app_category"], "block_size": d["block_size"],
-            "cache": d["cache"], "cache_policy": d["cache_policy"], "compress": d["compress"],
-            "creation_time": d["creation_time"], "dedupe_enabled": d["dedupe_enabled"],
-            "dedupe_override_pools": None, "deprecated": False,
-            "description": d["description"], "full_name": d["name"], "id": d["id"],
-            "last_modified": d["last_modified"], "name": d["name"],
-            "predefined": d["predefined"], "sample_rate": d["sample_rate"],
-            "search_name": d["name"], "space_policy": d["space_policy"],
+            "app_category": d["app_category"],
+            "block_size": d["block_size"],
+            "cache": d["cache"],
+            "cache_policy": d["cache_policy"],
+            "compress": d["compress"],
+            "creation_time": d["creation_time"],
+            "dedupe_enabled": d["dedupe_enabled"],
+            "dedupe_override_pools": None,
+            "deprecated": False,
+            "description": d["description"],
+            "full_name": d["name"],
+            "id": d["id"],
+            "last_modified": d["last_modified"],
+            "name": d["name"],
+            "predefined": d["predefined"],
+            "sample_rate": d["sample_rate"],
+            "search_name": d["name"],
+            "space_policy": d["space_policy"],
             "volume_count": sum(1 for x in vols if x["perfpolicy_id"] == d["id"]),
         }
 
@@ -1682,13 +1959,20 @@ class PerfPolicySet(ObjectSet):
         data = v.check_body(raw, POLICY_CREATE, ("name",))
         self.unique(ctx, data["name"])
         doc = self.m.new_doc(
-            ctx.tx, "perfpolicy", name=data["name"], description=data.get("description", ""),
-            block_size=data.get("block_size", 4096), compress=data.get("compress", True),
-            cache=data.get("cache", True), cache_policy=data.get("cache_policy", "normal"),
+            ctx.tx,
+            "perfpolicy",
+            name=data["name"],
+            description=data.get("description", ""),
+            block_size=data.get("block_size", 4096),
+            compress=data.get("compress", True),
+            cache=data.get("cache", True),
+            cache_policy=data.get("cache_policy", "normal"),
             space_policy=data.get("space_policy", "offline"),
             app_category=data.get("app_category", "Unassigned"),
-            dedupe_enabled=data.get("dedupe_enabled", False), predefined=False,
-            sample_rate=data.get("sample_rate", 0))
+            dedupe_enabled=data.get("dedupe_enabled", False),
+            predefined=False,
+            sample_rate=data.get("sample_rate", 0),
+        )
         self.m.save(ctx.tx, doc)
         return doc
 
@@ -1751,32 +2035,49 @@ class GroupSet(ObjectSet):
         s = self.m.space(ctx)
         array = ctx.preload("array")[0]
         return {
-            "access_protocol_list": ["iscsi"], "alarms_enabled": True,
+            "access_protocol_list": ["iscsi"],
+            "alarms_enabled": True,
             "compressed_snap_usage_bytes": s["snap_usage"],
-            "compressed_vol_usage_bytes": s["vol_usage"], "compression_ratio": 1.0,
-            "creation_time": d["creation_time"], "date": now(),
+            "compressed_vol_usage_bytes": s["vol_usage"],
+            "compression_ratio": 1.0,
+            "creation_time": d["creation_time"],
+            "date": now(),
             "default_iscsi_target_scope": d["default_iscsi_target_scope"],
-            "default_snap_limit": d["default_snap_limit"] if d["default_snap_limit"] is not None
+            "default_snap_limit": d["default_snap_limit"]
+            if d["default_snap_limit"] is not None
             else 9223372036854775807,
             "default_snap_reserve": d["default_snap_reserve"],
             "default_snap_warn_level": d["default_snap_warn_level"],
             "default_volume_limit": d["default_volume_limit"],
             "default_volume_reserve": d["default_volume_reserve"],
             "default_volume_warn_level": d["default_volume_warn_level"],
-            "description": d["description"], "fc_enabled": False,
-            "free_space": s["free_space"], "group_target_enabled": d["group_target_enabled"],
-            "group_target_name": _group_target(d, self.m.guid) if d["group_target_enabled"]
+            "description": d["description"],
+            "fc_enabled": False,
+            "free_space": s["free_space"],
+            "group_target_enabled": d["group_target_enabled"],
+            "group_target_name": _group_target(d, self.m.guid)
+            if d["group_target_enabled"]
             else None,
-            "id": d["id"], "iscsi_enabled": True, "last_modified": d["last_modified"],
-            "leader_array_name": array["name"], "leader_array_serial": array["serial"],
-            "member_list": [array["name"]], "name": d["name"],
-            "num_snapcolls": 0, "num_snaps": s["snap_count"],
-            "raw_capacity": s["capacity"] * 4 // 3, "snap_usage_populated": s["snap_usage"],
-            "unique_name_enabled": True, "usable_capacity_bytes": s["capacity"],
-            "usage": s["usage"], "usage_valid": True,
+            "id": d["id"],
+            "iscsi_enabled": True,
+            "last_modified": d["last_modified"],
+            "leader_array_name": array["name"],
+            "leader_array_serial": array["serial"],
+            "member_list": [array["name"]],
+            "name": d["name"],
+            "num_snapcolls": 0,
+            "num_snaps": s["snap_count"],
+            "raw_capacity": s["capacity"] * 4 // 3,
+            "snap_usage_populated": s["snap_usage"],
+            "unique_name_enabled": True,
+            "usable_capacity_bytes": s["capacity"],
+            "usage": s["usage"],
+            "usage_valid": True,
             "user_inactivity_timeout": d["user_inactivity_timeout"],
-            "version_current": SOFTWARE_VERSION, "version_target": SOFTWARE_VERSION,
-            "vol_usage_compressed_bytes": s["vol_usage"], "vvol_enabled": False,
+            "version_current": SOFTWARE_VERSION,
+            "version_target": SOFTWARE_VERSION,
+            "vol_usage_compressed_bytes": s["vol_usage"],
+            "vvol_enabled": False,
         }
 
     def update(self, ctx: Ctx, doc: Doc, raw: dict[str, Any], force: bool) -> Doc:
@@ -1806,15 +2107,28 @@ class ArraySet(ObjectSet):
         s = self.m.space(ctx)
         pool = ctx.preload("pool")[0]
         return {
-            "all_flash": True, "available_bytes": s["free_space"],
-            "creation_time": d["creation_time"], "full_name": d["name"],
-            "group_state": "in_group", "id": d["id"], "last_modified": d["last_modified"],
-            "model": ARRAY_MODEL, "name": d["name"], "pool_id": pool["id"],
-            "pool_name": pool["name"], "raw_capacity_bytes": s["capacity"] * 4 // 3,
-            "role": "leader", "search_name": d["name"], "serial": d["serial"],
-            "snap_usage_bytes": s["snap_usage"], "status": "reachable",
-            "usable_cache_capacity_bytes": 0, "usable_capacity_bytes": s["capacity"],
-            "usage": s["usage"], "usage_valid": True, "version": SOFTWARE_VERSION,
+            "all_flash": True,
+            "available_bytes": s["free_space"],
+            "creation_time": d["creation_time"],
+            "full_name": d["name"],
+            "group_state": "in_group",
+            "id": d["id"],
+            "last_modified": d["last_modified"],
+            "model": ARRAY_MODEL,
+            "name": d["name"],
+            "pool_id": pool["id"],
+            "pool_name": pool["name"],
+            "raw_capacity_bytes": s["capacity"] * 4 // 3,
+            "role": "leader",
+            "search_name": d["name"],
+            "serial": d["serial"],
+            "snap_usage_bytes": s["snap_usage"],
+            "status": "reachable",
+            "usable_cache_capacity_bytes": 0,
+            "usable_capacity_bytes": s["capacity"],
+            "usage": s["usage"],
+            "usage_valid": True,
+            "version": SOFTWARE_VERSION,
             "vol_usage_bytes": s["vol_usage"],
         }
 
@@ -1856,13 +2170,22 @@ def subnet_object(config: Config, d: Doc) -> Doc:
     data = d["label"] == "data"
     ip = config.iscsi_portal_ip if data else config.mgmt_ip
     return {
-        "allow_group": not data, "allow_iscsi": data, "creation_time": d["creation_time"],
+        "allow_group": not data,
+        "allow_iscsi": data,
+        "creation_time": d["creation_time"],
         "discovery_ip": discovery_address(config) if data else "",
-        "failover": True, "failover_enable_time": 0, "id": d["id"], "label": d["label"],
-        "last_modified": d["last_modified"], "mtu": 1500, "name": d["name"],
+        "failover": True,
+        "failover_enable_time": 0,
+        "id": d["id"],
+        "label": d["label"],
+        "last_modified": d["last_modified"],
+        "mtu": 1500,
+        "name": d["name"],
         "netmask": "255.255.255.0" if ":" not in ip else "ffff:ffff:ffff:ffff::",
-        "netzone_type": "none", "network": _network_of(ip),
-        "type": "data" if data else "mgmt", "vlan_id": 0,
+        "netzone_type": "none",
+        "network": _network_of(ip),
+        "type": "data" if data else "mgmt",
+        "vlan_id": 0,
     }
 
 
@@ -1884,26 +2207,61 @@ class NetworkConfigSet(ObjectSet):
         array = ctx.preload("array")[0]
         return {
             "active_since": d["creation_time"],
-            "array_list": [{
-                "name": array["name"], "member_gid": 1,
-                "ctrlr_a_support_ip": cfg.mgmt_ip, "ctrlr_b_support_ip": cfg.mgmt_ip,
-                "nic_list": [
-                    {"name": "eth1", "subnet_label": "management", "data_ip": cfg.mgmt_ip,
-                     "tagged": False},
-                    {"name": "tg1", "subnet_label": "data", "data_ip": cfg.iscsi_portal_ip,
-                     "tagged": False},
-                ],
-            }],
-            "creation_time": d["creation_time"], "group_leader_array": array["name"],
-            "id": d["id"], "ignore_validation_mask": 0,
-            "iscsi_automatic_connection_method": True, "iscsi_connection_rebalancing": True,
-            "last_active": d["creation_time"], "last_modified": d["last_modified"],
-            "mgmt_ip": cfg.mgmt_ip, "name": d["name"], "role": d["role"], "route_list": None,
+            "array_list": [
+                {
+                    "name": array["name"],
+                    "member_gid": 1,
+                    "ctrlr_a_support_ip": cfg.mgmt_ip,
+                    "ctrlr_b_support_ip": cfg.mgmt_ip,
+                    "nic_list": [
+                        {
+                            "name": "eth1",
+                            "subnet_label": "management",
+                            "data_ip": cfg.mgmt_ip,
+                            "tagged": False,
+                        },
+                        {
+                            "name": "tg1",
+                            "subnet_label": "data",
+                            "data_ip": cfg.iscsi_portal_ip,
+                            "tagged": False,
+                        },
+                    ],
+                }
+            ],
+            "creation_time": d["creation_time"],
+            "group_leader_array": array["name"],
+            "id": d["id"],
+            "ignore_validation_mask": 0,
+            "iscsi_automatic_connection_method": True,
+            "iscsi_connection_rebalancing": True,
+            "last_active": d["creation_time"],
+            "last_modified": d["last_modified"],
+            "mgmt_ip": cfg.mgmt_ip,
+            "name": d["name"],
+            "role": d["role"],
+            "route_list": None,
             "secondary_mgmt_ip": "",
-            "subnet_list": [{k: s[k] for k in (
-                "label", "network", "netmask", "netzone_type", "type", "allow_iscsi",
-                "allow_group", "discovery_ip", "mtu", "vlan_id", "failover",
-                "failover_enable_time")} for s in subnets],
+            "subnet_list": [
+                {
+                    k: s[k]
+                    for k in (
+                        "label",
+                        "network",
+                        "netmask",
+                        "netzone_type",
+                        "type",
+                        "allow_iscsi",
+                        "allow_group",
+                        "discovery_ip",
+                        "mtu",
+                        "vlan_id",
+                        "failover",
+                        "failover_enable_time",
+                    )
+                }
+                for s in subnets
+            ],
         }
 
 
@@ -1955,25 +2313,38 @@ class TokenSet(ObjectSet):
     def render(self, ctx: Ctx, d: Doc) -> Doc:
         timeout = ctx.group["user_inactivity_timeout"]
         return {
-            "app_name": d["app_name"], "creation_time": d["creation_time"],
-            "expiry_time": self.m.token_expiry(d, timeout), "id": d["id"],
-            "last_modified": d["last_modified"], "sdk_name": d["sdk_name"],
-            "server_uuid": "", "session_token": d["session_token"],
-            "source_ip": d["source_ip"], "username": d["username"],
+            "app_name": d["app_name"],
+            "creation_time": d["creation_time"],
+            "expiry_time": self.m.token_expiry(d, timeout),
+            "id": d["id"],
+            "last_modified": d["last_modified"],
+            "sdk_name": d["sdk_name"],
+            "server_uuid": "",
+            "session_token": d["session_token"],
+            "source_ip": d["source_ip"],
+            "username": d["username"],
         }
 
     def login(self, ctx: Ctx, raw: dict[str, Any], peer_ip: str) -> Doc:
         data = v.check_body(raw, TOKEN_CREATE, ("username",))
         cfg = self.m.config
-        if not (secrets.compare_digest(data["username"].encode(), cfg.username.encode())
-                and secrets.compare_digest(str(data.get("password", "")).encode(),
-                                           cfg.password.encode())):
+        if not (
+            secrets.compare_digest(data["username"].encode(), cfg.username.encode())
+            and secrets.compare_digest(
+                str(data.get("password", "")).encode(), cfg.password.encode()
+            )
+        ):
             raise SimError("SM_http_unauthorized", status=401)
         self._prune(ctx)
         doc = self.m.new_doc(
-            ctx.tx, "token", session_token=secrets.token_hex(16), username=data["username"],
-            app_name=data.get("app_name", ""), sdk_name=data.get("sdk_name", ""),
-            source_ip=data.get("source_ip") or peer_ip)
+            ctx.tx,
+            "token",
+            session_token=secrets.token_hex(16),
+            username=data["username"],
+            app_name=data.get("app_name", ""),
+            sdk_name=data.get("sdk_name", ""),
+            source_ip=data.get("source_ip") or peer_ip,
+        )
         self.m.save(ctx.tx, doc)
         return doc
 

@@ -22,8 +22,14 @@ SERVER_ROW_LIMIT = 1024
 RESERVED_PARAMS = {"startRow", "endRow", "pageSize", "sortBy", "fields", "operationType"}
 # Raw predicates in the query string, as the SDK's from_id paging sends ("id%3E<id>").
 _PREDICATE = re.compile(r"^([A-Za-z_][A-Za-z0-9_.]*)(>=|<=|!=|>|<)(.*)$")
-_SIMPLE_OPS = {">": "greaterThan", "<": "lessThan", ">=": "greaterOrEqual", "<=": "lessOrEqual",
-               "!=": "notEqual", "=": "equals"}
+_SIMPLE_OPS = {
+    ">": "greaterThan",
+    "<": "lessThan",
+    ">=": "greaterOrEqual",
+    "<=": "lessOrEqual",
+    "!=": "notEqual",
+    "=": "equals",
+}
 
 
 @dataclass
@@ -64,8 +70,11 @@ def parse_query_string(qs: str) -> tuple[dict[str, str], list[dict[str, Any]]]:
 
 
 def _predicate(match: re.Match[str]) -> dict[str, Any]:
-    return {"fieldName": match.group(1), "operator": _SIMPLE_OPS[match.group(2)],
-            "value": match.group(3)}
+    return {
+        "fieldName": match.group(1),
+        "operator": _SIMPLE_OPS[match.group(2)],
+        "value": match.group(3),
+    }
 
 
 def _int_param(params: dict[str, str], name: str, minimum: int) -> int | None:
@@ -81,8 +90,9 @@ def _int_param(params: dict[str, str], name: str, minimum: int) -> int | None:
     return value
 
 
-def build_query(params: dict[str, str], predicates: list[dict[str, Any]],
-                known_fields: Iterable[str]) -> ListQuery:
+def build_query(
+    params: dict[str, str], predicates: list[dict[str, Any]], known_fields: Iterable[str]
+) -> ListQuery:
     known = set(known_fields)
     q = ListQuery(params=params)
     q.start_row = _int_param(params, "startRow", 0)
@@ -162,7 +172,7 @@ def matches(obj: dict[str, Any], node: dict[str, Any]) -> bool:
 
 def _field_value(obj: dict[str, Any], name: str) -> Any:
     if name.startswith("metadata."):
-        key = name[len("metadata."):]
+        key = name[len("metadata.") :]
         for item in obj.get("metadata") or []:
             if item.get("key") == key:
                 return item.get("value")
@@ -265,8 +275,9 @@ def _sort_on(key: str) -> Any:
     return lambda obj: _sort_key(obj.get(key))
 
 
-def apply(objs: list[dict[str, Any]], q: ListQuery,
-          criteria: dict[str, Any] | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def apply(
+    objs: list[dict[str, Any]], q: ListQuery, criteria: dict[str, Any] | None = None
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Filter, sort and window ``objs``; return the rows and the list envelope's counters.
 
     The envelope may carry ``messages`` (row-window warnings that real arrays send with 200).
@@ -278,8 +289,9 @@ def apply(objs: list[dict[str, Any]], q: ListQuery,
         rows.sort(key=_sort_on(key), reverse=desc)
     total = len(rows)
     if q.page_size is not None and q.page_size > SERVER_ROW_LIMIT:
-        raise SimError("SM_too_large_page_size", page_size=q.page_size,
-                       server_row_limit=SERVER_ROW_LIMIT)
+        raise SimError(
+            "SM_too_large_page_size", page_size=q.page_size, server_row_limit=SERVER_ROW_LIMIT
+        )
     start = q.start_row or 0
     if q.end_row is not None and q.end_row < start:
         raise SimError("SM_start_row_beyond_end_row", startRow=start, endRow=q.end_row)
@@ -288,15 +300,18 @@ def apply(objs: list[dict[str, Any]], q: ListQuery,
     warnings: list[SimError] = []
     if q.end_row is not None:
         if q.end_row - start > SERVER_ROW_LIMIT:
-            raise SimError("SM_too_large_page_size", page_size=q.end_row - start,
-                           server_row_limit=SERVER_ROW_LIMIT)
+            raise SimError(
+                "SM_too_large_page_size",
+                page_size=q.end_row - start,
+                server_row_limit=SERVER_ROW_LIMIT,
+            )
         if q.end_row > total:
-            warnings.append(SimError("SM_end_row_beyond_total_rows", endRow=q.end_row,
-                                     totalRows=total))
+            warnings.append(
+                SimError("SM_end_row_beyond_total_rows", endRow=q.end_row, totalRows=total)
+            )
         end = min(total, q.end_row, start + window)
     if start > total:
-        warnings.append(SimError("SM_start_row_beyond_total_rows", startRow=start,
-                                 totalRows=total))
+        warnings.append(SimError("SM_start_row_beyond_total_rows", startRow=start, totalRows=total))
         start = end = total
     page = rows[start:end]
     envelope: dict[str, Any] = {"startRow": start, "endRow": end, "totalRows": total}

@@ -62,9 +62,14 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             body = self.rfile.read(n)
         path, _, query = self.path.partition("?")
-        req = Request(method=self.command, path=path, query=query,
-                      headers={k.lower(): v for k, v in self.headers.items()}, body=body,
-                      peer_ip=self.client_address[0])
+        req = Request(
+            method=self.command,
+            path=path,
+            query=query,
+            headers={k.lower(): v for k, v in self.headers.items()},
+            body=body,
+            peer_ip=self.client_address[0],
+        )
         resp = self.server.app.handle(req)
         if resp.drop:
             log.info("fault: dropping the response to %s %s", self.command, path)
@@ -137,23 +142,38 @@ class _HTTPSServer(ThreadingHTTPServer):
 class SimServer:
     """nimble-sim in this process: ``start()``, then ``url``/``ca_file``; ``stop()`` when done."""
 
-    def __init__(self, state_dir: str | os.PathLike[str], host: str = "127.0.0.1",
-                 port: int = 0, username: str = "admin", password: str = "admin", *,
-                 group_name: str = DEFAULT_GROUP_NAME,
-                 pool_capacity: int = DEFAULT_POOL_CAPACITY,
-                 iscsi_portal: str = "127.0.0.1:3260",
-                 session_timeout: int | None = None,
-                 fault_rules: list[Rule] | None = None, fault_seed: int | None = None,
-                 data_plane: DataPlane | None = None, tls_names: list[str] | None = None,
-                 durable: bool = True) -> None:
+    def __init__(
+        self,
+        state_dir: str | os.PathLike[str],
+        host: str = "127.0.0.1",
+        port: int = 0,
+        username: str = "admin",
+        password: str = "admin",
+        *,
+        group_name: str = DEFAULT_GROUP_NAME,
+        pool_capacity: int = DEFAULT_POOL_CAPACITY,
+        iscsi_portal: str = "127.0.0.1:3260",
+        session_timeout: int | None = None,
+        fault_rules: list[Rule] | None = None,
+        fault_seed: int | None = None,
+        data_plane: DataPlane | None = None,
+        tls_names: list[str] | None = None,
+        durable: bool = True,
+    ) -> None:
         self.state_dir = Path(state_dir)
         self.host = host
         self._port = port
         portal_ip, portal_port = parse_portal(iscsi_portal)
         self.config = Config(
-            group_name=group_name, pool_capacity=pool_capacity, iscsi_portal_ip=portal_ip,
-            iscsi_portal_port=portal_port, mgmt_ip=_advertised(host),
-            session_timeout=session_timeout, username=username, password=password)
+            group_name=group_name,
+            pool_capacity=pool_capacity,
+            iscsi_portal_ip=portal_ip,
+            iscsi_portal_port=portal_port,
+            mgmt_ip=_advertised(host),
+            session_timeout=session_timeout,
+            username=username,
+            password=password,
+        )
         self.faults = Faults(fault_rules, fault_seed)
         self._data_plane = data_plane
         self._tls_names = tls_names or []
@@ -181,9 +201,12 @@ class SimServer:
         except BaseException:
             self.store.close()
             raise
-        self._thread = threading.Thread(target=self._httpd.serve_forever,
-                                        kwargs={"poll_interval": 0.05},
-                                        name="nimble-sim", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="nimble-sim",
+            daemon=True,
+        )
         self._thread.start()
         return self
 

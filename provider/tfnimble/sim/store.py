@@ -81,8 +81,12 @@ class Tx:
         return [json.loads(r[0]) for r in rows]
 
     def ids(self, obj_type: str) -> builtins.list[str]:
-        return [r[0] for r in self._conn.execute(
-            "SELECT id FROM objects WHERE type = ? ORDER BY id", (obj_type,))]
+        return [
+            r[0]
+            for r in self._conn.execute(
+                "SELECT id FROM objects WHERE type = ? ORDER BY id", (obj_type,)
+            )
+        ]
 
     def count(self, obj_type: str, scope: str | None = None) -> int:
         if scope is None:
@@ -93,8 +97,7 @@ class Tx:
             )
         return int(row.fetchone()[0])
 
-    def ids_where(self, obj_type: str, key: str, values: builtins.list[str]
-                  ) -> builtins.list[str]:
+    def ids_where(self, obj_type: str, key: str, values: builtins.list[str]) -> builtins.list[str]:
         """Ids of ``obj_type`` objects whose document field ``key`` is one of ``values``."""
         if not values or not key.isidentifier():
             return []

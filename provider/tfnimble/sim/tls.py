@@ -38,16 +38,18 @@ def _write_public(path: Path, data: bytes) -> None:
 
 
 def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def _names(host: str, extra: list[str]) -> tuple[set[str], set[str]]:
     dns: set[str] = set()
     ips: set[str] = set()
     wildcard = host in ("", "0.0.0.0", "::")
-    candidates = [host, *extra] + (["localhost", "127.0.0.1", "::1", socket.gethostname()]
-                                   if wildcard else [])
+    candidates = [host, *extra] + (
+        ["localhost", "127.0.0.1", "::1", socket.gethostname()] if wildcard else []
+    )
     for name in candidates:
         if not name or name in ("0.0.0.0", "::"):
             continue
@@ -58,8 +60,9 @@ def _names(host: str, extra: list[str]) -> tuple[set[str], set[str]]:
     return dns, ips
 
 
-def ensure_certificates(state_dir: Path, host: str,
-                        extra_names: list[str] | None = None) -> tuple[Path, Path, Path]:
+def ensure_certificates(
+    state_dir: Path, host: str, extra_names: list[str] | None = None
+) -> tuple[Path, Path, Path]:
     """Return ``(ca.pem, server.pem, server-key.pem)``, creating or renewing what is needed."""
     state_dir.mkdir(parents=True, exist_ok=True)
     ca_file, ca_key_file = state_dir / "ca.pem", state_dir / "ca-key.pem"
@@ -75,23 +78,38 @@ def ensure_certificates(state_dir: Path, host: str,
             ca_cert = None
     if ca_cert is None or not isinstance(ca_key, ec.EllipticCurvePrivateKey):
         ca_key = ec.generate_private_key(ec.SECP256R1())
-        subject = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "nimble-sim"),
-                             x509.NameAttribute(NameOID.COMMON_NAME, "nimble-sim local CA")])
+        subject = x509.Name(
+            [
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "nimble-sim"),
+                x509.NameAttribute(NameOID.COMMON_NAME, "nimble-sim local CA"),
+            ]
+        )
         ca_cert = (
             x509.CertificateBuilder()
-            .subject_name(subject).issuer_name(subject)
+            .subject_name(subject)
+            .issuer_name(subject)
             .public_key(ca_key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - datetime.timedelta(minutes=5))
             .not_valid_after(now + datetime.timedelta(days=CA_DAYS))
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True,
-                                         crl_sign=True, content_commitment=False,
-                                         key_encipherment=False, data_encipherment=False,
-                                         key_agreement=False, encipher_only=False,
-                                         decipher_only=False), critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()),
-                           critical=False)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=True,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
+            .add_extension(
+                x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
+            )
             .sign(ca_key, hashes.SHA256())
         )
         _write_private(ca_key_file, _key_pem(ca_key))
@@ -126,8 +144,10 @@ def ensure_certificates(state_dir: Path, host: str,
         .add_extension(x509.SubjectAlternativeName(alt), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()),  # type: ignore[arg-type]
-                       critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()),  # type: ignore[arg-type]
+            critical=False,
+        )
         .sign(ca_key, hashes.SHA256())
     )
     _write_private(key_file, _key_pem(key))

@@ -53,8 +53,9 @@ def v_int(lo: int, hi: int, *extra: int) -> Validator:
     return check
 
 
-def v_str(max_len: int = 255, pattern: re.Pattern[str] | None = None,
-          allow_empty: bool = True) -> Validator:
+def v_str(
+    max_len: int = 255, pattern: re.Pattern[str] | None = None, allow_empty: bool = True
+) -> Validator:
     def check(value: Any, arg: str) -> str:
         if not isinstance(value, str) or len(value) > max_len:
             raise bad(arg, value)
@@ -112,10 +113,16 @@ def v_metadata(value: Any, arg: str) -> list[dict[str, str]]:
         raise bad(arg, value)
     out = []
     for item in value:
-        if (not isinstance(item, dict) or set(item) != {"key", "value"}
-                or not isinstance(item["key"], str) or not isinstance(item["value"], str)
-                or not item["key"] or len(item["key"]) > 64 or len(item["value"]) > 255
-                or not PRINTABLE.match(item["key"] + item["value"])):
+        if (
+            not isinstance(item, dict)
+            or set(item) != {"key", "value"}
+            or not isinstance(item["key"], str)
+            or not isinstance(item["value"], str)
+            or not item["key"]
+            or len(item["key"]) > 64
+            or len(item["value"]) > 255
+            or not PRINTABLE.match(item["key"] + item["value"])
+        ):
             raise bad(arg, item)
         out.append({"key": item["key"], "value": item["value"]})
     return out
@@ -129,8 +136,12 @@ def v_list(value: Any, arg: str) -> list[Any]:
     return value
 
 
-def check_body(data: Any, spec: Mapping[str, Validator], mandatory: tuple[str, ...] = (),
-               ignore: tuple[str, ...] = ()) -> dict[str, Any]:
+def check_body(
+    data: Any,
+    spec: Mapping[str, Validator],
+    mandatory: tuple[str, ...] = (),
+    ignore: tuple[str, ...] = (),
+) -> dict[str, Any]:
     """Validate ``data`` against ``spec``: unknown keys, missing keys, then each value."""
     if not isinstance(data, dict):
         raise SimError("SM_missing_arg", arg="data")
