@@ -108,38 +108,46 @@ class ProviderService:
             self._schema_response = self._build_schema()
         await stream.send_message(self._schema_response)
 
-    # --- provider config ----------------------------------------------------------------
+    # --- configuration: decode a config, call the engine, answer with diagnostics ----------
 
-    async def ValidateProviderConfig(self, stream: Stream[Any, Any]) -> None:
+    async def _config_rpc(
+        self,
+        stream: Stream[Any, Any],
+        response: Any,
+        what: str,
+        schema: Callable[[Any], Any],
+        call: Callable[[Any, Any], Diagnostics],
+    ) -> None:
         req = await _recv(stream)
-        e = self.engine
 
         def work() -> Diagnostics:
             try:
-                cfg = _proto.decode_dynamic(req.config, e.provider_schema().cty_type())
+                cfg = _proto.decode_dynamic(req.config, schema(req).cty_type())
             except (CtyError, DiagnosticError) as exc:
-                return _decode_error(exc, "provider configuration")
-            return e.validate_provider_config(cfg)
+                return _decode_error(exc, what)
+            return call(req, cfg)
 
         diags = await self._run(work)
-        await stream.send_message(
-            pb.ValidateProviderConfig.Response(diagnostics=_proto.diagnostics_to_proto(diags))
+        await stream.send_message(response(diagnostics=_proto.diagnostics_to_proto(diags)))
+
+    async def ValidateProviderConfig(self, stream: Stream[Any, Any]) -> None:
+        e = self.engine
+        await self._config_rpc(
+            stream,
+            pb.ValidateProviderConfig.Response,
+            "provider configuration",
+            lambda req: e.provider_schema(),
+            lambda req, cfg: e.validate_provider_config(cfg),
         )
 
     async def ConfigureProvider(self, stream: Stream[Any, Any]) -> None:
-        req = await _recv(stream)
         e = self.engine
-
-        def work() -> Diagnostics:
-            try:
-                cfg = _proto.decode_dynamic(req.config, e.provider_schema().cty_type())
-            except (CtyError, DiagnosticError) as exc:
-                return _decode_error(exc, "provider configuration")
-            return e.configure_provider(cfg, req.terraform_version)
-
-        diags = await self._run(work)
-        await stream.send_message(
-            pb.ConfigureProvider.Response(diagnostics=_proto.diagnostics_to_proto(diags))
+        await self._config_rpc(
+            stream,
+            pb.ConfigureProvider.Response,
+            "provider configuration",
+            lambda req: e.provider_schema(),
+            lambda req, cfg: e.configure_provider(cfg, req.terraform_version),
         )
 
     async def StopProvider(self, stream: Stream[Any, Any]) -> None:
@@ -147,40 +155,24 @@ class ProviderService:
         self.engine.stop()
         await stream.send_message(pb.StopProvider.Response())
 
-    # --- validation -----------------------------------------------------------------------
-
     async def ValidateResourceConfig(self, stream: Stream[Any, Any]) -> None:
-        req = await _recv(stream)
         e = self.engine
-
-        def work() -> Diagnostics:
-            try:
-                ty = e.resource_schema(req.type_name).cty_type()
-                cfg = _proto.decode_dynamic(req.config, ty)
-            except (CtyError, DiagnosticError) as exc:
-                return _decode_error(exc, "resource configuration")
-            return e.validate_resource_config(req.type_name, cfg)
-
-        diags = await self._run(work)
-        await stream.send_message(
-            pb.ValidateResourceConfig.Response(diagnostics=_proto.diagnostics_to_proto(diags))
+        await self._config_rpc(
+            stream,
+            pb.ValidateResourceConfig.Response,
+            "resource configuration",
+            lambda req: e.resource_schema(req.type_name),
+            lambda req, cfg: e.validate_resource_config(req.type_name, cfg),
         )
 
     async def ValidateDataResourceConfig(self, stream: Stream[Any, Any]) -> None:
-        req = await _recv(stream)
         e = self.engine
-
-        def work() -> Diagnostics:
-            try:
-                ty = e.data_source_schema(req.type_name).cty_type()
-                cfg = _proto.decode_dynamic(req.config, ty)
-            except (CtyError, DiagnosticError) as exc:
-                return _decode_error(exc, "data source configuration")
-            return e.validate_data_source_config(req.type_name, cfg)
-
-        diags = await self._run(work)
-        await stream.send_message(
-            pb.ValidateDataResourceConfig.Response(diagnostics=_proto.diagnostics_to_proto(diags))
+        await self._config_rpc(
+            stream,
+            pb.ValidateDataResourceConfig.Response,
+            "data source configuration",
+            lambda req: e.data_source_schema(req.type_name),
+            lambda req, cfg: e.validate_data_source_config(req.type_name, cfg),
         )
 
     # --- resources ---------------------------------------------------------------------------
