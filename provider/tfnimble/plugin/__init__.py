@@ -34,9 +34,12 @@ _LAZY = {
     "Severity": ".diagnostics",
     "UNKNOWN": ".cty.values",
     "Unknown": ".cty.values",
+    "Value": ".cty.values",
     "check_model_matches_schema": ".resource",
     "is_known": ".cty.values",
     "is_unknown": ".cty.values",
+    "known_or_none": ".cty.values",
+    "need": ".cty.values",
     "parse_duration": ".resource",
     "requires_replace": ".planmodifiers",
     "requires_replace_if": ".planmodifiers",
@@ -50,7 +53,7 @@ _LAZY = {
 if TYPE_CHECKING:
     from .cty import types
     from .cty.path import AttributePath
-    from .cty.values import UNKNOWN, Unknown, is_known, is_unknown
+    from .cty.values import UNKNOWN, Unknown, Value, is_known, is_unknown, known_or_none, need
     from .diagnostics import Diagnostic, DiagnosticError, Diagnostics, Severity
     from .planmodifiers import (
         AttributePlanRequest,
@@ -113,9 +116,12 @@ __all__ = [
     "Schema",
     "Severity",
     "Unknown",
+    "Value",
     "check_model_matches_schema",
     "is_known",
     "is_unknown",
+    "known_or_none",
+    "need",
     "parse_duration",
     "requires_replace",
     "requires_replace_if",

@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeAlias, TypeGuard, TypeVar, Union
 
 from .path import AttributePath, CtyError
 from .types import (
@@ -35,6 +35,7 @@ __all__ = [
     "DynamicValue",
     "NumberValue",
     "Unknown",
+    "Value",
     "conform",
     "format_number",
     "infer_type",
@@ -42,6 +43,8 @@ __all__ = [
     "is_null",
     "is_number",
     "is_unknown",
+    "known_or_none",
+    "need",
     "normalize_number",
     "number_key",
     "transform",
@@ -106,6 +109,12 @@ class Unknown:
 
 UNKNOWN = Unknown()
 
+T = TypeVar("T")
+
+#: "A ``T``, unknown (not known until apply) or null": the type of every model field, so that
+#: ``name: Value[str]`` tells mypy what a known value is while keeping the other two honest.
+Value: TypeAlias = Union[T, Unknown, None]  # noqa: UP007 (a generic alias needs Union here)
+
 
 @dataclass(frozen=True)
 class DynamicValue:
@@ -129,7 +138,7 @@ def is_null(v: Any) -> bool:
     return v is None
 
 
-def is_known(v: Any, deep: bool = True) -> bool:
+def is_known(v: Value[T], deep: bool = True) -> TypeGuard[T | None]:
     """Whether ``v`` is known; with ``deep`` (default) also that nothing inside it is unknown."""
     if isinstance(v, DynamicValue):
         v = v.value
@@ -142,6 +151,21 @@ def is_known(v: Any, deep: bool = True) -> bool:
     if isinstance(v, dict):
         return all(is_known(e) for e in v.values())
     return True
+
+
+def known_or_none(v: Value[T]) -> T | None:
+    """``v`` when it is known, ``None`` when it is null or unknown."""
+    return None if isinstance(v, Unknown) else v
+
+
+def need(v: Value[T], what: str = "value") -> T:
+    """``v``, which the caller knows to be set and known (a required argument at apply time).
+
+    Raises ``ValueError`` otherwise: reaching that is a bug in the caller, not a user mistake.
+    """
+    if v is None or isinstance(v, Unknown):
+        raise ValueError(f"{what} is {'null' if v is None else 'unknown'} where it must be known")
+    return v
 
 
 def is_number(v: Any) -> bool:
