@@ -4,8 +4,8 @@ A `Case` is a list of `Step`s run in one working directory against the real
 `terraform` binary:
 
 - a config step applies its configuration, then requires an empty plan both with
-  and without refresh (unless `expect_non_empty_plan`), then runs its checks on
-  `terraform show -json`;
+  and without refresh (with `expect_non_empty_plan`, the refreshing plan must show
+  changes), then runs its checks on `terraform show -json`;
 - `expect_error` turns the step into "apply must fail with this message";
 - an import step imports `resource_name` into a fresh working directory with the
   same configuration, requires an empty plan there, and (import_state_verify)
@@ -227,8 +227,7 @@ class Harness:
             res = self.plan_exitcode(env=env)
             if step.expect_error:
                 raise AssertionError(f"step {i}: expected an error, plan succeeded")
-            if res.returncode == 2 and not step.expect_non_empty_plan:
-                raise AssertionError(f"step {i}: expected an empty plan:\n{res.stdout[-4000:]}")
+            self._check_plan(i, step, res, "plan")
             return
         if step.expect_error:
             res = self.terraform(
@@ -252,13 +251,13 @@ class Harness:
         else:
             self.terraform("apply", "-auto-approve", "-no-color", "-input=false", env=env)
         self._last_good_config = step.config
-        for extra in ((), ("-refresh=false",)):
-            res = self.plan_exitcode(*extra, env=env)
-            if res.returncode == 2 and not step.expect_non_empty_plan:
-                raise AssertionError(
-                    f"step {i}: plan {' '.join(extra)} after apply is not empty:\n"
-                    f"{res.stdout[-6000:]}"
-                )
+        if step.expect_non_empty_plan:
+            # plugin-testing's rule: the refreshing plan after apply must show the change.
+            self._check_plan(i, step, self.plan_exitcode(env=env), "plan after apply")
+        else:
+            for extra in ((), ("-refresh=false",)):
+                res = self.plan_exitcode(*extra, env=env)
+                self._check_plan(i, step, res, f"plan {' '.join(extra)} after apply".strip())
         if step.checks:
             state = self.state(env=env)
             for check in step.checks:
@@ -293,8 +292,12 @@ class Harness:
             if diffs:
                 raise AssertionError(f"step {i}: imported state differs (state, imported): {diffs}")
         res = self.plan_exitcode(env=env)
-        if res.returncode == 2 and not step.expect_non_empty_plan:
-            raise AssertionError(
-                f"step {i}: plan after importing {step.resource_name} is not empty:\n"
-                f"{res.stdout[-6000:]}"
-            )
+        self._check_plan(i, step, res, f"plan after importing {step.resource_name}")
+
+    @staticmethod
+    def _check_plan(i: int, step: Step, res: Result, what: str) -> None:
+        """An empty plan unless the step expects changes; then a non-empty one (exit code 2)."""
+        if step.expect_non_empty_plan and res.returncode != 2:
+            raise AssertionError(f"step {i}: expected a non-empty {what}, got an empty one")
+        if not step.expect_non_empty_plan and res.returncode == 2:
+            raise AssertionError(f"step {i}: {what} is not empty:\n{res.stdout[-6000:]}")
