@@ -9,7 +9,9 @@ Knows HTTP and the Nimble API, nothing of Terraform. Usage::
 
 Object modules (``volumes``, ``snapshots``, ``initiator_groups``, ``access_control_records``,
 ``pools``, ``performance_policies``, ``groups``, ``network``) hold verb functions that take
-the client as their first argument and return frozen dataclasses from ``models``.
+the client as their first argument and return frozen dataclasses from ``models`` (deletes and
+actions return nothing). Every create survives a lost response without duplicating the object
+(see ``NimbleClient.create_or_adopt``).
 """
 
 from . import (

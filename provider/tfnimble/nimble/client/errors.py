@@ -110,9 +110,10 @@ class Conflict(NimbleAPIError):
 class _ArrayEndpointError(NimbleError):
     """An error about the array's endpoint as a whole; the message names ``host:port``."""
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, reason: str) -> None:
         self.host = host
         self.port = port
+        self.reason = reason
         super().__init__(self._message())
 
     @property
@@ -120,16 +121,15 @@ class _ArrayEndpointError(NimbleError):
         return _hostport(self.host, self.port)
 
     def _message(self) -> str:
-        return f"the Nimble array at {self.where} failed"
+        return f"the Nimble array at {self.where}: {self.reason}"
 
 
 class ConnectionFailed(_ArrayEndpointError):
     """The array's REST endpoint could not be reached or stopped answering."""
 
     def __init__(self, host: str, port: int, reason: str, operation: str | None = None) -> None:
-        self.reason = reason
         self.operation = operation
-        super().__init__(host, port)
+        super().__init__(host, port, reason)
 
     def _message(self) -> str:
         return (
@@ -157,10 +157,6 @@ class ResponseLost(ConnectionFailed):
 class TLSVerificationFailed(_ArrayEndpointError):
     """The array's TLS certificate is not trusted."""
 
-    def __init__(self, host: str, port: int, reason: str) -> None:
-        self.reason = reason
-        super().__init__(host, port)
-
     def _message(self) -> str:
         return (
             f"TLS verification of the Nimble array at {self.where} failed: {self.reason}. "
@@ -170,7 +166,9 @@ class TLSVerificationFailed(_ArrayEndpointError):
 
 
 class AuthenticationFailed(_ArrayEndpointError):
-    """Login was refused: wrong username or password. Names the user, never the password."""
+    """Login was refused: wrong username or password. Names the user, never the password.
+
+    ``reason`` is the array's answer (``code: text``)."""
 
     def __init__(
         self, host: str, port: int, username: str, code: str | None, text: str, status: int
@@ -179,13 +177,12 @@ class AuthenticationFailed(_ArrayEndpointError):
         self.code = code
         self.text = text
         self.status = status
-        super().__init__(host, port)
+        super().__init__(host, port, f"{code}: {text}" if code else text)
 
     def _message(self) -> str:
-        detail = f"{self.code}: {self.text}" if self.code else self.text
         return (
             f"login to the Nimble array at {self.where} as user {self.username!r} "
-            f"failed: {detail} (HTTP {self.status}). Check the username and password."
+            f"failed: {self.reason} (HTTP {self.status}). Check the username and password."
         )
 
 

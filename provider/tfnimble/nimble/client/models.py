@@ -9,19 +9,21 @@ in the field's ``api`` metadata) and coerces the value by the field's annotation
 - ``int``: numbers and numeric strings (``"2048"``, ``"2.5"`` truncates); ``null``, booleans
   and anything unparsable give the field's default.
 - ``int | None``: ``int(value)``; ``null``, booleans and unparsable values give ``None``.
-- ``bool``: the strings ``true``, ``1``, ``yes`` and ``on`` (any case) are true, other strings
-  false, other values by truthiness; ``null`` gives the field's default.
+- ``bool``: the strings ``true``, ``1``, ``yes`` and ``on`` (trimmed, any case) are true, other
+  strings false, other values by truthiness; ``null`` gives the field's default.
 - ``tuple[str, ...]`` and ``tuple[<model>, ...]``: built from a JSON list (its non-object
   items are skipped for models); anything else gives ``()``.
 
 A field without a default defaults to the type's empty value (``""``, ``0``). Several keys in
-``api`` are tried in order and the first non-empty value wins; ``null`` in ``api`` names the
-array's own spelling of "unset" (``"*"`` for initiator addresses). Extra keys are ignored and
-``raw`` keeps the array's full dict for fields not modelled here; it is excluded from
-equality, hashing and repr.
+``api`` are tried in order and the first non-empty value wins. The ``null`` metadata names the
+array's own spelling of "unset" (``"*"`` for initiator addresses); ``inherit`` fills empty
+string fields of nested models from their parent (a volume's embedded access control records
+take its id and name). Extra keys are ignored and ``raw`` keeps the array's full dict for
+fields not modelled here; it is excluded from equality, hashing and repr.
 
 Units are the array's own: volume ``size_mib`` in MiB, ``*_bytes`` in bytes, times in epoch
-seconds. Snapshot ``size`` is kept as the array sends it (its unit is an open question).
+seconds. Snapshot ``size`` is kept in the array's unit, unconverted (which unit that is, is an
+open question).
 """
 
 from __future__ import annotations
@@ -461,15 +463,5 @@ class Discovery:
 
 # Check every model's annotations now, so an uncoercible field fails at import, not at the
 # first reply that carries it.
-for _model in (
-    AccessControlRecord,
-    Group,
-    Initiator,
-    InitiatorGroup,
-    NetworkConfig,
-    PerformancePolicy,
-    Pool,
-    Snapshot,
-    Volume,
-):
+for _model in _ApiModel.__subclasses__():
     _plan(_model)

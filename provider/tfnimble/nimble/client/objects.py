@@ -20,7 +20,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypedDict, TypeVar, Unpack
 
 from .errors import (
     Conflict,
@@ -60,21 +60,21 @@ C = TypeVar("C", bound=Created)
 M = TypeVar("M")
 
 
+class RequestOptions(TypedDict, total=False):
+    """The keyword arguments of ``NimbleClient.request``."""
+
+    params: Mapping[str, Any] | None
+    body: Any
+    idempotent: bool | None
+    operation: str | None
+    object_name: str | None
+
+
 class ObjectRequests(abc.ABC):
     """The object helpers of ``NimbleClient``, built on its ``request``."""
 
     @abc.abstractmethod
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        body: Any = None,
-        idempotent: bool | None = None,
-        operation: str | None = None,
-        object_name: str | None = None,
-    ) -> JSON:
+    def request(self, method: str, path: str, **options: Unpack[RequestOptions]) -> JSON:
         """Send one API call and return the decoded JSON envelope."""
 
     def get_object(
@@ -85,7 +85,7 @@ class ObjectRequests(abc.ABC):
         kind: str | None = None,
         params: Mapping[str, Any] | None = None,
     ) -> JSON | None:
-        """GET one object's ``data``; ``None`` when the array answers 404."""
+        """GET one object's ``data``; ``None`` when the array answers 404 or sends no object."""
         try:
             payload = self.request(
                 "GET",
@@ -170,10 +170,10 @@ class ObjectRequests(abc.ABC):
         If the POST's answer is lost, ``find()`` looks the object up by name, and the
         creation-window rule (rule 2) decides:
 
-        - nothing found: the array never applied the POST, so it is sent once more (if that
-          meets a ``Conflict``, the first POST landed after the lookup: look again);
-        - found, created before this call: sent once more, and the array's ``Conflict`` is
-          raised as ``LostResponseConflict``;
+        - nothing found: the array presumably never applied the POST, so it is sent once more
+          (if that meets a ``Conflict``, the first POST landed after the lookup: look again);
+        - found, but created outside the window (before this call): sent once more, and the
+          array's ``Conflict`` is raised as ``LostResponseConflict``;
         - found inside the window: adopted when ``mismatch(found)`` returns ``None``, else
           ``LostResponseMismatch`` with that reason.
         """
@@ -186,23 +186,27 @@ class ObjectRequests(abc.ABC):
             )
             first: ResponseLost = lost
 
-        def ours(obj: C | None) -> bool:
-            return obj is not None and since <= obj.creation_time <= time.time() + CLOCK_SKEW
+        def in_window(obj: C | None) -> C | None:
+            """``obj`` if it was created during this call, else ``None``."""
+            if obj is not None and since <= obj.creation_time <= time.time() + CLOCK_SKEW:
+                return obj
+            return None
 
-        found = find()
-        if not ours(found):
+        candidate = find()
+        found = in_window(candidate)
+        if found is None:
             try:
                 return parse(self.create_object(object_set, body, kind=kind, name=name))
             except Conflict as conflict:
-                if found is not None:
+                if candidate is not None:
                     reason = (
-                        f"it was created at {found.creation_time}, before this call's time window"
+                        f"it was created at {candidate.creation_time}, outside this call's "
+                        f"time window ({since:.0f} to {time.time() + CLOCK_SKEW:.0f})"
                     )
                     raise LostResponseConflict(conflict, kind, name, reason) from first
-                found = find()
-                if found is None or not ours(found):
+                found = in_window(find())  # the first POST landed after our lookup
+                if found is None:
                     raise
-        assert found is not None
         problem = mismatch(found)
         if problem is not None:
             raise LostResponseMismatch(kind, name, problem) from first

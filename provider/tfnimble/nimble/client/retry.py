@@ -4,8 +4,9 @@ Rules this module keeps:
 
 1. At most ``retries`` retries per call; before retry ``n`` (from 0) the wait is drawn
    uniformly from the upper half of ``min(backoff_max, backoff * 2**n)``.
-2. Connection failures are retried; a request that could not even connect is retried whatever
-   its method, because it never reached the array (``maybe_sent`` tells the two apart).
+2. Connection failures are retried for idempotent calls, and for any call that could not even
+   connect, because it never reached the array (``maybe_sent`` tells the two apart). A
+   non-idempotent call that may have been sent is not retried: it raises ``ResponseLost``.
 3. 500/502/503/504 are retried for idempotent calls (GET, HEAD, PUT, DELETE), and 503 for any
    call: the array did not take the request. Other 5xx may follow a partial apply.
 """

@@ -75,6 +75,17 @@ class NimbleClient(ObjectRequests):
     ) -> None:
         self.host = host.strip()
         self.port = int(port)
+        self.ca_file = ca_file
+        self.insecure = insecure
+        self.max_concurrency = max_concurrency
+        self.timeout = timeout
+        self.connect_timeout = min(connect_timeout, timeout)
+        self.retries = retries
+        self.backoff = backoff
+        self.backoff_max = backoff_max
+        self.job_timeout = job_timeout
+        self.job_poll_interval = job_poll_interval
+        self.app_name = app_name
         host_part = (
             f"[{self.host}]" if ":" in self.host and not self.host.startswith("[") else self.host
         )
@@ -90,24 +101,8 @@ class NimbleClient(ObjectRequests):
             adapter=transport,
         )
         self._policy = RetryPolicy(retries, backoff, backoff_max, sleep)
-        self._tokens = TokenKeeper(
-            self._transport,
-            self._policy,
-            self.host,
-            self.port,
-            Credentials(username, password, app_name),
-        )
-        self.ca_file = ca_file
-        self.insecure = insecure
-        self.max_concurrency = max_concurrency
-        self.timeout = timeout
-        self.connect_timeout = self._transport.connect_timeout
-        self.retries = retries
-        self.backoff = backoff
-        self.backoff_max = backoff_max
-        self.job_timeout = job_timeout
-        self.job_poll_interval = job_poll_interval
-        self.app_name = app_name
+        creds = Credentials(username, password, app_name)
+        self._tokens = TokenKeeper(self._transport, self._policy, self.host, self.port, creds)
 
     # ----------------------------------------------------------------------- lifecycle
 
@@ -157,7 +152,7 @@ class NimbleClient(ObjectRequests):
         """Send one API call and return the decoded JSON envelope (``{}`` for an empty body).
 
         ``path`` is relative to ``/v1`` (``"/volumes/detail"``). ``body`` is sent as JSON.
-        ``idempotent`` defaults to true for GET, PUT and DELETE.
+        ``idempotent`` defaults to true for GET, HEAD, PUT and DELETE.
         """
         method = method.upper()
         if idempotent is None:
