@@ -9,7 +9,9 @@ Knows HTTP and the Nimble API, nothing of Terraform. Usage::
 
 Object modules (``volumes``, ``snapshots``, ``initiator_groups``, ``access_control_records``,
 ``pools``, ``performance_policies``, ``groups``, ``network``) hold verb functions that take
-the client as their first argument and return frozen dataclasses from ``models``.
+the client as their first argument and return frozen dataclasses from ``models`` (deletes and
+actions return nothing). Every create survives a lost response without duplicating the object
+(see ``NimbleClient.create_or_adopt``).
 """
 
 from . import (
@@ -27,6 +29,7 @@ from .errors import (
     BadRequest,
     Conflict,
     ConnectionFailed,
+    LostResponseConflict,
     LostResponseMismatch,
     NimbleAPIError,
     NimbleError,
@@ -59,6 +62,7 @@ __all__ = [
     "Group",
     "Initiator",
     "InitiatorGroup",
+    "LostResponseConflict",
     "LostResponseMismatch",
     "NetworkConfig",
     "NimbleAPIError",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .models import AccessControlRecord
+from .objects import ObjectSet
 from .session import NimbleClient
 
 __all__ = [
@@ -15,7 +16,9 @@ __all__ = [
     "list_access_control_records",
 ]
 
-_SET = "access_control_records"
+_RECORDS = ObjectSet(
+    "access_control_records", "access control record", AccessControlRecord.from_api
+)
 
 
 def create_access_control_record(
@@ -26,7 +29,8 @@ def create_access_control_record(
     lun: int | None = None,
 ) -> AccessControlRecord:
     """Grant an initiator group access to a volume. A duplicate raises ``Conflict``
-    (SM_eexist); a lost response adopts the record for the same volume and group."""
+    (SM_eexist); a lost response adopts the record for the same volume and group only if it
+    was created within this call's time window with the same ``apply_to``."""
     body: dict[str, Any] = {
         "vol_id": vol_id,
         "initiator_group_id": initiator_group_id,
@@ -35,33 +39,29 @@ def create_access_control_record(
     if lun is not None:
         body["lun"] = lun
 
-    def mismatch(acr: AccessControlRecord, _start: float, _end: float) -> str | None:
+    def mismatch(acr: AccessControlRecord) -> str | None:
         return None if acr.apply_to in ("", apply_to) else f"apply_to {acr.apply_to}"
 
-    return client.create_or_adopt(
-        _SET,
+    return _RECORDS.create_or_adopt(
+        client,
         body,
-        kind="access control record",
         name=f"{vol_id}/{initiator_group_id}",
-        parse=AccessControlRecord.from_api,
         find=lambda: find_access_control_record(client, vol_id, initiator_group_id),
         mismatch=mismatch,
     )
 
 
 def get_access_control_record(client: NimbleClient, acr_id: str) -> AccessControlRecord | None:
-    data = client.get_object(_SET, acr_id, kind="access control record")
-    return AccessControlRecord.from_api(data) if data is not None else None
+    """The record with that id, or ``None``."""
+    return _RECORDS.get(client, acr_id)
 
 
 def list_access_control_records(
     client: NimbleClient, vol_id: str | None = None, initiator_group_id: str | None = None
 ) -> list[AccessControlRecord]:
-    filters = {"vol_id": vol_id, "initiator_group_id": initiator_group_id}
-    records = [
-        AccessControlRecord.from_api(r)
-        for r in client.iter_objects(_SET, filters, kind="access control record")
-    ]
+    """The records of that volume and/or initiator group (filtered on the array, checked
+    again here); every record when both are ``None``."""
+    records = _RECORDS.list(client, {"vol_id": vol_id, "initiator_group_id": initiator_group_id})
     return [
         r
         for r in records
@@ -81,4 +81,5 @@ def find_access_control_record(
 def delete_access_control_record(
     client: NimbleClient, acr_id: str, *, missing_ok: bool = False
 ) -> None:
-    client.delete_object(_SET, acr_id, kind="access control record", missing_ok=missing_ok)
+    """Delete a record; a 404 is an error unless ``missing_ok``."""
+    _RECORDS.delete(client, acr_id, missing_ok=missing_ok)

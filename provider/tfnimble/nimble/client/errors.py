@@ -13,6 +13,7 @@ Hierarchy::
     ├── TLSVerificationFailed     the array's certificate was not trusted
     ├── AuthenticationFailed      login refused (names the user, never the password)
     └── LostResponseMismatch      a lost create left an object that is not the one we asked for
+        └── LostResponseConflict  ... one older than the call: also the array's Conflict
 
 Invariant: no exception message, attribute or repr ever contains the password. The login
 path raises with ``from None`` so the chained ``requests`` exception (whose prepared request
@@ -29,6 +30,7 @@ __all__ = [
     "BadRequest",
     "Conflict",
     "ConnectionFailed",
+    "LostResponseConflict",
     "LostResponseMismatch",
     "NimbleAPIError",
     "NimbleError",
@@ -105,20 +107,34 @@ class Conflict(NimbleAPIError):
     """HTTP 409: the call conflicts with the object's state (exists, online, has a clone...)."""
 
 
-class ConnectionFailed(NimbleError):
-    """The array's REST endpoint could not be reached or stopped answering."""
+class _ArrayEndpointError(NimbleError):
+    """An error about the array's endpoint as a whole; the message names ``host:port``."""
 
-    def __init__(self, host: str, port: int, reason: str, operation: str | None = None) -> None:
+    def __init__(self, host: str, port: int, reason: str) -> None:
         self.host = host
         self.port = port
         self.reason = reason
-        self.operation = operation
         super().__init__(self._message())
+
+    @property
+    def where(self) -> str:
+        return _hostport(self.host, self.port)
+
+    def _message(self) -> str:
+        return f"the Nimble array at {self.where}: {self.reason}"
+
+
+class ConnectionFailed(_ArrayEndpointError):
+    """The array's REST endpoint could not be reached or stopped answering."""
+
+    def __init__(self, host: str, port: int, reason: str, operation: str | None = None) -> None:
+        self.operation = operation
+        super().__init__(host, port, reason)
 
     def _message(self) -> str:
         return (
             f"{_context(self.operation, None)}cannot reach the Nimble array at "
-            f"{_hostport(self.host, self.port)}: {self.reason}. Check the host and port "
+            f"{self.where}: {self.reason}. Check the host and port "
             f"(the REST API listens on 5392 by default) and that no firewall blocks it."
         )
 
@@ -133,41 +149,40 @@ class ResponseLost(ConnectionFailed):
     def _message(self) -> str:
         return (
             f"{_context(self.operation, None)}the connection to the Nimble array at "
-            f"{_hostport(self.host, self.port)} dropped after the request was sent "
+            f"{self.where} dropped after the request was sent "
             f"({self.reason}); the array may or may not have applied it."
         )
 
 
-class TLSVerificationFailed(NimbleError):
+class TLSVerificationFailed(_ArrayEndpointError):
     """The array's TLS certificate is not trusted."""
 
-    def __init__(self, host: str, port: int, reason: str) -> None:
-        self.host = host
-        self.port = port
-        self.reason = reason
-        super().__init__(
-            f"TLS verification of the Nimble array at {_hostport(host, port)} failed: {reason}. "
+    def _message(self) -> str:
+        return (
+            f"TLS verification of the Nimble array at {self.where} failed: {self.reason}. "
             f"Set ca_file to the array's CA certificate (Nimble arrays ship a self-signed one), "
             f"or, only if you accept the risk of talking to an impostor, set insecure = true."
         )
 
 
-class AuthenticationFailed(NimbleError):
-    """Login was refused: wrong username or password. Names the user, never the password."""
+class AuthenticationFailed(_ArrayEndpointError):
+    """Login was refused: wrong username or password. Names the user, never the password.
+
+    ``reason`` is the array's answer (``code: text``)."""
 
     def __init__(
         self, host: str, port: int, username: str, code: str | None, text: str, status: int
     ) -> None:
-        self.host = host
-        self.port = port
         self.username = username
         self.code = code
         self.text = text
         self.status = status
-        detail = f"{code}: {text}" if code else text
-        super().__init__(
-            f"login to the Nimble array at {_hostport(host, port)} as user {username!r} "
-            f"failed: {detail} (HTTP {status}). Check the username and password."
+        super().__init__(host, port, f"{code}: {text}" if code else text)
+
+    def _message(self) -> str:
+        return (
+            f"login to the Nimble array at {self.where} as user {self.username!r} "
+            f"failed: {self.reason} (HTTP {self.status}). Check the username and password."
         )
 
 
@@ -182,6 +197,32 @@ class LostResponseMismatch(NimbleError):
             f"create {kind} {name!r}: the array's response was lost, and the {kind} now named "
             f"{name!r} does not match what was asked for ({reason}); refusing to adopt it. "
             f"Rename or remove that {kind} and retry."
+        )
+
+
+class LostResponseConflict(Conflict, LostResponseMismatch):
+    """A create's response was lost and its name belongs to an object older than the call.
+
+    It is the array's own ``Conflict`` (status, code and messages of the create sent again),
+    and a ``LostResponseMismatch`` naming why the older object was not adopted.
+    """
+
+    def __init__(self, conflict: Conflict, kind: str, name: str, reason: str) -> None:
+        self.status = conflict.status
+        self.code = conflict.code
+        self.text = conflict.text
+        self.messages = conflict.messages
+        self.operation = conflict.operation
+        self.object_name = conflict.object_name
+        self.protocol_code = conflict.protocol_code
+        self.after_lost_response = True
+        self.kind = kind
+        self.name = name
+        self.reason = reason
+        NimbleError.__init__(
+            self,
+            f"{self._message()}; the response to the first attempt was lost and the {kind} "
+            f"named {name!r} is not the one this call created ({reason})",
         )
 
 

@@ -11,8 +11,8 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .errors import NotFound
 from .models import Initiator, InitiatorGroup
+from .objects import ObjectSet, gone
 from .session import NimbleClient
 
 __all__ = [
@@ -25,7 +25,7 @@ __all__ = [
     "update_initiator_group",
 ]
 
-_SET = "initiator_groups"
+_GROUPS = ObjectSet("initiator_groups", "initiator group", InitiatorGroup.from_api)
 _LABEL_MAX = 64
 
 
@@ -53,7 +53,10 @@ def create_initiator_group(
     description: str | None = None,
     access_protocol: str = "iscsi",
 ) -> InitiatorGroup:
-    """Create an iSCSI initiator group with its initiators (IQN strings or ``Initiator``)."""
+    """Create an iSCSI initiator group with its initiators (IQN strings or ``Initiator``).
+
+    A lost response adopts the group of that name only if it was created within this call's
+    time window with the same access protocol and IQNs."""
     members = initiators_from_iqns(initiators)
     body: dict[str, Any] = {"name": name, "access_protocol": access_protocol}
     if members:
@@ -61,38 +64,35 @@ def create_initiator_group(
     if description is not None:
         body["description"] = description
 
-    def mismatch(g: InitiatorGroup, _start: float, _end: float) -> str | None:
+    def mismatch(g: InitiatorGroup) -> str | None:
         if g.access_protocol != access_protocol:
             return f"access protocol {g.access_protocol}"
         if sorted(g.iqns) != sorted(m.iqn for m in members if m.iqn):
             return "its initiators differ"
         return None
 
-    return client.create_or_adopt(
-        _SET,
+    return _GROUPS.create_or_adopt(
+        client,
         body,
-        kind="initiator group",
         name=name,
-        parse=InitiatorGroup.from_api,
         find=lambda: find_initiator_group_by_name(client, name),
         mismatch=mismatch,
     )
 
 
 def get_initiator_group(client: NimbleClient, group_id: str) -> InitiatorGroup | None:
-    data = client.get_object(_SET, group_id, kind="initiator group")
-    return InitiatorGroup.from_api(data) if data is not None else None
+    """The initiator group with that id, or ``None``."""
+    return _GROUPS.get(client, group_id)
 
 
 def find_initiator_group_by_name(client: NimbleClient, name: str) -> InitiatorGroup | None:
-    for row in client.iter_objects(_SET, {"name": name}, kind="initiator group"):
-        if row.get("name") == name:
-            return InitiatorGroup.from_api(row)
-    return None
+    """The initiator group with that exact name, or ``None``."""
+    return _GROUPS.find_by_name(client, name)
 
 
 def list_initiator_groups(client: NimbleClient) -> list[InitiatorGroup]:
-    return [InitiatorGroup.from_api(r) for r in client.iter_objects(_SET, kind="initiator group")]
+    """Every initiator group (all pages)."""
+    return _GROUPS.list(client)
 
 
 def update_initiator_group(
@@ -118,16 +118,13 @@ def update_initiator_group(
     if not body:
         current = get_initiator_group(client, group_id)
         if current is None:
-            raise NotFound(
-                404, None, "no such initiator group", (), "update initiator group", group_id
-            )
+            raise gone("update initiator group", group_id, "no such initiator group")
         return current
-    return InitiatorGroup.from_api(
-        client.update_object(_SET, group_id, body, kind="initiator group")
-    )
+    return _GROUPS.update(client, group_id, body)
 
 
 def delete_initiator_group(
     client: NimbleClient, group_id: str, *, missing_ok: bool = False
 ) -> None:
-    client.delete_object(_SET, group_id, kind="initiator group", missing_ok=missing_ok)
+    """Delete an initiator group; a 404 is an error unless ``missing_ok``."""
+    _GROUPS.delete(client, group_id, missing_ok=missing_ok)

@@ -1,19 +1,37 @@
 """Typed, immutable views of NimbleOS objects.
 
-Every model is a frozen dataclass built with ``from_api(dict)``, which tolerates extra and
-missing keys and the lenient typing real arrays use (``"true"``, numeric strings, ``null``
-lists). ``raw`` keeps the array's full dict for fields not modelled here; it is excluded from
-equality, hashing and repr.
+Every model is a frozen dataclass built with ``from_api(dict)``. Its fields are declared once;
+one builder reads each field from the array's dict under the field's own name (or the key(s)
+in the field's ``api`` metadata) and coerces the value by the field's annotation:
+
+- ``str``: ``null`` or a missing key gives the field's default, anything else ``str(value)``.
+- ``str | None``: ``null``, a missing key and ``""`` give ``None``.
+- ``int``: numbers and numeric strings (``"2048"``, ``"2.5"`` truncates); ``null``, booleans
+  and anything unparsable give the field's default.
+- ``int | None``: ``int(value)``; ``null``, booleans and unparsable values give ``None``.
+- ``bool``: the strings ``true``, ``1``, ``yes`` and ``on`` (trimmed, any case) are true, other
+  strings false, other values by truthiness; ``null`` gives the field's default.
+- ``tuple[str, ...]`` and ``tuple[<model>, ...]``: built from a JSON list (its non-object
+  items are skipped for models); anything else gives ``()``.
+
+A field without a default defaults to the type's empty value (``""``, ``0``). Several keys in
+``api`` are tried in order and the first non-empty value wins. The ``null`` metadata names the
+array's own spelling of "unset" (``"*"`` for initiator addresses); ``inherit`` fills empty
+string fields of nested models from their parent (a volume's embedded access control records
+take its id and name). Extra keys are ignored and ``raw`` keeps the array's full dict for
+fields not modelled here; it is excluded from equality, hashing and repr.
 
 Units are the array's own: volume ``size_mib`` in MiB, ``*_bytes`` in bytes, times in epoch
-seconds. Snapshot ``size`` is kept as the array sends it (its unit is an open question).
+seconds. Snapshot ``size`` is kept in the array's unit, unconverted (which unit that is, is an
+open question).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any, Self
 
 __all__ = [
     "AccessControlRecord",
@@ -29,20 +47,18 @@ __all__ = [
 ]
 
 JSON = Mapping[str, Any]
+_TRUE_STRINGS = ("true", "1", "yes", "on")
 
 
-def _s(d: JSON, key: str, default: str = "") -> str:
-    v = d.get(key)
+def _text(v: Any, default: str = "") -> str:
     return default if v is None else str(v)
 
 
-def _opt_s(d: JSON, key: str) -> str | None:
-    v = d.get(key)
+def _opt_text(v: Any, _default: None = None) -> str | None:
     return None if v is None or v == "" else str(v)
 
 
-def _i(d: JSON, key: str, default: int = 0) -> int:
-    v = d.get(key)
+def _int(v: Any, default: int = 0) -> int:
     if v is None or isinstance(v, bool):
         return default
     if isinstance(v, int):
@@ -53,8 +69,7 @@ def _i(d: JSON, key: str, default: int = 0) -> int:
         return default
 
 
-def _opt_i(d: JSON, key: str) -> int | None:
-    v = d.get(key)
+def _opt_int(v: Any, _default: None = None) -> int | None:
     if v is None or isinstance(v, bool):
         return None
     try:
@@ -63,26 +78,163 @@ def _opt_i(d: JSON, key: str) -> int | None:
         return None
 
 
-def _b(d: JSON, key: str, default: bool = False) -> bool:
-    v = d.get(key)
+def _bool(v: Any, default: bool = False) -> bool:
     if v is None:
         return default
     if isinstance(v, str):
-        return v.strip().lower() in ("true", "1", "yes", "on")
+        return v.strip().lower() in _TRUE_STRINGS
     return bool(v)
 
 
-def _list(d: JSON, key: str) -> list[Any]:
-    v = d.get(key)
+def _items(v: Any) -> list[Any]:
     return v if isinstance(v, list) else []
 
 
+def _str_tuple(v: Any, _default: tuple[str, ...] = ()) -> tuple[str, ...]:
+    return tuple(str(p) for p in _items(v))
+
+
+#: Coercer per scalar annotation: (value, default) -> coerced value.
+_SCALARS: dict[Any, Callable[[Any, Any], Any]] = {
+    str: _text,
+    str | None: _opt_text,
+    int: _int,
+    int | None: _opt_int,
+    bool: _bool,
+    tuple[str, ...]: _str_tuple,
+}
+_EMPTY: dict[Any, Any] = {str: "", int: 0, bool: False, tuple[str, ...]: ()}
+
+
 @dataclass(frozen=True)
-class AccessControlRecord:
+class _Field:
+    """How one model field is read: from which keys, coerced how, defaulting to what."""
+
+    name: str
+    keys: tuple[str, ...]
+    coerce: Callable[[Any, Any], Any] | None  # None for a tuple of models
+    default: Any
+    null: str | None
+    #: For a tuple of models: the builder's context for each item, as
+    #: {item field: field of this model already read}.
+    inherit: Mapping[str, str]
+    item_model: type[_ApiModel] | None
+
+
+@dataclass(frozen=True)
+class _Plan:
+    fields: tuple[_Field, ...]
+    has_raw: bool
+
+
+_PLANS: dict[type[_ApiModel], _Plan] = {}
+
+
+def _plan(cls: type[_ApiModel]) -> _Plan:
+    """The field plan of ``cls``, made on first use (plans are immutable, so a race between
+    two threads only makes the same plan twice)."""
+    plan = _PLANS.get(cls)
+    if plan is None:
+        plan = _PLANS[cls] = _make_plan(cls)
+    return plan
+
+
+def _make_plan(cls: type[_ApiModel]) -> _Plan:
+    hints = typing.get_type_hints(cls)
+    plan: list[_Field] = []
+    has_raw = False
+    for f in fields(cls):  # type: ignore[arg-type]  # every _ApiModel is a dataclass
+        if f.name == "raw":
+            has_raw = True
+            continue
+        hint = hints[f.name]
+        item_model = _model_items(hint)
+        if item_model is None and hint not in _SCALARS:
+            raise TypeError(f"{cls.__name__}.{f.name}: no coercion for {hint!r}")
+        if f.default is not MISSING:
+            default = f.default
+        elif item_model is not None:
+            default = ()
+        else:
+            default = _EMPTY.get(hint)
+        api = f.metadata.get("api", f.name)
+        plan.append(
+            _Field(
+                name=f.name,
+                keys=(api,) if isinstance(api, str) else tuple(api),
+                coerce=_SCALARS.get(hint),
+                default=default,
+                null=f.metadata.get("null"),
+                inherit=f.metadata.get("inherit", {}),
+                item_model=item_model,
+            )
+        )
+    return _Plan(tuple(plan), has_raw)
+
+
+def _model_items(hint: Any) -> type[_ApiModel] | None:
+    """The model ``M`` of a ``tuple[M, ...]`` annotation, else ``None``."""
+    if typing.get_origin(hint) is not tuple:
+        return None
+    args = typing.get_args(hint)
+    if len(args) == 2 and args[1] is Ellipsis and isinstance(args[0], type):
+        item = args[0]
+        if issubclass(item, _ApiModel):
+            return item
+    return None
+
+
+def _read(spec: _Field, d: JSON, values: Mapping[str, Any]) -> Any:
+    if spec.item_model is not None:
+        context = {item_field: values[ours] for item_field, ours in spec.inherit.items()}
+        return tuple(
+            _build(spec.item_model, item, context)
+            for item in _items(d.get(spec.keys[0]))
+            if isinstance(item, Mapping)
+        )
+    assert spec.coerce is not None
+    result: Any = None
+    for key in spec.keys:
+        v = d.get(key)
+        result = spec.coerce(None if spec.null is not None and v == spec.null else v, spec.default)
+        if result:
+            break
+    return result
+
+
+_M = typing.TypeVar("_M", bound="_ApiModel")
+
+
+def _build(cls: type[_M], d: JSON, context: Mapping[str, str] | None = None) -> _M:
+    """Build ``cls`` from the array's dict. ``context`` fills string fields left empty."""
+    plan = _plan(cls)
+    values: dict[str, Any] = {}
+    for spec in plan.fields:
+        value = _read(spec, d, values)
+        if context and not value and spec.name in context:
+            value = context[spec.name]
+        values[spec.name] = value
+    if plan.has_raw:
+        values["raw"] = dict(d)
+    return cls(**values)
+
+
+class _ApiModel:
+    """Base of the models built from the array's JSON (subclasses are frozen dataclasses;
+    a ``raw`` field, when declared, receives the whole dict)."""
+
+    @classmethod
+    def from_api(cls, d: JSON) -> Self:
+        return _build(cls, d)
+
+
+@dataclass(frozen=True)
+class AccessControlRecord(_ApiModel):
     """An access control record: which initiator group may see a volume, at which LUN."""
 
-    id: str
-    vol_id: str = ""
+    # Embedded copies in a volume carry acl_id; some firmware lists use volume_id.
+    id: str = field(metadata={"api": ("id", "acl_id")})
+    vol_id: str = field(default="", metadata={"api": ("vol_id", "volume_id")})
     vol_name: str = ""
     initiator_group_id: str = ""
     initiator_group_name: str = ""
@@ -96,32 +248,18 @@ class AccessControlRecord:
     raw: JSON = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
-    def from_api(cls, d: JSON, vol_id: str = "", vol_name: str = "") -> AccessControlRecord:
-        # Embedded copies in a volume carry acl_id; some firmware lists use volume_id.
-        return cls(
-            id=_s(d, "id") or _s(d, "acl_id"),
-            vol_id=_s(d, "vol_id") or _s(d, "volume_id") or vol_id,
-            vol_name=_s(d, "vol_name") or vol_name,
-            initiator_group_id=_s(d, "initiator_group_id"),
-            initiator_group_name=_s(d, "initiator_group_name"),
-            apply_to=_s(d, "apply_to"),
-            lun=_opt_i(d, "lun"),
-            pe_id=_s(d, "pe_id"),
-            snap_id=_s(d, "snap_id"),
-            chap_user_id=_s(d, "chap_user_id"),
-            access_protocol=_s(d, "access_protocol"),
-            creation_time=_i(d, "creation_time"),
-            raw=dict(d),
-        )
+    def from_api(cls, d: JSON, vol_id: str = "", vol_name: str = "") -> Self:
+        """``vol_id`` and ``vol_name`` fill in what a record embedded in a volume omits."""
+        return _build(cls, d, {"vol_id": vol_id, "vol_name": vol_name})
 
 
 @dataclass(frozen=True)
-class Volume:
+class Volume(_ApiModel):
     """A volume (or a clone: ``clone`` is true and ``base_snap_id`` names its snapshot)."""
 
     id: str
     name: str
-    size_mib: int
+    size_mib: int = field(metadata={"api": "size"})
     description: str = ""
     pool_id: str = ""
     pool_name: str = ""
@@ -152,57 +290,14 @@ class Volume:
     block_size: int = 4096
     creation_time: int = 0
     last_modified: int = 0
-    access_control_records: tuple[AccessControlRecord, ...] = ()
+    access_control_records: tuple[AccessControlRecord, ...] = field(
+        default=(), metadata={"inherit": {"vol_id": "id", "vol_name": "name"}}
+    )
     raw: JSON = field(default_factory=dict, compare=False, repr=False)
-
-    @classmethod
-    def from_api(cls, d: JSON) -> Volume:
-        vol_id, name = _s(d, "id"), _s(d, "name")
-        return cls(
-            id=vol_id,
-            name=name,
-            size_mib=_i(d, "size"),
-            description=_s(d, "description"),
-            pool_id=_s(d, "pool_id"),
-            pool_name=_s(d, "pool_name"),
-            perfpolicy_id=_s(d, "perfpolicy_id"),
-            perfpolicy_name=_s(d, "perfpolicy_name"),
-            online=_b(d, "online", True),
-            vol_state=_s(d, "vol_state"),
-            read_only=_b(d, "read_only"),
-            clone=_b(d, "clone"),
-            parent_vol_id=_s(d, "parent_vol_id"),
-            parent_vol_name=_s(d, "parent_vol_name"),
-            base_snap_id=_s(d, "base_snap_id"),
-            base_snap_name=_s(d, "base_snap_name"),
-            serial_number=_s(d, "serial_number"),
-            target_name=_s(d, "target_name"),
-            num_snaps=_i(d, "num_snaps"),
-            num_connections=_i(d, "num_connections"),
-            total_usage_bytes=_i(d, "total_usage_bytes"),
-            vol_usage_compressed_bytes=_i(d, "vol_usage_compressed_bytes"),
-            vol_usage_uncompressed_bytes=_i(d, "vol_usage_uncompressed_bytes"),
-            vol_usage_mapped_bytes=_i(d, "vol_usage_mapped_bytes"),
-            snap_usage_compressed_bytes=_i(d, "snap_usage_compressed_bytes"),
-            snap_usage_uncompressed_bytes=_i(d, "snap_usage_uncompressed_bytes"),
-            snap_usage_populated_bytes=_i(d, "snap_usage_populated_bytes"),
-            thinly_provisioned=_b(d, "thinly_provisioned", True),
-            reserve=_i(d, "reserve"),
-            limit=_i(d, "limit", 100),
-            block_size=_i(d, "block_size", 4096),
-            creation_time=_i(d, "creation_time"),
-            last_modified=_i(d, "last_modified"),
-            access_control_records=tuple(
-                AccessControlRecord.from_api(a, vol_id=vol_id, vol_name=name)
-                for a in _list(d, "access_control_records")
-                if isinstance(a, Mapping)
-            ),
-            raw=dict(d),
-        )
 
 
 @dataclass(frozen=True)
-class Snapshot:
+class Snapshot(_ApiModel):
     """A snapshot of one volume. Names are unique per volume."""
 
     id: str
@@ -223,43 +318,14 @@ class Snapshot:
     is_replica: bool = False
     raw: JSON = field(default_factory=dict, compare=False, repr=False)
 
-    @classmethod
-    def from_api(cls, d: JSON) -> Snapshot:
-        return cls(
-            id=_s(d, "id"),
-            name=_s(d, "name"),
-            vol_id=_s(d, "vol_id"),
-            vol_name=_s(d, "vol_name"),
-            size=_i(d, "size"),
-            description=_s(d, "description"),
-            online=_b(d, "online"),
-            writable=_b(d, "writable"),
-            creation_time=_i(d, "creation_time"),
-            last_modified=_i(d, "last_modified"),
-            serial_number=_s(d, "serial_number"),
-            target_name=_s(d, "target_name"),
-            pool_name=_s(d, "pool_name"),
-            offline_reason=_opt_s(d, "offline_reason"),
-            expiry_time=_i(d, "expiry_time"),
-            is_replica=_b(d, "is_replica"),
-            raw=dict(d),
-        )
-
 
 @dataclass(frozen=True)
-class Initiator:
+class Initiator(_ApiModel):
     """One iSCSI initiator of an initiator group. Unset iqn/ip read back as ``"*"``."""
 
     label: str
-    iqn: str = ""
-    ip_address: str = ""
-
-    @classmethod
-    def from_api(cls, d: JSON) -> Initiator:
-        iqn, ip = _s(d, "iqn"), _s(d, "ip_address")
-        return cls(
-            label=_s(d, "label"), iqn="" if iqn == "*" else iqn, ip_address="" if ip == "*" else ip
-        )
+    iqn: str = field(default="", metadata={"null": "*"})
+    ip_address: str = field(default="", metadata={"null": "*"})
 
     def to_api(self) -> dict[str, str]:
         out = {"label": self.label}
@@ -271,7 +337,7 @@ class Initiator:
 
 
 @dataclass(frozen=True)
-class InitiatorGroup:
+class InitiatorGroup(_ApiModel):
     """An initiator group: the hosts an access control record grants access to."""
 
     id: str
@@ -284,31 +350,13 @@ class InitiatorGroup:
     creation_time: int = 0
     raw: JSON = field(default_factory=dict, compare=False, repr=False)
 
-    @classmethod
-    def from_api(cls, d: JSON) -> InitiatorGroup:
-        return cls(
-            id=_s(d, "id"),
-            name=_s(d, "name"),
-            description=_s(d, "description"),
-            access_protocol=_s(d, "access_protocol", "iscsi"),
-            iscsi_initiators=tuple(
-                Initiator.from_api(i)
-                for i in _list(d, "iscsi_initiators")
-                if isinstance(i, Mapping)
-            ),
-            volume_count=_i(d, "volume_count"),
-            num_connections=_i(d, "num_connections"),
-            creation_time=_i(d, "creation_time"),
-            raw=dict(d),
-        )
-
     @property
     def iqns(self) -> tuple[str, ...]:
         return tuple(i.iqn for i in self.iscsi_initiators if i.iqn)
 
 
 @dataclass(frozen=True)
-class Pool:
+class Pool(_ApiModel):
     """A storage pool. Space figures are bytes."""
 
     id: str
@@ -323,25 +371,9 @@ class Pool:
     dedupe_capable: bool = False
     raw: JSON = field(default_factory=dict, compare=False, repr=False)
 
-    @classmethod
-    def from_api(cls, d: JSON) -> Pool:
-        return cls(
-            id=_s(d, "id"),
-            name=_s(d, "name"),
-            description=_s(d, "description"),
-            capacity=_i(d, "capacity"),
-            usage=_i(d, "usage"),
-            free_space=_i(d, "free_space"),
-            vol_count=_i(d, "vol_count"),
-            snap_count=_i(d, "snap_count"),
-            is_default=_b(d, "is_default"),
-            dedupe_capable=_b(d, "dedupe_capable"),
-            raw=dict(d),
-        )
-
 
 @dataclass(frozen=True)
-class PerformancePolicy:
+class PerformancePolicy(_ApiModel):
     """A performance policy. ``block_size`` is immutable on the array."""
 
     id: str
@@ -357,26 +389,9 @@ class PerformancePolicy:
     predefined: bool = False
     raw: JSON = field(default_factory=dict, compare=False, repr=False)
 
-    @classmethod
-    def from_api(cls, d: JSON) -> PerformancePolicy:
-        return cls(
-            id=_s(d, "id"),
-            name=_s(d, "name"),
-            description=_s(d, "description"),
-            block_size=_i(d, "block_size", 4096),
-            compress=_b(d, "compress", True),
-            cache=_b(d, "cache", True),
-            cache_policy=_s(d, "cache_policy"),
-            space_policy=_s(d, "space_policy"),
-            app_category=_s(d, "app_category"),
-            dedupe_enabled=_b(d, "dedupe_enabled"),
-            predefined=_b(d, "predefined"),
-            raw=dict(d),
-        )
-
 
 @dataclass(frozen=True)
-class Group:
+class Group(_ApiModel):
     """The array group (there is exactly one)."""
 
     id: str
@@ -393,31 +408,13 @@ class Group:
     usage: int = 0
     raw: JSON = field(default_factory=dict, compare=False, repr=False)
 
-    @classmethod
-    def from_api(cls, d: JSON) -> Group:
-        return cls(
-            id=_s(d, "id"),
-            name=_s(d, "name"),
-            version_current=_s(d, "version_current"),
-            iscsi_enabled=_b(d, "iscsi_enabled", True),
-            fc_enabled=_b(d, "fc_enabled"),
-            access_protocol_list=tuple(str(p) for p in _list(d, "access_protocol_list")),
-            group_target_enabled=_b(d, "group_target_enabled"),
-            group_target_name=_opt_s(d, "group_target_name"),
-            default_iscsi_target_scope=_s(d, "default_iscsi_target_scope"),
-            usable_capacity_bytes=_i(d, "usable_capacity_bytes"),
-            free_space=_i(d, "free_space"),
-            usage=_i(d, "usage"),
-            raw=dict(d),
-        )
-
 
 #: Subnet ``type`` spellings seen for a management+data subnet (spec, SDK doc, Cinder).
 MGMT_DATA_TYPES = frozenset({"mgmt_data", "mgmt-data", "mgmt,data"})
 
 
 @dataclass(frozen=True)
-class NetworkConfig:
+class NetworkConfig(_ApiModel):
     """A network configuration (``role`` active, backup or draft)."""
 
     id: str
@@ -426,39 +423,29 @@ class NetworkConfig:
     mgmt_ip: str = ""
     raw: JSON = field(default_factory=dict, compare=False, repr=False)
 
-    @classmethod
-    def from_api(cls, d: JSON) -> NetworkConfig:
-        return cls(
-            id=_s(d, "id"),
-            name=_s(d, "name"),
-            role=_s(d, "role"),
-            mgmt_ip=_s(d, "mgmt_ip"),
-            raw=dict(d),
-        )
-
     def iscsi_subnet(self) -> JSON | None:
         """The subnet initiators discover targets on: the first ``data`` subnet that allows
         iSCSI, else the first management+data one (Cinder's order)."""
-        subnets = [s for s in _list(self.raw, "subnet_list") if isinstance(s, Mapping)]
-        iscsi = [s for s in subnets if _b(s, "allow_iscsi", True)]
+        subnets = [s for s in _items(self.raw.get("subnet_list")) if isinstance(s, Mapping)]
+        iscsi = [s for s in subnets if _bool(s.get("allow_iscsi"), True)]
         for s in iscsi:
-            if _s(s, "type").lower() == "data":
+            if _text(s.get("type")).lower() == "data":
                 return s
         for s in iscsi:
-            if _s(s, "type").lower() in MGMT_DATA_TYPES:
+            if _text(s.get("type")).lower() in MGMT_DATA_TYPES:
                 return s
         return None
 
     def data_ips(self, subnet_label: str) -> tuple[str, ...]:
         """Data IPs of every array's NICs on the subnet with that label, in order, unique."""
         out: list[str] = []
-        for array in _list(self.raw, "array_list"):
+        for array in _items(self.raw.get("array_list")):
             if not isinstance(array, Mapping):
                 continue
-            for nic in _list(array, "nic_list"):
-                if not isinstance(nic, Mapping) or _s(nic, "subnet_label") != subnet_label:
+            for nic in _items(array.get("nic_list")):
+                if not isinstance(nic, Mapping) or _text(nic.get("subnet_label")) != subnet_label:
                     continue
-                ip = _s(nic, "data_ip")
+                ip = _text(nic.get("data_ip"))
                 if ip and ip not in out:
                     out.append(ip)
         return tuple(out)
@@ -472,3 +459,9 @@ class Discovery:
     discovery_ip: str
     data_ips: tuple[str, ...] = ()
     subnet_label: str = ""
+
+
+# Check every model's annotations now, so an uncoercible field fails at import, not at the
+# first reply that carries it.
+for _model in _ApiModel.__subclasses__():
+    _plan(_model)

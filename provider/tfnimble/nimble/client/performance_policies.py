@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .models import PerformancePolicy
+from .objects import ObjectSet
 from .session import NimbleClient
 
 __all__ = [
@@ -11,22 +12,19 @@ __all__ = [
     "list_performance_policies",
 ]
 
-_SET = "performance_policies"
+_POLICIES = ObjectSet("performance_policies", "performance policy", PerformancePolicy.from_api)
 
 
 def get_performance_policy(client: NimbleClient, policy_id: str) -> PerformancePolicy | None:
-    data = client.get_object(_SET, policy_id, kind="performance policy")
-    return PerformancePolicy.from_api(data) if data is not None else None
+    """The policy with that id, or ``None``."""
+    return _POLICIES.get(client, policy_id)
 
 
 def find_performance_policy_by_name(client: NimbleClient, name: str) -> PerformancePolicy | None:
-    for row in client.iter_objects(_SET, {"name": name}, kind="performance policy"):
-        if row.get("name") == name:
-            return PerformancePolicy.from_api(row)
-    return None
+    """The policy with that exact name, or ``None``."""
+    return _POLICIES.find_by_name(client, name)
 
 
 def list_performance_policies(client: NimbleClient) -> list[PerformancePolicy]:
-    return [
-        PerformancePolicy.from_api(r) for r in client.iter_objects(_SET, kind="performance policy")
-    ]
+    """Every performance policy."""
+    return _POLICIES.list(client)

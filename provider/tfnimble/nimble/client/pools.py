@@ -3,24 +3,24 @@
 from __future__ import annotations
 
 from .models import Pool
+from .objects import ObjectSet
 from .session import NimbleClient
 
 __all__ = ["find_pool_by_name", "get_pool", "list_pools"]
 
-_SET = "pools"
+_POOLS = ObjectSet("pools", "pool", Pool.from_api)
 
 
 def get_pool(client: NimbleClient, pool_id: str) -> Pool | None:
-    data = client.get_object(_SET, pool_id, kind="pool")
-    return Pool.from_api(data) if data is not None else None
+    """The pool with that id, or ``None``."""
+    return _POOLS.get(client, pool_id)
 
 
 def find_pool_by_name(client: NimbleClient, name: str) -> Pool | None:
-    for row in client.iter_objects(_SET, {"name": name}, kind="pool"):
-        if row.get("name") == name:
-            return Pool.from_api(row)
-    return None
+    """The pool with that exact name, or ``None``."""
+    return _POOLS.find_by_name(client, name)
 
 
 def list_pools(client: NimbleClient) -> list[Pool]:
-    return [Pool.from_api(r) for r in client.iter_objects(_SET, kind="pool")]
+    """Every pool."""
+    return _POOLS.list(client)

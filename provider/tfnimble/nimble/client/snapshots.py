@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import BadRequest, Conflict, NotFound
+from .errors import BadRequest
 from .models import Snapshot, Volume
+from .objects import ObjectSet
 from .session import NimbleClient
 
 __all__ = [
@@ -19,7 +20,7 @@ __all__ = [
     "update_snapshot",
 ]
 
-_SET = "snapshots"
+_SNAPSHOTS = ObjectSet("snapshots", "snapshot", Snapshot.from_api)
 
 
 def create_snapshot(
@@ -30,21 +31,19 @@ def create_snapshot(
     online: bool = False,
     writable: bool = False,
 ) -> Snapshot:
-    """Snapshot a volume. A lost response adopts the snapshot of that name on the same
-    volume."""
+    """Snapshot a volume. A lost response adopts the snapshot of that name on the same volume
+    only if it was created within this call's time window."""
     body: dict[str, Any] = {"name": name, "vol_id": vol_id, "online": online, "writable": writable}
     if description is not None:
         body["description"] = description
 
-    def mismatch(s: Snapshot, _start: float, _end: float) -> str | None:
+    def mismatch(s: Snapshot) -> str | None:
         return None if s.vol_id == vol_id else f"it belongs to volume {s.vol_name or s.vol_id}"
 
-    return client.create_or_adopt(
-        _SET,
+    return _SNAPSHOTS.create_or_adopt(
+        client,
         body,
-        kind="snapshot",
         name=name,
-        parse=Snapshot.from_api,
         find=lambda: find_snapshot_by_name(client, vol_id, name),
         mismatch=mismatch,
     )
@@ -52,48 +51,32 @@ def create_snapshot(
 
 def get_snapshot(client: NimbleClient, snapshot_id: str) -> Snapshot | None:
     """The snapshot with that id, or ``None``."""
-    data = client.get_object(_SET, snapshot_id, kind="snapshot")
-    return Snapshot.from_api(data) if data is not None else None
+    return _SNAPSHOTS.get(client, snapshot_id)
 
 
 def find_snapshot_by_name(client: NimbleClient, vol_id: str, name: str) -> Snapshot | None:
     """The snapshot of volume ``vol_id`` with that exact name, or ``None``."""
-    for row in client.iter_objects(_SET, {"vol_id": vol_id, "name": name}, kind="snapshot"):
-        if row.get("name") == name and row.get("vol_id", vol_id) == vol_id:
-            return Snapshot.from_api(row)
-    return None
+    return _SNAPSHOTS.find_by_name(client, name, vol_id=vol_id)
 
 
 def list_snapshots(client: NimbleClient, vol_id: str) -> list[Snapshot]:
     """Every snapshot of one volume (some firmware refuses an unfiltered snapshot list)."""
-    return [
-        Snapshot.from_api(r) for r in client.iter_objects(_SET, {"vol_id": vol_id}, kind="snapshot")
-    ]
+    return _SNAPSHOTS.list(client, {"vol_id": vol_id})
 
 
 def update_snapshot(client: NimbleClient, snapshot_id: str, **changes: Any) -> Snapshot:
     """Change ``name``, ``description``, ``online``, ``expiry_after``..."""
-    return Snapshot.from_api(client.update_object(_SET, snapshot_id, changes, kind="snapshot"))
+    return _SNAPSHOTS.update(client, snapshot_id, changes)
 
 
 def set_snapshot_online(client: NimbleClient, snapshot_id: str, online: bool) -> Snapshot:
     """Bring a snapshot online or offline; "already in that state" is success."""
-    try:
-        return update_snapshot(client, snapshot_id, online=online)
-    except Conflict as err:
-        if err.code != "SM_ealready":
-            raise
-    snap = get_snapshot(client, snapshot_id)
-    if snap is None:
-        raise NotFound(
-            404, None, "the snapshot disappeared", (), "set snapshot online", snapshot_id
-        )
-    return snap
+    return _SNAPSHOTS.set_online(client, snapshot_id, online)
 
 
 def delete_snapshot(client: NimbleClient, snapshot_id: str, *, missing_ok: bool = False) -> None:
     """Delete a snapshot. Refused (``Conflict`` SM_snap_has_clone) while clones exist."""
-    client.delete_object(_SET, snapshot_id, kind="snapshot", missing_ok=missing_ok)
+    _SNAPSHOTS.delete(client, snapshot_id, missing_ok=missing_ok)
 
 
 def list_clones_of_snapshot(client: NimbleClient, snapshot_id: str) -> list[Volume]:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from .errors import Conflict, NotFound
+from .errors import NotFound
 from .models import Volume
+from .objects import ObjectSet
 from .session import NimbleClient
 
 __all__ = [
@@ -22,12 +23,27 @@ __all__ = [
     "update_volume",
 ]
 
-_SET = "volumes"
-ALREADY = "SM_ealready"
+_VOLUMES = ObjectSet("volumes", "volume", Volume.from_api)
 
 
 def _optional(**kwargs: Any) -> dict[str, Any]:
     return {k: v for k, v in kwargs.items() if v is not None}
+
+
+def _create(
+    client: NimbleClient, kind: str, body: dict[str, Any], mismatch: Callable[[Volume], str | None]
+) -> Volume:
+    """Create (or, after a lost response, adopt) a volume or clone named ``body["name"]``."""
+    name = str(body["name"])
+    return client.create_or_adopt(
+        _VOLUMES.name,
+        body,
+        kind=kind,
+        name=name,
+        parse=_VOLUMES.parse,
+        find=lambda: find_volume_by_name(client, name),
+        mismatch=mismatch,
+    )
 
 
 def create_volume(
@@ -41,8 +57,9 @@ def create_volume(
     *,
     extra: Mapping[str, Any] | None = None,
 ) -> Volume:
-    """Create a volume. A lost response adopts the volume of that name only if its size, pool
-    and performance policy are the ones asked for."""
+    """Create a volume. A lost response adopts the volume of that name only if it was created
+    within this call's time window and its size, pool and performance policy are the ones
+    asked for (see ``NimbleClient.create_or_adopt``)."""
     body = {
         "name": name,
         "size": int(size_mib),
@@ -51,7 +68,7 @@ def create_volume(
         **(extra or {}),
     }
 
-    def mismatch(v: Volume, _start: float, _end: float) -> str | None:
+    def mismatch(v: Volume) -> str | None:
         if v.clone:
             return "it is a clone"
         if v.size_mib != int(size_mib):
@@ -62,15 +79,7 @@ def create_volume(
             return f"performance policy {v.perfpolicy_name or v.perfpolicy_id}"
         return None
 
-    return client.create_or_adopt(
-        _SET,
-        body,
-        kind="volume",
-        name=name,
-        parse=Volume.from_api,
-        find=lambda: find_volume_by_name(client, name),
-        mismatch=mismatch,
-    )
+    return _create(client, "volume", body, mismatch)
 
 
 def clone_volume(
@@ -97,25 +106,15 @@ def clone_volume(
         **_optional(description=description, perfpolicy_id=perfpolicy_id),
     }
 
-    def mismatch(v: Volume, start: float, end: float) -> str | None:
+    def mismatch(v: Volume) -> str | None:
         if not v.clone or v.base_snap_id != base_snap_id:
             return (
                 f"it is not a clone of snapshot {base_snap_id} "
                 f"(base_snap_id {v.base_snap_id or 'none'})"
             )
-        if not start <= v.creation_time <= end:
-            return f"it was created at {v.creation_time}, outside this call's time window"
         return None
 
-    vol = client.create_or_adopt(
-        _SET,
-        body,
-        kind="clone volume",
-        name=name,
-        parse=Volume.from_api,
-        find=lambda: find_volume_by_name(client, name),
-        mismatch=mismatch,
-    )
+    vol = _create(client, "clone volume", body, mismatch)
     if size_mib is not None and int(size_mib) > vol.size_mib:
         vol = update_volume(client, vol.id, size_mib=int(size_mib))
     return vol
@@ -123,16 +122,12 @@ def clone_volume(
 
 def get_volume(client: NimbleClient, volume_id: str) -> Volume | None:
     """The volume with that id, or ``None`` if the array has none."""
-    data = client.get_object(_SET, volume_id, kind="volume")
-    return Volume.from_api(data) if data is not None else None
+    return _VOLUMES.get(client, volume_id)
 
 
 def find_volume_by_name(client: NimbleClient, name: str) -> Volume | None:
     """The volume with that exact name, or ``None``."""
-    for row in client.iter_objects(_SET, {"name": name}, kind="volume"):
-        if row.get("name") == name:
-            return Volume.from_api(row)
-    return None
+    return _VOLUMES.find_by_name(client, name)
 
 
 def list_volumes(
@@ -143,9 +138,7 @@ def list_volumes(
     With ``detail=False`` the array returns only ``id`` and ``name``; the other fields then
     hold their defaults.
     """
-    return [
-        Volume.from_api(r) for r in client.iter_objects(_SET, filters, detail=detail, kind="volume")
-    ]
+    return _VOLUMES.list(client, filters, detail=detail)
 
 
 def update_volume(
@@ -165,8 +158,7 @@ def update_volume(
         body["size"] = int(size_mib)
     if force:
         body["force"] = True
-    data = client.update_object(_SET, volume_id, body, kind="volume")
-    return Volume.from_api(data)
+    return _VOLUMES.update(client, volume_id, body)
 
 
 def set_volume_online(
@@ -174,21 +166,13 @@ def set_volume_online(
 ) -> Volume:
     """Bring a volume online or offline. "Already in that state" (SM_ealready) is success;
     ``force`` offlines even with connected initiators."""
-    try:
-        return update_volume(client, volume_id, online=online, force=force)
-    except Conflict as err:
-        if err.code != ALREADY:
-            raise
-    vol = get_volume(client, volume_id)
-    if vol is None:
-        raise NotFound(404, None, "the volume disappeared", (), "set volume online", volume_id)
-    return vol
+    return _VOLUMES.set_online(client, volume_id, online, force=force)
 
 
 def delete_volume(client: NimbleClient, volume_id: str, *, missing_ok: bool = False) -> None:
     """Delete a volume. The array refuses an online volume (offline it first, or use
     ``offline_and_delete_volume``)."""
-    client.delete_object(_SET, volume_id, kind="volume", missing_ok=missing_ok)
+    _VOLUMES.delete(client, volume_id, missing_ok=missing_ok)
 
 
 def offline_and_delete_volume(client: NimbleClient, volume_id: str, *, force: bool = False) -> None:
@@ -206,7 +190,7 @@ def restore_volume(client: NimbleClient, volume_id: str, base_snap_id: str) -> N
     # Restoring to the same snapshot twice gives the same result, so retries are safe.
     client.request(
         "POST",
-        f"/{_SET}/{volume_id}/actions/restore",
+        f"/{_VOLUMES.name}/{volume_id}/actions/restore",
         body={"data": {"id": volume_id, "base_snap_id": base_snap_id}},
         idempotent=True,
         operation="restore volume",

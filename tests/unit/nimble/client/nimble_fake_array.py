@@ -2,9 +2,11 @@
 
 ``FakeArray`` is a ``requests.adapters.BaseAdapter`` holding a tiny in-memory array (tokens,
 volumes, snapshots, initiator groups, access control records, pools, policies, group,
-network config). Faults are scripted per (method, path prefix): a status to return without
-applying, a connection refused (never sent), a response lost after (or without) applying the
-call, or a TLS failure. It counts logins and requests in flight.
+network config); like the array it refuses a second volume or initiator group of one name and
+a second access control record of one volume and group (SM_eexist). Faults are scripted per
+(method, path prefix): a status to return without applying, a connection refused (never
+sent), a response lost after (or without) applying the call, or a TLS failure. It counts
+logins and requests in flight.
 """
 
 from __future__ import annotations
@@ -329,6 +331,12 @@ class FakeArray(requests.adapters.BaseAdapter):
     ) -> tuple[int, Any]:
         if object_set in ("volumes", "initiator_groups") and any(
             o.get("name") == data.get("name") for o in store.values()
+        ):
+            return 409, error_body(409, "SM_eexist", "Object exists.")
+        if object_set == "access_control_records" and any(
+            (o.get("vol_id"), o.get("initiator_group_id"))
+            == (data.get("vol_id"), data.get("initiator_group_id"))
+            for o in store.values()
         ):
             return 409, error_body(409, "SM_eexist", "Object exists.")
         obj = dict(data)

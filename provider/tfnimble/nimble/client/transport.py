@@ -1,0 +1,119 @@
+"""The one seam in front of the network: a ``requests.Session`` and its limits.
+
+Rules this module keeps:
+
+1. One ``requests.Session`` per client; per-request state (token, headers, body) travels in
+   arguments, never in shared mutable session state, so any number of threads may send.
+2. At most ``max_concurrency`` requests are in flight (a ``BoundedSemaphore`` held only
+   around the socket I/O, never while waiting for a login, so waiters cannot deadlock).
+3. TLS is verified (against ``ca_file`` when given) unless ``insecure=True``; then urllib3's
+   warning is silenced for this host only. Proxies, netrc and ``REQUESTS_CA_BUNDLE`` from the
+   environment are ignored.
+4. Each request is sent exactly once here, without redirects; retrying is the caller's choice.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import requests
+import requests.adapters
+import urllib3.exceptions
+
+__all__ = ["HTTPTransport", "decode_json"]
+
+log = logging.getLogger("tfnimble.nimble.client")
+
+
+class HTTPTransport:
+    """Sends single requests to ``base_url`` over one connection pool.
+
+    ``adapter`` replaces the HTTPS adapter (tests mount a fake array there).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        host: str,
+        *,
+        ca_file: str | None,
+        insecure: bool,
+        max_concurrency: int,
+        timeout: float,
+        connect_timeout: float,
+        adapter: requests.adapters.BaseAdapter | None = None,
+    ) -> None:
+        if max_concurrency < 1:
+            raise ValueError("max_concurrency must be at least 1")
+        self.base_url = base_url
+        self.timeout = timeout
+        self.connect_timeout = min(connect_timeout, timeout)
+        self._session = requests.Session()
+        self._session.trust_env = False
+        if insecure:
+            self._session.verify = False
+            warnings.filterwarnings(
+                "ignore",
+                message=rf".*host '{re.escape(host.strip('[]'))}'",
+                category=urllib3.exceptions.InsecureRequestWarning,
+            )
+        else:
+            self._session.verify = ca_file if ca_file else True
+        adapter = adapter or requests.adapters.HTTPAdapter(
+            pool_connections=1, pool_maxsize=max_concurrency, max_retries=0
+        )
+        self._session.mount("https://", adapter)
+        self._session.mount("http://", adapter)
+        self._slots = threading.BoundedSemaphore(max_concurrency)
+
+    def send(
+        self, method: str, path: str, params: Mapping[str, Any] | None, body: Any, token: str | None
+    ) -> requests.Response:
+        """Send one request (``path`` relative to ``base_url``; ``body`` as JSON)."""
+        headers = {"Accept": "application/json"}
+        if token:
+            headers["X-Auth-Token"] = token
+        started = time.monotonic()
+        with self._slots:
+            try:
+                resp = self._session.request(
+                    method,
+                    self.base_url + path,
+                    params=params,
+                    json=body,
+                    headers=headers,
+                    timeout=(self.connect_timeout, self.timeout),
+                    allow_redirects=False,
+                )
+            except requests.RequestException as exc:
+                log.debug(
+                    "%s %s -> %s after %.3fs",
+                    method,
+                    path,
+                    type(exc).__name__,
+                    time.monotonic() - started,
+                )
+                raise
+        log.debug(
+            "%s %s -> %s in %.3fs", method, path, resp.status_code, time.monotonic() - started
+        )
+        return resp
+
+    def close(self) -> None:
+        self._session.close()
+
+
+def decode_json(resp: requests.Response) -> Any:
+    """The response's JSON: ``{}`` for an empty body, ``None`` for one that is not JSON."""
+    if not resp.content:
+        return {}
+    try:
+        return resp.json()
+    except ValueError:
+        return None
