@@ -25,7 +25,14 @@ class NimbleResource(Resource):
     object by the ID in state, gone (None) if the array has none, else its model."""
 
     DESCRIPTION: ClassVar[str]
+    #: What diagnostics call it: the type name in words ("clone volume").
     KIND: ClassVar[str]
+    DEFAULT_TIMEOUTS = c.DEFAULT_TIMEOUTS
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "TYPE_NAME" in cls.__dict__:
+            cls.KIND = cls.TYPE_NAME.replace("_", " ")
 
     def schema(self) -> Schema:
         return schema_of(self.Model, self.DESCRIPTION)

@@ -77,6 +77,12 @@ def call(
         raise diag.api_error(action, kind, name, err, path, ARGS) from err
 
 
+def create(ctx: Context, fn: Callable[[], T], kind: str, name: str) -> T:
+    """Create one object, unless Terraform asked to stop or time is up."""
+    ctx.check(f"creating {kind} {name}")
+    return call(fn, "create", kind, name)
+
+
 def is_id(text: str) -> bool:
     return bool(OBJECT_ID.match(text))
 

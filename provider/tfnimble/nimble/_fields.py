@@ -16,7 +16,7 @@ Rules:
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, TypeVar, get_type_hints
 
@@ -29,7 +29,7 @@ from tfnimble.plugin import (
     types,
     use_state_for_unknown,
 )
-from tfnimble.plugin.schema import Validator
+from tfnimble.plugin.schema import NO_DEFAULT, Validator
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -118,6 +118,37 @@ def out(ty: Any, description: str, source: Source = None) -> Field:
     return attr(Attribute(type=ty, computed=True, description=description), source)
 
 
+def argument(
+    ty: Any,
+    description: str,
+    *,
+    required: bool = False,
+    computed: bool = False,
+    default: Any = NO_DEFAULT,
+    validators: Sequence[Validator] = (),
+    keep_prior: bool = False,
+    replaces: bool = False,
+    modifiers: Sequence[Any] = (),
+) -> Field:
+    """A configurable attribute: required, else optional (and `computed` when the array or a
+    default fills it in). `keep_prior` keeps the state's value in update plans instead of
+    "known after apply"; `replaces` makes a change replace the resource; `modifiers` follow."""
+    mods: tuple[Any, ...] = (use_state_for_unknown(),) if keep_prior else ()
+    mods += (requires_replace(),) if replaces else ()
+    return attr(
+        Attribute(
+            type=ty,
+            required=required,
+            optional=not required,
+            computed=computed,
+            default=default,
+            validators=tuple(validators),
+            plan_modifiers=(*mods, *modifiers),
+            description=description,
+        )
+    )
+
+
 def lookup_key(description: str, *, required: bool = False, source: Source = None) -> Field:
     """A string a data source is looked up by; optional ones are also read back."""
     return attr(
@@ -133,22 +164,13 @@ def lookup_key(description: str, *, required: bool = False, source: Source = Non
 
 
 def name(description: str, rule: Validator) -> Field:
-    """The required, validated name of a resource; renamed in place unless stated."""
-    return attr(
-        Attribute(type=types.String, required=True, validators=(rule,), description=description)
-    )
+    """The required, validated name of a resource."""
+    return argument(types.String, description, required=True, validators=(rule,))
 
 
 def replacing_reference(description: str) -> Field:
     """A required ID of another object; a new one replaces the resource."""
-    return attr(
-        Attribute(
-            type=types.String,
-            required=True,
-            plan_modifiers=(requires_replace(),),
-            description=description,
-        )
-    )
+    return argument(types.String, description, required=True, replaces=True)
 
 
 def array_id(kind: str) -> Field:
@@ -156,44 +178,26 @@ def array_id(kind: str) -> Field:
 
 
 def description(kind: str) -> Field:
-    return attr(
-        Attribute(
-            type=types.String,
-            optional=True,
-            description=f"Free-text description of the {kind}. Changed in place.",
-        )
-    )
+    return argument(types.String, f"Free-text description of the {kind}. Changed in place.")
 
 
 def performance_policy(kind: str) -> Field:
-    return attr(
-        Attribute(
-            type=types.String,
-            optional=True,
-            computed=True,
-            plan_modifiers=(use_state_for_unknown(),),
-            description=(
-                f"Name of the performance policy of the {kind} (see the "
-                "`nimble_performance_policy` data source). Changed in place; the new policy "
-                "must have the same block size. Defaults to the array's choice (usually "
-                "`default`)."
-            ),
-        )
+    return argument(
+        types.String,
+        f"Name of the performance policy of the {kind} (see the `nimble_performance_policy` "
+        "data source). Changed in place; the new policy must have the same block size. "
+        "Defaults to the array's choice (usually `default`).",
+        computed=True,
+        keep_prior=True,
     )
 
 
 def online(kind: str) -> Field:
-    return attr(
-        Attribute(
-            type=types.Bool,
-            optional=True,
-            computed=True,
-            default=True,
-            description=(
-                f"Whether the {kind} is online (visible to initiators). Changed in place. "
-                "Default `true`."
-            ),
-        )
+    return argument(
+        types.Bool,
+        f"Whether the {kind} is online (visible to initiators). Changed in place. Default `true`.",
+        computed=True,
+        default=True,
     )
 
 

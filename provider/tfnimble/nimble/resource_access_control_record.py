@@ -5,17 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 
-from tfnimble.plugin import (
-    Attribute,
-    Context,
-    DiagnosticError,
-    Value,
-    known_or_none,
-    need,
-    requires_replace,
-    types,
-    use_state_for_unknown,
-)
+from tfnimble.plugin import Context, DiagnosticError, Value, known_or_none, need, types
 from tfnimble.plugin.validators import int_between, one_of
 
 from . import _common as c
@@ -40,32 +30,25 @@ class AccessControlRecordModel:
     ] = None
     apply_to: Annotated[
         Value[str],
-        f.attr(
-            Attribute(
-                type=types.String,
-                optional=True,
-                computed=True,
-                default="both",
-                validators=(one_of("volume", "snapshot", "both"),),
-                plan_modifiers=(requires_replace(),),
-                description=(
-                    "What the record covers: `volume`, `snapshot` (its snapshots) or `both`. "
-                    "Default `both`."
-                ),
-            )
+        f.argument(
+            types.String,
+            "What the record covers: `volume`, `snapshot` (its snapshots) or `both`. "
+            "Default `both`.",
+            computed=True,
+            default="both",
+            validators=(one_of("volume", "snapshot", "both"),),
+            replaces=True,
         ),
     ] = None
     lun: Annotated[
         Value[int],
-        f.attr(
-            Attribute(
-                type=types.Number,
-                optional=True,
-                computed=True,
-                validators=(int_between(0, 2047),),
-                plan_modifiers=(use_state_for_unknown(), requires_replace()),
-                description="LUN the volume appears at. Chosen by the array when unset.",
-            )
+        f.argument(
+            types.Number,
+            "LUN the volume appears at. Chosen by the array when unset.",
+            computed=True,
+            validators=(int_between(0, 2047),),
+            keep_prior=True,
+            replaces=True,
         ),
     ] = None
     volume_name: Annotated[Value[str], f.computed("Name of the volume.")] = None
@@ -78,9 +61,7 @@ class AccessControlRecordResource(NimbleResource):
     every argument replaces it."""
 
     TYPE_NAME = "access_control_record"
-    KIND = KIND
     Model = AccessControlRecordModel
-    DEFAULT_TIMEOUTS = c.DEFAULT_TIMEOUTS
     DESCRIPTION = (
         "Grants the hosts of an initiator group access to a volume, at a LUN. The array has no "
         "update for records: changing any argument replaces the record. Import with the "
@@ -112,12 +93,11 @@ class AccessControlRecordResource(NimbleResource):
         cl = c.client(ctx)
         vol_id, group_id = need(plan.volume_id), need(plan.initiator_group_id)
         lun, label = known_or_none(plan.lun), f"{vol_id}/{group_id}"
-        ctx.check(f"creating access control record {label}")
-        acr = c.call(
+        acr = c.create(
+            ctx,
             lambda: acrs.create_access_control_record(
                 cl, vol_id, group_id, apply_to=need(plan.apply_to, "apply_to"), lun=lun
             ),
-            "create",
             KIND,
             label,
         )

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 
 from tfnimble.plugin import (
-    Attribute,
     AttributePath,
     Context,
     DiagnosticError,
@@ -15,7 +14,6 @@ from tfnimble.plugin import (
     known_or_none,
     need,
     types,
-    use_state_for_unknown,
 )
 
 from . import _common as c
@@ -49,18 +47,13 @@ class CloneVolumeModel:
     ] = None
     size_mib: Annotated[
         Value[int],
-        f.attr(
-            Attribute(
-                type=types.Number,
-                optional=True,
-                computed=True,
-                validators=(c.SIZE_RULE,),
-                plan_modifiers=(use_state_for_unknown(),),
-                description=(
-                    "Size in MiB. Defaults to the snapshot's size; must be at least that. Grows in "
-                    "place; a smaller value is refused at plan time."
-                ),
-            )
+        f.argument(
+            types.Number,
+            "Size in MiB. Defaults to the snapshot's size; must be at least that. Grows in "
+            "place; a smaller value is refused at plan time.",
+            computed=True,
+            validators=(c.SIZE_RULE,),
+            keep_prior=True,
         ),
     ] = None
     description: Annotated[Value[str], f.description(KIND)] = None
@@ -85,9 +78,7 @@ class CloneVolumeResource(VolumeBackedResource):
     snapshot until written. Use one per instance boot disk made from an image master."""
 
     TYPE_NAME = "clone_volume"
-    KIND = KIND
     Model = CloneVolumeModel
-    DEFAULT_TIMEOUTS = c.DEFAULT_TIMEOUTS
     DESCRIPTION = (
         "A zero-copy clone of a snapshot (`POST /v1/volumes` with `clone: true`): created in "
         "seconds, using no space until written. Delete takes the clone offline first. Import "
@@ -151,8 +142,8 @@ class CloneVolumeResource(VolumeBackedResource):
             known_or_none(plan.performance_policy),
             AttributePath.root().attr("performance_policy"),
         )
-        ctx.check(f"creating clone volume {name}")
-        vol = c.call(
+        vol = c.create(
+            ctx,
             lambda: volumes.clone_volume(
                 cl,
                 name,
@@ -161,7 +152,6 @@ class CloneVolumeResource(VolumeBackedResource):
                 perfpolicy_id=policy,
                 online=bool(plan.online),
             ),
-            "create",
             KIND,
             name,
         )

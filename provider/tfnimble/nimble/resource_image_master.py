@@ -24,7 +24,6 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from tfnimble.plugin import (
-    Attribute,
     AttributePath,
     AttributePlanRequest,
     Context,
@@ -35,7 +34,6 @@ from tfnimble.plugin import (
     need,
     requires_replace_if,
     types,
-    use_state_for_unknown,
 )
 from tfnimble.plugin.validators import matches, one_of
 
@@ -76,9 +74,23 @@ def _pinned(req: AttributePlanRequest) -> bool:
     return req.plan_value is not None
 
 
-def _replaced_if_set(why: str, *, keep_prior: bool = True) -> tuple[Any, ...]:
-    mods = (requires_replace_if(_was_set, why),)
-    return (use_state_for_unknown(), *mods) if keep_prior else mods
+def _replaced_if_set(why: str) -> tuple[Any, ...]:
+    """Replace the master when the attribute changes, but not when it is first recorded
+    (an adopted master has none in state)."""
+    return (requires_replace_if(_was_set, why),)
+
+
+def _recorded(ty: Any, description: str, why: str, validators: tuple[Any, ...] = ()) -> f.Field:
+    """A setting of the master's creation: defaulted from the image or the array, kept in
+    update plans, and replacing the master when changed (see `_replaced_if_set`)."""
+    return f.argument(
+        ty,
+        description,
+        computed=True,
+        validators=validators,
+        keep_prior=True,
+        modifiers=_replaced_if_set(why),
+    )
 
 
 @dataclass
@@ -90,137 +102,95 @@ class ImageMasterModel:
     ] = None
     source: Annotated[
         Value[str],
-        f.attr(
-            Attribute(
-                type=types.String,
-                required=True,
-                plan_modifiers=_replaced_if_set(
-                    "A new source replaces the master.", keep_prior=False
-                ),
-                description=(
-                    "The image: a local path (relative to the directory Terraform runs in) or "
-                    "an `http(s)://` URL, downloaded to a temporary file. Changing it replaces "
-                    "the master. For a local file, a refresh notices when its contents changed "
-                    "since it was written (size or modification time changed and the SHA-256 "
-                    "differs) and plans a replacement."
-                ),
-            )
+        f.argument(
+            types.String,
+            "The image: a local path (relative to the directory Terraform runs in) or "
+            "an `http(s)://` URL, downloaded to a temporary file. Changing it replaces "
+            "the master. For a local file, a refresh notices when its contents changed "
+            "since it was written (size or modification time changed and the SHA-256 "
+            "differs) and plans a replacement.",
+            required=True,
+            modifiers=_replaced_if_set("A new source replaces the master."),
         ),
     ] = None
     source_format: Annotated[
         Value[str],
-        f.attr(
-            Attribute(
-                type=types.String,
-                optional=True,
-                computed=True,
-                validators=(one_of(*iw.FORMATS),),
-                plan_modifiers=_replaced_if_set("A new format replaces the master."),
-                description=(
-                    "Format of the source as `qemu-img` names it: "
-                    + ", ".join(f"`{fmt}`" for fmt in iw.FORMATS)
-                    + ". Detected when omitted; setting it makes a file that is not in that "
-                    "format an error. Changing it replaces the master."
-                ),
-            )
+        _recorded(
+            types.String,
+            "Format of the source as `qemu-img` names it: "
+            + ", ".join(f"`{fmt}`" for fmt in iw.FORMATS)
+            + ". Detected when omitted; setting it makes a file that is not in that "
+            "format an error. Changing it replaces the master.",
+            "A new format replaces the master.",
+            (one_of(*iw.FORMATS),),
         ),
     ] = None
     sha256: Annotated[
         Value[str],
-        f.attr(
-            Attribute(
-                type=types.String,
-                optional=True,
-                validators=(SHA256_RULE,),
-                plan_modifiers=(requires_replace_if(_pinned, "A new digest replaces the master."),),
-                description=(
-                    "Expected SHA-256 of the source file (as published next to the image, e.g. "
-                    "in `SHA256SUMS`). Checked before anything is created on the array. Setting "
-                    "or changing it replaces the master; removing it does not."
-                ),
-            )
+        f.argument(
+            types.String,
+            "Expected SHA-256 of the source file (as published next to the image, e.g. "
+            "in `SHA256SUMS`). Checked before anything is created on the array. Setting "
+            "or changing it replaces the master; removing it does not.",
+            validators=(SHA256_RULE,),
+            modifiers=(requires_replace_if(_pinned, "A new digest replaces the master."),),
         ),
     ] = None
     size_mib: Annotated[
         Value[int],
-        f.attr(
-            Attribute(
-                type=types.Number,
-                optional=True,
-                computed=True,
-                validators=(c.SIZE_RULE,),
-                plan_modifiers=_replaced_if_set("A new size replaces the master."),
-                description=(
-                    "Size of the volume in MiB, and so of every clone made from it. Defaults to "
-                    "the image's virtual size rounded up to a whole MiB; must be at least that. "
-                    "Changing it replaces the master."
-                ),
-            )
+        _recorded(
+            types.Number,
+            "Size of the volume in MiB, and so of every clone made from it. Defaults to "
+            "the image's virtual size rounded up to a whole MiB; must be at least that. "
+            "Changing it replaces the master.",
+            "A new size replaces the master.",
+            (c.SIZE_RULE,),
         ),
     ] = None
     pool: Annotated[
         Value[str],
-        f.attr(
-            Attribute(
-                type=types.String,
-                optional=True,
-                computed=True,
-                plan_modifiers=_replaced_if_set(""),
-                description=(
-                    "Name of the storage pool. Defaults to the array's default pool. Changing "
-                    "it replaces the master."
-                ),
-            )
+        _recorded(
+            types.String,
+            "Name of the storage pool. Defaults to the array's default pool. Changing "
+            "it replaces the master.",
+            "",
         ),
     ] = None
     performance_policy: Annotated[Value[str], f.performance_policy(KIND)] = None
     description: Annotated[Value[str], f.description("volume")] = None
     snapshot_name: Annotated[
         Value[str],
-        f.attr(
-            Attribute(
-                type=types.String,
-                optional=True,
-                computed=True,
-                default=DEFAULT_SNAPSHOT,
-                validators=(c.VOLUME_NAME_RULE,),
-                description="Name of the base snapshot clones are made from. Renamed in place.",
-            )
+        f.argument(
+            types.String,
+            "Name of the base snapshot clones are made from. Renamed in place.",
+            computed=True,
+            default=DEFAULT_SNAPSHOT,
+            validators=(c.VOLUME_NAME_RULE,),
         ),
     ] = None
     initiator_name: Annotated[
         Value[str],
-        f.attr(
-            Attribute(
-                type=types.String,
-                optional=True,
-                computed=True,
-                validators=(IQN_RULE,),
-                plan_modifiers=(use_state_for_unknown(),),
-                description=(
-                    "iSCSI initiator name the image is written as; it gets access to the "
-                    "volume only while the image is written and verified. Defaults to this "
-                    "host's name in `/etc/iscsi/initiatorname.iscsi`, else "
-                    "`iqn.2026-11.io.ito:terraform-HOSTNAME`. Used at creation only."
-                ),
-            )
+        f.argument(
+            types.String,
+            "iSCSI initiator name the image is written as; it gets access to the "
+            "volume only while the image is written and verified. Defaults to this "
+            "host's name in `/etc/iscsi/initiatorname.iscsi`, else "
+            "`iqn.2026-11.io.ito:terraform-HOSTNAME`. Used at creation only.",
+            computed=True,
+            validators=(IQN_RULE,),
+            keep_prior=True,
         ),
     ] = None
     portal: Annotated[
         Value[str],
-        f.attr(
-            Attribute(
-                type=types.String,
-                optional=True,
-                computed=True,
-                validators=(PORTAL_RULE,),
-                plan_modifiers=(use_state_for_unknown(),),
-                description=(
-                    "iSCSI portal `IP[:PORT]` the image is written through. Defaults to the "
-                    "array's discovery IP (see the `nimble_discovery` data source) on port "
-                    "3260. Used at creation only."
-                ),
-            )
+        f.argument(
+            types.String,
+            "iSCSI portal `IP[:PORT]` the image is written through. Defaults to the "
+            "array's discovery IP (see the `nimble_discovery` data source) on port "
+            "3260. Used at creation only.",
+            computed=True,
+            validators=(PORTAL_RULE,),
+            keep_prior=True,
         ),
     ] = None
     volume_id: Annotated[
@@ -256,7 +226,6 @@ class ImageMasterResource(NimbleResource):
     and one snapshot of it that every `nimble_clone_volume` is made from."""
 
     TYPE_NAME = "image_master"
-    KIND = KIND
     Model = ImageMasterModel
     DEFAULT_TIMEOUTS = {"create": 60 * 60.0, "update": 10 * 60.0, "delete": 10 * 60.0}
     DESCRIPTION = (

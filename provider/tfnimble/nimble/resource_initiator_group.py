@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
 from tfnimble.plugin import (
-    Attribute,
     AttributePath,
     Context,
     Diagnostic,
@@ -57,17 +56,12 @@ class InitiatorGroupModel:
     description: Annotated[Value[str], f.description(KIND)] = None
     initiators: Annotated[
         Value[list[str]],
-        f.attr(
-            Attribute(
-                type=types.Set(types.String),
-                optional=True,
-                validators=(_iqns_rule,),
-                description=(
-                    "IQNs of the member hosts, e.g. `iqn.1993-08.org.debian:01:controller`. "
-                    "Each member gets a label derived from its IQN. Updated in place as a "
-                    "whole."
-                ),
-            )
+        f.argument(
+            types.Set(types.String),
+            "IQNs of the member hosts, e.g. `iqn.1993-08.org.debian:01:controller`. "
+            "Each member gets a label derived from its IQN. Updated in place as a "
+            "whole.",
+            validators=(_iqns_rule,),
         ),
     ] = None
     timeouts: Annotated[Value[f.Timeouts], f.timeouts("create", "update", "delete")] = None
@@ -77,9 +71,7 @@ class InitiatorGroupResource(NimbleResource):
     """An iSCSI initiator group: a named set of host IQNs."""
 
     TYPE_NAME = "initiator_group"
-    KIND = KIND
     Model = InitiatorGroupModel
-    DEFAULT_TIMEOUTS = c.DEFAULT_TIMEOUTS
     DESCRIPTION = (
         "An iSCSI initiator group: the hosts (by IQN) that a `nimble_access_control_record` "
         "lets see a volume. Members, name and description change in place. Import with the "
@@ -110,15 +102,14 @@ class InitiatorGroupResource(NimbleResource):
 
         cl = c.client(ctx)
         name = need(plan.name, "name")
-        ctx.check(f"creating initiator group {name}")
-        group = c.call(
+        group = c.create(
+            ctx,
             lambda: ig.create_initiator_group(
                 cl,
                 name,
                 list(known_or_none(plan.initiators) or ()),
                 description=known_or_none(plan.description),
             ),
-            "create",
             KIND,
             name,
         )

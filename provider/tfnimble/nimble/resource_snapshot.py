@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
-from tfnimble.plugin import Attribute, Context, Value, known_or_none, need, requires_replace, types
+from tfnimble.plugin import Context, Value, known_or_none, need, types
 
 from . import _common as c
 from . import _fields as f
@@ -32,33 +32,23 @@ class SnapshotModel:
     description: Annotated[Value[str], f.description(KIND)] = None
     online: Annotated[
         Value[bool],
-        f.attr(
-            Attribute(
-                type=types.Bool,
-                optional=True,
-                computed=True,
-                default=False,
-                description=(
-                    "Whether the snapshot itself is online as an iSCSI target. Changed in "
-                    "place. Default `false` (clones do not need it online)."
-                ),
-            )
+        f.argument(
+            types.Bool,
+            "Whether the snapshot itself is online as an iSCSI target. Changed in "
+            "place. Default `false` (clones do not need it online).",
+            computed=True,
+            default=False,
         ),
     ] = None
     writable: Annotated[
         Value[bool],
-        f.attr(
-            Attribute(
-                type=types.Bool,
-                optional=True,
-                computed=True,
-                default=False,
-                plan_modifiers=(requires_replace(),),
-                description=(
-                    "Whether the snapshot may be written when online. Set at creation: "
-                    "changing it replaces the snapshot. Default `false`."
-                ),
-            )
+        f.argument(
+            types.Bool,
+            "Whether the snapshot may be written when online. Set at creation: "
+            "changing it replaces the snapshot. Default `false`.",
+            computed=True,
+            default=False,
+            replaces=True,
         ),
     ] = None
     volume_name: Annotated[Value[str], f.computed("Name of the snapshotted volume.")] = None
@@ -79,9 +69,7 @@ class SnapshotResource(NimbleResource):
     """A snapshot of a volume; clones are made from snapshots."""
 
     TYPE_NAME = "snapshot"
-    KIND = KIND
     Model = SnapshotModel
-    DEFAULT_TIMEOUTS = c.DEFAULT_TIMEOUTS
     DESCRIPTION = (
         "A point-in-time snapshot of a volume: the base that `nimble_clone_volume` clones from. "
         "The array refuses to delete a snapshot while clones of it exist; the error lists them. "
@@ -113,8 +101,8 @@ class SnapshotResource(NimbleResource):
 
         cl = c.client(ctx)
         name = need(plan.name, "name")
-        ctx.check(f"creating snapshot {name}")
-        snap = c.call(
+        snap = c.create(
+            ctx,
             lambda: snapshots.create_snapshot(
                 cl,
                 need(plan.volume_id, "volume_id"),
@@ -123,7 +111,6 @@ class SnapshotResource(NimbleResource):
                 online=bool(plan.online),
                 writable=bool(plan.writable),
             ),
-            "create",
             KIND,
             name,
         )

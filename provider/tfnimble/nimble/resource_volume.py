@@ -5,18 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 
-from tfnimble.plugin import (
-    Attribute,
-    AttributePath,
-    Context,
-    Value,
-    is_known,
-    known_or_none,
-    need,
-    requires_replace,
-    types,
-    use_state_for_unknown,
-)
+from tfnimble.plugin import AttributePath, Context, Value, is_known, known_or_none, need, types
 
 from . import _common as c
 from . import _fields as f
@@ -41,31 +30,23 @@ class VolumeModel:
     ] = None
     size_mib: Annotated[
         Value[int],
-        f.attr(
-            Attribute(
-                type=types.Number,
-                required=True,
-                validators=(c.SIZE_RULE,),
-                description=(
-                    "Size in MiB (1 to 134217728). Grows in place; a smaller value is refused at "
-                    "plan time, because shrinking loses data."
-                ),
-            )
+        f.argument(
+            types.Number,
+            "Size in MiB (1 to 134217728). Grows in place; a smaller value is refused at "
+            "plan time, because shrinking loses data.",
+            required=True,
+            validators=(c.SIZE_RULE,),
         ),
     ] = None
     pool: Annotated[
         Value[str],
-        f.attr(
-            Attribute(
-                type=types.String,
-                optional=True,
-                computed=True,
-                plan_modifiers=(use_state_for_unknown(), requires_replace()),
-                description=(
-                    "Name of the storage pool (see the `nimble_pool` data source). Defaults to the "
-                    "array's default pool. Changing it replaces the volume."
-                ),
-            )
+        f.argument(
+            types.String,
+            "Name of the storage pool (see the `nimble_pool` data source). Defaults to the "
+            "array's default pool. Changing it replaces the volume.",
+            computed=True,
+            keep_prior=True,
+            replaces=True,
         ),
     ] = None
     performance_policy: Annotated[Value[str], f.performance_policy(KIND)] = None
@@ -83,9 +64,7 @@ class VolumeResource(VolumeBackedResource):
     """A thin-provisioned volume, e.g. the Glance image store or an image master's volume."""
 
     TYPE_NAME = "volume"
-    KIND = KIND
     Model = VolumeModel
-    DEFAULT_TIMEOUTS = c.DEFAULT_TIMEOUTS
     DESCRIPTION = (
         "A thin-provisioned volume. Size, description, performance policy and online state "
         "change in place; a new pool replaces it. Delete takes the volume offline first. "
@@ -113,8 +92,8 @@ class VolumeResource(VolumeBackedResource):
             ctx, known_or_none(plan.performance_policy), root.attr("performance_policy")
         )
         name = need(plan.name, "name")
-        ctx.check(f"creating volume {name}")
-        vol = c.call(
+        vol = c.create(
+            ctx,
             lambda: volumes.create_volume(
                 cl,
                 name,
@@ -124,7 +103,6 @@ class VolumeResource(VolumeBackedResource):
                 description=known_or_none(plan.description),
                 online=bool(plan.online),
             ),
-            "create",
             KIND,
             name,
         )
