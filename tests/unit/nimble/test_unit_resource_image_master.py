@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tfnimble.nimble import imagewrite as iw
 from tfnimble.nimble import image_master_ops as ops
+from tfnimble.nimble import imagewrite as iw
 from tfnimble.nimble import resource_image_master as rim
 from tfnimble.nimble.client import (
     Conflict,
