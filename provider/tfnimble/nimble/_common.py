@@ -1,5 +1,5 @@
-"""What the nimble resources share: the client from the context, error mapping, name
-validators, name-to-ID lookups, volume deletion with clone explanations.
+"""What the nimble resources and data sources share: the client from the context, error
+mapping, name validators, lookups by ID or name, volume deletion with clone explanations.
 
 Rule: the REST client (and so ``requests``) is imported inside functions only, so that the
 provider process answers Terraform's schema calls without loading it.
@@ -9,22 +9,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from tfnimble.plugin import (
-    Attribute,
-    AttributePath,
-    Context,
-    is_known,
-    types,
-    use_state_for_unknown,
-)
+from tfnimble.plugin import AttributePath, Context, DiagnosticError, Value, is_known, need
 from tfnimble.plugin.validators import int_between, matches
 
 from . import diagnostics as diag
 
 if TYPE_CHECKING:
-    from .client import NimbleClient, Volume
+    from .client import InitiatorGroup, NimbleClient, Snapshot, Volume
 
 T = TypeVar("T")
 
@@ -84,27 +77,71 @@ def call(
         raise diag.api_error(action, kind, name, err, path, ARGS) from err
 
 
+def create(ctx: Context, fn: Callable[[], T], kind: str, name: str) -> T:
+    """Create one object, unless Terraform asked to stop or time is up."""
+    ctx.check(f"creating {kind} {name}")
+    return call(fn, "create", kind, name)
+
+
 def is_id(text: str) -> bool:
     return bool(OBJECT_ID.match(text))
 
 
-def computed(description: str, ty: Any = types.String, *, stable: bool = True) -> Attribute:
-    """A read-only attribute; `stable` ones keep their prior value in update plans."""
-    mods = (use_state_for_unknown(),) if stable else ()
-    return Attribute(type=ty, computed=True, description=description, plan_modifiers=mods)
-
-
-def text_or_prior(value: str, prior: Any) -> str | None:
+def text_or_prior(value: str, prior: Value[str]) -> str | None:
     """The array reports an unset description as "": keep null (or "") as configured."""
     if value == "" and prior in (None, ""):
-        return prior  # type: ignore[no-any-return]
+        return None if prior is None else ""
     return value
 
 
-def kept_reading(planned: Any, fresh: int) -> int:
+def kept_reading(planned: Value[int], fresh: int) -> int:
     """Space usage is a reading, not a setting: an update keeps what the plan promised
     (the value of the last refresh) so apply matches plan; the next refresh updates it."""
     return int(planned) if is_known(planned) and planned is not None else fresh
+
+
+# --- lookups --------------------------------------------------------------------------------
+
+
+def by_id_or_name(
+    ident: str,
+    get: Callable[[str], T | None],
+    find: Callable[[str], T | None],
+    action: str,
+    kind: str,
+    label: str | None = None,
+) -> T | None:
+    """The object whose array ID is `ident`, or else the one named `ident` (import, lookup)."""
+    shown = ident if label is None else label
+    if is_id(ident):
+        found = call(lambda: get(ident), action, kind, shown)
+        if found is not None:
+            return found
+    return call(lambda: find(ident), action, kind, shown)
+
+
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+N = TypeVar("N", bound=_Named)
+
+
+def by_name(
+    name: str,
+    find: Callable[[str], N | None],
+    list_all: Callable[[], list[N]],
+    kind: str,
+    missing: Callable[[list[str]], DiagnosticError],
+    list_label: str | None = None,
+) -> N:
+    """The object with that name; `missing` gets the names there are when none has it."""
+    found = call(lambda: find(name), "find", kind, name)
+    if found is None:
+        label = name if list_label is None else list_label
+        raise missing([o.name for o in call(list_all, "find", kind, label)])
+    return found
 
 
 def policy_id(ctx: Context, name: str | None, path: AttributePath) -> str | None:
@@ -112,19 +149,15 @@ def policy_id(ctx: Context, name: str | None, path: AttributePath) -> str | None
 
     if name is None:
         return None
-    c = client(ctx)
-    found = call(
-        lambda: pp.find_performance_policy_by_name(c, name), "find", "performance policy", name
-    )
-    if found is None:
-        names = [
-            p.name
-            for p in call(
-                lambda: pp.list_performance_policies(c), "find", "performance policy", name
-            )
-        ]
-        raise diag.reference_not_found("performance policy", name, path, names)
-    return found.id
+    cl = client(ctx)
+    kind = "performance policy"
+    return by_name(
+        name,
+        lambda n: pp.find_performance_policy_by_name(cl, n),
+        lambda: pp.list_performance_policies(cl),
+        kind,
+        lambda names: diag.reference_not_found(kind, name, path, names),
+    ).id
 
 
 def pool_id(ctx: Context, name: str | None, path: AttributePath) -> str | None:
@@ -132,24 +165,74 @@ def pool_id(ctx: Context, name: str | None, path: AttributePath) -> str | None:
 
     if name is None:
         return None
-    c = client(ctx)
-    found = call(lambda: pools.find_pool_by_name(c, name), "find", "pool", name)
-    if found is None:
-        names = [p.name for p in call(lambda: pools.list_pools(c), "find", "pool", name)]
-        raise diag.reference_not_found("pool", name, path, names)
-    return found.id
+    cl = client(ctx)
+    return by_name(
+        name,
+        lambda n: pools.find_pool_by_name(cl, n),
+        lambda: pools.list_pools(cl),
+        "pool",
+        lambda names: diag.reference_not_found("pool", name, path, names),
+    ).id
+
+
+V = TypeVar("V")
+
+
+def by_id_or_parts(
+    ctx: Context,
+    import_id: str,
+    get: Callable[[str], V | None],
+    find_in_volume: Callable[[Volume, str], V | None],
+    kind: str,
+    names: list[str],
+    hint: str,
+) -> V | None:
+    """Import of an object of a volume: by its array ID, or as VOLUME/OTHER (names say what
+    OTHER is); `find_in_volume` looks OTHER up in the volume found by ID or name."""
+    from tfnimble.plugin import split_import_id
+
+    if is_id(import_id):
+        found = call(lambda: get(import_id), "import", kind, import_id)
+        if found is not None:
+            return found
+    if "/" not in import_id:
+        raise diag.not_found(kind, import_id, hint)
+    parts = split_import_id(import_id, names, sep="/")
+    vol = find_volume(ctx, parts[names[0]])
+    if vol is None:
+        raise diag.not_found("volume", parts[names[0]])
+    return call(lambda: find_in_volume(vol, parts[names[1]]), "import", kind, import_id)
 
 
 def find_volume(ctx: Context, ident: str, kind: str = "volume") -> Volume | None:
     """A volume by array ID, or else by name."""
     from .client import volumes
 
-    c = client(ctx)
-    if is_id(ident):
-        vol = call(lambda: volumes.get_volume(c, ident), "find", kind, ident)
-        if vol is not None:
-            return vol
-    return call(lambda: volumes.find_volume_by_name(c, ident), "find", kind, ident)
+    cl = client(ctx)
+    return by_id_or_name(
+        ident,
+        lambda i: volumes.get_volume(cl, i),
+        lambda n: volumes.find_volume_by_name(cl, n),
+        "find",
+        kind,
+    )
+
+
+def find_initiator_group(
+    ctx: Context, ident: str, action: str, kind: str, label: str
+) -> InitiatorGroup | None:
+    """An initiator group by array ID, or else by name (errors name `kind` and `label`)."""
+    from .client import initiator_groups as ig
+
+    cl = client(ctx)
+    return by_id_or_name(
+        ident,
+        lambda i: ig.get_initiator_group(cl, i),
+        lambda n: ig.find_initiator_group_by_name(cl, n),
+        action,
+        kind,
+        label,
+    )
 
 
 def clones_of_volume(ctx: Context, vol_id: str) -> list[str]:
@@ -196,11 +279,20 @@ def delete_volume(ctx: Context, vol_id: str, name: str, kind: str, was_online: b
         raise
 
 
-def volume_changes(ctx: Context, plan: Any, state: Any, kind: str) -> Volume:
-    """Apply the in-place changes between state and plan of a volume or clone (one PUT)."""
-    from .client import volumes
+# --- volumes, clones and image masters ----------------------------------------------------------
 
-    c = client(ctx)
+
+class VolumeLike(Protocol):
+    """The model attributes every volume-backed resource has."""
+
+    id: Value[str]
+    name: Value[str]
+    description: Value[str]
+    performance_policy: Value[str]
+
+
+def renames_and_policy(ctx: Context, plan: VolumeLike, state: VolumeLike) -> dict[str, Any]:
+    """The volume PUT arguments for the name, description and policy changes in `plan`."""
     changes: dict[str, Any] = {}
     if plan.name != state.name:
         changes["name"] = plan.name
@@ -210,26 +302,38 @@ def volume_changes(ctx: Context, plan: Any, state: Any, kind: str) -> Volume:
         changes["perfpolicy_id"] = policy_id(
             ctx, plan.performance_policy, AttributePath.root().attr("performance_policy")
         )
+    return changes
+
+
+class SizedVolume(VolumeLike, Protocol):
+    online: Value[bool]
+    size_mib: Value[int]
+
+
+def volume_changes(ctx: Context, plan: SizedVolume, state: SizedVolume, kind: str) -> Volume:
+    """Apply the in-place changes between state and plan of a volume or clone (one PUT)."""
+    from .client import volumes
+
+    c = client(ctx)
+    vol_id, name = need(state.id, "id"), str(state.name)
+    changes = renames_and_policy(ctx, plan, state)
     if plan.online != state.online:
         changes["online"] = bool(plan.online)
     size = None
     if is_known(plan.size_mib) and plan.size_mib != state.size_mib:
-        size = int(plan.size_mib)
-    ctx.check(f"updating {kind} {state.name}")
+        size = need(plan.size_mib, "size_mib")
+    ctx.check(f"updating {kind} {name}")
     if not changes and size is None:
-        vol = call(lambda: volumes.get_volume(c, state.id), "update", kind, state.name)
+        vol = call(lambda: volumes.get_volume(c, vol_id), "update", kind, name)
         if vol is None:
-            raise diag.not_found(kind, state.id, "It was deleted outside Terraform.")
+            raise diag.not_found(kind, vol_id, "It was deleted outside Terraform.")
         return vol
     return call(
-        lambda: volumes.update_volume(c, state.id, size_mib=size, **changes),
-        "update",
-        kind,
-        state.name,
+        lambda: volumes.update_volume(c, vol_id, size_mib=size, **changes), "update", kind, name
     )
 
 
-def volume_fields(vol: Volume, prior: Any) -> dict[str, Any]:
+def volume_fields(vol: Volume, prior: object) -> dict[str, Any]:
     """The attributes a volume and a clone share, from the array's view of it."""
     return {
         "id": vol.id,
@@ -245,55 +349,14 @@ def volume_fields(vol: Volume, prior: Any) -> dict[str, Any]:
     }
 
 
-# --- attributes shared by several resources ---------------------------------------------------
+def refuse_shrink(kind: str, name: Value[str], planned: Value[int], current: Value[int]) -> None:
+    """Volumes only grow: a planned size below the current one is an error at plan time."""
+    if not (is_known(planned) and is_known(current)) or planned is None or current is None:
+        return
+    if planned < current:
+        raise diag.size_shrink(kind, str(name), int(current), int(planned))
 
 
-def id_attribute(kind: str) -> Attribute:
-    return computed(f"The array's ID of the {kind} (42 hexadecimal digits).")
-
-
-def description_attribute(kind: str) -> Attribute:
-    return Attribute(
-        type=types.String,
-        optional=True,
-        description=f"Free-text description of the {kind}. Changed in place.",
-    )
-
-
-def performance_policy_attribute(kind: str) -> Attribute:
-    return Attribute(
-        type=types.String,
-        optional=True,
-        computed=True,
-        plan_modifiers=(use_state_for_unknown(),),
-        description=(
-            f"Name of the performance policy of the {kind} (see the `nimble_performance_policy` "
-            "data source). Changed in place; the new policy must have the same block size. "
-            "Defaults to the array's choice (usually `default`)."
-        ),
-    )
-
-
-def online_attribute(kind: str) -> Attribute:
-    return Attribute(
-        type=types.Bool,
-        optional=True,
-        computed=True,
-        default=True,
-        description=(
-            f"Whether the {kind} is online (visible to initiators). Changed in place. "
-            "Default `true`."
-        ),
-    )
-
-
-def space_used_attribute(kind: str) -> Attribute:
-    # A reading that changes as data is written. It keeps its prior value in plans (no
-    # "known after apply" noise on every update) and an update returns that prior value;
-    # refresh then records the new reading, which Terraform shows as a refresh note at most,
-    # never as a planned change, because the attribute is not configurable.
-    return computed(
-        f"Space the {kind} uses on the array, in bytes, including its snapshots; data shared "
-        "with a base snapshot is not counted (a fresh clone uses 0). As of the last refresh.",
-        types.Number,
-    )
+def snapshot_size_mib(snap: Snapshot) -> int:
+    """A snapshot's size in whole MiB (the array reports bytes)."""
+    return -(-snap.size // MIB)

@@ -3,61 +3,47 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Annotated
 
-from tfnimble.plugin import Attribute, Context, DataSource, Schema, types
+from tfnimble.plugin import Context, Value, types
 
 from . import _common as c
+from . import _fields as f
+from ._base import NimbleDataSource
+
+if TYPE_CHECKING:
+    from .client import Discovery
 
 
 @dataclass
 class DiscoveryDataModel:
-    group_name: Any = None
-    discovery_ip: Any = None
-    data_ips: Any = None
-    subnet_label: Any = None
+    group_name: Annotated[Value[str], f.out(types.String, "Name of the array group.")] = None
+    discovery_ip: Annotated[
+        Value[str], f.out(types.String, "iSCSI discovery IP of the data subnet (port 3260).")
+    ] = None
+    data_ips: Annotated[
+        Value[list[str]],
+        f.out(
+            types.List(types.String),
+            "Data IPs of the arrays' network interfaces on that subnet.",
+            lambda d: list(d.data_ips),
+        ),
+    ] = None
+    subnet_label: Annotated[
+        Value[str], f.out(types.String, "Label of the subnet used for iSCSI.")
+    ] = None
 
 
-class DiscoveryDataSource(DataSource):
+class DiscoveryDataSource(NimbleDataSource):
     TYPE_NAME = "discovery"
     Model = DiscoveryDataModel
+    DESCRIPTION = (
+        "The array group's name, its iSCSI discovery IP and data IPs: the portal "
+        "`glance_iscsi_store` (or `iscsiadm -m discovery`) needs."
+    )
 
-    def schema(self) -> Schema:
-        return Schema(
-            description=(
-                "The array group's name, its iSCSI discovery IP and data IPs: the portal "
-                "`glance_iscsi_store` (or `iscsiadm -m discovery`) needs."
-            ),
-            attributes={
-                "group_name": Attribute(
-                    type=types.String, computed=True, description="Name of the array group."
-                ),
-                "discovery_ip": Attribute(
-                    type=types.String,
-                    computed=True,
-                    description="iSCSI discovery IP of the data subnet (port 3260).",
-                ),
-                "data_ips": Attribute(
-                    type=types.List(types.String),
-                    computed=True,
-                    description="Data IPs of the arrays' network interfaces on that subnet.",
-                ),
-                "subnet_label": Attribute(
-                    type=types.String,
-                    computed=True,
-                    description="Label of the subnet used for iSCSI.",
-                ),
-            },
-        )
-
-    def read(self, ctx: Context, config: DiscoveryDataModel) -> DiscoveryDataModel:
+    def find(self, ctx: Context, config: DiscoveryDataModel) -> Discovery:
         from .client import network
 
         cl = c.client(ctx)
-        d = c.call(lambda: network.get_discovery(cl), "read", "discovery", cl.host)
-        return DiscoveryDataModel(
-            group_name=d.group_name,
-            discovery_ip=d.discovery_ip,
-            data_ips=list(d.data_ips),
-            subnet_label=d.subnet_label,
-        )
+        return c.call(lambda: network.get_discovery(cl), "read", "discovery", cl.host)

@@ -3,87 +3,56 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Annotated
 
-from tfnimble.plugin import Attribute, Context, DataSource, Schema, types
+from tfnimble.plugin import Context, Value, need, types
 
 from . import _common as c
+from . import _fields as f
 from . import diagnostics as diag
+from ._base import NimbleDataSource
+
+if TYPE_CHECKING:
+    from .client import PerformancePolicy
 
 KIND = "performance policy"
+B = types.Bool
 
 
 @dataclass
 class PerformancePolicyDataModel:
-    name: Any = None
-    id: Any = None
-    description: Any = None
-    block_size: Any = None
-    compress: Any = None
-    cache: Any = None
-    dedupe_enabled: Any = None
-    app_category: Any = None
+    name: Annotated[Value[str], f.lookup_key("Name of the policy.", required=True)] = None
+    id: Annotated[Value[str], f.out(types.String, "ID of the policy.")] = None
+    description: Annotated[Value[str], f.out(types.String, "Description of the policy.")] = None
+    block_size: Annotated[
+        Value[int],
+        f.out(
+            types.Number,
+            "Block size in bytes. A volume can only move to a policy with the same block size.",
+        ),
+    ] = None
+    compress: Annotated[Value[bool], f.out(B, "Whether data is compressed.")] = None
+    cache: Annotated[Value[bool], f.out(B, "Whether data is cached.")] = None
+    dedupe_enabled: Annotated[Value[bool], f.out(B, "Whether data is deduplicated.")] = None
+    app_category: Annotated[Value[str], f.out(types.String, "Application category.")] = None
 
 
-class PerformancePolicyDataSource(DataSource):
+class PerformancePolicyDataSource(NimbleDataSource):
     TYPE_NAME = "performance_policy"
     Model = PerformancePolicyDataModel
+    DESCRIPTION = (
+        "Looks up a performance policy by name (for example `default` or `Windows File Server`)."
+    )
 
-    def schema(self) -> Schema:
-        b = types.Bool
-        return Schema(
-            description=(
-                "Looks up a performance policy by name (for example `default` or "
-                "`Windows File Server`)."
-            ),
-            attributes={
-                "name": Attribute(
-                    type=types.String, required=True, description="Name of the policy."
-                ),
-                "id": Attribute(type=types.String, computed=True, description="ID of the policy."),
-                "description": Attribute(
-                    type=types.String, computed=True, description="Description of the policy."
-                ),
-                "block_size": Attribute(
-                    type=types.Number,
-                    computed=True,
-                    description=(
-                        "Block size in bytes. A volume can only move to a policy with the same "
-                        "block size."
-                    ),
-                ),
-                "compress": Attribute(
-                    type=b, computed=True, description="Whether data is compressed."
-                ),
-                "cache": Attribute(type=b, computed=True, description="Whether data is cached."),
-                "dedupe_enabled": Attribute(
-                    type=b, computed=True, description="Whether data is deduplicated."
-                ),
-                "app_category": Attribute(
-                    type=types.String, computed=True, description="Application category."
-                ),
-            },
-        )
-
-    def read(self, ctx: Context, config: PerformancePolicyDataModel) -> PerformancePolicyDataModel:
+    def find(self, ctx: Context, config: PerformancePolicyDataModel) -> PerformancePolicy:
         from .client import performance_policies as pp
 
-        cl = c.client(ctx)
-        policy = c.call(
-            lambda: pp.find_performance_policy_by_name(cl, config.name), "find", KIND, config.name
-        )
-        if policy is None:
-            names = [
-                p.name for p in c.call(lambda: pp.list_performance_policies(cl), "find", KIND, "")
-            ]
-            raise diag.not_found(KIND, config.name, f"Available policies: {', '.join(names)}.")
-        return PerformancePolicyDataModel(
-            name=policy.name,
-            id=policy.id,
-            description=policy.description,
-            block_size=policy.block_size,
-            compress=policy.compress,
-            cache=policy.cache,
-            dedupe_enabled=policy.dedupe_enabled,
-            app_category=policy.app_category,
+        cl, name = c.client(ctx), need(config.name, "name")
+        return c.by_name(
+            name,
+            lambda n: pp.find_performance_policy_by_name(cl, n),
+            lambda: pp.list_performance_policies(cl),
+            KIND,
+            lambda names: diag.not_found(KIND, name, f"Available policies: {', '.join(names)}."),
+            list_label="",
         )

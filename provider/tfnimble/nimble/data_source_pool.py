@@ -3,75 +3,52 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Annotated
 
-from tfnimble.plugin import Attribute, Context, DataSource, Schema, types
+from tfnimble.plugin import Context, Value, need, types
 
 from . import _common as c
+from . import _fields as f
 from . import diagnostics as diag
+from ._base import NimbleDataSource
+
+if TYPE_CHECKING:
+    from .client import Pool
+
+N = types.Number
 
 
 @dataclass
 class PoolDataModel:
-    name: Any = None
-    id: Any = None
-    description: Any = None
-    capacity_bytes: Any = None
-    usage_bytes: Any = None
-    free_space_bytes: Any = None
-    volume_count: Any = None
-    is_default: Any = None
+    name: Annotated[Value[str], f.lookup_key("Name of the pool.", required=True)] = None
+    id: Annotated[Value[str], f.out(types.String, "ID of the pool.")] = None
+    description: Annotated[Value[str], f.out(types.String, "Description of the pool.")] = None
+    capacity_bytes: Annotated[Value[int], f.out(N, "Usable capacity in bytes.", "capacity")] = None
+    usage_bytes: Annotated[Value[int], f.out(N, "Used space in bytes.", "usage")] = None
+    free_space_bytes: Annotated[Value[int], f.out(N, "Free space in bytes.", "free_space")] = None
+    volume_count: Annotated[Value[int], f.out(N, "Number of volumes in the pool.", "vol_count")] = (
+        None
+    )
+    is_default: Annotated[
+        Value[bool],
+        f.out(types.Bool, "Whether new volumes go to this pool when none is named."),
+    ] = None
 
 
-class PoolDataSource(DataSource):
+class PoolDataSource(NimbleDataSource):
     TYPE_NAME = "pool"
     Model = PoolDataModel
+    DESCRIPTION = "Looks up a storage pool by name, e.g. to check free space."
 
-    def schema(self) -> Schema:
-        n = types.Number
-        return Schema(
-            description="Looks up a storage pool by name, e.g. to check free space.",
-            attributes={
-                "name": Attribute(
-                    type=types.String, required=True, description="Name of the pool."
-                ),
-                "id": Attribute(type=types.String, computed=True, description="ID of the pool."),
-                "description": Attribute(
-                    type=types.String, computed=True, description="Description of the pool."
-                ),
-                "capacity_bytes": Attribute(
-                    type=n, computed=True, description="Usable capacity in bytes."
-                ),
-                "usage_bytes": Attribute(type=n, computed=True, description="Used space in bytes."),
-                "free_space_bytes": Attribute(
-                    type=n, computed=True, description="Free space in bytes."
-                ),
-                "volume_count": Attribute(
-                    type=n, computed=True, description="Number of volumes in the pool."
-                ),
-                "is_default": Attribute(
-                    type=types.Bool,
-                    computed=True,
-                    description="Whether new volumes go to this pool when none is named.",
-                ),
-            },
-        )
-
-    def read(self, ctx: Context, config: PoolDataModel) -> PoolDataModel:
+    def find(self, ctx: Context, config: PoolDataModel) -> Pool:
         from .client import pools
 
-        cl = c.client(ctx)
-        pool = c.call(lambda: pools.find_pool_by_name(cl, config.name), "find", "pool", config.name)
-        if pool is None:
-            names = [p.name for p in c.call(lambda: pools.list_pools(cl), "find", "pool", "")]
-            raise diag.not_found("pool", config.name, f"Available pools: {', '.join(names)}.")
-        return PoolDataModel(
-            name=pool.name,
-            id=pool.id,
-            description=pool.description,
-            capacity_bytes=pool.capacity,
-            usage_bytes=pool.usage,
-            free_space_bytes=pool.free_space,
-            volume_count=pool.vol_count,
-            is_default=pool.is_default,
+        cl, name = c.client(ctx), need(config.name, "name")
+        return c.by_name(
+            name,
+            lambda n: pools.find_pool_by_name(cl, n),
+            lambda: pools.list_pools(cl),
+            "pool",
+            lambda names: diag.not_found("pool", name, f"Available pools: {', '.join(names)}."),
+            list_label="",
         )

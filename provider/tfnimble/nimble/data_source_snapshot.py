@@ -3,70 +3,51 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Annotated
 
-from tfnimble.plugin import Attribute, AttributePath, Context, DataSource, Schema, types
+from tfnimble.plugin import AttributePath, Context, Value, types
 
 from . import _common as c
+from . import _fields as f
 from . import diagnostics as diag
+from ._base import NimbleDataSource
+
+if TYPE_CHECKING:
+    from .client import Snapshot
 
 KIND = "snapshot"
+S, B = types.String, types.Bool
 
 
 @dataclass
 class SnapshotDataModel:
-    id: Any = None
-    volume_id: Any = None
-    name: Any = None
-    volume_name: Any = None
-    description: Any = None
-    online: Any = None
-    writable: Any = None
-    size_mib: Any = None
-    target_name: Any = None
-    serial_number: Any = None
+    id: Annotated[Value[str], f.lookup_key("ID of the snapshot.")] = None
+    volume_id: Annotated[
+        Value[str],
+        f.lookup_key("ID of the snapshotted volume (with `name`).", source="vol_id"),
+    ] = None
+    name: Annotated[Value[str], f.lookup_key("Name of the snapshot (with `volume_id`).")] = None
+    volume_name: Annotated[Value[str], f.out(S, "Name of the snapshotted volume.", "vol_name")] = (
+        None
+    )
+    description: Annotated[Value[str], f.out(S, "Description (empty when unset).")] = None
+    online: Annotated[Value[bool], f.out(B, "Whether the snapshot is online.")] = None
+    writable: Annotated[Value[bool], f.out(B, "Whether the snapshot is writable.")] = None
+    size_mib: Annotated[
+        Value[int],
+        f.out(types.Number, "Size of the volume when snapshotted, in MiB.", c.snapshot_size_mib),
+    ] = None
+    target_name: Annotated[Value[str], f.out(S, "iSCSI target name (IQN).")] = None
+    serial_number: Annotated[Value[str], f.out(S, "SCSI serial number.")] = None
 
 
-def _out(ty: Any, description: str) -> Attribute:
-    return Attribute(type=ty, computed=True, description=description)
-
-
-class SnapshotDataSource(DataSource):
+class SnapshotDataSource(NimbleDataSource):
     TYPE_NAME = "snapshot"
     Model = SnapshotDataModel
-
-    def schema(self) -> Schema:
-        s = types.String
-        return Schema(
-            description=(
-                "Looks up a snapshot by `id`, or by `volume_id` and `name` (snapshot names are "
-                "unique per volume), e.g. to clone a snapshot made outside Terraform."
-            ),
-            attributes={
-                "id": Attribute(
-                    type=s, optional=True, computed=True, description="ID of the snapshot."
-                ),
-                "volume_id": Attribute(
-                    type=s,
-                    optional=True,
-                    computed=True,
-                    description="ID of the snapshotted volume (with `name`).",
-                ),
-                "name": Attribute(
-                    type=s,
-                    optional=True,
-                    computed=True,
-                    description="Name of the snapshot (with `volume_id`).",
-                ),
-                "volume_name": _out(s, "Name of the snapshotted volume."),
-                "description": _out(s, "Description (empty when unset)."),
-                "online": _out(types.Bool, "Whether the snapshot is online."),
-                "writable": _out(types.Bool, "Whether the snapshot is writable."),
-                "size_mib": _out(types.Number, "Size of the volume when snapshotted, in MiB."),
-                "target_name": _out(s, "iSCSI target name (IQN)."),
-                "serial_number": _out(s, "SCSI serial number."),
-            },
-        )
+    DESCRIPTION = (
+        "Looks up a snapshot by `id`, or by `volume_id` and `name` (snapshot names are unique "
+        "per volume), e.g. to clone a snapshot made outside Terraform."
+    )
 
     def validate_config(self, ctx: Context, config: SnapshotDataModel) -> None:
         by_id = config.id is not None
@@ -78,32 +59,22 @@ class SnapshotDataSource(DataSource):
                 AttributePath.root().attr("name" if by_name else "id"),
             )
 
-    def read(self, ctx: Context, config: SnapshotDataModel) -> SnapshotDataModel:
+    def find(self, ctx: Context, config: SnapshotDataModel) -> Snapshot:
         from .client import snapshots
 
         cl = c.client(ctx)
-        if config.id is not None:
-            ident = config.id
-            snap = c.call(lambda: snapshots.get_snapshot(cl, config.id), "find", KIND, ident)
+        snap_id, vol_id, name = config.id, config.volume_id, config.name
+        if isinstance(snap_id, str):
+            ident = snap_id
+            snap = c.call(lambda: snapshots.get_snapshot(cl, snap_id), "find", KIND, ident)
         else:
-            ident = f"{config.volume_id}/{config.name}"
+            ident = f"{vol_id}/{name}"
             snap = c.call(
-                lambda: snapshots.find_snapshot_by_name(cl, config.volume_id, config.name),
+                lambda: snapshots.find_snapshot_by_name(cl, str(vol_id), str(name)),
                 "find",
                 KIND,
                 ident,
             )
         if snap is None:
             raise diag.not_found(KIND, ident)
-        return SnapshotDataModel(
-            id=snap.id,
-            volume_id=snap.vol_id,
-            name=snap.name,
-            volume_name=snap.vol_name,
-            description=snap.description,
-            online=snap.online,
-            writable=snap.writable,
-            size_mib=-(-snap.size // c.MIB),
-            target_name=snap.target_name,
-            serial_number=snap.serial_number,
-        )
+        return snap

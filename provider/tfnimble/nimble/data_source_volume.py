@@ -3,70 +3,55 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Annotated
 
-from tfnimble.plugin import Attribute, AttributePath, Context, DataSource, Schema, types
+from tfnimble.plugin import AttributePath, Context, Value, types
 
 from . import _common as c
+from . import _fields as f
 from . import diagnostics as diag
+from ._base import NimbleDataSource
+
+if TYPE_CHECKING:
+    from .client import Volume
 
 KIND = "volume"
+S, N, B = types.String, types.Number, types.Bool
 
 
 @dataclass
 class VolumeDataModel:
-    id: Any = None
-    name: Any = None
-    size_mib: Any = None
-    pool: Any = None
-    performance_policy: Any = None
-    description: Any = None
-    online: Any = None
-    target_name: Any = None
-    serial_number: Any = None
-    clone: Any = None
-    base_snapshot_id: Any = None
-    parent_volume_id: Any = None
-    space_used_bytes: Any = None
+    id: Annotated[Value[str], f.lookup_key("ID of the volume.")] = None
+    name: Annotated[Value[str], f.lookup_key("Name of the volume.")] = None
+    size_mib: Annotated[Value[int], f.out(N, "Size in MiB.")] = None
+    pool: Annotated[Value[str], f.out(S, "Name of the pool.", "pool_name")] = None
+    performance_policy: Annotated[
+        Value[str], f.out(S, "Name of the performance policy.", "perfpolicy_name")
+    ] = None
+    description: Annotated[Value[str], f.out(S, "Description (empty when unset).")] = None
+    online: Annotated[Value[bool], f.out(B, "Whether the volume is online.")] = None
+    target_name: Annotated[Value[str], f.out(S, "iSCSI target name (IQN).")] = None
+    serial_number: Annotated[Value[str], f.out(S, "SCSI serial number.")] = None
+    clone: Annotated[Value[bool], f.out(B, "Whether the volume is a clone of a snapshot.")] = None
+    base_snapshot_id: Annotated[
+        Value[str], f.out(S, "For a clone, the ID of its snapshot; else empty.", "base_snap_id")
+    ] = None
+    parent_volume_id: Annotated[
+        Value[str],
+        f.out(S, "For a clone, the ID of the snapshot's volume; else empty.", "parent_vol_id"),
+    ] = None
+    space_used_bytes: Annotated[
+        Value[int], f.out(N, "Space used on the array, in bytes.", "total_usage_bytes")
+    ] = None
 
 
-def _out(ty: Any, description: str) -> Attribute:
-    return Attribute(type=ty, computed=True, description=description)
-
-
-class VolumeDataSource(DataSource):
+class VolumeDataSource(NimbleDataSource):
     TYPE_NAME = "volume"
     Model = VolumeDataModel
-
-    def schema(self) -> Schema:
-        s, n, b = types.String, types.Number, types.Bool
-        return Schema(
-            description=(
-                "Looks up an existing volume or clone by `name` or `id` (exactly one), e.g. a "
-                "volume made outside Terraform."
-            ),
-            attributes={
-                "id": Attribute(
-                    type=s, optional=True, computed=True, description="ID of the volume."
-                ),
-                "name": Attribute(
-                    type=s, optional=True, computed=True, description="Name of the volume."
-                ),
-                "size_mib": _out(n, "Size in MiB."),
-                "pool": _out(s, "Name of the pool."),
-                "performance_policy": _out(s, "Name of the performance policy."),
-                "description": _out(s, "Description (empty when unset)."),
-                "online": _out(b, "Whether the volume is online."),
-                "target_name": _out(s, "iSCSI target name (IQN)."),
-                "serial_number": _out(s, "SCSI serial number."),
-                "clone": _out(b, "Whether the volume is a clone of a snapshot."),
-                "base_snapshot_id": _out(s, "For a clone, the ID of its snapshot; else empty."),
-                "parent_volume_id": _out(
-                    s, "For a clone, the ID of the snapshot's volume; else empty."
-                ),
-                "space_used_bytes": _out(n, "Space used on the array, in bytes."),
-            },
-        )
+    DESCRIPTION = (
+        "Looks up an existing volume or clone by `name` or `id` (exactly one), e.g. a volume "
+        "made outside Terraform."
+    )
 
     def validate_config(self, ctx: Context, config: VolumeDataModel) -> None:
         if (config.id is None) == (config.name is None):
@@ -76,23 +61,9 @@ class VolumeDataSource(DataSource):
                 AttributePath.root().attr("name"),
             )
 
-    def read(self, ctx: Context, config: VolumeDataModel) -> VolumeDataModel:
-        ident = config.id if config.id is not None else config.name
+    def find(self, ctx: Context, config: VolumeDataModel) -> Volume:
+        ident = config.id if isinstance(config.id, str) else str(config.name)
         vol = c.find_volume(ctx, ident)
         if vol is None or (config.name is not None and vol.name != config.name):
             raise diag.not_found(KIND, ident)
-        return VolumeDataModel(
-            id=vol.id,
-            name=vol.name,
-            size_mib=vol.size_mib,
-            pool=vol.pool_name,
-            performance_policy=vol.perfpolicy_name,
-            description=vol.description,
-            online=vol.online,
-            target_name=vol.target_name,
-            serial_number=vol.serial_number,
-            clone=vol.clone,
-            base_snapshot_id=vol.base_snap_id,
-            parent_volume_id=vol.parent_vol_id,
-            space_used_bytes=vol.total_usage_bytes,
-        )
+        return vol

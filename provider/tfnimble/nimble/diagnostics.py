@@ -1,4 +1,5 @@
-"""Every diagnostic the nimble provider raises, built in one place.
+"""The diagnostics the nimble resources share, built in one place (a diagnostic only one
+resource raises is built beside it, in the same style).
 
 Summaries are Title Case and say what failed; details name the object, explain the array's
 error code in plain words, say what to do, and end with "Original error: ..." quoting the

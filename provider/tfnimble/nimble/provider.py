@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import tfnimble
 from tfnimble.plugin import (
@@ -18,11 +18,15 @@ from tfnimble.plugin import (
     Provider,
     Resource,
     Schema,
+    Value,
     is_unknown,
+    known_or_none,
+    need,
     types,
 )
 from tfnimble.plugin.logging import redact
 
+from . import _fields as f
 from . import diagnostics as diag
 from .data_source_discovery import DiscoveryDataSource
 from .data_source_performance_policy import PerformancePolicyDataSource
@@ -50,15 +54,62 @@ ENV = {
 }
 
 
+def _setting(ty: Any, description: str, *, sensitive: bool = False) -> f.Field:
+    return f.attr(Attribute(type=ty, optional=True, sensitive=sensitive, description=description))
+
+
 @dataclass
 class NimbleProviderModel:
-    host: Any = None
-    port: Any = None
-    username: Any = None
-    password: Any = None
-    ca_file: Any = None
-    insecure: Any = None
-    max_concurrency: Any = None
+    host: Annotated[
+        Value[str],
+        _setting(
+            types.String,
+            "Management host name or IP address of the array (or group). Falls back to "
+            "`NIMBLE_HOST`.",
+        ),
+    ] = None
+    port: Annotated[
+        Value[int],
+        _setting(types.Number, "Port of the REST API. Falls back to `NIMBLE_PORT`, then `5392`."),
+    ] = None
+    username: Annotated[
+        Value[str],
+        _setting(types.String, "User to log in as. Falls back to `NIMBLE_USERNAME`."),
+    ] = None
+    password: Annotated[
+        Value[str],
+        _setting(
+            types.String,
+            "Password of `username`. Falls back to `NIMBLE_PASSWORD`. Never logged.",
+            sensitive=True,
+        ),
+    ] = None
+    ca_file: Annotated[
+        Value[str],
+        _setting(
+            types.String,
+            "Path of a PEM file with the CA certificate that signed the array's certificate "
+            "(Nimble arrays ship a self-signed one). Falls back to `NIMBLE_CA_FILE`; without it "
+            "the system trust store is used.",
+        ),
+    ] = None
+    insecure: Annotated[
+        Value[bool],
+        _setting(
+            types.Bool,
+            "Skip verification of the array's TLS certificate. Only for lab arrays: anyone on "
+            "the path could then read the password. Falls back to `NIMBLE_INSECURE`; default "
+            "`false`.",
+        ),
+    ] = None
+    max_concurrency: Annotated[
+        Value[int],
+        _setting(
+            types.Number,
+            "Most REST calls in flight at once from this provider (Terraform applies up to 10 "
+            "resources in parallel). Default `8`.",
+        ),
+    ] = None
 
 
 @dataclass(frozen=True)
@@ -82,68 +133,13 @@ class NimbleProvider(Provider):
     Model = NimbleProviderModel
 
     def schema(self) -> Schema:
-        return Schema(
-            description=(
-                "The `nimble` provider manages HPE Nimble storage over the array's REST API: "
-                "volumes, snapshots, zero-copy clones (Image Transfer Optimization), initiator "
-                "groups and access control records. Every argument falls back to an "
-                'environment variable, so `provider "nimble" {}` is a complete configuration '
-                "when `NIMBLE_HOST`, `NIMBLE_USERNAME` and `NIMBLE_PASSWORD` are set."
-            ),
-            attributes={
-                "host": Attribute(
-                    type=types.String,
-                    optional=True,
-                    description=(
-                        "Management host name or IP address of the array (or group). "
-                        "Falls back to `NIMBLE_HOST`."
-                    ),
-                ),
-                "port": Attribute(
-                    type=types.Number,
-                    optional=True,
-                    description=("Port of the REST API. Falls back to `NIMBLE_PORT`, then `5392`."),
-                ),
-                "username": Attribute(
-                    type=types.String,
-                    optional=True,
-                    description="User to log in as. Falls back to `NIMBLE_USERNAME`.",
-                ),
-                "password": Attribute(
-                    type=types.String,
-                    optional=True,
-                    sensitive=True,
-                    description=(
-                        "Password of `username`. Falls back to `NIMBLE_PASSWORD`. Never logged."
-                    ),
-                ),
-                "ca_file": Attribute(
-                    type=types.String,
-                    optional=True,
-                    description=(
-                        "Path of a PEM file with the CA certificate that signed the array's "
-                        "certificate (Nimble arrays ship a self-signed one). Falls back to "
-                        "`NIMBLE_CA_FILE`; without it the system trust store is used."
-                    ),
-                ),
-                "insecure": Attribute(
-                    type=types.Bool,
-                    optional=True,
-                    description=(
-                        "Skip verification of the array's TLS certificate. Only for lab "
-                        "arrays: anyone on the path could then read the password. Falls back "
-                        "to `NIMBLE_INSECURE`; default `false`."
-                    ),
-                ),
-                "max_concurrency": Attribute(
-                    type=types.Number,
-                    optional=True,
-                    description=(
-                        "Most REST calls in flight at once from this provider (Terraform "
-                        "applies up to 10 resources in parallel). Default `8`."
-                    ),
-                ),
-            },
+        return f.schema_of(
+            NimbleProviderModel,
+            "The `nimble` provider manages HPE Nimble storage over the array's REST API: "
+            "volumes, snapshots, zero-copy clones (Image Transfer Optimization), initiator "
+            "groups and access control records. Every argument falls back to an environment "
+            'variable, so `provider "nimble" {}` is a complete configuration when '
+            "`NIMBLE_HOST`, `NIMBLE_USERNAME` and `NIMBLE_PASSWORD` are set.",
         )
 
     def validate_config(self, ctx: Context, config: NimbleProviderModel) -> None:
@@ -162,10 +158,10 @@ class NimbleProvider(Provider):
                 raise diag.unknown_config(name, ENV.get(name))
 
         def text(name: str) -> str | None:
-            value = getattr(config, name)
+            value: str | None = getattr(config, name)
             if value is None:
                 value = os.environ.get(ENV[name]) or None
-            return value  # type: ignore[no-any-return]
+            return value
 
         host, username, password = text("host"), text("username"), text("password")
         for name, value in (("host", host), ("username", username), ("password", password)):
@@ -173,20 +169,20 @@ class NimbleProvider(Provider):
                 raise diag.missing_config(name, ENV[name])
         assert host and username and password
         port: int = DEFAULT_PORT
-        if config.port is not None:
-            port = int(config.port)
+        if known_or_none(config.port) is not None:
+            port = int(need(config.port, "port"))
         elif os.environ.get("NIMBLE_PORT"):
             raw = os.environ["NIMBLE_PORT"]
             if not raw.isdigit() or not 0 < int(raw) < 65536:
                 raise diag.invalid_env("NIMBLE_PORT", raw, "a port number such as 5392")
             port = int(raw)
-        insecure = config.insecure
+        insecure = known_or_none(config.insecure)
         if insecure is None:
             raw = os.environ.get("NIMBLE_INSECURE", "").strip().lower()
             if raw not in ("", "0", "1", "true", "false", "yes", "no"):
                 raise diag.invalid_env("NIMBLE_INSECURE", raw, "true or false")
             insecure = raw in ("1", "true", "yes")
-        concurrency = int(config.max_concurrency or DEFAULT_MAX_CONCURRENCY)
+        concurrency = int(known_or_none(config.max_concurrency) or DEFAULT_MAX_CONCURRENCY)
         return Settings(
             host=host,
             port=port,

@@ -3,102 +3,87 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Annotated
 
 from tfnimble.plugin import (
-    Attribute,
     AttributePath,
     Context,
     DiagnosticError,
-    Resource,
-    Schema,
+    Value,
     is_known,
-    requires_replace,
-    timeouts_block,
+    known_or_none,
+    need,
     types,
-    use_state_for_unknown,
 )
 
 from . import _common as c
+from . import _fields as f
 from . import diagnostics as diag
+from ._base import VolumeBackedResource
+
+if TYPE_CHECKING:
+    from .client import Volume
 
 KIND = "clone volume"
 
 
 @dataclass
 class CloneVolumeModel:
-    id: Any = None
-    name: Any = None
-    snapshot_id: Any = None
-    size_mib: Any = None
-    description: Any = None
-    performance_policy: Any = None
-    online: Any = None
-    target_name: Any = None
-    serial_number: Any = None
-    parent_volume_id: Any = None
-    base_snapshot_name: Any = None
-    space_used_bytes: Any = None
-    timeouts: Any = None
+    id: Annotated[Value[str], f.array_id(KIND)] = None
+    name: Annotated[
+        Value[str],
+        f.name(
+            "Name of the clone, unique on the array. Renamed in place (the iSCSI target name "
+            "stays).",
+            c.VOLUME_NAME_RULE,
+        ),
+    ] = None
+    snapshot_id: Annotated[
+        Value[str],
+        f.replacing_reference(
+            "ID of the snapshot to clone, e.g. `nimble_snapshot.base.id`. Changing it replaces the "
+            "clone (its data is lost)."
+        ),
+    ] = None
+    size_mib: Annotated[
+        Value[int],
+        f.argument(
+            types.Number,
+            "Size in MiB. Defaults to the snapshot's size; must be at least that. Grows in "
+            "place; a smaller value is refused at plan time.",
+            computed=True,
+            validators=(c.SIZE_RULE,),
+            keep_prior=True,
+        ),
+    ] = None
+    description: Annotated[Value[str], f.description(KIND)] = None
+    performance_policy: Annotated[Value[str], f.performance_policy(KIND)] = None
+    online: Annotated[Value[bool], f.online(KIND)] = None
+    target_name: Annotated[Value[str], f.computed("iSCSI target name (IQN) of the clone.")] = None
+    serial_number: Annotated[Value[str], f.computed("SCSI serial number of the clone.")] = None
+    parent_volume_id: Annotated[
+        Value[str], f.computed("ID of the volume the snapshot belongs to.")
+    ] = None
+    base_snapshot_name: Annotated[
+        Value[str], f.computed("Name of the snapshot the clone was made from.")
+    ] = None
+    space_used_bytes: Annotated[Value[int], f.space_used(KIND)] = None
+    timeouts: Annotated[Value[dict[str, str | None]], f.timeouts("create", "update", "delete")] = (
+        None
+    )
 
 
-class CloneVolumeResource(Resource):
+class CloneVolumeResource(VolumeBackedResource):
     """A zero-copy clone of a snapshot: created instantly, sharing every block with the
     snapshot until written. Use one per instance boot disk made from an image master."""
 
     TYPE_NAME = "clone_volume"
     Model = CloneVolumeModel
-    DEFAULT_TIMEOUTS = c.DEFAULT_TIMEOUTS
-
-    def schema(self) -> Schema:
-        return Schema(
-            description=(
-                "A zero-copy clone of a snapshot (`POST /v1/volumes` with `clone: true`): "
-                "created in seconds, using no space until written. Delete takes the clone "
-                "offline first. Import with the clone's ID or name."
-            ),
-            attributes={
-                "id": c.id_attribute(KIND),
-                "name": Attribute(
-                    type=types.String,
-                    required=True,
-                    validators=(c.VOLUME_NAME_RULE,),
-                    description=(
-                        "Name of the clone, unique on the array. Renamed in place (the iSCSI "
-                        "target name stays)."
-                    ),
-                ),
-                "snapshot_id": Attribute(
-                    type=types.String,
-                    required=True,
-                    plan_modifiers=(requires_replace(),),
-                    description=(
-                        "ID of the snapshot to clone, e.g. `nimble_snapshot.base.id`. "
-                        "Changing it replaces the clone (its data is lost)."
-                    ),
-                ),
-                "size_mib": Attribute(
-                    type=types.Number,
-                    optional=True,
-                    computed=True,
-                    validators=(c.SIZE_RULE,),
-                    plan_modifiers=(use_state_for_unknown(),),
-                    description=(
-                        "Size in MiB. Defaults to the snapshot's size; must be at least that. "
-                        "Grows in place; a smaller value is refused at plan time."
-                    ),
-                ),
-                "description": c.description_attribute(KIND),
-                "performance_policy": c.performance_policy_attribute(KIND),
-                "online": c.online_attribute(KIND),
-                "target_name": c.computed("iSCSI target name (IQN) of the clone."),
-                "serial_number": c.computed("SCSI serial number of the clone."),
-                "parent_volume_id": c.computed("ID of the volume the snapshot belongs to."),
-                "base_snapshot_name": c.computed("Name of the snapshot the clone was made from."),
-                "space_used_bytes": c.space_used_attribute(KIND),
-            },
-            blocks={"timeouts": timeouts_block("create", "update", "delete")},
-        )
+    DESCRIPTION = (
+        "A zero-copy clone of a snapshot (`POST /v1/volumes` with `clone: true`): created in "
+        "seconds, using no space until written. Delete takes the clone offline first. Import "
+        "with the clone's ID or name."
+    )
 
     def modify_plan(
         self,
@@ -109,21 +94,15 @@ class CloneVolumeResource(Resource):
     ) -> CloneVolumeModel:
         if state is None:
             if is_known(plan.snapshot_id) and is_known(config.size_mib) and config.size_mib:
-                self._check_size_against_snapshot(ctx, plan.name, plan.snapshot_id, plan.size_mib)
+                size = need(plan.size_mib, "size_mib")
+                self._check_size_against_snapshot(ctx, plan.name, need(plan.snapshot_id), size)
             return plan
-        replacing = plan.snapshot_id != state.snapshot_id
-        if (
-            not replacing
-            and is_known(plan.size_mib)
-            and plan.size_mib is not None
-            and state.size_mib is not None
-            and plan.size_mib < state.size_mib
-        ):
-            raise diag.size_shrink(KIND, state.name, int(state.size_mib), int(plan.size_mib))
+        if plan.snapshot_id == state.snapshot_id:  # else replaced: any size is fine
+            c.refuse_shrink(KIND, state.name, plan.size_mib, state.size_mib)
         return plan
 
     def _check_size_against_snapshot(
-        self, ctx: Context, name: Any, snapshot_id: str, size_mib: int
+        self, ctx: Context, name: Value[str], snapshot_id: str, size_mib: int
     ) -> None:
         from .client import snapshots
 
@@ -138,80 +117,59 @@ class CloneVolumeResource(Resource):
                 f'"{name if is_known(name) else "this clone"}" from.',
                 AttributePath.root().attr("snapshot_id"),
             )
-        snap_mib = -(-snap.size // c.MIB)
+        snap_mib = c.snapshot_size_mib(snap)
         if size_mib < snap_mib:
-            raise diag.size_below_snapshot(str(name), snap.name, snap_mib, int(size_mib))
+            raise diag.size_below_snapshot(str(name), snap.name, snap_mib, size_mib)
 
-    def _model(self, vol: Any, prior: CloneVolumeModel | None) -> CloneVolumeModel:
+    def to_model(self, obj: Volume, prior: CloneVolumeModel | None) -> CloneVolumeModel:
         return CloneVolumeModel(
-            snapshot_id=vol.base_snap_id,
-            parent_volume_id=vol.parent_vol_id,
-            base_snapshot_name=vol.base_snap_name,
-            **c.volume_fields(vol, prior),
+            snapshot_id=obj.base_snap_id,
+            parent_volume_id=obj.parent_vol_id,
+            base_snapshot_name=obj.base_snap_name,
+            **c.volume_fields(obj, prior),
         )
 
     def create(self, ctx: Context, plan: CloneVolumeModel) -> CloneVolumeModel:
         from .client import volumes
 
         cl = c.client(ctx)
-        size = int(plan.size_mib) if is_known(plan.size_mib) and plan.size_mib else None
+        name, snapshot_id = need(plan.name, "name"), need(plan.snapshot_id, "snapshot_id")
+        size = known_or_none(plan.size_mib) or None
         if size is not None:
-            self._check_size_against_snapshot(ctx, plan.name, plan.snapshot_id, size)
-        policy = None
-        if is_known(plan.performance_policy):
-            policy = c.policy_id(
-                ctx, plan.performance_policy, AttributePath.root().attr("performance_policy")
-            )
-        ctx.check(f"creating clone volume {plan.name}")
-        vol = c.call(
+            self._check_size_against_snapshot(ctx, name, snapshot_id, size)
+        policy = c.policy_id(
+            ctx,
+            known_or_none(plan.performance_policy),
+            AttributePath.root().attr("performance_policy"),
+        )
+        vol = c.create(
+            ctx,
             lambda: volumes.clone_volume(
                 cl,
-                plan.name,
-                plan.snapshot_id,
-                description=plan.description,
+                name,
+                snapshot_id,
+                description=known_or_none(plan.description),
                 perfpolicy_id=policy,
                 online=bool(plan.online),
             ),
-            "create",
             KIND,
-            plan.name,
+            name,
         )
-        model = self._model(vol, plan)
+        model = self.to_model(vol, plan)
         ctx.set_partial_state(model)
         if size is not None and size > vol.size_mib:
-            ctx.check(f"growing clone volume {plan.name}")
+            ctx.check(f"growing clone volume {name}")
+            vol_id = vol.id
             vol = c.call(
-                lambda: volumes.update_volume(cl, vol.id, size_mib=size), "resize", KIND, plan.name
+                lambda: volumes.update_volume(cl, vol_id, size_mib=size), "resize", KIND, name
             )
-            model = self._model(vol, plan)
+            model = self.to_model(vol, plan)
         return model
 
-    def read(self, ctx: Context, state: CloneVolumeModel) -> CloneVolumeModel | None:
-        from .client import volumes
-
-        cl = c.client(ctx)
-        vol = c.call(lambda: volumes.get_volume(cl, state.id), "read", KIND, state.name)
-        return None if vol is None else self._model(vol, state)
-
-    def update(
-        self, ctx: Context, plan: CloneVolumeModel, state: CloneVolumeModel
-    ) -> CloneVolumeModel:
-        vol = c.volume_changes(ctx, plan, state, KIND)
-        model = self._model(vol, plan)
-        model.space_used_bytes = c.kept_reading(plan.space_used_bytes, vol.total_usage_bytes)
-        return model
-
-    def delete(self, ctx: Context, state: CloneVolumeModel) -> None:
-        c.delete_volume(ctx, state.id, state.name, KIND, was_online=bool(state.online))
-
-    def import_state(self, ctx: Context, import_id: str) -> CloneVolumeModel:
-        vol = c.find_volume(ctx, import_id, KIND)
-        if vol is None:
-            raise diag.not_found(KIND, import_id)
+    def check_import(self, vol: Volume) -> None:
         if not vol.clone:
             raise DiagnosticError(
                 "Volume Is Not A Clone",
                 f'Volume "{vol.name}" ({vol.id}) is not a clone of a snapshot; import it as a '
                 "nimble_volume instead.",
             )
-        return self._model(vol, None)

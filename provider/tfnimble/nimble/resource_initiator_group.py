@@ -5,22 +5,26 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from tfnimble.plugin import (
-    Attribute,
     AttributePath,
     Context,
     Diagnostic,
-    Resource,
-    Schema,
     Severity,
-    timeouts_block,
+    Value,
+    known_or_none,
+    need,
     types,
 )
 
 from . import _common as c
+from . import _fields as f
 from . import diagnostics as diag
+from ._base import NimbleResource
+
+if TYPE_CHECKING:
+    from .client import InitiatorGroup, NimbleClient
 
 KIND = "initiator group"
 _IQN = re.compile(r"(iqn\.\d{4}-\d{2}\.[A-Za-z0-9.:-]{1,243}|eui\.[0-9A-Fa-f]{16})")
@@ -45,57 +49,49 @@ def _iqns_rule(value: Any, path: AttributePath) -> Sequence[Diagnostic]:
 
 @dataclass
 class InitiatorGroupModel:
-    id: Any = None
-    name: Any = None
-    description: Any = None
-    initiators: Any = None
-    timeouts: Any = None
+    id: Annotated[Value[str], f.array_id(KIND)] = None
+    name: Annotated[
+        Value[str], f.name("Name of the initiator group, unique on the array.", c.OBJECT_NAME_RULE)
+    ] = None
+    description: Annotated[Value[str], f.description(KIND)] = None
+    initiators: Annotated[
+        Value[list[str]],
+        f.argument(
+            types.Set(types.String),
+            "IQNs of the member hosts, e.g. `iqn.1993-08.org.debian:01:controller`. "
+            "Each member gets a label derived from its IQN. Updated in place as a "
+            "whole.",
+            validators=(_iqns_rule,),
+        ),
+    ] = None
+    timeouts: Annotated[Value[f.Timeouts], f.timeouts("create", "update", "delete")] = None
 
 
-class InitiatorGroupResource(Resource):
+class InitiatorGroupResource(NimbleResource):
     """An iSCSI initiator group: a named set of host IQNs."""
 
     TYPE_NAME = "initiator_group"
     Model = InitiatorGroupModel
-    DEFAULT_TIMEOUTS = c.DEFAULT_TIMEOUTS
+    DESCRIPTION = (
+        "An iSCSI initiator group: the hosts (by IQN) that a `nimble_access_control_record` "
+        "lets see a volume. Members, name and description change in place. Import with the "
+        "group's ID or name."
+    )
 
-    def schema(self) -> Schema:
-        return Schema(
-            description=(
-                "An iSCSI initiator group: the hosts (by IQN) that a "
-                "`nimble_access_control_record` lets see a volume. Members, name and "
-                "description change in place. Import with the group's ID or name."
-            ),
-            attributes={
-                "id": c.id_attribute(KIND),
-                "name": Attribute(
-                    type=types.String,
-                    required=True,
-                    validators=(c.OBJECT_NAME_RULE,),
-                    description="Name of the initiator group, unique on the array.",
-                ),
-                "description": c.description_attribute(KIND),
-                "initiators": Attribute(
-                    type=types.Set(types.String),
-                    optional=True,
-                    validators=(_iqns_rule,),
-                    description=(
-                        "IQNs of the member hosts, e.g. "
-                        "`iqn.1993-08.org.debian:01:controller`. Each member gets a label "
-                        "derived from its IQN. Updated in place as a whole."
-                    ),
-                ),
-            },
-            blocks={"timeouts": timeouts_block("create", "update", "delete")},
-        )
+    def get(self, cl: NimbleClient, ident: str) -> InitiatorGroup | None:
+        from .client import initiator_groups as ig
 
-    def _model(self, group: Any, prior: InitiatorGroupModel | None) -> InitiatorGroupModel:
-        iqns = sorted(group.iqns)
+        return ig.get_initiator_group(cl, ident)
+
+    def to_model(
+        self, obj: InitiatorGroup, prior: InitiatorGroupModel | None
+    ) -> InitiatorGroupModel:
+        iqns = sorted(obj.iqns)
         prior_iqns = getattr(prior, "initiators", None)
         return InitiatorGroupModel(
-            id=group.id,
-            name=group.name,
-            description=c.text_or_prior(group.description, getattr(prior, "description", None)),
+            id=obj.id,
+            name=obj.name,
+            description=c.text_or_prior(obj.description, getattr(prior, "description", None)),
             # No members reads back as an empty list; keep "unset" when it was unset.
             initiators=iqns if iqns or prior_iqns else prior_iqns,
             timeouts=getattr(prior, "timeouts", None),
@@ -105,23 +101,19 @@ class InitiatorGroupResource(Resource):
         from .client import initiator_groups as ig
 
         cl = c.client(ctx)
-        ctx.check(f"creating initiator group {plan.name}")
-        group = c.call(
+        name = need(plan.name, "name")
+        group = c.create(
+            ctx,
             lambda: ig.create_initiator_group(
-                cl, plan.name, list(plan.initiators or ()), description=plan.description
+                cl,
+                name,
+                list(known_or_none(plan.initiators) or ()),
+                description=known_or_none(plan.description),
             ),
-            "create",
             KIND,
-            plan.name,
+            name,
         )
-        return self._model(group, plan)
-
-    def read(self, ctx: Context, state: InitiatorGroupModel) -> InitiatorGroupModel | None:
-        from .client import initiator_groups as ig
-
-        cl = c.client(ctx)
-        group = c.call(lambda: ig.get_initiator_group(cl, state.id), "read", KIND, state.name)
-        return None if group is None else self._model(group, state)
+        return self.to_model(group, plan)
 
     def update(
         self, ctx: Context, plan: InitiatorGroupModel, state: InitiatorGroupModel
@@ -129,50 +121,38 @@ class InitiatorGroupResource(Resource):
         from .client import initiator_groups as ig
 
         cl = c.client(ctx)
+        ident, name = need(state.id, "id"), str(state.name)
+        planned = list(known_or_none(plan.initiators) or ())
         members = None
-        if sorted(plan.initiators or ()) != sorted(state.initiators or ()):
-            members = list(plan.initiators or ())
+        if sorted(planned) != sorted(known_or_none(state.initiators) or ()):
+            members = planned
         description = None
         if plan.description != state.description:
-            description = plan.description or ""
-        ctx.check(f"updating initiator group {state.name}")
+            description = known_or_none(plan.description) or ""
+        ctx.check(f"updating initiator group {name}")
         group = c.call(
             lambda: ig.update_initiator_group(
                 cl,
-                state.id,
+                ident,
                 initiators=members,
                 description=description,
-                name=plan.name if plan.name != state.name else None,
+                name=known_or_none(plan.name) if plan.name != state.name else None,
             ),
             "update",
             KIND,
-            state.name,
+            name,
         )
-        return self._model(group, plan)
+        return self.to_model(group, plan)
 
     def delete(self, ctx: Context, state: InitiatorGroupModel) -> None:
         from .client import initiator_groups as ig
 
-        cl = c.client(ctx)
-        ctx.check(f"deleting initiator group {state.name}")
-        c.call(
-            lambda: ig.delete_initiator_group(cl, state.id, missing_ok=True),
-            "delete",
-            KIND,
-            state.name,
-        )
+        cl, ident, name = c.client(ctx), need(state.id, "id"), str(state.name)
+        ctx.check(f"deleting initiator group {name}")
+        c.call(lambda: ig.delete_initiator_group(cl, ident, missing_ok=True), "delete", KIND, name)
 
     def import_state(self, ctx: Context, import_id: str) -> InitiatorGroupModel:
-        from .client import initiator_groups as ig
-
-        cl = c.client(ctx)
-        group = None
-        if c.is_id(import_id):
-            group = c.call(lambda: ig.get_initiator_group(cl, import_id), "import", KIND, import_id)
-        if group is None:
-            group = c.call(
-                lambda: ig.find_initiator_group_by_name(cl, import_id), "import", KIND, import_id
-            )
+        group = c.find_initiator_group(ctx, import_id, "import", KIND, import_id)
         if group is None:
             raise diag.not_found(KIND, import_id)
-        return self._model(group, None)
+        return self.to_model(group, None)

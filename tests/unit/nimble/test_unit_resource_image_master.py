@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tfnimble.nimble import image_master_ops as ops
 from tfnimble.nimble import imagewrite as iw
 from tfnimble.nimble import resource_image_master as rim
 from tfnimble.nimble.client import (
@@ -326,7 +327,7 @@ def test_create_writes_verifies_revokes_then_snapshots(array: FakeArray, image: 
     assert model.initiator_name == INIT
     assert c.private[rim.FINGERPRINT] == [1000, 7, SHA]
     assert array.snapshot is not None
-    assert rim.parse_provenance(array.snapshot.description)["source"] == "img.qcow2"
+    assert ops.parse_provenance(array.snapshot.description)["source"] == "img.qcow2"
 
 
 def test_create_reuses_the_initiator_group_that_holds_the_initiator(
@@ -477,16 +478,16 @@ def test_delete_race_with_a_new_clone_names_it(
 
 def test_provenance_round_trip_and_secrets_stay_off_the_array() -> None:
     src = iw.Source("p", "qcow2", 123, SHA, 1, 1)
-    text = rim.provenance(src, "images/u.qcow2", pinned=True)
+    text = ops.provenance(src, "images/u.qcow2", pinned=True)
     assert len(text) <= 255
-    assert rim.parse_provenance(text) == {
+    assert ops.parse_provenance(text) == {
         "sha256": SHA,
         "format": "qcow2",
         "virtual_size": 123,
         "pinned": True,
         "source": "images/u.qcow2",
     }
-    secret = rim.provenance(src, "https://u:pw@h/x.img?sig=1", pinned=False)
+    secret = ops.provenance(src, "https://u:pw@h/x.img?sig=1", pinned=False)
     assert "pw" not in secret and "sig" not in secret
-    assert rim.parse_provenance(secret)["source"] is None
-    assert rim.parse_provenance("made by hand") == {}
+    assert ops.parse_provenance(secret)["source"] is None
+    assert ops.parse_provenance("made by hand") == {}
