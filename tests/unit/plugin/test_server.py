@@ -182,7 +182,8 @@ def test_get_provider_schema_is_built_once(service: ProviderService) -> None:
     assert set(first.data_source_schemas) == {"ex_lookup"}
     assert first.provider.block.attributes[0].name == "endpoint"
     assert first.HasField("server_capabilities")
-    assert call(service.GetProviderSchema, pb.GetProviderSchema.Request()) is first
+    assert call(service.GetProviderSchema, pb.GetProviderSchema.Request()) == first
+    assert service.engine.get_provider_schema() is service.engine.get_provider_schema()
 
 
 def test_a_schema_bug_is_a_diagnostic_not_a_crash() -> None:
