@@ -184,19 +184,56 @@ def _capabilities() -> pb.ServerCapabilities:
     return pb.ServerCapabilities(plan_destroy=False, get_provider_schema_optional=False)
 
 
-def _no_fields(msg: Message, schemas: Schemas) -> None:
+def _rpc(
+    messages: Any,  # the generated pair class, e.g. pb.ReadResource (Request and Response)
+    decode: Callable[[PbReq, Schemas], Req],
+    encode: Callable[[Req, Resp], PbResp],
+    what: str = "request",
+    reject: Callable[[PbReq, Diagnostics], PbResp] | None = None,
+) -> Rpc[PbReq, Req, Resp, PbResp]:
+    """An Rpc named after its messages; a request it cannot decode gets diagnostics only."""
+    return Rpc(
+        messages.DESCRIPTOR.name,
+        messages.Request,
+        messages.Response,
+        decode,
+        encode,
+        reject or _diagnostics_only(messages.Response),
+        what,
+        message_required=bool(messages.Request.DESCRIPTOR.fields),
+    )
+
+
+def _no_fields(_msg: Message, _schemas: Schemas) -> None:
     return None
 
 
-def _diagnostics_only(
-    response_type: Callable[..., PbResp],
-) -> Callable[[Any, Diagnostics], PbResp]:
+def _diagnostics_only(response_type: Callable[..., PbResp]) -> Callable[[Any, Diagnostics], PbResp]:
     """The reply that carries only diagnostics (a reject, or a configuration RPC's answer)."""
 
     def reply(_request: object, diags: Diagnostics) -> PbResp:
         return response_type(diagnostics=diagnostics_to_proto(diags))
 
     return reply
+
+
+def _state_reply(response_type: Callable[..., PbResp]) -> Callable[[Any, StateResponse], PbResp]:
+    """ReadResource's and ApplyResourceChange's reply: new state, private, diagnostics."""
+
+    def reply(req: ReadResourceRequest | ApplyResourceChangeRequest, resp: StateResponse) -> PbResp:
+        return response_type(
+            new_state=encode_dynamic(resp.state, req.schema_type),
+            private=resp.private,
+            diagnostics=diagnostics_to_proto(resp.diagnostics),
+        )
+
+    return reply
+
+
+def _decode_values(schema: Schema, *values: pb.DynamicValue) -> tuple[ct.CtyType, list[Any]]:
+    """The schema's object type, and each DynamicValue decoded with it."""
+    ty = schema.cty_type()
+    return ty, [decode_dynamic(v, ty) for v in values]
 
 
 def _encode_metadata(_req: None, resp: GetMetadataResponse) -> pb.GetMetadata.Response:
@@ -220,14 +257,10 @@ def _encode_schemas(_req: None, resp: GetProviderSchemaResponse) -> pb.GetProvid
 
 
 def _config_rpc(
-    name: str,
-    messages: Any,
-    what: str,
-    decode: Callable[[Any, Schemas], ConfigRequest],
+    messages: Any, what: str, decode: Callable[[Any, Schemas], ConfigRequest]
 ) -> Rpc[Any, ConfigRequest, Diagnostics, Any]:
     """The four configuration RPCs: decode a config, answer with the engine's diagnostics."""
-    reply = _diagnostics_only(messages.Response)
-    return Rpc(name, messages.Request, messages.Response, decode, reply, reply, what)
+    return _rpc(messages, decode, _diagnostics_only(messages.Response), what)
 
 
 def _decode_upgrade(
@@ -250,17 +283,8 @@ def _encode_upgrade(
 
 
 def _decode_read(msg: pb.ReadResource.Request, schemas: Schemas) -> ReadResourceRequest:
-    ty = schemas.resource_schema(msg.type_name).cty_type()
-    state = decode_dynamic(msg.current_state, ty)
+    ty, (state,) = _decode_values(schemas.resource_schema(msg.type_name), msg.current_state)
     return ReadResourceRequest(msg.type_name, state, msg.private, ty)
-
-
-def _encode_read(req: ReadResourceRequest, resp: StateResponse) -> pb.ReadResource.Response:
-    return pb.ReadResource.Response(
-        new_state=encode_dynamic(resp.state, req.schema_type),
-        private=resp.private,
-        diagnostics=diagnostics_to_proto(resp.diagnostics),
-    )
 
 
 def _reject_read(msg: pb.ReadResource.Request, diags: Diagnostics) -> pb.ReadResource.Response:
@@ -271,15 +295,10 @@ def _reject_read(msg: pb.ReadResource.Request, diags: Diagnostics) -> pb.ReadRes
 
 
 def _decode_plan(msg: pb.PlanResourceChange.Request, schemas: Schemas) -> PlanResourceChangeRequest:
-    ty = schemas.resource_schema(msg.type_name).cty_type()
-    return PlanResourceChangeRequest(
-        msg.type_name,
-        decode_dynamic(msg.prior_state, ty),
-        decode_dynamic(msg.proposed_new_state, ty),
-        decode_dynamic(msg.config, ty),
-        msg.prior_private,
-        ty,
+    ty, (prior, proposed, config) = _decode_values(
+        schemas.resource_schema(msg.type_name), msg.prior_state, msg.proposed_new_state, msg.config
     )
+    return PlanResourceChangeRequest(msg.type_name, prior, proposed, config, msg.prior_private, ty)
 
 
 def _encode_plan(
@@ -296,24 +315,11 @@ def _encode_plan(
 def _decode_apply(
     msg: pb.ApplyResourceChange.Request, schemas: Schemas
 ) -> ApplyResourceChangeRequest:
-    ty = schemas.resource_schema(msg.type_name).cty_type()
-    return ApplyResourceChangeRequest(
-        msg.type_name,
-        decode_dynamic(msg.prior_state, ty),
-        decode_dynamic(msg.planned_state, ty),
-        decode_dynamic(msg.config, ty),
-        msg.planned_private,
-        ty,
+    ty, (prior, planned, config) = _decode_values(
+        schemas.resource_schema(msg.type_name), msg.prior_state, msg.planned_state, msg.config
     )
-
-
-def _encode_apply(
-    req: ApplyResourceChangeRequest, resp: StateResponse
-) -> pb.ApplyResourceChange.Response:
-    return pb.ApplyResourceChange.Response(
-        new_state=encode_dynamic(resp.state, req.schema_type),
-        private=resp.private,
-        diagnostics=diagnostics_to_proto(resp.diagnostics),
+    return ApplyResourceChangeRequest(
+        msg.type_name, prior, planned, config, msg.planned_private, ty
     )
 
 
@@ -350,8 +356,8 @@ def _encode_import(
 
 
 def _decode_data_source(msg: pb.ReadDataSource.Request, schemas: Schemas) -> ReadDataSourceRequest:
-    ty = schemas.data_source_schema(msg.type_name).cty_type()
-    return ReadDataSourceRequest(msg.type_name, decode_dynamic(msg.config, ty), ty)
+    ty, (config,) = _decode_values(schemas.data_source_schema(msg.type_name), msg.config)
+    return ReadDataSourceRequest(msg.type_name, config, ty)
 
 
 def _encode_data_source(
@@ -371,36 +377,13 @@ def _encode_stopped(_req: None, _resp: None) -> pb.StopProvider.Response:
     return pb.StopProvider.Response()
 
 
-def _encode_call_function(
-    _req: CallFunctionRequest, diags: Diagnostics
-) -> pb.CallFunction.Response:
-    return pb.CallFunction.Response(diagnostics=diagnostics_to_proto(diags))
-
-
 def _decode_call_function(msg: pb.CallFunction.Request, _schemas: Schemas) -> CallFunctionRequest:
     return CallFunctionRequest(msg.name)
 
 
-GET_METADATA = Rpc(
-    "GetMetadata",
-    pb.GetMetadata.Request,
-    pb.GetMetadata.Response,
-    _no_fields,
-    _encode_metadata,
-    _diagnostics_only(pb.GetMetadata.Response),
-    message_required=False,
-)
-GET_PROVIDER_SCHEMA = Rpc(
-    "GetProviderSchema",
-    pb.GetProviderSchema.Request,
-    pb.GetProviderSchema.Response,
-    _no_fields,
-    _encode_schemas,
-    _diagnostics_only(pb.GetProviderSchema.Response),
-    message_required=False,
-)
+GET_METADATA = _rpc(pb.GetMetadata, _no_fields, _encode_metadata)
+GET_PROVIDER_SCHEMA = _rpc(pb.GetProviderSchema, _no_fields, _encode_schemas)
 VALIDATE_PROVIDER_CONFIG = _config_rpc(
-    "ValidateProviderConfig",
     pb.ValidateProviderConfig,
     "provider configuration",
     lambda msg, schemas: ConfigRequest(
@@ -408,7 +391,6 @@ VALIDATE_PROVIDER_CONFIG = _config_rpc(
     ),
 )
 CONFIGURE_PROVIDER = _config_rpc(
-    "ConfigureProvider",
     pb.ConfigureProvider,
     "provider configuration",
     lambda msg, schemas: ConfigRequest(
@@ -417,7 +399,6 @@ CONFIGURE_PROVIDER = _config_rpc(
     ),
 )
 VALIDATE_RESOURCE_CONFIG = _config_rpc(
-    "ValidateResourceConfig",
     pb.ValidateResourceConfig,
     "resource configuration",
     lambda msg, schemas: ConfigRequest(
@@ -426,7 +407,6 @@ VALIDATE_RESOURCE_CONFIG = _config_rpc(
     ),
 )
 VALIDATE_DATA_RESOURCE_CONFIG = _config_rpc(
-    "ValidateDataResourceConfig",
     pb.ValidateDataResourceConfig,
     "data source configuration",
     lambda msg, schemas: ConfigRequest(
@@ -434,83 +414,43 @@ VALIDATE_DATA_RESOURCE_CONFIG = _config_rpc(
         msg.type_name,
     ),
 )
-UPGRADE_RESOURCE_STATE = Rpc(
-    "UpgradeResourceState",
-    pb.UpgradeResourceState.Request,
-    pb.UpgradeResourceState.Response,
-    _decode_upgrade,
-    _encode_upgrade,
-    _diagnostics_only(pb.UpgradeResourceState.Response),
-    "state",
+UPGRADE_RESOURCE_STATE = _rpc(pb.UpgradeResourceState, _decode_upgrade, _encode_upgrade, "state")
+READ_RESOURCE = _rpc(
+    pb.ReadResource, _decode_read, _state_reply(pb.ReadResource.Response), "state", _reject_read
 )
-READ_RESOURCE = Rpc(
-    "ReadResource",
-    pb.ReadResource.Request,
-    pb.ReadResource.Response,
-    _decode_read,
-    _encode_read,
-    _reject_read,
-    "state",
-)
-PLAN_RESOURCE_CHANGE = Rpc(
-    "PlanResourceChange",
-    pb.PlanResourceChange.Request,
-    pb.PlanResourceChange.Response,
-    _decode_plan,
-    _encode_plan,
-    _diagnostics_only(pb.PlanResourceChange.Response),
-    "plan",
-)
-APPLY_RESOURCE_CHANGE = Rpc(
-    "ApplyResourceChange",
-    pb.ApplyResourceChange.Request,
-    pb.ApplyResourceChange.Response,
+PLAN_RESOURCE_CHANGE = _rpc(pb.PlanResourceChange, _decode_plan, _encode_plan, "plan")
+APPLY_RESOURCE_CHANGE = _rpc(
+    pb.ApplyResourceChange,
     _decode_apply,
-    _encode_apply,
-    _reject_apply,
+    _state_reply(pb.ApplyResourceChange.Response),
     "planned change",
+    _reject_apply,
 )
-IMPORT_RESOURCE_STATE = Rpc(
-    "ImportResourceState",
-    pb.ImportResourceState.Request,
-    pb.ImportResourceState.Response,
-    _decode_import,
-    _encode_import,
-    _diagnostics_only(pb.ImportResourceState.Response),
-    "import",
+IMPORT_RESOURCE_STATE = _rpc(pb.ImportResourceState, _decode_import, _encode_import, "import")
+READ_DATA_SOURCE = _rpc(
+    pb.ReadDataSource, _decode_data_source, _encode_data_source, "configuration"
 )
-READ_DATA_SOURCE = Rpc(
-    "ReadDataSource",
-    pb.ReadDataSource.Request,
-    pb.ReadDataSource.Response,
-    _decode_data_source,
-    _encode_data_source,
-    _diagnostics_only(pb.ReadDataSource.Response),
-    "configuration",
+GET_FUNCTIONS = _rpc(pb.GetFunctions, _no_fields, _encode_no_functions)
+CALL_FUNCTION = _rpc(
+    pb.CallFunction, _decode_call_function, _diagnostics_only(pb.CallFunction.Response)
 )
-GET_FUNCTIONS = Rpc(
-    "GetFunctions",
-    pb.GetFunctions.Request,
-    pb.GetFunctions.Response,
-    _no_fields,
-    _encode_no_functions,
-    _diagnostics_only(pb.GetFunctions.Response),
-    message_required=False,
-)
-CALL_FUNCTION = Rpc(
-    "CallFunction",
-    pb.CallFunction.Request,
-    pb.CallFunction.Response,
-    _decode_call_function,
-    _encode_call_function,
-    _diagnostics_only(pb.CallFunction.Response),
-)
-STOP_PROVIDER = Rpc(
-    "StopProvider",
-    pb.StopProvider.Request,
-    pb.StopProvider.Response,
-    _no_fields,
-    _encode_stopped,
-    _diagnostics_only(pb.StopProvider.Response),
-    message_required=False,
+STOP_PROVIDER = _rpc(pb.StopProvider, _no_fields, _encode_stopped)
+
+#: Every RPC of the tfplugin6 Provider service that this provider serves.
+RPCS: tuple[Rpc[Any, Any, Any, Any], ...] = (
+    GET_METADATA,
+    GET_PROVIDER_SCHEMA,
+    VALIDATE_PROVIDER_CONFIG,
+    VALIDATE_RESOURCE_CONFIG,
+    VALIDATE_DATA_RESOURCE_CONFIG,
+    UPGRADE_RESOURCE_STATE,
+    CONFIGURE_PROVIDER,
+    READ_RESOURCE,
+    PLAN_RESOURCE_CHANGE,
+    APPLY_RESOURCE_CHANGE,
+    IMPORT_RESOURCE_STATE,
+    READ_DATA_SOURCE,
+    GET_FUNCTIONS,
+    CALL_FUNCTION,
+    STOP_PROVIDER,
 )

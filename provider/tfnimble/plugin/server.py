@@ -14,7 +14,7 @@ through even when every worker is busy.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -27,7 +27,7 @@ from . import _proto
 from .cty.path import CtyError
 from .diagnostics import DiagnosticError, Diagnostics
 from .engine import Engine
-from .rpc import CallFunctionRequest, ConfigRequest
+from .rpc import CallFunctionRequest
 
 PbReq = TypeVar("PbReq", bound=Message)
 PbResp = TypeVar("PbResp", bound=Message)
@@ -49,10 +49,28 @@ def _decode_error(exc: CtyError | DiagnosticError, what: str) -> Diagnostics:
     return diags
 
 
-def _no_function(req: CallFunctionRequest) -> Diagnostics:
+def _no_function(_engine: Engine, req: CallFunctionRequest) -> Diagnostics:
     diags = Diagnostics()
     diags.add_error("Function Not Found", f"This provider defines no function named {req.name!r}.")
     return diags
+
+
+Method = Callable[["ProviderService", Stream[Any, Any]], Awaitable[None]]
+
+
+def _method(
+    rpc: _proto.Rpc[PbReq, Req, Resp, PbResp],
+    handle: Callable[[Engine, Req], Resp],
+    *,
+    in_worker: bool = True,
+) -> Method:
+    """The servicer method of one RPC: `handle` calls the engine with the typed request."""
+
+    async def method(self: ProviderService, stream: Stream[PbReq, PbResp]) -> None:
+        await self._unary(stream, rpc, lambda req: handle(self.engine, req), in_worker)
+
+    method.__name__ = method.__qualname__ = rpc.name
+    return method
 
 
 class ProviderService:
@@ -69,8 +87,7 @@ class ProviderService:
         stream: Stream[PbReq, PbResp],
         rpc: _proto.Rpc[PbReq, Req, Resp, PbResp],
         handle: Callable[[Req], Resp],
-        *,
-        in_worker: bool = True,
+        in_worker: bool,
     ) -> None:
         """Receive, decode, call the engine, encode, send: every RPC, one way."""
         msg = rpc.given(await stream.recv_message())
@@ -91,144 +108,71 @@ class ProviderService:
             reply = work()
         await stream.send_message(reply)
 
-    # --- metadata and schema ----------------------------------------------------------
+    # --- metadata, schema and StopProvider answer on the event loop ---------------------
 
-    async def GetMetadata(self, stream: Stream[Any, Any]) -> None:
-        e = self.engine
-        await self._unary(stream, _proto.GET_METADATA, lambda _: e.get_metadata(), in_worker=False)
-
-    async def GetProviderSchema(self, stream: Stream[Any, Any]) -> None:
-        e = self.engine
-        await self._unary(
-            stream, _proto.GET_PROVIDER_SCHEMA, lambda _: e.get_provider_schema(), in_worker=False
-        )
+    GetMetadata = _method(_proto.GET_METADATA, lambda e, _: e.get_metadata(), in_worker=False)
+    GetProviderSchema = _method(
+        _proto.GET_PROVIDER_SCHEMA, lambda e, _: e.get_provider_schema(), in_worker=False
+    )
+    StopProvider = _method(_proto.STOP_PROVIDER, lambda e, _: e.stop(), in_worker=False)
 
     # --- configuration ----------------------------------------------------------------------
 
-    async def ValidateProviderConfig(self, stream: Stream[Any, Any]) -> None:
-        e = self.engine
-
-        def handle(req: ConfigRequest) -> Diagnostics:
-            return e.validate_provider_config(req.config)
-
-        await self._unary(stream, _proto.VALIDATE_PROVIDER_CONFIG, handle)
-
-    async def ConfigureProvider(self, stream: Stream[Any, Any]) -> None:
-        e = self.engine
-
-        def handle(req: ConfigRequest) -> Diagnostics:
-            return e.configure_provider(req.config, req.terraform_version)
-
-        await self._unary(stream, _proto.CONFIGURE_PROVIDER, handle)
-
-    async def StopProvider(self, stream: Stream[Any, Any]) -> None:
-        e = self.engine
-        await self._unary(stream, _proto.STOP_PROVIDER, lambda _: e.stop(), in_worker=False)
-
-    async def ValidateResourceConfig(self, stream: Stream[Any, Any]) -> None:
-        e = self.engine
-
-        def handle(req: ConfigRequest) -> Diagnostics:
-            return e.validate_resource_config(req.type_name, req.config)
-
-        await self._unary(stream, _proto.VALIDATE_RESOURCE_CONFIG, handle)
-
-    async def ValidateDataResourceConfig(self, stream: Stream[Any, Any]) -> None:
-        e = self.engine
-
-        def handle(req: ConfigRequest) -> Diagnostics:
-            return e.validate_data_source_config(req.type_name, req.config)
-
-        await self._unary(stream, _proto.VALIDATE_DATA_RESOURCE_CONFIG, handle)
+    ValidateProviderConfig = _method(
+        _proto.VALIDATE_PROVIDER_CONFIG, lambda e, req: e.validate_provider_config(req.config)
+    )
+    ConfigureProvider = _method(
+        _proto.CONFIGURE_PROVIDER,
+        lambda e, req: e.configure_provider(req.config, req.terraform_version),
+    )
+    ValidateResourceConfig = _method(
+        _proto.VALIDATE_RESOURCE_CONFIG,
+        lambda e, req: e.validate_resource_config(req.type_name, req.config),
+    )
+    ValidateDataResourceConfig = _method(
+        _proto.VALIDATE_DATA_RESOURCE_CONFIG,
+        lambda e, req: e.validate_data_source_config(req.type_name, req.config),
+    )
 
     # --- resources and data sources ---------------------------------------------------------
 
-    async def UpgradeResourceState(self, stream: Stream[Any, Any]) -> None:
-        e = self.engine
-        await self._unary(
-            stream,
-            _proto.UPGRADE_RESOURCE_STATE,
-            lambda req: e.upgrade_resource_state(req.type_name, req.version, req.raw_json),
-        )
-
-    async def ReadResource(self, stream: Stream[Any, Any]) -> None:
-        e = self.engine
-        await self._unary(
-            stream,
-            _proto.READ_RESOURCE,
-            lambda req: e.read_resource(req.type_name, req.current_state, req.private),
-        )
-
-    async def PlanResourceChange(self, stream: Stream[Any, Any]) -> None:
-        e = self.engine
-        await self._unary(
-            stream,
-            _proto.PLAN_RESOURCE_CHANGE,
-            lambda req: e.plan_resource_change(
-                req.type_name,
-                req.prior_state,
-                req.proposed_new_state,
-                req.config,
-                req.prior_private,
-            ),
-        )
-
-    async def ApplyResourceChange(self, stream: Stream[Any, Any]) -> None:
-        e = self.engine
-        await self._unary(
-            stream,
-            _proto.APPLY_RESOURCE_CHANGE,
-            lambda req: e.apply_resource_change(
-                req.type_name, req.prior_state, req.planned_state, req.config, req.planned_private
-            ),
-        )
-
-    async def ImportResourceState(self, stream: Stream[Any, Any]) -> None:
-        e = self.engine
-        await self._unary(
-            stream,
-            _proto.IMPORT_RESOURCE_STATE,
-            lambda req: e.import_resource_state(req.type_name, req.id),
-        )
-
-    async def ReadDataSource(self, stream: Stream[Any, Any]) -> None:
-        e = self.engine
-        await self._unary(
-            stream,
-            _proto.READ_DATA_SOURCE,
-            lambda req: e.read_data_source(req.type_name, req.config),
-        )
+    UpgradeResourceState = _method(
+        _proto.UPGRADE_RESOURCE_STATE,
+        lambda e, req: e.upgrade_resource_state(req.type_name, req.version, req.raw_json),
+    )
+    ReadResource = _method(
+        _proto.READ_RESOURCE,
+        lambda e, req: e.read_resource(req.type_name, req.current_state, req.private),
+    )
+    PlanResourceChange = _method(
+        _proto.PLAN_RESOURCE_CHANGE,
+        lambda e, req: e.plan_resource_change(
+            req.type_name, req.prior_state, req.proposed_new_state, req.config, req.prior_private
+        ),
+    )
+    ApplyResourceChange = _method(
+        _proto.APPLY_RESOURCE_CHANGE,
+        lambda e, req: e.apply_resource_change(
+            req.type_name, req.prior_state, req.planned_state, req.config, req.planned_private
+        ),
+    )
+    ImportResourceState = _method(
+        _proto.IMPORT_RESOURCE_STATE, lambda e, req: e.import_resource_state(req.type_name, req.id)
+    )
+    ReadDataSource = _method(
+        _proto.READ_DATA_SOURCE, lambda e, req: e.read_data_source(req.type_name, req.config)
+    )
 
     # --- functions: this provider defines none ----------------------------------------------
 
-    async def GetFunctions(self, stream: Stream[Any, Any]) -> None:
-        await self._unary(stream, _proto.GET_FUNCTIONS, lambda _: None, in_worker=False)
-
-    async def CallFunction(self, stream: Stream[Any, Any]) -> None:
-        await self._unary(stream, _proto.CALL_FUNCTION, _no_function, in_worker=False)
+    GetFunctions = _method(_proto.GET_FUNCTIONS, lambda e, _: None, in_worker=False)
+    CallFunction = _method(_proto.CALL_FUNCTION, _no_function, in_worker=False)
 
     def __mapping__(self) -> dict[str, grpclib.const.Handler]:
         unary = grpclib.const.Cardinality.UNARY_UNARY
-        rpcs: list[_proto.Rpc[Any, Any, Any, Any]] = [
-            _proto.GET_METADATA,
-            _proto.GET_PROVIDER_SCHEMA,
-            _proto.VALIDATE_PROVIDER_CONFIG,
-            _proto.VALIDATE_RESOURCE_CONFIG,
-            _proto.VALIDATE_DATA_RESOURCE_CONFIG,
-            _proto.UPGRADE_RESOURCE_STATE,
-            _proto.CONFIGURE_PROVIDER,
-            _proto.READ_RESOURCE,
-            _proto.PLAN_RESOURCE_CHANGE,
-            _proto.APPLY_RESOURCE_CHANGE,
-            _proto.IMPORT_RESOURCE_STATE,
-            _proto.READ_DATA_SOURCE,
-            _proto.GET_FUNCTIONS,
-            _proto.CALL_FUNCTION,
-            _proto.STOP_PROVIDER,
-        ]
         return {
             _SERVICE + rpc.name: grpclib.const.Handler(
                 getattr(self, rpc.name), unary, rpc.request_type, rpc.response_type
             )
-            for rpc in rpcs
+            for rpc in _proto.RPCS
         }
