@@ -230,6 +230,12 @@ def _state_reply(response_type: Callable[..., PbResp]) -> Callable[[Any, StateRe
     return reply
 
 
+def _unless_error(diags: Diagnostics, field: pb.DynamicValue, value: Any, ty: ct.CtyType) -> None:
+    """Fill a reply's value field only when there is no error (Terraform ignores it then)."""
+    if not diags.has_error():
+        field.CopyFrom(encode_dynamic(value, ty))
+
+
 def _decode_values(schema: Schema, *values: pb.DynamicValue) -> tuple[ct.CtyType, list[Any]]:
     """The schema's object type, and each DynamicValue decoded with it."""
     ty = schema.cty_type()
@@ -257,10 +263,35 @@ def _encode_schemas(_req: None, resp: GetProviderSchemaResponse) -> pb.GetProvid
 
 
 def _config_rpc(
-    messages: Any, what: str, decode: Callable[[Any, Schemas], ConfigRequest]
-) -> Rpc[Any, ConfigRequest, Diagnostics, Any]:
+    messages: Any, what: str, decode: Callable[[PbReq, Schemas], ConfigRequest]
+) -> Rpc[PbReq, ConfigRequest, Diagnostics, Any]:
     """The four configuration RPCs: decode a config, answer with the engine's diagnostics."""
     return _rpc(messages, decode, _diagnostics_only(messages.Response), what)
+
+
+def _decode_provider_config(
+    msg: pb.ValidateProviderConfig.Request, schemas: Schemas
+) -> ConfigRequest:
+    return ConfigRequest(decode_dynamic(msg.config, schemas.provider_schema().cty_type()))
+
+
+def _decode_configure(msg: pb.ConfigureProvider.Request, schemas: Schemas) -> ConfigRequest:
+    config = decode_dynamic(msg.config, schemas.provider_schema().cty_type())
+    return ConfigRequest(config, terraform_version=msg.terraform_version)
+
+
+def _decode_resource_config(
+    msg: pb.ValidateResourceConfig.Request, schemas: Schemas
+) -> ConfigRequest:
+    ty = schemas.resource_schema(msg.type_name).cty_type()
+    return ConfigRequest(decode_dynamic(msg.config, ty), msg.type_name)
+
+
+def _decode_data_source_config(
+    msg: pb.ValidateDataResourceConfig.Request, schemas: Schemas
+) -> ConfigRequest:
+    ty = schemas.data_source_schema(msg.type_name).cty_type()
+    return ConfigRequest(decode_dynamic(msg.config, ty), msg.type_name)
 
 
 def _decode_upgrade(
@@ -276,9 +307,9 @@ def _decode_upgrade(
 def _encode_upgrade(
     req: UpgradeResourceStateRequest, resp: UpgradeResourceStateResponse
 ) -> pb.UpgradeResourceState.Response:
-    msg = pb.UpgradeResourceState.Response(diagnostics=diagnostics_to_proto(resp.diagnostics))
-    if not resp.diagnostics.has_error():
-        msg.upgraded_state.CopyFrom(encode_dynamic(resp.upgraded_state, req.schema_type))
+    diags = resp.diagnostics
+    msg = pb.UpgradeResourceState.Response(diagnostics=diagnostics_to_proto(diags))
+    _unless_error(diags, msg.upgraded_state, resp.upgraded_state, req.schema_type)
     return msg
 
 
@@ -364,8 +395,7 @@ def _encode_data_source(
     req: ReadDataSourceRequest, resp: ReadDataSourceResponse
 ) -> pb.ReadDataSource.Response:
     msg = pb.ReadDataSource.Response(diagnostics=diagnostics_to_proto(resp.diagnostics))
-    if not resp.diagnostics.has_error():
-        msg.state.CopyFrom(encode_dynamic(resp.state, req.schema_type))
+    _unless_error(resp.diagnostics, msg.state, resp.state, req.schema_type)
     return msg
 
 
@@ -384,35 +414,14 @@ def _decode_call_function(msg: pb.CallFunction.Request, _schemas: Schemas) -> Ca
 GET_METADATA = _rpc(pb.GetMetadata, _no_fields, _encode_metadata)
 GET_PROVIDER_SCHEMA = _rpc(pb.GetProviderSchema, _no_fields, _encode_schemas)
 VALIDATE_PROVIDER_CONFIG = _config_rpc(
-    pb.ValidateProviderConfig,
-    "provider configuration",
-    lambda msg, schemas: ConfigRequest(
-        decode_dynamic(msg.config, schemas.provider_schema().cty_type())
-    ),
+    pb.ValidateProviderConfig, "provider configuration", _decode_provider_config
 )
-CONFIGURE_PROVIDER = _config_rpc(
-    pb.ConfigureProvider,
-    "provider configuration",
-    lambda msg, schemas: ConfigRequest(
-        decode_dynamic(msg.config, schemas.provider_schema().cty_type()),
-        terraform_version=msg.terraform_version,
-    ),
-)
+CONFIGURE_PROVIDER = _config_rpc(pb.ConfigureProvider, "provider configuration", _decode_configure)
 VALIDATE_RESOURCE_CONFIG = _config_rpc(
-    pb.ValidateResourceConfig,
-    "resource configuration",
-    lambda msg, schemas: ConfigRequest(
-        decode_dynamic(msg.config, schemas.resource_schema(msg.type_name).cty_type()),
-        msg.type_name,
-    ),
+    pb.ValidateResourceConfig, "resource configuration", _decode_resource_config
 )
 VALIDATE_DATA_RESOURCE_CONFIG = _config_rpc(
-    pb.ValidateDataResourceConfig,
-    "data source configuration",
-    lambda msg, schemas: ConfigRequest(
-        decode_dynamic(msg.config, schemas.data_source_schema(msg.type_name).cty_type()),
-        msg.type_name,
-    ),
+    pb.ValidateDataResourceConfig, "data source configuration", _decode_data_source_config
 )
 UPGRADE_RESOURCE_STATE = _rpc(pb.UpgradeResourceState, _decode_upgrade, _encode_upgrade, "state")
 READ_RESOURCE = _rpc(

@@ -138,22 +138,12 @@ class Engine:
         return sorted(self._data_sources)
 
     def _resource(self, type_name: str) -> Resource:
-        try:
-            return self._resources[type_name]
-        except KeyError:
-            raise DiagnosticError(
-                "Unknown Resource Type",
-                f"This provider has no resource type {type_name!r}.",
-            ) from None
+        return _lookup(self._resources, type_name, "resource type", "Unknown Resource Type")
 
     def _data_source(self, type_name: str) -> DataSource:
-        try:
-            return self._data_sources[type_name]
-        except KeyError:
-            raise DiagnosticError(
-                "Unknown Data Source Type",
-                f"This provider has no data source type {type_name!r}.",
-            ) from None
+        return _lookup(
+            self._data_sources, type_name, "data source type", "Unknown Data Source Type"
+        )
 
     def _ctx(
         self, private: Mapping[str, Any] | None = None, timeout: float | None = None
@@ -432,6 +422,13 @@ class Engine:
 
 
 # --- helpers --------------------------------------------------------------------------------
+
+
+def _lookup(table: Mapping[str, T], type_name: str, kind: str, summary: str) -> T:
+    try:
+        return table[type_name]
+    except KeyError:
+        raise DiagnosticError(summary, f"This provider has no {kind} {type_name!r}.") from None
 
 
 def _attempt(ctx: Context, fn: Callable[[], T]) -> tuple[bool, T | None]:

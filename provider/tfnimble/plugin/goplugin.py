@@ -25,8 +25,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import asyncio
     import ssl
+    from collections.abc import Awaitable, Callable
 
     import grpclib.const
+    from google.protobuf.message import Message
     from grpclib.server import Stream
 
 MAGIC_COOKIE_KEY = "TF_PLUGIN_MAGIC_COOKIE"
@@ -176,6 +178,22 @@ def handshake_line(socket_path: str, tls: ServerTLS | None) -> str:
     return f"{CORE_PROTOCOL_VERSION}|{APP_PROTOCOL_VERSION}|unix|{socket_path}|grpc|{cert}"
 
 
+def _one_handler(
+    path: str,
+    method: Callable[[Stream[Any, Any]], Awaitable[None]],
+    request_type: type[Message],
+    response_type: type[Message],
+    *,
+    streaming: bool = False,
+) -> dict[str, grpclib.const.Handler]:
+    """A grpclib service mapping with one method (unary, or unary request to a stream)."""
+    import grpclib.const
+
+    c = grpclib.const.Cardinality
+    cardinality = c.UNARY_STREAM if streaming else c.UNARY_UNARY
+    return {path: grpclib.const.Handler(method, cardinality, request_type, response_type)}
+
+
 class Controller:
     """plugin.GRPCController: Shutdown ends the process once the reply is sent."""
 
@@ -190,18 +208,9 @@ class Controller:
         self._shutdown.set()
 
     def __mapping__(self) -> dict[str, grpclib.const.Handler]:
-        import grpclib.const
+        from ._gen.grpc_controller_pb2 import Empty
 
-        from ._gen import grpc_controller_pb2
-
-        return {
-            "/plugin.GRPCController/Shutdown": grpclib.const.Handler(
-                self.Shutdown,
-                grpclib.const.Cardinality.UNARY_UNARY,
-                grpc_controller_pb2.Empty,
-                grpc_controller_pb2.Empty,
-            )
-        }
+        return _one_handler("/plugin.GRPCController/Shutdown", self.Shutdown, Empty, Empty)
 
 
 class Stdio:
@@ -215,19 +224,12 @@ class Stdio:
         await self._shutdown.wait()
 
     def __mapping__(self) -> dict[str, grpclib.const.Handler]:
-        import grpclib.const
-        from google.protobuf import empty_pb2
+        from google.protobuf.empty_pb2 import Empty
 
-        from ._gen import grpc_stdio_pb2
+        from ._gen.grpc_stdio_pb2 import StdioData
 
-        return {
-            "/plugin.GRPCStdio/StreamStdio": grpclib.const.Handler(
-                self.StreamStdio,
-                grpclib.const.Cardinality.UNARY_STREAM,
-                empty_pb2.Empty,
-                grpc_stdio_pb2.StdioData,
-            )
-        }
+        path = "/plugin.GRPCStdio/StreamStdio"
+        return _one_handler(path, self.StreamStdio, Empty, StdioData, streaming=True)
 
 
 class Health:
@@ -246,17 +248,10 @@ class Health:
         await stream.send_message(HealthCheckResponse(status=HealthCheckResponse.SERVING))
 
     def __mapping__(self) -> dict[str, grpclib.const.Handler]:
-        import grpclib.const
         from grpclib.health.v1.health_pb2 import HealthCheckRequest, HealthCheckResponse
 
-        return {
-            "/grpc.health.v1.Health/Check": grpclib.const.Handler(
-                self.Check,
-                grpclib.const.Cardinality.UNARY_UNARY,
-                HealthCheckRequest,
-                HealthCheckResponse,
-            )
-        }
+        path = "/grpc.health.v1.Health/Check"
+        return _one_handler(path, self.Check, HealthCheckRequest, HealthCheckResponse)
 
 
 def write_handshake(line: str) -> None:
