@@ -7,13 +7,15 @@ unknown, `use_state_for_unknown`, requires-replace paths, a plan that respects t
 configuration, an apply that matches the plan) live in :mod:`.plan`; this module runs
 them around the resource's own code and adds:
 
-Rule 5: a read that finds the object gone removes it from state; a failed create
-        returns the partial state the resource recorded, so nothing is orphaned.
+Rule 5: a read that finds the object gone removes it from state; a create or update
+        that fails after `ctx.set_partial_state()` returns that state (unknowns as null),
+        so nothing is orphaned.
 Rule 6: resource code may raise; a DiagnosticError becomes its diagnostic, anything else
-        an "Unexpected Provider Error", and the prior state is kept.
-Rule 7: when the provider is configured, the values of its sensitive attributes are
-        registered with the log redactor (:func:`.logging.redact`), so no log line
-        written through :func:`.logging.setup` shows them.
+        an "Unexpected Provider Error"; otherwise a failed operation keeps the prior state.
+Rule 7: when the provider is configured, the string values of its sensitive attributes
+        (three characters or more) are registered with the log redactor
+        (:func:`.logging.redact`), so no log line written through
+        :func:`.logging.setup`'s handler shows them.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ Terraform starts the provider with a magic cookie and PLUGIN_PROTOCOL_VERSIONS i
 the environment, and (AutoMTLS) its client certificate in PLUGIN_CLIENT_CERT. We
 answer on stdout with one line, `1|6|unix|PATH|grpc|CERT`, where CERT is our
 freshly generated server certificate (base64 DER, unpadded), and then only accept
-TLS connections that present exactly Terraform's certificate. grpcio cannot do that
+TLS clients whose certificate Terraform's certificate verifies: Terraform's own (it is
+self-signed, and only Terraform holds its key). grpcio cannot do that
 (Terraform's P-521 client certificate is never requested by BoringSSL), which is
 why the server is grpclib on the standard `ssl` module.
 """
@@ -78,7 +79,7 @@ class ServerTLS:
         return base64.b64encode(self.cert_der).decode().rstrip("=")
 
     def context(self, workdir: str) -> ssl.SSLContext:
-        """TLS 1.2+, ALPN h2, and only Terraform's own client certificate is accepted."""
+        """TLS 1.2+, ALPN h2; a client must present a certificate that Terraform's verifies."""
         import ssl
 
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

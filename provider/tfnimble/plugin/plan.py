@@ -7,7 +7,8 @@ Rule 1 (create): computed attributes with no config value are unknown in the pla
 Rule 2 (update): when anything changes, computed attributes with no config value
         become unknown again, except where `use_state_for_unknown` keeps the prior value.
 Rule 3: requires-replace paths come from the attributes' plan modifiers.
-Rule 4: a plan may not change a configured value (:func:`check_plan_respects_config`),
+Rule 4: a plan may not change a configured top-level value
+        (:func:`check_plan_respects_config`),
         and apply must return exactly what the plan promised for every known value
         (:func:`check_apply_matches_plan`); either is reported as a provider bug.
 

@@ -16,6 +16,7 @@ from typing import Any
 from .cty import types as ct
 from .cty.path import AttributePath
 from .diagnostics import Diagnostic
+from .planmodifiers import PlanModifier
 
 
 class _NoDefault:
@@ -72,7 +73,7 @@ class Attribute:
     sensitive: bool = False
     default: Any = NO_DEFAULT
     deprecation_message: str = ""
-    plan_modifiers: tuple[Any, ...] = ()
+    plan_modifiers: tuple[PlanModifier, ...] = ()
     validators: tuple[Validator, ...] = ()
     nested: NestedAttributes | None = None
 
