@@ -1,36 +1,44 @@
 """The protocol-free core: what happens between decoding a request and encoding a reply.
 
 Values here are decoded cty values (dicts for objects, `UNKNOWN` for unknown, `None`
-for null). The server decodes protobuf, calls one engine method, and encodes the
-result; everything Terraform expects of a provider's plan and apply lives here:
+for null). The server decodes protobuf into a request of :mod:`.rpc`, calls one engine
+method, and encodes the response it returns. The plan rules (computed values become
+unknown, `use_state_for_unknown`, requires-replace paths, a plan that respects the
+configuration, an apply that matches the plan) live in :mod:`.plan`; this module runs
+them around the resource's own code and adds:
 
-Rule 1 (create): computed attributes with no config value are unknown in the plan,
-        unless they have a default.
-Rule 2 (update): when anything changes, computed attributes with no config value
-        become unknown again, except where `use_state_for_unknown` keeps the prior value.
-Rule 3: requires-replace paths come from the attributes' plan modifiers.
-Rule 4: apply returns exactly what the plan promised for every known value; the engine
-        checks it and reports a provider bug in plain words if not.
-Rule 5: a read that finds the object gone removes it from state; a failed create
-        returns the partial state the resource recorded, so nothing is orphaned.
+Rule 5: a read that finds the object gone removes it from state; a create or update
+        that fails after `ctx.set_partial_state()` returns that state (unknowns as null),
+        so nothing is orphaned.
+Rule 6: resource code may raise; a DiagnosticError becomes its diagnostic, anything else
+        an "Unexpected Provider Error"; otherwise a failed operation keeps the prior state.
+Rule 7: when the provider is configured, the string values of its sensitive attributes
+        (three characters or more) are registered with the log redactor
+        (:func:`.logging.redact`), so no log line written through
+        :func:`.logging.setup`'s handler shows them.
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 import threading
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
+from . import logging as plog
 from .cty import json as cty_json
 from .cty import types as ct
 from .cty.path import AttributePath
-from .cty.values import UNKNOWN, CtyError, conform, is_known, is_unknown, values_equal
+from .cty.values import CtyError, conform, is_known, walk
 from .diagnostics import DiagnosticError, Diagnostics
-from .planmodifiers import AttributePlanRequest
+from .plan import (
+    check_apply_matches_plan,
+    check_plan_respects_config,
+    propose,
+    run_validators,
+    unknown_to_null,
+)
 from .resource import (
     Context,
     DataSource,
@@ -40,24 +48,20 @@ from .resource import (
     model_to_value,
     timeout_for,
 )
+from .rpc import (
+    GetMetadataResponse,
+    GetProviderSchemaResponse,
+    ImportedResource,
+    ImportResourceStateResponse,
+    PlanResourceChangeResponse,
+    ReadDataSourceResponse,
+    StateResponse,
+    UpgradeResourceStateResponse,
+)
 from .schema import Block, BlockNesting, Nesting, Schema
 
 log = logging.getLogger("tfnimble.plugin.engine")
-
-
-@dataclass
-class PlanResult:
-    planned_state: Any
-    requires_replace: list[AttributePath]
-    planned_private: bytes
-    diagnostics: Diagnostics
-
-
-@dataclass
-class StateResult:
-    state: Any
-    private: bytes
-    diagnostics: Diagnostics
+T = TypeVar("T")
 
 
 def encode_private(private: Mapping[str, Any]) -> bytes:
@@ -78,6 +82,7 @@ class Engine:
     def __init__(self, provider: Provider) -> None:
         self.provider = provider
         self.stop_event = threading.Event()
+        #: What the provider's configure() returned; every resource gets it in its Context.
         self.provider_data: Any = None
         self.configured = False
         self._resources: dict[str, Resource] = {}
@@ -90,8 +95,28 @@ class Engine:
         for dcls in provider.data_sources():
             self._data_sources[prefix + dcls.TYPE_NAME] = dcls()
         self._provider_schema: Schema | None = None
+        self._schema_response: GetProviderSchemaResponse | None = None
 
-    # --- schemas --------------------------------------------------------------------
+    # --- metadata and schemas -------------------------------------------------------
+
+    def get_metadata(self) -> GetMetadataResponse:
+        return GetMetadataResponse(self.resource_types(), self.data_source_types())
+
+    def get_provider_schema(self) -> GetProviderSchemaResponse:
+        """Every schema, built once; a schema that cannot be built is reported, not raised."""
+        if self._schema_response is None:
+            try:
+                self._schema_response = GetProviderSchemaResponse(
+                    self.provider_schema(),
+                    {t: self.resource_schema(t) for t in self.resource_types()},
+                    {t: self.data_source_schema(t) for t in self.data_source_types()},
+                )
+            except Exception as exc:  # a schema bug must reach the user, not kill the plugin
+                log.exception("building schema failed")
+                diags = Diagnostics()
+                diags.add_error("Provider Bug: Invalid Schema", str(exc))
+                self._schema_response = GetProviderSchemaResponse(diagnostics=diags)
+        return self._schema_response
 
     def provider_schema(self) -> Schema:
         if self._provider_schema is None:
@@ -115,22 +140,12 @@ class Engine:
         return sorted(self._data_sources)
 
     def _resource(self, type_name: str) -> Resource:
-        try:
-            return self._resources[type_name]
-        except KeyError:
-            raise DiagnosticError(
-                "Unknown Resource Type",
-                f"This provider has no resource type {type_name!r}.",
-            ) from None
+        return _lookup(self._resources, type_name, "resource type", "Unknown Resource Type")
 
     def _data_source(self, type_name: str) -> DataSource:
-        try:
-            return self._data_sources[type_name]
-        except KeyError:
-            raise DiagnosticError(
-                "Unknown Data Source Type",
-                f"This provider has no data source type {type_name!r}.",
-            ) from None
+        return _lookup(
+            self._data_sources, type_name, "data source type", "Unknown Data Source Type"
+        )
 
     def _ctx(
         self, private: Mapping[str, Any] | None = None, timeout: float | None = None
@@ -144,21 +159,8 @@ class Engine:
 
     # --- provider -------------------------------------------------------------------
 
-    def validate_provider_config(self, config: Any) -> Diagnostics:
-        schema = self.provider_schema()
-        diags = Diagnostics()
-        run_validators(schema.block, config, AttributePath.root(), diags)
-        ctx = self._ctx()
-        _guard(
-            ctx,
-            lambda: self.provider.validate_config(
-                ctx, model_from_value(self.provider.Model, config)
-            ),
-        )
-        diags.extend(ctx.diagnostics)
-        return diags
-
     def configure_provider(self, config: Any, terraform_version: str = "") -> Diagnostics:
+        _redact_sensitive(self.provider_schema().block, config)
         ctx = self._ctx()
         model: Any = model_from_value(self.provider.Model, config)
 
@@ -183,23 +185,32 @@ class Engine:
 
     # --- validation -----------------------------------------------------------------
 
+    def validate_provider_config(self, config: Any) -> Diagnostics:
+        p = self.provider
+        return self._validate(self.provider_schema(), p.Model, p.validate_config, config)
+
     def validate_resource_config(self, type_name: str, config: Any) -> Diagnostics:
         res = self._resource(type_name)
         schema = self.resource_schema(type_name)
-        diags = Diagnostics()
-        run_validators(schema.block, config, AttributePath.root(), diags)
-        ctx = self._ctx()
-        _guard(ctx, lambda: res.validate_config(ctx, model_from_value(res.Model, config)))
-        diags.extend(ctx.diagnostics)
-        return diags
+        return self._validate(schema, res.Model, res.validate_config, config)
 
     def validate_data_source_config(self, type_name: str, config: Any) -> Diagnostics:
         ds = self._data_source(type_name)
         schema = self.data_source_schema(type_name)
+        return self._validate(schema, ds.Model, ds.validate_config, config)
+
+    def _validate(
+        self,
+        schema: Schema,
+        model_cls: type,
+        validate: Callable[[Context, Any], None],
+        config: Any,
+    ) -> Diagnostics:
+        """Attribute validators first, then the author's validate_config on the model."""
         diags = Diagnostics()
         run_validators(schema.block, config, AttributePath.root(), diags)
         ctx = self._ctx()
-        _guard(ctx, lambda: ds.validate_config(ctx, model_from_value(ds.Model, config)))
+        _guard(ctx, lambda: validate(ctx, model_from_value(model_cls, config)))
         diags.extend(ctx.diagnostics)
         return diags
 
@@ -207,21 +218,23 @@ class Engine:
 
     def upgrade_resource_state(
         self, type_name: str, version: int, raw_json: bytes | None
-    ) -> tuple[Any, Diagnostics]:
+    ) -> UpgradeResourceStateResponse:
         res = self._resource(type_name)
         schema = self.resource_schema(type_name)
         ty = schema.cty_type()
         diags = Diagnostics()
+        failed = UpgradeResourceStateResponse(None, diags)
         if raw_json is None:
             diags.add_error(
                 "Unsupported State Format",
                 "This provider only reads JSON state (flatmap state is from Terraform 0.11 "
                 "and older). Re-import the resource.",
             )
-            return None, diags
+            return failed
         try:
             if version == schema.version:
-                return cty_json.decode(raw_json, ty, ignore_unknown_attributes=True), diags
+                value = cty_json.decode(raw_json, ty, ignore_unknown_attributes=True)
+                return UpgradeResourceStateResponse(value, diags)
             if version > schema.version:
                 diags.add_error(
                     "Resource State From A Newer Provider",
@@ -229,7 +242,7 @@ class Engine:
                     f"version {version}; this provider knows up to {schema.version}). Use that "
                     "provider version or newer.",
                 )
-                return None, diags
+                return failed
             upgrader = res.STATE_UPGRADERS.get(version)
             if upgrader is None:
                 diags.add_error(
@@ -237,46 +250,42 @@ class Engine:
                     f"There is no upgrade from schema version {version} of {type_name} to "
                     f"version {schema.version}.",
                 )
-                return None, diags
-            raw = json.loads(raw_json)
-            upgraded = upgrader(raw)
-            encoded = json.dumps(upgraded).encode()
-            return cty_json.decode(encoded, ty), diags
+                return failed
+            upgraded = json.dumps(upgrader(json.loads(raw_json))).encode()
+            return UpgradeResourceStateResponse(cty_json.decode(upgraded, ty), diags)
         except (CtyError, ValueError) as exc:
             diags.add_error(
                 "Unable To Read Resource State",
                 f"The stored state of this {type_name} does not match its schema: {exc}",
             )
-            return None, diags
+            return failed
 
     # --- read -----------------------------------------------------------------------
 
-    def read_resource(self, type_name: str, state: Any, private: bytes | None) -> StateResult:
+    def read_resource(self, type_name: str, state: Any, private: bytes | None) -> StateResponse:
         res = self._resource(type_name)
-        schema = self.resource_schema(type_name)
-        ty = schema.cty_type()
+        ty = self.resource_schema(type_name).cty_type()
         if state is None:
-            return StateResult(None, private or b"", Diagnostics())
+            return StateResponse(None, private or b"", Diagnostics())
         ctx = self._ctx(
             decode_private(private),
             timeout=timeout_for(
                 model_from_value(res.Model, state), "read", res.DEFAULT_TIMEOUTS, 5 * 60
             ),
         )
-        result: dict[str, Any] = {"state": state}
 
-        def run() -> None:
+        def run() -> dict[str, Any] | None:
             model = res.read(ctx, model_from_value(res.Model, state))
-            result["state"] = None if model is None else model_to_value(model, ty)
+            return None if model is None else model_to_value(model, ty)
 
-        if not _guard(ctx, run):
-            return StateResult(state, private or b"", ctx.diagnostics)
-        new_state = result["state"]
+        ok, new_state = _attempt(ctx, run)
+        if not ok:
+            return StateResponse(state, private or b"", ctx.diagnostics)
         if new_state is not None:
             new_state = self._finish_state(new_state, ty, ctx.diagnostics, "read")
             if new_state is None:
-                return StateResult(state, private or b"", ctx.diagnostics)
-        return StateResult(new_state, encode_private(ctx.private), ctx.diagnostics)
+                return StateResponse(state, private or b"", ctx.diagnostics)
+        return StateResponse(new_state, encode_private(ctx.private), ctx.diagnostics)
 
     # --- plan -----------------------------------------------------------------------
 
@@ -287,46 +296,38 @@ class Engine:
         proposed: Any,
         config: Any,
         prior_private: bytes | None,
-    ) -> PlanResult:
+    ) -> PlanResourceChangeResponse:
         res = self._resource(type_name)
         schema = self.resource_schema(type_name)
         ty = schema.cty_type()
         diags = Diagnostics()
         if proposed is None:  # destroy
-            return PlanResult(None, [], prior_private or b"", diags)
-        creating = prior is None
-        planned = copy.deepcopy(proposed)
-        _apply_defaults(schema.block, planned, config)
-        if creating or not values_equal(planned, prior, ty):
-            _mark_computed_unknown(schema.block, planned, config)
-        replace: list[AttributePath] = []
-        _run_plan_modifiers(
-            schema.block, planned, config, prior, creating, AttributePath.root(), replace, diags
-        )
+            return PlanResourceChangeResponse(None, [], prior_private or b"", diags)
+        planned, replace = propose(schema.block, ty, prior, proposed, config, diags)
         ctx = self._ctx(decode_private(prior_private))
-        out: dict[str, Any] = {"plan": planned}
 
-        def run() -> None:
+        def run() -> dict[str, Any]:
             new_plan = res.modify_plan(
                 ctx,
                 model_from_value(res.Model, planned),
                 None if prior is None else model_from_value(res.Model, prior),
                 model_from_value(res.Model, config),
             )
-            out["plan"] = model_to_value(new_plan, ty)
+            return model_to_value(new_plan, ty)
 
-        _guard(ctx, run)
+        _, modified = _attempt(ctx, run)
         diags.extend(ctx.diagnostics)
-        planned = out["plan"]
+        if modified is not None:
+            planned = modified
         if diags.has_error():
-            return PlanResult(planned, replace, prior_private or b"", diags)
+            return PlanResourceChangeResponse(planned, replace, prior_private or b"", diags)
         try:
             planned = conform(planned, ty)
         except CtyError as exc:
             diags.add_error("Provider Bug: Invalid Plan", f"{exc}", exc.path)
-            return PlanResult(proposed, replace, prior_private or b"", diags)
-        _check_plan_respects_config(schema.block, planned, config, AttributePath.root(), diags)
-        return PlanResult(planned, replace, encode_private(ctx.private), diags)
+            return PlanResourceChangeResponse(proposed, replace, prior_private or b"", diags)
+        check_plan_respects_config(schema.block, planned, config, AttributePath.root(), diags)
+        return PlanResourceChangeResponse(planned, replace, encode_private(ctx.private), diags)
 
     # --- apply ----------------------------------------------------------------------
 
@@ -337,10 +338,9 @@ class Engine:
         planned: Any,
         config: Any,
         planned_private: bytes | None,
-    ) -> StateResult:
+    ) -> StateResponse:
         res = self._resource(type_name)
-        schema = self.resource_schema(type_name)
-        ty = schema.cty_type()
+        ty = self.resource_schema(type_name).cty_type()
         private = decode_private(planned_private)
         if planned is None:
             ctx = self._ctx(
@@ -348,33 +348,31 @@ class Engine:
                 timeout_for(model_from_value(res.Model, prior), "delete", res.DEFAULT_TIMEOUTS),
             )
             if _guard(ctx, lambda: res.delete(ctx, model_from_value(res.Model, prior))):
-                return StateResult(None, b"", ctx.diagnostics)
-            return StateResult(prior, planned_private or b"", ctx.diagnostics)
+                return StateResponse(None, b"", ctx.diagnostics)
+            return StateResponse(prior, planned_private or b"", ctx.diagnostics)
 
         op = "create" if prior is None else "update"
         plan_model: Any = model_from_value(res.Model, planned)
         ctx = self._ctx(private, timeout_for(plan_model, op, res.DEFAULT_TIMEOUTS))
-        out: dict[str, Any] = {}
 
-        def run() -> None:
+        def run() -> object:
             if prior is None:
-                out["model"] = res.create(ctx, plan_model)
-            else:
-                out["model"] = res.update(ctx, plan_model, model_from_value(res.Model, prior))
+                return res.create(ctx, plan_model)
+            return res.update(ctx, plan_model, model_from_value(res.Model, prior))
 
-        if not _guard(ctx, run):
+        ok, model = _attempt(ctx, run)
+        if not ok:
             fallback = prior
             if ctx.partial_state is not None:
                 fallback = self._finish_state(
                     model_to_value(ctx.partial_state, ty), ty, ctx.diagnostics, op, partial=True
                 )
-            return StateResult(fallback, encode_private(ctx.private), ctx.diagnostics)
-        new_state = model_to_value(out["model"], ty)
-        finished = self._finish_state(new_state, ty, ctx.diagnostics, op)
+            return StateResponse(fallback, encode_private(ctx.private), ctx.diagnostics)
+        finished = self._finish_state(model_to_value(model, ty), ty, ctx.diagnostics, op)
         if finished is None:
-            return StateResult(prior, encode_private(ctx.private), ctx.diagnostics)
-        _check_apply_matches_plan(planned, finished, ty, AttributePath.root(), ctx.diagnostics)
-        return StateResult(finished, encode_private(ctx.private), ctx.diagnostics)
+            return StateResponse(prior, encode_private(ctx.private), ctx.diagnostics)
+        check_apply_matches_plan(planned, finished, ty, AttributePath.root(), ctx.diagnostics)
+        return StateResponse(finished, encode_private(ctx.private), ctx.diagnostics)
 
     def _finish_state(
         self, value: Any, ty: ct.CtyType, diags: Diagnostics, op: str, partial: bool = False
@@ -386,7 +384,7 @@ class Engine:
             return None
         if not is_known(value):
             if partial:
-                return _unknown_to_null(value)
+                return unknown_to_null(value)
             diags.add_error(
                 "Provider Bug: Unknown Value In State",
                 f"after {op} the resource left a value unknown; every value must be known "
@@ -397,53 +395,53 @@ class Engine:
 
     # --- import ---------------------------------------------------------------------
 
-    def import_resource_state(
-        self, type_name: str, import_id: str
-    ) -> tuple[list[tuple[str, Any, bytes]], Diagnostics]:
+    def import_resource_state(self, type_name: str, import_id: str) -> ImportResourceStateResponse:
         res = self._resource(type_name)
         ty = self.resource_schema(type_name).cty_type()
         ctx = self._ctx()
-        out: dict[str, Any] = {}
-
-        def run() -> None:
-            out["model"] = res.import_state(ctx, import_id)
-
-        if not _guard(ctx, run):
-            return [], ctx.diagnostics
+        ok, model = _attempt(ctx, lambda: res.import_state(ctx, import_id))
+        if not ok:
+            return ImportResourceStateResponse([], ctx.diagnostics)
         state = self._finish_state(
-            model_to_value(out["model"], ty), ty, ctx.diagnostics, "import", partial=True
+            model_to_value(model, ty), ty, ctx.diagnostics, "import", partial=True
         )
         if state is None:
-            return [], ctx.diagnostics
-        return [(type_name, state, encode_private(ctx.private))], ctx.diagnostics
+            return ImportResourceStateResponse([], ctx.diagnostics)
+        imported = ImportedResource(type_name, state, encode_private(ctx.private))
+        return ImportResourceStateResponse([imported], ctx.diagnostics)
 
     # --- data sources ---------------------------------------------------------------
 
-    def read_data_source(self, type_name: str, config: Any) -> tuple[Any, Diagnostics]:
+    def read_data_source(self, type_name: str, config: Any) -> ReadDataSourceResponse:
         ds = self._data_source(type_name)
         ty = self.data_source_schema(type_name).cty_type()
         ctx = self._ctx(timeout=5 * 60)
-        out: dict[str, Any] = {}
-
-        def run() -> None:
-            out["model"] = ds.read(ctx, model_from_value(ds.Model, config))
-
-        if not _guard(ctx, run):
-            return None, ctx.diagnostics
-        state = self._finish_state(model_to_value(out["model"], ty), ty, ctx.diagnostics, "read")
-        return state, ctx.diagnostics
+        ok, model = _attempt(ctx, lambda: ds.read(ctx, model_from_value(ds.Model, config)))
+        if not ok:
+            return ReadDataSourceResponse(None, ctx.diagnostics)
+        state = self._finish_state(model_to_value(model, ty), ty, ctx.diagnostics, "read")
+        return ReadDataSourceResponse(state, ctx.diagnostics)
 
 
 # --- helpers --------------------------------------------------------------------------------
 
 
-def _guard(ctx: Context, fn: Any) -> bool:
-    """Run resource code; turn DiagnosticError and unexpected exceptions into diagnostics."""
+def _lookup(table: Mapping[str, T], type_name: str, kind: str, summary: str) -> T:
     try:
-        fn()
+        return table[type_name]
+    except KeyError:
+        raise DiagnosticError(summary, f"This provider has no {kind} {type_name!r}.") from None
+
+
+def _attempt(ctx: Context, fn: Callable[[], T]) -> tuple[bool, T | None]:
+    """Run resource code: (True, result) when it returned without an error diagnostic;
+    otherwise False, with its result if it returned at all. A DiagnosticError becomes its
+    diagnostic and an unexpected exception an "Unexpected Provider Error"."""
+    try:
+        result = fn()
     except DiagnosticError as exc:
         ctx.diagnostics.add(exc.to_diagnostic())
-        return False
+        return False, None
     except Exception as exc:
         log.exception("unexpected provider error")
         ctx.diagnostics.add_error(
@@ -451,202 +449,47 @@ def _guard(ctx: Context, fn: Any) -> bool:
             f"{type(exc).__name__}: {exc}. This is a bug in the provider; please report it "
             "with the TF_LOG=DEBUG output.",
         )
-        return False
-    return not ctx.diagnostics.has_error()
+        return False, None
+    return not ctx.diagnostics.has_error(), result
 
 
-def _unknown_to_null(value: Any) -> Any:
-    if is_unknown(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _unknown_to_null(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_unknown_to_null(v) for v in value]
-    return value
+def _guard(ctx: Context, fn: Callable[[], object]) -> bool:
+    """Run resource code for its effect; False if it failed (see :func:`_attempt`)."""
+    return _attempt(ctx, fn)[0]
 
 
-def _child_objects(nesting: Any, value: Any) -> list[tuple[Any, Any]]:
-    """(key, element) pairs of a nested block/attribute value we can align by key."""
-    if value is None or is_unknown(value):
-        return []
-    if nesting in (BlockNesting.SINGLE, BlockNesting.GROUP, Nesting.SINGLE):
-        return [(None, value)]
-    if nesting in (BlockNesting.LIST, Nesting.LIST):
-        return list(enumerate(value))
-    if nesting in (BlockNesting.MAP, Nesting.MAP):
-        return list(value.items())
-    return []  # sets cannot be aligned element by element
-
-
-def _sub(value: Any, key: Any) -> Any:
-    if value is None or is_unknown(value):
-        return None
-    if key is None:
-        return value
-    try:
-        return value[key]
-    except (KeyError, IndexError, TypeError):
-        return None
-
-
-def _nested_children(block: Block) -> list[tuple[str, Any, Block]]:
-    out: list[tuple[str, Any, Block]] = []
-    for name, nb in block.blocks.items():
-        out.append((name, nb.nesting, nb.block))
-    for name, attr in block.attributes.items():
-        if attr.nested is not None:
-            out.append((name, attr.nested.nesting, Block(attributes=attr.nested.attributes)))
-    return out
-
-
-def _apply_defaults(block: Block, planned: Any, config: Any) -> None:
-    if not isinstance(planned, dict):
-        return
-    for name, attr in block.attributes.items():
-        cfg = _sub(config, name) if isinstance(config, dict) else None
-        if attr.has_default and cfg is None:
-            planned[name] = copy.deepcopy(attr.default)
-    for name, nesting, child in _nested_children(block):
-        for key, elem in _child_objects(nesting, planned.get(name)):
-            _apply_defaults(child, elem, _sub(_sub(config, name), key))
-
-
-def _mark_computed_unknown(block: Block, planned: Any, config: Any) -> None:
-    if not isinstance(planned, dict):
-        return
-    for name, attr in block.attributes.items():
-        cfg = _sub(config, name) if isinstance(config, dict) else None
-        if attr.computed and cfg is None and not attr.has_default:
-            planned[name] = UNKNOWN
-    for name, nesting, child in _nested_children(block):
-        for key, elem in _child_objects(nesting, planned.get(name)):
-            _mark_computed_unknown(child, elem, _sub(_sub(config, name), key))
-
-
-def _run_plan_modifiers(
-    block: Block,
-    planned: Any,
-    config: Any,
-    prior: Any,
-    creating: bool,
-    path: AttributePath,
-    replace: list[AttributePath],
-    diags: Diagnostics,
-) -> None:
-    if not isinstance(planned, dict):
-        return
-    for name, attr in block.attributes.items():
-        if not attr.plan_modifiers:
-            continue
-        apath = path.attr(name)
-        value = planned.get(name)
-        for mod in attr.plan_modifiers:
-            req = AttributePlanRequest(
-                path=apath,
-                type=attr.cty_type(),
-                config_value=_sub(config, name),
-                state_value=_sub(prior, name),
-                plan_value=value,
-                creating=creating,
-                diagnostics=diags,
-            )
-            result = mod.modify(req)
-            value = result.plan_value
-            if result.requires_replace and apath not in replace:
-                replace.append(apath)
-        planned[name] = value
-    for name, nesting, child in _nested_children(block):
-        for key, elem in _child_objects(nesting, planned.get(name)):
-            sub_path = path.attr(name)
-            if isinstance(key, int):
-                sub_path = sub_path.index(key)
-            elif isinstance(key, str):
-                sub_path = sub_path.key(key)
-            _run_plan_modifiers(
-                child,
-                elem,
-                _sub(_sub(config, name), key),
-                _sub(_sub(prior, name), key),
-                creating,
-                sub_path,
-                replace,
-                diags,
-            )
-
-
-def _check_plan_respects_config(
-    block: Block, planned: Any, config: Any, path: AttributePath, diags: Diagnostics
-) -> None:
-    if not isinstance(planned, dict) or not isinstance(config, dict):
-        return
-    for name, attr in block.attributes.items():
-        cfg = config.get(name)
-        if cfg is None and attr.computed:
-            continue
-        if attr.nested is not None:
-            continue
-        if is_unknown(cfg):
-            continue
-        if not values_equal(planned.get(name), cfg, attr.cty_type()):
-            diags.add_error(
-                "Provider Bug: Plan Changes A Configured Value",
-                f"The plan changed {path.attr(name)} away from its configured value.",
-                path.attr(name),
-            )
-
-
-def _check_apply_matches_plan(
-    planned: Any, new: Any, ty: ct.CtyType, path: AttributePath, diags: Diagnostics
-) -> None:
-    if is_unknown(planned):
-        return
-    if isinstance(ty, ct.Object) and isinstance(planned, dict) and isinstance(new, dict):
-        for name, aty in ty.attributes.items():
-            _check_apply_matches_plan(planned.get(name), new.get(name), aty, path.attr(name), diags)
-        return
-    if (
-        isinstance(ty, ct.List | ct.Tuple)
-        and isinstance(planned, list)
-        and isinstance(new, list)
-        and len(planned) == len(new)
-    ):
-        for i, (p, n) in enumerate(zip(planned, new, strict=True)):
-            ety = ty.element if isinstance(ty, ct.List) else ty.elements[i]
-            _check_apply_matches_plan(p, n, ety, path.index(i), diags)
-        return
-    if not is_known(planned):
-        return
-    if not values_equal(planned, new, ty):
-        diags.add_error(
-            "Provider Bug: Apply Result Differs From Plan",
-            f"The plan promised {planned!r} for {path}, but the operation produced {new!r}. "
-            "The change was applied; run terraform apply -refresh-only to record the real value, "
-            "and please report this bug.",
-            path,
-        )
-
-
-def run_validators(block: Block, config: Any, path: AttributePath, diags: Diagnostics) -> None:
-    """Run attribute validators on known, non-null config values (recursively)."""
+def _redact_sensitive(block: Block, config: Any) -> None:
+    """Register every string inside the configured values of sensitive attributes,
+    in nested blocks and nested attributes too."""
     if not isinstance(config, dict):
         return
+
+    def register(_path: AttributePath, value: Any, _ty: ct.CtyType) -> None:
+        if isinstance(value, str):
+            plog.redact(value)
+
     for name, attr in block.attributes.items():
         value = config.get(name)
-        apath = path.attr(name)
-        if attr.deprecation_message and value is not None:
-            diags.add_warning("Deprecated Attribute", attr.deprecation_message, apath)
-        if value is None or not is_known(value):
-            continue
-        for validator in attr.validators:
-            diags.extend(validator(value, apath))
-    for name, nesting, child in _nested_children(block):
-        for key, elem in _child_objects(nesting, config.get(name)):
-            sub_path = path.attr(name)
-            if isinstance(key, int):
-                sub_path = sub_path.index(key)
-            elif isinstance(key, str):
-                sub_path = sub_path.key(key)
-            run_validators(child, elem, sub_path, diags)
+        if attr.sensitive and value is not None:
+            walk(value, attr.cty_type(), register)
+        elif attr.nested is not None:
+            nested = Block(attributes=attr.nested.attributes)
+            for elem in _elements(attr.nested.nesting, value):
+                _redact_sensitive(nested, elem)
+    for name, nb in block.blocks.items():
+        for elem in _elements(nb.nesting, config.get(name)):
+            _redact_sensitive(nb.block, elem)
 
 
-__all__ = ["Engine", "PlanResult", "StateResult", "run_validators"]
+def _elements(nesting: Nesting | BlockNesting, value: Any) -> list[Any]:
+    """The objects of a nested block or attribute value, whatever its nesting."""
+    if value is None or not is_known(value, deep=False):
+        return []
+    if nesting in (Nesting.SINGLE, BlockNesting.SINGLE, BlockNesting.GROUP):
+        return [value]
+    if nesting in (Nesting.MAP, BlockNesting.MAP):
+        return list(value.values())
+    return list(value)
+
+
+__all__ = ["Engine", "run_validators"]

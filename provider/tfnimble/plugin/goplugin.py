@@ -4,7 +4,8 @@ Terraform starts the provider with a magic cookie and PLUGIN_PROTOCOL_VERSIONS i
 the environment, and (AutoMTLS) its client certificate in PLUGIN_CLIENT_CERT. We
 answer on stdout with one line, `1|6|unix|PATH|grpc|CERT`, where CERT is our
 freshly generated server certificate (base64 DER, unpadded), and then only accept
-TLS connections that present exactly Terraform's certificate. grpcio cannot do that
+TLS clients whose certificate Terraform's certificate verifies: Terraform's own (it is
+self-signed, and only Terraform holds its key). grpcio cannot do that
 (Terraform's P-521 client certificate is never requested by BoringSSL), which is
 why the server is grpclib on the standard `ssl` module.
 """
@@ -25,8 +26,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import asyncio
     import ssl
+    from collections.abc import Awaitable, Callable
 
     import grpclib.const
+    from google.protobuf.message import Message
     from grpclib.server import Stream
 
 MAGIC_COOKIE_KEY = "TF_PLUGIN_MAGIC_COOKIE"
@@ -76,7 +79,7 @@ class ServerTLS:
         return base64.b64encode(self.cert_der).decode().rstrip("=")
 
     def context(self, workdir: str) -> ssl.SSLContext:
-        """TLS 1.2+, ALPN h2, and only Terraform's own client certificate is accepted."""
+        """TLS 1.2+, ALPN h2; a client must present a certificate that Terraform's verifies."""
         import ssl
 
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -176,6 +179,22 @@ def handshake_line(socket_path: str, tls: ServerTLS | None) -> str:
     return f"{CORE_PROTOCOL_VERSION}|{APP_PROTOCOL_VERSION}|unix|{socket_path}|grpc|{cert}"
 
 
+def _one_handler(
+    path: str,
+    method: Callable[[Stream[Any, Any]], Awaitable[None]],
+    request_type: type[Message],
+    response_type: type[Message],
+    *,
+    streaming: bool = False,
+) -> dict[str, grpclib.const.Handler]:
+    """A grpclib service mapping with one method (unary, or unary request to a stream)."""
+    import grpclib.const
+
+    c = grpclib.const.Cardinality
+    cardinality = c.UNARY_STREAM if streaming else c.UNARY_UNARY
+    return {path: grpclib.const.Handler(method, cardinality, request_type, response_type)}
+
+
 class Controller:
     """plugin.GRPCController: Shutdown ends the process once the reply is sent."""
 
@@ -190,18 +209,9 @@ class Controller:
         self._shutdown.set()
 
     def __mapping__(self) -> dict[str, grpclib.const.Handler]:
-        import grpclib.const
+        from ._gen.grpc_controller_pb2 import Empty
 
-        from ._gen import grpc_controller_pb2
-
-        return {
-            "/plugin.GRPCController/Shutdown": grpclib.const.Handler(
-                self.Shutdown,
-                grpclib.const.Cardinality.UNARY_UNARY,
-                grpc_controller_pb2.Empty,
-                grpc_controller_pb2.Empty,
-            )
-        }
+        return _one_handler("/plugin.GRPCController/Shutdown", self.Shutdown, Empty, Empty)
 
 
 class Stdio:
@@ -215,19 +225,12 @@ class Stdio:
         await self._shutdown.wait()
 
     def __mapping__(self) -> dict[str, grpclib.const.Handler]:
-        import grpclib.const
-        from google.protobuf import empty_pb2
+        from google.protobuf.empty_pb2 import Empty
 
-        from ._gen import grpc_stdio_pb2
+        from ._gen.grpc_stdio_pb2 import StdioData
 
-        return {
-            "/plugin.GRPCStdio/StreamStdio": grpclib.const.Handler(
-                self.StreamStdio,
-                grpclib.const.Cardinality.UNARY_STREAM,
-                empty_pb2.Empty,
-                grpc_stdio_pb2.StdioData,
-            )
-        }
+        path = "/plugin.GRPCStdio/StreamStdio"
+        return _one_handler(path, self.StreamStdio, Empty, StdioData, streaming=True)
 
 
 class Health:
@@ -246,17 +249,10 @@ class Health:
         await stream.send_message(HealthCheckResponse(status=HealthCheckResponse.SERVING))
 
     def __mapping__(self) -> dict[str, grpclib.const.Handler]:
-        import grpclib.const
         from grpclib.health.v1.health_pb2 import HealthCheckRequest, HealthCheckResponse
 
-        return {
-            "/grpc.health.v1.Health/Check": grpclib.const.Handler(
-                self.Check,
-                grpclib.const.Cardinality.UNARY_UNARY,
-                HealthCheckRequest,
-                HealthCheckResponse,
-            )
-        }
+        path = "/grpc.health.v1.Health/Check"
+        return _one_handler(path, self.Check, HealthCheckRequest, HealthCheckResponse)
 
 
 def write_handshake(line: str) -> None:

@@ -1,7 +1,9 @@
 """Logs as hclog JSON lines on stderr, which `TF_LOG` / `TF_LOG_PROVIDER` display.
 
-Every record passes a redaction filter first: values registered with `redact()`
-(passwords, private keys) are replaced with `***` wherever they appear.
+Every line the handler installed by `setup()` writes is scrubbed first: values registered
+with `redact()` (passwords, private keys; at least 3 characters long) are replaced with
+`***` in the message and its traceback. The engine registers the provider's sensitive
+attributes when it is configured; anything else secret must be registered by its owner.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ def redact(secret: str | None) -> None:
 
 
 def scrub(text: str) -> str:
+    """`text` with every registered secret replaced by `***`, longest first."""
     with _lock:
         secrets = sorted(_secrets, key=len, reverse=True)
     for s in secrets:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .cty import types as ct
 from .cty.path import AttributePath
 from .cty.values import is_unknown, values_equal
 from .diagnostics import Diagnostics
@@ -19,7 +20,7 @@ from .diagnostics import Diagnostics
 @dataclass
 class AttributePlanRequest:
     path: AttributePath
-    type: Any
+    type: ct.CtyType
     config_value: Any
     state_value: Any
     plan_value: Any

@@ -5,13 +5,16 @@ dataclass (one field per schema attribute; unknown values are `UNKNOWN`, nulls a
 `None`) and a `Context` carrying diagnostics, the configured provider data, private
 state, the operation deadline and cancellation.
 
-Rules the engine enforces for every resource:
+Rules for every resource (the engine applies 1, 3 and 4; 2 is the author's part):
 1. `read` returning `None` means the object is gone: it is removed from state.
 2. `create` that fails after the remote object exists must call
-   `ctx.set_partial_state(model)` first, so Terraform records (and taints) it
-   instead of orphaning it.
+   `ctx.set_partial_state(model)` first; the engine then returns that state, so
+   Terraform records (and taints) the object instead of orphaning it.
 3. Known planned values are what apply must return; the engine reports a clear
    provider bug otherwise, instead of Terraform's "inconsistent result".
+4. The values of the provider's `sensitive=True` attributes are registered with the
+   log redactor when the provider is configured. Secrets found elsewhere (a token the
+   array hands out) are the author's to pass to `tfnimble.plugin.logging.redact`.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from typing import Any, ClassVar, TypeVar
 
 from .cty import types as ct
 from .cty.path import AttributePath
-from .diagnostics import DiagnosticError, Diagnostics
+from .diagnostics import Diagnostic, DiagnosticError, Diagnostics, Severity
 from .schema import Attribute, Block, BlockNesting, NestedBlock, Schema
 
 M = TypeVar("M")
@@ -51,7 +54,8 @@ class Context:
         self.timeout = timeout
         self.deadline = time.monotonic() + timeout if timeout else None
         self.logger = logger or logging.getLogger("tfnimble.provider")
-        self.partial_state: Any = None
+        #: The model set_partial_state() recorded, if any.
+        self.partial_state: object = None
 
     @property
     def stop_event(self) -> threading.Event:
@@ -78,7 +82,7 @@ class Context:
                 "Raise the limit with a timeouts block if the array is slow.",
             )
 
-    def set_partial_state(self, model: Any) -> None:
+    def set_partial_state(self, model: object) -> None:
         """Record what exists so far; returned to Terraform if the operation then fails."""
         self.partial_state = model
 
@@ -145,7 +149,7 @@ class Provider:
     #: e.g. "registry.terraform.io/ito/nimble"; printed by --debug for TF_REATTACH_PROVIDERS.
     ADDRESS: ClassVar[str]
     Model: ClassVar[type]
-    #: Values of these attributes are registered with the log redactor when configured.
+    #: The provider's version, printed by --version.
     VERSION: ClassVar[str] = "0.0.0"
 
     def schema(self) -> Schema:
@@ -223,9 +227,7 @@ def format_duration(seconds: float) -> str:
     return out
 
 
-def _duration_validator(value: Any, path: AttributePath) -> list[Any]:
-    from .diagnostics import Diagnostic, Severity
-
+def _duration_validator(value: Any, path: AttributePath) -> list[Diagnostic]:
     try:
         parse_duration(value)
     except ValueError as exc:

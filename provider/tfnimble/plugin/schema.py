@@ -16,6 +16,7 @@ from typing import Any
 from .cty import types as ct
 from .cty.path import AttributePath
 from .diagnostics import Diagnostic
+from .planmodifiers import PlanModifier
 
 
 class _NoDefault:
@@ -35,6 +36,17 @@ class Nesting(enum.Enum):
     MAP = "map"
 
 
+def _nested_type(obj: ct.CtyType, nesting: Nesting | BlockNesting) -> ct.CtyType:
+    """The type of a nested attribute or block: its object type, or a collection of it."""
+    if nesting.value == "list":
+        return ct.List(obj)
+    if nesting.value == "set":
+        return ct.Set(obj)
+    if nesting.value == "map":
+        return ct.Map(obj)
+    return obj  # single, group
+
+
 @dataclass(frozen=True)
 class NestedAttributes:
     """The type of an attribute that is itself a group of attributes (protocol 6)."""
@@ -46,14 +58,7 @@ class NestedAttributes:
         return ct.Object({k: a.cty_type() for k, a in self.attributes.items()})
 
     def cty_type(self) -> ct.CtyType:
-        obj = self.object_type()
-        if self.nesting is Nesting.SINGLE:
-            return obj
-        if self.nesting is Nesting.LIST:
-            return ct.List(obj)
-        if self.nesting is Nesting.SET:
-            return ct.Set(obj)
-        return ct.Map(obj)
+        return _nested_type(self.object_type(), self.nesting)
 
 
 @dataclass(frozen=True)
@@ -68,7 +73,7 @@ class Attribute:
     sensitive: bool = False
     default: Any = NO_DEFAULT
     deprecation_message: str = ""
-    plan_modifiers: tuple[Any, ...] = ()
+    plan_modifiers: tuple[PlanModifier, ...] = ()
     validators: tuple[Validator, ...] = ()
     nested: NestedAttributes | None = None
 
@@ -123,14 +128,7 @@ class NestedBlock:
     max_items: int = 0
 
     def cty_type(self) -> ct.CtyType:
-        obj = self.block.cty_type()
-        if self.nesting in (BlockNesting.SINGLE, BlockNesting.GROUP):
-            return obj
-        if self.nesting is BlockNesting.LIST:
-            return ct.List(obj)
-        if self.nesting is BlockNesting.SET:
-            return ct.Set(obj)
-        return ct.Map(obj)
+        return _nested_type(self.block.cty_type(), self.nesting)
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,14 @@ import shutil
 import signal
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from . import goplugin
 
 if TYPE_CHECKING:
+    import socket
+    import ssl
+
     from .resource import Provider
 
 USAGE = """usage: {prog} [--debug] [--version]
@@ -40,7 +43,7 @@ def serve(
     """Serve the provider `factory()` builds. `name`/`address`/`version` let the process
     answer the handshake before the provider's modules are imported."""
     args = list(sys.argv[1:] if argv is None else argv)
-    provider: Any = None
+    provider: Provider | None = None
     if name is None or address is None or version is None:
         provider = factory()
         name, address, version = provider.TYPE_NAME, provider.ADDRESS, provider.VERSION
@@ -101,9 +104,9 @@ def _print_reattach(address: str, sock_path: str) -> None:
 
 def _run(
     factory: Callable[[], Provider],
-    provider: Any,
+    provider: Provider | None,
     program: str,
-    sock: Any,
+    sock: socket.socket,
     tls: goplugin.ServerTLS | None,
     debug: bool,
     workdir: str,
@@ -119,9 +122,9 @@ def _run(
 
 async def _serve(
     factory: Callable[[], Provider],
-    provider: Any,
-    sock: Any,
-    context: Any,
+    provider: Provider | None,
+    sock: socket.socket,
+    context: ssl.SSLContext | None,
     debug: bool,
 ) -> int:
     import asyncio

@@ -1,363 +1,178 @@
 """tfplugin6 Provider service on grpclib: decode -> engine -> encode, nothing else.
 
-Blocking work (REST calls, SSH, qemu-img) runs in worker threads, never on the
-event loop, so Terraform's parallel requests are served concurrently.
+Every RPC goes through one helper, :meth:`ProviderService._unary`: `_proto` decodes the
+protobuf request into a typed request (:mod:`.rpc`), the engine answers with a typed
+response, and `_proto` encodes it. A request that cannot be decoded is answered with an
+"Invalid Value From Terraform" diagnostic; this module never builds or reads protobuf.
+
+Work that may block (REST calls, SSH, qemu-img) runs in worker threads, never on the
+event loop, so Terraform's parallel requests are served concurrently. The metadata,
+schema, function and StopProvider RPCs answer on the event loop: StopProvider must get
+through even when every worker is busy.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import grpclib.const
+from google.protobuf.message import Message
+from grpclib.exceptions import GRPCError
 from grpclib.server import Stream
-from tfplugin_proto import tfplugin6_5_pb2 as pb
 
 from . import _proto
-from .cty.values import CtyError
+from .cty.path import CtyError
 from .diagnostics import DiagnosticError, Diagnostics
 from .engine import Engine
+from .rpc import CallFunctionRequest
 
-log = logging.getLogger("tfnimble.plugin.server")
-T = TypeVar("T")
+PbReq = TypeVar("PbReq", bound=Message)
+PbResp = TypeVar("PbResp", bound=Message)
+Req = TypeVar("Req")
+Resp = TypeVar("Resp")
 _SERVICE = "/tfplugin6.Provider/"
 
 
-def _decode_error(exc: Exception, what: str) -> Diagnostics:
+def _decode_error(exc: CtyError | DiagnosticError, what: str) -> Diagnostics:
     diags = Diagnostics()
     if isinstance(exc, DiagnosticError):
         diags.add(exc.to_diagnostic())
     else:
-        path = getattr(exc, "path", None)
         diags.add_error(
             "Invalid Value From Terraform",
             f"The provider could not decode the {what} it received: {exc}",
-            path,
+            exc.path,
         )
     return diags
 
 
-async def _recv(stream: Stream[Any, Any]) -> Any:
-    req = await stream.recv_message()
-    if req is None:
-        from grpclib.const import Status
-        from grpclib.exceptions import GRPCError
+def _no_function(_engine: Engine, req: CallFunctionRequest) -> Diagnostics:
+    diags = Diagnostics()
+    diags.add_error("Function Not Found", f"This provider defines no function named {req.name!r}.")
+    return diags
 
-        raise GRPCError(Status.INVALID_ARGUMENT, "the request message is missing")
-    return req
+
+Method = Callable[["ProviderService", Stream[Any, Any]], Awaitable[None]]
+
+
+def _method(
+    rpc: _proto.Rpc[PbReq, Req, Resp, PbResp],
+    handle: Callable[[Engine, Req], Resp],
+    *,
+    in_worker: bool = True,
+) -> Method:
+    """The servicer method of one RPC: `handle` calls the engine with the typed request."""
+
+    async def method(self: ProviderService, stream: Stream[PbReq, PbResp]) -> None:
+        await self._unary(stream, rpc, lambda req: handle(self.engine, req), in_worker)
+
+    method.__name__ = method.__qualname__ = rpc.name
+    return method
 
 
 class ProviderService:
     def __init__(self, engine: Engine, max_workers: int = 64) -> None:
         self.engine = engine
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="tf-rpc")
-        self._schema_response: pb.GetProviderSchema.Response | None = None
-
-    async def _run(self, fn: Callable[[], T]) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, fn)
 
     def shutdown(self) -> None:
         self.engine.stop()
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-    # --- metadata and schema ----------------------------------------------------------
-
-    def _capabilities(self) -> pb.ServerCapabilities:
-        return pb.ServerCapabilities(plan_destroy=False, get_provider_schema_optional=False)
-
-    async def GetMetadata(self, stream: Stream[Any, Any]) -> None:
-        await stream.recv_message()
-        e = self.engine
-        await stream.send_message(
-            pb.GetMetadata.Response(
-                server_capabilities=self._capabilities(),
-                resources=[
-                    pb.GetMetadata.ResourceMetadata(type_name=t) for t in e.resource_types()
-                ],
-                data_sources=[
-                    pb.GetMetadata.DataSourceMetadata(type_name=t) for t in e.data_source_types()
-                ],
-            )
-        )
-
-    def _build_schema(self) -> pb.GetProviderSchema.Response:
-        e = self.engine
-        resp = pb.GetProviderSchema.Response(server_capabilities=self._capabilities())
-        try:
-            resp.provider.CopyFrom(_proto.schema_to_proto(e.provider_schema()))
-            for t in e.resource_types():
-                resp.resource_schemas[t].CopyFrom(_proto.schema_to_proto(e.resource_schema(t)))
-            for t in e.data_source_types():
-                resp.data_source_schemas[t].CopyFrom(
-                    _proto.schema_to_proto(e.data_source_schema(t))
-                )
-        except Exception as exc:  # a schema bug must reach the user, not kill the plugin
-            log.exception("building schema failed")
-            diags = Diagnostics()
-            diags.add_error("Provider Bug: Invalid Schema", str(exc))
-            return pb.GetProviderSchema.Response(diagnostics=_proto.diagnostics_to_proto(diags))
-        return resp
-
-    async def GetProviderSchema(self, stream: Stream[Any, Any]) -> None:
-        await stream.recv_message()
-        if self._schema_response is None:
-            self._schema_response = self._build_schema()
-        await stream.send_message(self._schema_response)
-
-    # --- configuration: decode a config, call the engine, answer with diagnostics ----------
-
-    async def _config_rpc(
+    async def _unary(
         self,
-        stream: Stream[Any, Any],
-        response: Any,
-        what: str,
-        schema: Callable[[Any], Any],
-        call: Callable[[Any, Any], Diagnostics],
+        stream: Stream[PbReq, PbResp],
+        rpc: _proto.Rpc[PbReq, Req, Resp, PbResp],
+        handle: Callable[[Req], Resp],
+        in_worker: bool,
     ) -> None:
-        req = await _recv(stream)
+        """Receive, decode, call the engine, encode, send: every RPC, one way."""
+        msg = rpc.given(await stream.recv_message())
+        if msg is None:
+            raise GRPCError(grpclib.const.Status.INVALID_ARGUMENT, "the request message is missing")
+        request = msg
 
-        def work() -> Diagnostics:
+        def work() -> PbResp:
             try:
-                cfg = _proto.decode_dynamic(req.config, schema(req).cty_type())
+                req = rpc.decode(request, self.engine)
             except (CtyError, DiagnosticError) as exc:
-                return _decode_error(exc, what)
-            return call(req, cfg)
+                return rpc.reject(request, _decode_error(exc, rpc.what))
+            return rpc.encode(req, handle(req))
 
-        diags = await self._run(work)
-        await stream.send_message(response(diagnostics=_proto.diagnostics_to_proto(diags)))
+        if in_worker:
+            reply = await asyncio.get_running_loop().run_in_executor(self._pool, work)
+        else:
+            reply = work()
+        await stream.send_message(reply)
 
-    async def ValidateProviderConfig(self, stream: Stream[Any, Any]) -> None:
-        e = self.engine
-        await self._config_rpc(
-            stream,
-            pb.ValidateProviderConfig.Response,
-            "provider configuration",
-            lambda req: e.provider_schema(),
-            lambda req, cfg: e.validate_provider_config(cfg),
-        )
+    # --- metadata, schema and StopProvider answer on the event loop ---------------------
 
-    async def ConfigureProvider(self, stream: Stream[Any, Any]) -> None:
-        e = self.engine
-        await self._config_rpc(
-            stream,
-            pb.ConfigureProvider.Response,
-            "provider configuration",
-            lambda req: e.provider_schema(),
-            lambda req, cfg: e.configure_provider(cfg, req.terraform_version),
-        )
+    GetMetadata = _method(_proto.GET_METADATA, lambda e, _: e.get_metadata(), in_worker=False)
+    GetProviderSchema = _method(
+        _proto.GET_PROVIDER_SCHEMA, lambda e, _: e.get_provider_schema(), in_worker=False
+    )
+    StopProvider = _method(_proto.STOP_PROVIDER, lambda e, _: e.stop(), in_worker=False)
 
-    async def StopProvider(self, stream: Stream[Any, Any]) -> None:
-        await stream.recv_message()
-        self.engine.stop()
-        await stream.send_message(pb.StopProvider.Response())
+    # --- configuration ----------------------------------------------------------------------
 
-    async def ValidateResourceConfig(self, stream: Stream[Any, Any]) -> None:
-        e = self.engine
-        await self._config_rpc(
-            stream,
-            pb.ValidateResourceConfig.Response,
-            "resource configuration",
-            lambda req: e.resource_schema(req.type_name),
-            lambda req, cfg: e.validate_resource_config(req.type_name, cfg),
-        )
+    ValidateProviderConfig = _method(
+        _proto.VALIDATE_PROVIDER_CONFIG, lambda e, req: e.validate_provider_config(req.config)
+    )
+    ConfigureProvider = _method(
+        _proto.CONFIGURE_PROVIDER,
+        lambda e, req: e.configure_provider(req.config, req.terraform_version),
+    )
+    ValidateResourceConfig = _method(
+        _proto.VALIDATE_RESOURCE_CONFIG,
+        lambda e, req: e.validate_resource_config(req.type_name, req.config),
+    )
+    ValidateDataResourceConfig = _method(
+        _proto.VALIDATE_DATA_RESOURCE_CONFIG,
+        lambda e, req: e.validate_data_source_config(req.type_name, req.config),
+    )
 
-    async def ValidateDataResourceConfig(self, stream: Stream[Any, Any]) -> None:
-        e = self.engine
-        await self._config_rpc(
-            stream,
-            pb.ValidateDataResourceConfig.Response,
-            "data source configuration",
-            lambda req: e.data_source_schema(req.type_name),
-            lambda req, cfg: e.validate_data_source_config(req.type_name, cfg),
-        )
+    # --- resources and data sources ---------------------------------------------------------
 
-    # --- resources ---------------------------------------------------------------------------
-
-    async def UpgradeResourceState(self, stream: Stream[Any, Any]) -> None:
-        req = await _recv(stream)
-        e = self.engine
-
-        def work() -> pb.UpgradeResourceState.Response:
-            try:
-                ty = e.resource_schema(req.type_name).cty_type()
-                raw = req.raw_state.json if req.raw_state.json else None
-                if raw is None and not req.raw_state.flatmap:
-                    raw = b"null"
-                value, diags = e.upgrade_resource_state(req.type_name, req.version, raw)
-                resp = pb.UpgradeResourceState.Response(
-                    diagnostics=_proto.diagnostics_to_proto(diags)
-                )
-                if not diags.has_error():
-                    resp.upgraded_state.CopyFrom(_proto.encode_dynamic(value, ty))
-                return resp
-            except (CtyError, DiagnosticError) as exc:
-                return pb.UpgradeResourceState.Response(
-                    diagnostics=_proto.diagnostics_to_proto(_decode_error(exc, "state"))
-                )
-
-        await stream.send_message(await self._run(work))
-
-    async def ReadResource(self, stream: Stream[Any, Any]) -> None:
-        req = await _recv(stream)
-        e = self.engine
-
-        def work() -> pb.ReadResource.Response:
-            try:
-                ty = e.resource_schema(req.type_name).cty_type()
-                state = _proto.decode_dynamic(req.current_state, ty)
-            except (CtyError, DiagnosticError) as exc:
-                return pb.ReadResource.Response(
-                    new_state=req.current_state,
-                    private=req.private,
-                    diagnostics=_proto.diagnostics_to_proto(_decode_error(exc, "state")),
-                )
-            result = e.read_resource(req.type_name, state, req.private)
-            return pb.ReadResource.Response(
-                new_state=_proto.encode_dynamic(result.state, ty),
-                private=result.private,
-                diagnostics=_proto.diagnostics_to_proto(result.diagnostics),
-            )
-
-        await stream.send_message(await self._run(work))
-
-    async def PlanResourceChange(self, stream: Stream[Any, Any]) -> None:
-        req = await _recv(stream)
-        e = self.engine
-
-        def work() -> pb.PlanResourceChange.Response:
-            try:
-                ty = e.resource_schema(req.type_name).cty_type()
-                prior = _proto.decode_dynamic(req.prior_state, ty)
-                proposed = _proto.decode_dynamic(req.proposed_new_state, ty)
-                config = _proto.decode_dynamic(req.config, ty)
-            except (CtyError, DiagnosticError) as exc:
-                return pb.PlanResourceChange.Response(
-                    diagnostics=_proto.diagnostics_to_proto(_decode_error(exc, "plan"))
-                )
-            result = e.plan_resource_change(
-                req.type_name, prior, proposed, config, req.prior_private
-            )
-            return pb.PlanResourceChange.Response(
-                planned_state=_proto.encode_dynamic(result.planned_state, ty),
-                requires_replace=[_proto.path_to_proto(p) for p in result.requires_replace],
-                planned_private=result.planned_private,
-                diagnostics=_proto.diagnostics_to_proto(result.diagnostics),
-            )
-
-        await stream.send_message(await self._run(work))
-
-    async def ApplyResourceChange(self, stream: Stream[Any, Any]) -> None:
-        req = await _recv(stream)
-        e = self.engine
-
-        def work() -> pb.ApplyResourceChange.Response:
-            try:
-                ty = e.resource_schema(req.type_name).cty_type()
-                prior = _proto.decode_dynamic(req.prior_state, ty)
-                planned = _proto.decode_dynamic(req.planned_state, ty)
-                config = _proto.decode_dynamic(req.config, ty)
-            except (CtyError, DiagnosticError) as exc:
-                return pb.ApplyResourceChange.Response(
-                    new_state=req.prior_state,
-                    diagnostics=_proto.diagnostics_to_proto(_decode_error(exc, "planned change")),
-                )
-            result = e.apply_resource_change(
-                req.type_name, prior, planned, config, req.planned_private
-            )
-            return pb.ApplyResourceChange.Response(
-                new_state=_proto.encode_dynamic(result.state, ty),
-                private=result.private,
-                diagnostics=_proto.diagnostics_to_proto(result.diagnostics),
-            )
-
-        await stream.send_message(await self._run(work))
-
-    async def ImportResourceState(self, stream: Stream[Any, Any]) -> None:
-        req = await _recv(stream)
-        e = self.engine
-
-        def work() -> pb.ImportResourceState.Response:
-            try:
-                ty = e.resource_schema(req.type_name).cty_type()
-            except DiagnosticError as exc:
-                return pb.ImportResourceState.Response(
-                    diagnostics=_proto.diagnostics_to_proto(_decode_error(exc, "import"))
-                )
-            imported, diags = e.import_resource_state(req.type_name, req.id)
-            return pb.ImportResourceState.Response(
-                imported_resources=[
-                    pb.ImportResourceState.ImportedResource(
-                        type_name=t, state=_proto.encode_dynamic(s, ty), private=p
-                    )
-                    for t, s, p in imported
-                ],
-                diagnostics=_proto.diagnostics_to_proto(diags),
-            )
-
-        await stream.send_message(await self._run(work))
-
-    async def ReadDataSource(self, stream: Stream[Any, Any]) -> None:
-        req = await _recv(stream)
-        e = self.engine
-
-        def work() -> pb.ReadDataSource.Response:
-            try:
-                ty = e.data_source_schema(req.type_name).cty_type()
-                config = _proto.decode_dynamic(req.config, ty)
-            except (CtyError, DiagnosticError) as exc:
-                return pb.ReadDataSource.Response(
-                    diagnostics=_proto.diagnostics_to_proto(_decode_error(exc, "configuration"))
-                )
-            state, diags = e.read_data_source(req.type_name, config)
-            resp = pb.ReadDataSource.Response(diagnostics=_proto.diagnostics_to_proto(diags))
-            if not diags.has_error():
-                resp.state.CopyFrom(_proto.encode_dynamic(state, ty))
-            return resp
-
-        await stream.send_message(await self._run(work))
+    UpgradeResourceState = _method(
+        _proto.UPGRADE_RESOURCE_STATE,
+        lambda e, req: e.upgrade_resource_state(req.type_name, req.version, req.raw_json),
+    )
+    ReadResource = _method(
+        _proto.READ_RESOURCE,
+        lambda e, req: e.read_resource(req.type_name, req.current_state, req.private),
+    )
+    PlanResourceChange = _method(
+        _proto.PLAN_RESOURCE_CHANGE,
+        lambda e, req: e.plan_resource_change(
+            req.type_name, req.prior_state, req.proposed_new_state, req.config, req.prior_private
+        ),
+    )
+    ApplyResourceChange = _method(
+        _proto.APPLY_RESOURCE_CHANGE,
+        lambda e, req: e.apply_resource_change(
+            req.type_name, req.prior_state, req.planned_state, req.config, req.planned_private
+        ),
+    )
+    ImportResourceState = _method(
+        _proto.IMPORT_RESOURCE_STATE, lambda e, req: e.import_resource_state(req.type_name, req.id)
+    )
+    ReadDataSource = _method(
+        _proto.READ_DATA_SOURCE, lambda e, req: e.read_data_source(req.type_name, req.config)
+    )
 
     # --- functions: this provider defines none ----------------------------------------------
 
-    async def GetFunctions(self, stream: Stream[Any, Any]) -> None:
-        await stream.recv_message()
-        await stream.send_message(pb.GetFunctions.Response())
-
-    async def CallFunction(self, stream: Stream[Any, Any]) -> None:
-        req = await _recv(stream)
-        diags = Diagnostics()
-        diags.add_error(
-            "Function Not Found", f"This provider defines no function named {req.name!r}."
-        )
-        await stream.send_message(
-            pb.CallFunction.Response(diagnostics=_proto.diagnostics_to_proto(diags))
-        )
+    GetFunctions = _method(_proto.GET_FUNCTIONS, lambda e, _: None, in_worker=False)
+    CallFunction = _method(_proto.CALL_FUNCTION, _no_function, in_worker=False)
 
     def __mapping__(self) -> dict[str, grpclib.const.Handler]:
         unary = grpclib.const.Cardinality.UNARY_UNARY
-        rpcs: dict[str, Any] = {
-            "GetMetadata": pb.GetMetadata,
-            "GetProviderSchema": pb.GetProviderSchema,
-            "ValidateProviderConfig": pb.ValidateProviderConfig,
-            "ValidateResourceConfig": pb.ValidateResourceConfig,
-            "ValidateDataResourceConfig": pb.ValidateDataResourceConfig,
-            "UpgradeResourceState": pb.UpgradeResourceState,
-            "ConfigureProvider": pb.ConfigureProvider,
-            "ReadResource": pb.ReadResource,
-            "PlanResourceChange": pb.PlanResourceChange,
-            "ApplyResourceChange": pb.ApplyResourceChange,
-            "ImportResourceState": pb.ImportResourceState,
-            "ReadDataSource": pb.ReadDataSource,
-            "GetFunctions": pb.GetFunctions,
-            "CallFunction": pb.CallFunction,
-            "StopProvider": pb.StopProvider,
-        }
         return {
-            _SERVICE + name: grpclib.const.Handler(
-                getattr(self, name), unary, msg.Request, msg.Response
+            _SERVICE + rpc.name: grpclib.const.Handler(
+                getattr(self, rpc.name), unary, rpc.request_type, rpc.response_type
             )
-            for name, msg in rpcs.items()
+            for rpc in _proto.RPCS
         }

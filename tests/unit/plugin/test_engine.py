@@ -237,12 +237,13 @@ def test_unexpected_exception_becomes_diagnostic(engine: Engine) -> None:
 
 def test_upgrade_same_version_ignores_removed_attributes(engine: Engine) -> None:
     raw = json.dumps({**cfg(id="id-1", mode="a"), "legacy_field": 1}).encode()
-    value, diags = engine.upgrade_resource_state("t_r", 0, raw)
+    resp = engine.upgrade_resource_state("t_r", 0, raw)
+    value, diags = resp.upgraded_state, resp.diagnostics
     assert not diags.has_error() and value["id"] == "id-1"
 
 
 def test_upgrade_from_newer_version_is_refused(engine: Engine) -> None:
-    _, diags = engine.upgrade_resource_state("t_r", 3, b"{}")
+    diags = engine.upgrade_resource_state("t_r", 3, b"{}").diagnostics
     assert "newer provider" in next(iter(diags)).detail
 
 
@@ -259,7 +260,8 @@ def test_upgrader_runs_straight_to_current() -> None:
             return [R2]
 
     e = Engine(P2())
-    value, diags = e.upgrade_resource_state("t_r", 0, b'{"old_id": "x", "nm": "y"}')
+    resp = e.upgrade_resource_state("t_r", 0, b'{"old_id": "x", "nm": "y"}')
+    value, diags = resp.upgraded_state, resp.diagnostics
     assert not diags.has_error(), list(diags)
     assert value["id"] == "x" and value["name"] == "y"
 

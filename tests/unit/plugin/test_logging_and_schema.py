@@ -76,3 +76,41 @@ def test_parse_duration_rejects(text: str) -> None:
 def test_format_duration() -> None:
     assert format_duration(5400) == "1h30m"
     assert format_duration(45) == "45s"
+
+
+def test_configure_provider_redacts_sensitive_attributes(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from dataclasses import dataclass
+
+    from tfnimble.plugin import Provider, Value
+    from tfnimble.plugin.engine import Engine
+
+    @dataclass
+    class LoginModel:
+        username: Value[str] = None
+        password: Value[str] = None
+
+    class Login(Provider):
+        TYPE_NAME = "login"
+        ADDRESS = "registry.terraform.io/ito/login"
+        Model = LoginModel
+
+        def schema(self) -> Schema:
+            return Schema(
+                attributes={
+                    "username": Attribute(type=types.String, required=True, description="U."),
+                    "password": Attribute(
+                        type=types.String, required=True, sensitive=True, description="P."
+                    ),
+                }
+            )
+
+    plog.setup("provider.test")
+    engine = Engine(Login())
+    config = {"username": "admin-user", "password": "Sw0rdf1sh-redact-me"}
+    assert not engine.configure_provider(config).has_error()
+    logging.getLogger("tfnimble.x").info("admin-user logs in with Sw0rdf1sh-redact-me")
+    entry = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+    assert "Sw0rdf1sh-redact-me" not in entry["@message"]
+    assert entry["@message"] == "admin-user logs in with ***"

@@ -9,7 +9,7 @@ Values are plain Python data, interpreted against a type:
 * **null** is ``None`` (for any type);
 * String is ``str``; Bool is ``bool``; Number is ``int``, ``float`` (incl. +/-inf), or
   ``decimal.Decimal`` for values that are neither integral nor exactly a float64
-  (Terraform sends e.g. ``0.1`` as the exact decimal ``"0.1"``);
+  (Terraform sends e.g. ``0.1`` as the exact decimal ``"0.1"``; see :mod:`.numbers`);
 * List, Set and Tuple are ``list`` (a set has no duplicates; its order is not significant);
   Map and Object are ``dict`` (an object dict has every attribute of its type; absent
   attributes are null);
@@ -30,6 +30,7 @@ all decode errors are :class:`CtyError` carrying an :class:`AttributePath`.
 """
 
 from . import json, msgpack
+from .numbers import NumberValue, format_number, is_number, normalize_number, number_key
 from .path import AttributePath, AttrStep, CtyError, IndexStep, KeyStep, Step
 from .types import (
     Bool,
@@ -53,20 +54,15 @@ from .types import (
 from .values import (
     UNKNOWN,
     DynamicValue,
-    NumberValue,
     Unknown,
     Value,
     conform,
-    format_number,
     infer_type,
     is_known,
     is_null,
-    is_number,
     is_unknown,
     known_or_none,
     need,
-    normalize_number,
-    number_key,
     transform,
     values_equal,
     walk,

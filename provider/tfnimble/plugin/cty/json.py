@@ -19,24 +19,11 @@ from __future__ import annotations
 import json as _json
 from typing import Any
 
+from . import types as ct
 from .msgpack import parse_number
+from .numbers import format_number
 from .path import AttributePath, CtyError
-from .types import (
-    Bool,
-    CtyType,
-    DynamicPseudoType,
-    List,
-    Map,
-    Number,
-    Object,
-    PrimitiveType,
-    Set,
-    String,
-    Tuple,
-    type_from_json,
-    type_to_json,
-)
-from .values import DynamicValue, Unknown, conform, format_number
+from .values import DynamicValue, Unknown, conform
 
 __all__ = ["decode", "encode"]
 
@@ -56,9 +43,9 @@ def _str(s: str) -> str:
     return _json.dumps(s, ensure_ascii=False)
 
 
-def _emit(value: Any, ty: CtyType, path: AttributePath, out: list[str]) -> None:
+def _emit(value: Any, ty: ct.CtyType, path: AttributePath, out: list[str]) -> None:
     """Append the compact JSON text of ``value`` to ``out``."""
-    if isinstance(ty, DynamicPseudoType):
+    if isinstance(ty, ct.DynamicPseudoType):
         if isinstance(value, Unknown):
             raise CtyError(path, "value is not known")
         if value is None:
@@ -69,7 +56,9 @@ def _emit(value: Any, ty: CtyType, path: AttributePath, out: list[str]) -> None:
         out.append('{"value":')
         _emit(value.value, value.type, path, out)
         out.append(',"type":')
-        out.append(_json.dumps(type_to_json(value.type), separators=(",", ":"), ensure_ascii=False))
+        out.append(
+            _json.dumps(ct.type_to_json(value.type), separators=(",", ":"), ensure_ascii=False)
+        )
         out.append("}")
         return
     if value is None:
@@ -77,28 +66,28 @@ def _emit(value: Any, ty: CtyType, path: AttributePath, out: list[str]) -> None:
         return
     if isinstance(value, Unknown):
         raise CtyError(path, "value is not known")
-    if isinstance(ty, PrimitiveType):
-        if ty == Number:
+    if isinstance(ty, ct.PrimitiveType):
+        if ty == ct.Number:
             try:
                 out.append(number_to_json_text(value))
             except (TypeError, ValueError) as e:
                 raise CtyError(path, str(e)) from None
-        elif ty == Bool:
+        elif ty == ct.Bool:
             out.append("true" if value else "false")
         else:
             out.append(_str(value))
         return
-    if isinstance(ty, List | Set | Tuple):
+    if isinstance(ty, ct.List | ct.Set | ct.Tuple):
         out.append("[")
         for i, v in enumerate(value):
             if i:
                 out.append(",")
-            et = ty.elements[i] if isinstance(ty, Tuple) else ty.element
+            et = ty.elements[i] if isinstance(ty, ct.Tuple) else ty.element
             _emit(v, et, path.index(i), out)
         out.append("]")
         return
-    if isinstance(ty, Map | Object):
-        if isinstance(ty, Map):
+    if isinstance(ty, ct.Map | ct.Object):
+        if isinstance(ty, ct.Map):
             items = [(k, value[k], ty.element, path.key(k)) for k in sorted(value)]
         else:
             items = [(k, value.get(k), t, path.attr(k)) for k, t in ty.attribute_items]
@@ -120,7 +109,7 @@ _GO_ESCAPES = str.maketrans(
 )
 
 
-def encode(value: Any, ty: CtyType) -> bytes:
+def encode(value: Any, ty: ct.CtyType) -> bytes:
     """Serialize ``value`` (validated with :func:`conform` first) as cty JSON.
 
     Raises :class:`CtyError` if the value contains unknowns or infinities."""
@@ -159,7 +148,7 @@ def _loads(data: bytes | bytearray | memoryview | str) -> Any:
 
 def decode(
     data: bytes | bytearray | memoryview | str,
-    ty: CtyType,
+    ty: ct.CtyType,
     *,
     ignore_unknown_attributes: bool = False,
 ) -> Any:
@@ -180,16 +169,16 @@ def decode(
         raise CtyError(root, "value is nested too deeply") from None
 
 
-def _primitive(raw: Any, ty: PrimitiveType, path: AttributePath) -> Any:
-    if ty == String:
+def _primitive(raw: Any, ty: ct.PrimitiveType, path: AttributePath) -> Any:
+    if ty == ct.String:
         if isinstance(raw, _JsonNumber):
             return str.__str__(raw)
         if isinstance(raw, str):
-            return conform(raw, String, path)
+            return conform(raw, ct.String, path)
         if isinstance(raw, bool):
             return "true" if raw else "false"
         raise CtyError(path, "string is required")
-    if ty == Number:
+    if ty == ct.Number:
         if isinstance(raw, str):  # a JSON number token, or a string holding a number
             try:
                 return parse_number(str.__str__(raw), path)
@@ -206,23 +195,25 @@ def _primitive(raw: Any, ty: PrimitiveType, path: AttributePath) -> Any:
     raise CtyError(path, "bool is required")
 
 
-def _from_json(raw: Any, ty: CtyType, path: AttributePath, ignore_unknown: bool) -> Any:
+def _from_json(raw: Any, ty: ct.CtyType, path: AttributePath, ignore_unknown: bool) -> Any:
     if raw is None:
         return None
-    if isinstance(ty, DynamicPseudoType):
+    if isinstance(ty, ct.DynamicPseudoType):
         return _from_json_dynamic(raw, path, ignore_unknown)
-    if isinstance(ty, PrimitiveType):
+    if isinstance(ty, ct.PrimitiveType):
         return _primitive(raw, ty, path)
-    if isinstance(ty, List | Set):
+    if isinstance(ty, ct.List | ct.Set):
         if not isinstance(raw, list):
-            raise CtyError(path, f"need JSON array for {'list' if isinstance(ty, List) else 'set'}")
+            raise CtyError(
+                path, f"need JSON array for {'list' if isinstance(ty, ct.List) else 'set'}"
+            )
         out = [_from_json(e, ty.element, path.index(i), ignore_unknown) for i, e in enumerate(raw)]
-        return conform(out, ty, path) if isinstance(ty, Set) else out
-    if isinstance(ty, Map):
+        return conform(out, ty, path) if isinstance(ty, ct.Set) else out
+    if isinstance(ty, ct.Map):
         if not isinstance(raw, dict):
             raise CtyError(path, "need JSON object for map")
         return {k: _from_json(e, ty.element, path.key(k), ignore_unknown) for k, e in raw.items()}
-    if isinstance(ty, Tuple):
+    if isinstance(ty, ct.Tuple):
         if not isinstance(raw, list):
             raise CtyError(path, "need JSON array for tuple")
         if len(raw) != len(ty.elements):
@@ -231,7 +222,7 @@ def _from_json(raw: Any, ty: CtyType, path: AttributePath, ignore_unknown: bool)
             _from_json(e, t, path.index(i), ignore_unknown)
             for i, (e, t) in enumerate(zip(raw, ty.elements, strict=True))
         ]
-    if isinstance(ty, Object):
+    if isinstance(ty, ct.Object):
         if not isinstance(raw, dict):
             raise CtyError(path, "need JSON object for object")
         attrs = ty.attributes
@@ -257,9 +248,9 @@ def _from_json_dynamic(raw: Any, path: AttributePath, ignore_unknown: bool) -> A
     if "value" not in raw:
         raise CtyError(path, "missing value in dynamically-typed value")
     try:
-        ty = type_from_json(raw["type"])
+        ty = ct.type_from_json(raw["type"])
     except CtyError as e:
         raise CtyError(path, f"invalid type in dynamically-typed value: {e.message}") from None
-    if isinstance(ty, DynamicPseudoType):
+    if isinstance(ty, ct.DynamicPseudoType):
         raise CtyError(path, "dynamically-typed value must have a concrete type")
     return DynamicValue(ty, _from_json(raw["value"], ty, path, ignore_unknown))

@@ -25,31 +25,10 @@ from typing import Any
 
 import msgpack as _msgpack
 
+from . import types as ct
+from .numbers import format_number, normalize_number
 from .path import AttributePath, CtyError
-from .types import (
-    Bool,
-    CollectionType,
-    CtyType,
-    DynamicPseudoType,
-    List,
-    Map,
-    Number,
-    Object,
-    PrimitiveType,
-    Set,
-    String,
-    Tuple,
-    type_from_json_bytes,
-    type_to_json_bytes,
-)
-from .values import (
-    UNKNOWN,
-    DynamicValue,
-    Unknown,
-    conform,
-    format_number,
-    normalize_number,
-)
+from .values import UNKNOWN, DynamicValue, Unknown, conform
 
 __all__ = ["decode", "encode"]
 
@@ -72,7 +51,7 @@ _INT64_MAX = 2**63 - 1
 # --------------------------------------------------------------------------- encoding
 
 
-def encode(value: Any, ty: CtyType) -> bytes:
+def encode(value: Any, ty: ct.CtyType) -> bytes:
     """Serialize ``value`` (validated with :func:`conform` first) as cty msgpack."""
     root = AttributePath.root()
     value = conform(value, ty, root)
@@ -120,21 +99,21 @@ def number_to_wire(n: Any) -> int | float | str:
     raise TypeError(f"not a number: {n!r}")
 
 
-def _unknown_to_wire(u: Unknown, ty: CtyType) -> _msgpack.ExtType:
-    if isinstance(ty, DynamicPseudoType):
+def _unknown_to_wire(u: Unknown, ty: ct.CtyType) -> _msgpack.ExtType:
+    if isinstance(ty, ct.DynamicPseudoType):
         return _msgpack.ExtType(EXT_UNKNOWN, b"\x00")
     entries: list[tuple[int, Any]] = []
     if u.not_null:
         entries.append((_R_NULLNESS, False))
-    if ty == Number:
+    if ty == ct.Number:
         if u.number_lower is not None:
             entries.append((_R_NUMBER_MIN, [number_to_wire(u.number_lower[0]), u.number_lower[1]]))
         if u.number_upper is not None:
             entries.append((_R_NUMBER_MAX, [number_to_wire(u.number_upper[0]), u.number_upper[1]]))
-    elif ty == String:
+    elif ty == ct.String:
         if u.string_prefix:
             entries.append((_R_STRING_PREFIX, u.string_prefix))
-    elif isinstance(ty, CollectionType):
+    elif isinstance(ty, ct.CollectionType):
         if u.length_lower:
             entries.append((_R_LENGTH_MIN, u.length_lower))
         if u.length_upper is not None:
@@ -145,10 +124,10 @@ def _unknown_to_wire(u: Unknown, ty: CtyType) -> _msgpack.ExtType:
     return _msgpack.ExtType(EXT_REFINED_UNKNOWN, payload)
 
 
-def _to_wire(value: Any, ty: CtyType, path: AttributePath) -> Any:
-    if isinstance(ty, DynamicPseudoType):
+def _to_wire(value: Any, ty: ct.CtyType, path: AttributePath) -> Any:
+    if isinstance(ty, ct.DynamicPseudoType):
         if isinstance(value, DynamicValue):
-            return [type_to_json_bytes(value.type), _to_wire(value.value, value.type, path)]
+            return [ct.type_to_json_bytes(value.type), _to_wire(value.value, value.type, path)]
         if isinstance(value, Unknown):
             return _msgpack.ExtType(EXT_UNKNOWN, b"\x00")
         if value is None:
@@ -158,23 +137,23 @@ def _to_wire(value: Any, ty: CtyType, path: AttributePath) -> Any:
         return _unknown_to_wire(value, ty)
     if value is None:
         return None
-    if isinstance(ty, PrimitiveType):
-        if ty == Number:
+    if isinstance(ty, ct.PrimitiveType):
+        if ty == ct.Number:
             try:
                 return number_to_wire(value)
             except (TypeError, ValueError) as e:
                 raise CtyError(path, str(e)) from None
         return value
-    if isinstance(ty, List | Set):
+    if isinstance(ty, ct.List | ct.Set):
         return [_to_wire(e, ty.element, path.index(i)) for i, e in enumerate(value)]
-    if isinstance(ty, Map):
+    if isinstance(ty, ct.Map):
         return {k: _to_wire(value[k], ty.element, path.key(k)) for k in sorted(value)}
-    if isinstance(ty, Tuple):
+    if isinstance(ty, ct.Tuple):
         return [
             _to_wire(e, t, path.index(i))
             for i, (e, t) in enumerate(zip(value, ty.elements, strict=False))
         ]
-    if isinstance(ty, Object):
+    if isinstance(ty, ct.Object):
         return {k: _to_wire(value.get(k), t, path.attr(k)) for k, t in ty.attribute_items}
     raise CtyError(path, f"unsupported type {ty!r}")
 
@@ -207,7 +186,7 @@ def _unpack(data: bytes) -> Any:
     )
 
 
-def decode(data: bytes | bytearray | memoryview, ty: CtyType) -> Any:
+def decode(data: bytes | bytearray | memoryview, ty: ct.CtyType) -> Any:
     """Deserialize cty msgpack ``data`` as a value of type ``ty``.
 
     Raises :class:`CtyError` for malformed input or a value that does not match ``ty``.
@@ -225,7 +204,7 @@ def decode(data: bytes | bytearray | memoryview, ty: CtyType) -> Any:
         raise CtyError(root, "value is nested too deeply") from None
 
 
-def _decode_unknown(ext: _Ext, ty: CtyType, path: AttributePath) -> Any:
+def _decode_unknown(ext: _Ext, ty: ct.CtyType, path: AttributePath) -> Any:
     if len(ext.data) <= 1:
         return UNKNOWN
     if ext.code != EXT_REFINED_UNKNOWN:
@@ -246,7 +225,7 @@ def _decode_unknown(ext: _Ext, ty: CtyType, path: AttributePath) -> Any:
         raise CtyError(path, f"failed to decode unknown value refinements: {e}") from None
     if not isinstance(refinements, dict):
         raise CtyError(path, "failed to decode unknown value refinements: not a map")
-    if isinstance(ty, DynamicPseudoType):
+    if isinstance(ty, ct.DynamicPseudoType):
         return UNKNOWN
     kw: dict[str, Any] = {}
     for key, val in refinements.items():
@@ -259,20 +238,20 @@ def _decode_unknown(ext: _Ext, ty: CtyType, path: AttributePath) -> Any:
                 return None  # "definitely null" collapses to a known null, as in cty
             kw["not_null"] = True
         elif key == _R_STRING_PREFIX:
-            if ty != String:
+            if ty != ct.String:
                 raise CtyError(path, "string prefix refinement for non-string type")
             if not isinstance(val, str):
                 raise CtyError(path, "string prefix refinement is not a string")
             if val:
                 kw["string_prefix"] = val
         elif key in (_R_LENGTH_MIN, _R_LENGTH_MAX):
-            if not isinstance(ty, CollectionType):
+            if not isinstance(ty, ct.CollectionType):
                 raise CtyError(path, "length bound refinement for non-collection type")
             if isinstance(val, bool) or not isinstance(val, int):
                 raise CtyError(path, "length bound refinement must be an integer")
             kw["length_lower" if key == _R_LENGTH_MIN else "length_upper"] = val
         elif key in (_R_NUMBER_MIN, _R_NUMBER_MAX):
-            if ty != Number:
+            if ty != ct.Number:
                 raise CtyError(path, "numeric bound refinement for non-number type")
             if not isinstance(val, list) or len(val) != 2:
                 raise CtyError(path, "numeric bound refinement must be a [number, bool] array")
@@ -333,28 +312,28 @@ def _decode_str(raw: Any, path: AttributePath, what: str = "string") -> str:
     raise CtyError(path, f"{what} is required")
 
 
-def _from_wire(raw: Any, ty: CtyType, path: AttributePath) -> Any:
+def _from_wire(raw: Any, ty: ct.CtyType, path: AttributePath) -> Any:
     if isinstance(raw, _Ext):
         return _decode_unknown(raw, ty, path)
-    if isinstance(ty, DynamicPseudoType):
+    if isinstance(ty, ct.DynamicPseudoType):
         return _from_wire_dynamic(raw, path)
     if raw is None:
         return None
-    if isinstance(ty, PrimitiveType):
-        if ty == String:
-            return conform(_decode_str(raw, path), String, path)
-        if ty == Number:
+    if isinstance(ty, ct.PrimitiveType):
+        if ty == ct.String:
+            return conform(_decode_str(raw, path), ct.String, path)
+        if ty == ct.Number:
             return _decode_number(raw, path)
-        if ty == Bool:
+        if ty == ct.Bool:
             if not isinstance(raw, bool):
                 raise CtyError(path, "bool is required")
             return raw
-    if isinstance(ty, List | Set):
+    if isinstance(ty, ct.List | ct.Set):
         if not isinstance(raw, list):
-            raise CtyError(path, f"a {'list' if isinstance(ty, List) else 'set'} is required")
+            raise CtyError(path, f"a {'list' if isinstance(ty, ct.List) else 'set'} is required")
         out = [_from_wire(e, ty.element, path.index(i)) for i, e in enumerate(raw)]
-        return conform(out, ty, path) if isinstance(ty, Set) else out
-    if isinstance(ty, Map):
+        return conform(out, ty, path) if isinstance(ty, ct.Set) else out
+    if isinstance(ty, ct.Map):
         if not isinstance(raw, dict):
             raise CtyError(path, "a map is required")
         res: dict[str, Any] = {}
@@ -362,7 +341,7 @@ def _from_wire(raw: Any, ty: CtyType, path: AttributePath) -> Any:
             key = _decode_str(k, path, "map key")
             res[key] = _from_wire(e, ty.element, path.key(key))
         return res
-    if isinstance(ty, Tuple):
+    if isinstance(ty, ct.Tuple):
         if not isinstance(raw, list):
             raise CtyError(path, "a tuple is required")
         if len(raw) != len(ty.elements):
@@ -371,14 +350,14 @@ def _from_wire(raw: Any, ty: CtyType, path: AttributePath) -> Any:
             _from_wire(e, t, path.index(i))
             for i, (e, t) in enumerate(zip(raw, ty.elements, strict=True))
         ]
-    if isinstance(ty, Object):
+    if isinstance(ty, ct.Object):
         if not isinstance(raw, dict):
             raise CtyError(path, "an object is required")
         return _decode_object(raw, ty, path)
     raise CtyError(path, f"unsupported type {ty!r}")
 
 
-def _decode_object(raw: Mapping[Any, Any], ty: Object, path: AttributePath) -> dict[str, Any]:
+def _decode_object(raw: Mapping[Any, Any], ty: ct.Object, path: AttributePath) -> dict[str, Any]:
     attrs = ty.attributes
     got: dict[str, Any] = {}
     for k, e in raw.items():
@@ -401,9 +380,9 @@ def _from_wire_dynamic(raw: Any, path: AttributePath) -> Any:
     if not isinstance(type_json, bytes | str):
         raise CtyError(path, "dynamic value type must be JSON bytes")
     try:
-        ty = type_from_json_bytes(type_json)
+        ty = ct.type_from_json_bytes(type_json)
     except CtyError as e:
         raise CtyError(path, f"invalid dynamic value type: {e.message}") from None
-    if isinstance(ty, DynamicPseudoType):
+    if isinstance(ty, ct.DynamicPseudoType):
         raise CtyError(path, "dynamic value type must not be dynamic")
     return DynamicValue(ty, _from_wire(raw[1], ty, path))

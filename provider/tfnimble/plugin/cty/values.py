@@ -13,52 +13,27 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeAlias, TypeGuard, TypeVar, Union
 
+from . import types as ct
+from .numbers import NumberValue, is_number, number_key
 from .path import AttributePath, CtyError
-from .types import (
-    Bool,
-    CollectionType,
-    CtyType,
-    DynamicPseudoType,
-    List,
-    Map,
-    Number,
-    Object,
-    PrimitiveType,
-    Set,
-    String,
-    Tuple,
-)
 
 __all__ = [
     "UNKNOWN",
     "CtyError",
     "DynamicValue",
-    "NumberValue",
     "Unknown",
     "Value",
     "conform",
-    "format_number",
     "infer_type",
     "is_known",
     "is_null",
-    "is_number",
     "is_unknown",
     "known_or_none",
     "need",
-    "normalize_number",
-    "number_key",
     "transform",
     "values_equal",
     "walk",
 ]
-
-NumberValue = int | float | Decimal
-
-_INT64_MIN = -(2**63)
-_INT64_MAX = 2**63 - 1
-# Decimals whose integer part has more digits than this stay Decimal (int() of
-# 1E+999999999 would try to allocate gigabytes).
-_MAX_INT_DIGITS = 4000
 
 
 @dataclass(frozen=True)
@@ -120,7 +95,7 @@ Value: TypeAlias = Union[T, Unknown, None]  # noqa: UP007 (a generic alias needs
 class DynamicValue:
     """A value together with its concrete type, used only where the schema type is Dynamic."""
 
-    type: CtyType
+    type: ct.CtyType
     value: Any
 
 
@@ -168,97 +143,6 @@ def need(v: Value[T], what: str = "value") -> T:
     return v
 
 
-def is_number(v: Any) -> bool:
-    """Whether ``v`` is a valid Python representation of a cty number."""
-    if isinstance(v, bool):
-        return False
-    if isinstance(v, int):
-        return True
-    if isinstance(v, float):
-        return not math.isnan(v)
-    if isinstance(v, Decimal):
-        return not v.is_nan()
-    return False
-
-
-def _decimal_is_integral(d: Decimal) -> bool:
-    if not d.is_finite():
-        return False
-    _, digits, exp = d.as_tuple()
-    assert isinstance(exp, int)
-    if exp >= 0:
-        return True
-    return all(x == 0 for x in digits[exp:])
-
-
-def normalize_number(n: NumberValue) -> NumberValue:
-    """Canonical Python form of a number: integral -> int; Decimal exactly representable
-    as float64 -> float; other Decimals unchanged; infinities -> float."""
-    if isinstance(n, bool):
-        raise TypeError("bool is not a number")
-    if isinstance(n, int):
-        return n
-    if isinstance(n, float):
-        if math.isfinite(n) and n.is_integer() and _INT64_MIN <= n <= _INT64_MAX:
-            return int(n)
-        return n
-    if isinstance(n, Decimal):
-        if n.is_infinite():
-            return math.inf if n > 0 else -math.inf
-        if n.is_nan():
-            raise ValueError("NaN is not a valid number")
-        if _decimal_is_integral(n) and n.adjusted() < _MAX_INT_DIGITS:
-            return int(n)
-        f = float(n)
-        if math.isfinite(f) and Decimal(f) == n:
-            return f
-        return n
-    raise TypeError(f"not a number: {n!r}")
-
-
-def format_number(n: NumberValue) -> str:
-    """A finite number in plain decimal notation -- what cty's ``big.Float.Text('f', -1)``
-    produces. Non-integral floats use their shortest round-trip digits (``0.1`` -> "0.1"),
-    integral floats their exact value (``1e22`` -> "10000000000000000000000"; cty would
-    round a float64's digits beyond 2**53, we keep the exact value so the msgpack and JSON
-    codecs agree).
-
-    Two numbers are equal in cty exactly when this rendering is equal."""
-    if isinstance(n, bool):
-        raise TypeError("bool is not a number")
-    if isinstance(n, int):
-        return format(Decimal(n), "f") if abs(n) >= 10**4000 else str(n)
-    if isinstance(n, float):
-        if not math.isfinite(n):
-            raise ValueError("infinity and NaN have no decimal representation")
-        if n.is_integer():
-            return format_number(int(n))
-        n = Decimal(repr(n))
-    if not isinstance(n, Decimal):
-        raise TypeError(f"not a number: {n!r}")
-    if not n.is_finite():
-        raise ValueError("infinity and NaN have no decimal representation")
-    text = format(n, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return "0" if text == "-0" else text
-
-
-def number_key(n: NumberValue) -> int | float | Decimal:
-    """A hashable key with cty's number equality: ``number_key(a) == number_key(b)`` iff
-    cty considers ``a`` and ``b`` equal (same shortest decimal rendering; so the float
-    ``0.1`` equals ``Decimal("0.1")``; integral floats compare by their exact value)."""
-    if isinstance(n, float):
-        if not math.isfinite(n):
-            return n
-        if n.is_integer():
-            return int(n)
-        return Decimal(repr(n))
-    if isinstance(n, Decimal) and n.is_infinite():
-        return math.inf if n > 0 else -math.inf
-    return n
-
-
 def _nfc(s: str) -> str:
     return s if unicodedata.is_normalized("NFC", s) else unicodedata.normalize("NFC", s)
 
@@ -276,12 +160,12 @@ class _UnknownKey:
 _UNKNOWN_KEY = _UnknownKey()
 
 
-def _canon(v: Any, ty: CtyType) -> Any:
+def _canon(v: Any, ty: ct.CtyType) -> Any:
     """A hashable key such that two values are semantically equal iff their keys are equal.
 
     Relies on Python's exact cross-type numeric equality/hashing (1 == 1.0 == Decimal(1)).
     """
-    if isinstance(ty, DynamicPseudoType):
+    if isinstance(ty, ct.DynamicPseudoType):
         if isinstance(v, DynamicValue):
             if v.value is None:
                 return None
@@ -298,24 +182,24 @@ def _canon(v: Any, ty: CtyType) -> Any:
         return _UNKNOWN_KEY
     if v is None:
         return None
-    if isinstance(ty, PrimitiveType):
-        if ty == Number:
+    if isinstance(ty, ct.PrimitiveType):
+        if ty == ct.Number:
             return ("n", number_key(v))
         return v
-    if isinstance(ty, List):
+    if isinstance(ty, ct.List):
         return tuple(_canon(e, ty.element) for e in v)
-    if isinstance(ty, Set):
+    if isinstance(ty, ct.Set):
         return _set_key(v, ty.element)
-    if isinstance(ty, Map):
+    if isinstance(ty, ct.Map):
         return ("map", frozenset((k, _canon(e, ty.element)) for k, e in v.items()))
-    if isinstance(ty, Tuple):
+    if isinstance(ty, ct.Tuple):
         return tuple(_canon(e, et) for e, et in zip(v, ty.elements, strict=False))
-    if isinstance(ty, Object):
+    if isinstance(ty, ct.Object):
         return tuple(_canon(v.get(k), at) for k, at in ty.attribute_items)
     raise TypeError(f"unsupported type {ty!r}")
 
 
-def _set_key(v: Any, ety: CtyType) -> Any:
+def _set_key(v: Any, ety: ct.CtyType) -> Any:
     """Set identity: duplicates of known elements collapse; elements containing unknowns
     are counted (cty never merges those)."""
     known: set[Any] = set()
@@ -328,7 +212,7 @@ def _set_key(v: Any, ety: CtyType) -> Any:
     return ("set", frozenset(known), frozenset(unknown.items()))
 
 
-def values_equal(a: Any, b: Any, ty: CtyType) -> bool:
+def values_equal(a: Any, b: Any, ty: ct.CtyType) -> bool:
     """Semantic equality of two values of type ``ty``.
 
     Sets compare order-insensitively; numbers compare as cty does, by their shortest decimal
@@ -338,8 +222,8 @@ def values_equal(a: Any, b: Any, ty: CtyType) -> bool:
     return _equal(a, b, ty)
 
 
-def _equal(a: Any, b: Any, ty: CtyType) -> bool:
-    if isinstance(ty, DynamicPseudoType):
+def _equal(a: Any, b: Any, ty: ct.CtyType) -> bool:
+    if isinstance(ty, ct.DynamicPseudoType):
         ta, va = _unwrap_dynamic(a)
         tb, vb = _unwrap_dynamic(b)
         if isinstance(va, Unknown) or isinstance(vb, Unknown):
@@ -351,31 +235,31 @@ def _equal(a: Any, b: Any, ty: CtyType) -> bool:
         return isinstance(a, Unknown) and isinstance(b, Unknown)
     if a is None or b is None:
         return a is None and b is None
-    if isinstance(ty, PrimitiveType):
-        if ty == Number:
+    if isinstance(ty, ct.PrimitiveType):
+        if ty == ct.Number:
             return is_number(a) and is_number(b) and number_key(a) == number_key(b)
-        if ty == Bool:
+        if ty == ct.Bool:
             return isinstance(a, bool) and isinstance(b, bool) and a == b
         return isinstance(a, str) and isinstance(b, str) and a == b
-    if isinstance(ty, List | Tuple):
+    if isinstance(ty, ct.List | ct.Tuple):
         if not isinstance(a, list | tuple) or not isinstance(b, list | tuple) or len(a) != len(b):
             return False
-        if isinstance(ty, List):
+        if isinstance(ty, ct.List):
             return all(_equal(x, y, ty.element) for x, y in zip(a, b, strict=True))
         if len(a) != len(ty.elements):
             return False
         return all(_equal(x, y, t) for x, y, t in zip(a, b, ty.elements, strict=True))
-    if isinstance(ty, Set):
+    if isinstance(ty, ct.Set):
         if not isinstance(a, list | tuple | set | frozenset) or not isinstance(
             b, list | tuple | set | frozenset
         ):
             return False
         return bool(_set_key(a, ty.element) == _set_key(b, ty.element))
-    if isinstance(ty, Map):
+    if isinstance(ty, ct.Map):
         if not isinstance(a, Mapping) or not isinstance(b, Mapping) or a.keys() != b.keys():
             return False
         return all(_equal(a[k], b[k], ty.element) for k in a)
-    if isinstance(ty, Object):
+    if isinstance(ty, ct.Object):
         if not isinstance(a, Mapping) or not isinstance(b, Mapping):
             return False
         names = ty.attributes
@@ -385,7 +269,7 @@ def _equal(a: Any, b: Any, ty: CtyType) -> bool:
     raise TypeError(f"unsupported type {ty!r}")
 
 
-def _unwrap_dynamic(v: Any) -> tuple[CtyType | None, Any]:
+def _unwrap_dynamic(v: Any) -> tuple[ct.CtyType | None, Any]:
     if isinstance(v, DynamicValue):
         return v.type, v.value
     if v is None or isinstance(v, Unknown):
@@ -396,33 +280,31 @@ def _unwrap_dynamic(v: Any) -> tuple[CtyType | None, Any]:
 # --------------------------------------------------------------------------- inference
 
 
-def infer_type(v: Any) -> CtyType:
+def infer_type(v: Any) -> ct.CtyType:
     """Best-effort type of a plain Python value (like cty's implied type of JSON):
     str -> String, bool -> Bool, number -> Number, list -> Tuple, dict -> Object,
     DynamicValue -> its type. ``None`` and unknown values infer as Dynamic."""
-    from .types import Dynamic
-
     if isinstance(v, DynamicValue):
         return v.type
     if v is None or isinstance(v, Unknown):
-        return Dynamic
+        return ct.Dynamic
     if isinstance(v, bool):
-        return Bool
+        return ct.Bool
     if isinstance(v, str):
-        return String
+        return ct.String
     if is_number(v):
-        return Number
+        return ct.Number
     if isinstance(v, list | tuple):
-        return Tuple(infer_type(e) for e in v)
+        return ct.Tuple(infer_type(e) for e in v)
     if isinstance(v, Mapping):
-        return Object({str(k): infer_type(e) for k, e in v.items()})
+        return ct.Object({str(k): infer_type(e) for k, e in v.items()})
     raise CtyError(None, f"cannot infer a cty type for {type(v).__name__} value")
 
 
 # --------------------------------------------------------------------------- conform
 
 
-def conform(value: Any, ty: CtyType, path: AttributePath | None = None) -> Any:
+def conform(value: Any, ty: ct.CtyType, path: AttributePath | None = None) -> Any:
     """Validate ``value`` against ``ty`` and return its normalized form.
 
     Normalization: object dicts get every attribute (missing -> None); set elements are
@@ -448,26 +330,26 @@ def _type_name(v: Any) -> str:
     return type(v).__name__
 
 
-def _conform_unknown(u: Unknown, ty: CtyType, path: AttributePath) -> Unknown:
-    if u.string_prefix is not None and ty != String:
+def _conform_unknown(u: Unknown, ty: ct.CtyType, path: AttributePath) -> Unknown:
+    if u.string_prefix is not None and ty != ct.String:
         raise CtyError(path, f"string prefix refinement on a {ty.friendly_name()} value")
-    if (u.number_lower is not None or u.number_upper is not None) and ty != Number:
+    if (u.number_lower is not None or u.number_upper is not None) and ty != ct.Number:
         raise CtyError(path, f"number bound refinement on a {ty.friendly_name()} value")
     if (u.length_lower is not None or u.length_upper is not None) and not isinstance(
-        ty, CollectionType
+        ty, ct.CollectionType
     ):
         raise CtyError(path, f"length refinement on a {ty.friendly_name()} value")
     return u
 
 
-def _conform(value: Any, ty: CtyType, path: AttributePath) -> Any:
-    if isinstance(ty, DynamicPseudoType):
+def _conform(value: Any, ty: ct.CtyType, path: AttributePath) -> Any:
+    if isinstance(ty, ct.DynamicPseudoType):
         if value is None:
             return None
         if isinstance(value, Unknown):
             return UNKNOWN
         if isinstance(value, DynamicValue):
-            if isinstance(value.type, DynamicPseudoType):
+            if isinstance(value.type, ct.DynamicPseudoType):
                 raise CtyError(path, "DynamicValue must carry a concrete type")
             inner = _conform(value.value, value.type, path)
             return value if inner is value.value else DynamicValue(value.type, inner)
@@ -479,12 +361,12 @@ def _conform(value: Any, ty: CtyType, path: AttributePath) -> Any:
         return _conform_unknown(value, ty, path)
     if isinstance(value, DynamicValue):
         raise CtyError(path, f"DynamicValue given where {ty.friendly_name()} is required")
-    if isinstance(ty, PrimitiveType):
-        if ty == String:
+    if isinstance(ty, ct.PrimitiveType):
+        if ty == ct.String:
             if not isinstance(value, str):
                 raise CtyError(path, f"string required, but have {_type_name(value)}")
             return _nfc(value)
-        if ty == Number:
+        if ty == ct.Number:
             if not is_number(value):
                 if isinstance(value, float | Decimal):
                     raise CtyError(path, "NaN is not a valid number")
@@ -495,19 +377,19 @@ def _conform(value: Any, ty: CtyType, path: AttributePath) -> Any:
         if not isinstance(value, bool):
             raise CtyError(path, f"bool required, but have {_type_name(value)}")
         return value
-    if isinstance(ty, List | Set):
-        what = "list" if isinstance(ty, List) else "set"
+    if isinstance(ty, ct.List | ct.Set):
+        what = "list" if isinstance(ty, ct.List) else "set"
         if isinstance(value, str | bytes | Mapping) or not isinstance(
             value, list | tuple | set | frozenset
         ):
             raise CtyError(path, f"{what} required, but have {_type_name(value)}")
-        if isinstance(value, set | frozenset) and isinstance(ty, List):
+        if isinstance(value, set | frozenset) and isinstance(ty, ct.List):
             raise CtyError(path, "list required, but have an unordered set")
         out = [_conform(e, ty.element, path.index(i)) for i, e in enumerate(value)]
-        if isinstance(ty, Set):
+        if isinstance(ty, ct.Set):
             out = _dedup(out, ty.element)
         return out
-    if isinstance(ty, Map):
+    if isinstance(ty, ct.Map):
         if not isinstance(value, Mapping):
             raise CtyError(path, f"map required, but have {_type_name(value)}")
         res: dict[str, Any] = {}
@@ -516,7 +398,7 @@ def _conform(value: Any, ty: CtyType, path: AttributePath) -> Any:
                 raise CtyError(path, f"map keys must be strings, have {type(k).__name__}")
             res[k] = _conform(e, ty.element, path.key(k))
         return res
-    if isinstance(ty, Tuple):
+    if isinstance(ty, ct.Tuple):
         if isinstance(value, str | bytes | Mapping) or not isinstance(value, list | tuple):
             raise CtyError(path, f"tuple required, but have {_type_name(value)}")
         if len(value) != len(ty.elements):
@@ -527,7 +409,7 @@ def _conform(value: Any, ty: CtyType, path: AttributePath) -> Any:
             _conform(e, t, path.index(i))
             for i, (e, t) in enumerate(zip(value, ty.elements, strict=False))
         ]
-    if isinstance(ty, Object):
+    if isinstance(ty, ct.Object):
         if not isinstance(value, Mapping):
             raise CtyError(path, f"object required, but have {_type_name(value)}")
         attrs = ty.attributes
@@ -538,7 +420,7 @@ def _conform(value: Any, ty: CtyType, path: AttributePath) -> Any:
     raise CtyError(path, f"unsupported type {ty!r}")
 
 
-def _dedup(items: list[Any], ety: CtyType) -> list[Any]:
+def _dedup(items: list[Any], ety: ct.CtyType) -> list[Any]:
     seen: set[Any] = set()
     out: list[Any] = []
     for e in items:
@@ -555,33 +437,33 @@ def _dedup(items: list[Any], ety: CtyType) -> list[Any]:
 
 # --------------------------------------------------------------------------- traversal
 
-WalkFn = Callable[[AttributePath, Any, CtyType], Any]
+WalkFn = Callable[[AttributePath, Any, ct.CtyType], Any]
 
 
 def _children(
-    value: Any, ty: CtyType, path: AttributePath
-) -> list[tuple[AttributePath, Any, CtyType]]:
+    value: Any, ty: ct.CtyType, path: AttributePath
+) -> list[tuple[AttributePath, Any, ct.CtyType]]:
     """Direct children of a known, non-null value as (path, value, type)."""
     if value is None or isinstance(value, Unknown):
         return []
-    if isinstance(ty, DynamicPseudoType):
+    if isinstance(ty, ct.DynamicPseudoType):
         if isinstance(value, DynamicValue):
             return [(path, value.value, value.type)]
         return []
-    if isinstance(ty, List | Set):
+    if isinstance(ty, ct.List | ct.Set):
         return [(path.index(i), e, ty.element) for i, e in enumerate(value)]
-    if isinstance(ty, Map):
+    if isinstance(ty, ct.Map):
         return [(path.key(k), e, ty.element) for k, e in value.items()]
-    if isinstance(ty, Tuple):
+    if isinstance(ty, ct.Tuple):
         return [
             (path.index(i), e, t) for i, (e, t) in enumerate(zip(value, ty.elements, strict=False))
         ]
-    if isinstance(ty, Object):
+    if isinstance(ty, ct.Object):
         return [(path.attr(k), value.get(k), t) for k, t in ty.attribute_items]
     return []
 
 
-def walk(value: Any, ty: CtyType, fn: WalkFn, path: AttributePath | None = None) -> None:
+def walk(value: Any, ty: ct.CtyType, fn: WalkFn, path: AttributePath | None = None) -> None:
     """Call ``fn(path, value, type)`` for ``value`` and everything inside it, depth-first,
     parents before children. If ``fn`` returns ``False`` the children of that value are
     skipped. A :class:`DynamicValue` is visited as itself (type Dynamic) and then its
@@ -594,27 +476,27 @@ def walk(value: Any, ty: CtyType, fn: WalkFn, path: AttributePath | None = None)
         stack.extend(reversed(_children(v, t, p)))
 
 
-def transform(value: Any, ty: CtyType, fn: WalkFn, path: AttributePath | None = None) -> Any:
+def transform(value: Any, ty: ct.CtyType, fn: WalkFn, path: AttributePath | None = None) -> Any:
     """Rebuild ``value`` bottom-up: children are transformed first, then
     ``fn(path, value_with_new_children, type)`` is called and its result used."""
     return _transform(value, ty, fn, path if path is not None else AttributePath.root())
 
 
-def _transform(value: Any, ty: CtyType, fn: WalkFn, path: AttributePath) -> Any:
+def _transform(value: Any, ty: ct.CtyType, fn: WalkFn, path: AttributePath) -> Any:
     if value is not None and not isinstance(value, Unknown):
-        if isinstance(ty, DynamicPseudoType):
+        if isinstance(ty, ct.DynamicPseudoType):
             if isinstance(value, DynamicValue):
                 value = DynamicValue(value.type, _transform(value.value, value.type, fn, path))
-        elif isinstance(ty, List | Set):
+        elif isinstance(ty, ct.List | ct.Set):
             value = [_transform(e, ty.element, fn, path.index(i)) for i, e in enumerate(value)]
-        elif isinstance(ty, Map):
+        elif isinstance(ty, ct.Map):
             value = {k: _transform(e, ty.element, fn, path.key(k)) for k, e in value.items()}
-        elif isinstance(ty, Tuple):
+        elif isinstance(ty, ct.Tuple):
             value = [
                 _transform(e, t, fn, path.index(i))
                 for i, (e, t) in enumerate(zip(value, ty.elements, strict=False))
             ]
-        elif isinstance(ty, Object):
+        elif isinstance(ty, ct.Object):
             value = {
                 k: _transform(value.get(k), t, fn, path.attr(k)) for k, t in ty.attribute_items
             }
