@@ -395,6 +395,19 @@ class ObjectSet:
     fields: Fields
     summary_keys: tuple[str, ...] = ("id", "name")
 
+    def __init_subclass__(
+        cls,
+        *,
+        name: str,
+        type: str,
+        fields: Fields,
+        summary_keys: tuple[str, ...] = ("id", "name"),
+    ) -> None:
+        """``class VolumeSet(ObjectSet, name="volumes", type="volume", fields=...)``: the REST
+        collection, the stored type and the render table."""
+        super().__init_subclass__()
+        cls.name, cls.type, cls.fields, cls.summary_keys = name, type, fields, summary_keys
+
     def __init__(self, model: Model) -> None:
         self.m = model
 

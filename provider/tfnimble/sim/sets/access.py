@@ -104,11 +104,9 @@ def _no_fc(data: dict[str, Any]) -> None:
         raise SimError("SM_invalid_arg_value", arg="fc_initiators", value=data["fc_initiators"])
 
 
-class InitiatorGroupSet(ObjectSet):
-    name = "initiator_groups"
-    type = "initiator_group"
-    fields = IG_FIELDS
-
+class InitiatorGroupSet(
+    ObjectSet, name="initiator_groups", type="initiator_group", fields=IG_FIELDS
+):
     def computed(self, ctx: Ctx, d: Doc) -> Doc:
         vols = []
         for a in ctx.preload("acr"):
@@ -211,12 +209,9 @@ def _target_subnets(ctx: Ctx, items: list[Any]) -> list[dict[str, str]]:
     return out
 
 
-class InitiatorSet(ObjectSet):
-    name = "initiators"
-    type = "initiator"
-    fields = INITIATOR_FIELDS
-    summary_keys = ("id",)
-
+class InitiatorSet(
+    ObjectSet, name="initiators", type="initiator", fields=INITIATOR_FIELDS, summary_keys=("id",)
+):
     def computed(self, ctx: Ctx, d: Doc) -> Doc:
         return _initiator_addresses(d)
 
@@ -294,12 +289,9 @@ def acr_embedded(ctx: Ctx, acr: Doc) -> Doc:
     return {**render_acr(ctx, acr), "acl_id": acr["id"]}
 
 
-class AcrSet(ObjectSet):
-    name = "access_control_records"
-    type = "acr"
-    fields = ACR_FIELDS
-    summary_keys = ("id",)
-
+class AcrSet(
+    ObjectSet, name="access_control_records", type="acr", fields=ACR_FIELDS, summary_keys=("id",)
+):
     def render(self, ctx: Ctx, d: Doc) -> Doc:
         return render_acr(ctx, d)
 

@@ -47,25 +47,19 @@ def create_inventory(m: Model, tx: Tx) -> None:
     m.add(tx, "pool", name="default", description="Default pool")
     serial = "AF-" + str(int(m.guid[:8], 16) % 1000000).zfill(6)
     m.add(tx, "array", name=m.config.group_name + ARRAY_NAME_SUFFIX, serial=serial)
+    fixed = {k: POLICY_DEFAULTS[k] for k in words("compress cache cache_policy space_policy")}
+    fixed |= {"dedupe_enabled": False, "predefined": True, "sample_rate": 0}
     for name, bs, cat, desc in PREDEFINED_POLICIES:
-        m.add(
-            tx,
-            "perfpolicy",
-            name=name,
-            block_size=bs,
-            app_category=cat,
-            description=desc,
-            compress=True,
-            cache=True,
-            cache_policy="normal",
-            space_policy="offline",
-            dedupe_enabled=False,
-            predefined=True,
-            sample_rate=0,
-        )
+        policy = {"name": name, "block_size": bs, "app_category": cat, "description": desc}
+        m.add(tx, "perfpolicy", **policy, **fixed)
     m.add(tx, "netconfig", name="active", role="active")
     m.add(tx, "subnet", name="management", label="management")
     m.add(tx, "subnet", name="data", label="data")
+
+
+def _space_and_array(m: Model, ctx: Ctx) -> tuple[dict[str, int], Doc]:
+    """The pool's space numbers and the group's one array, which the inventory reports."""
+    return m.space(ctx), ctx.preload("array")[0]
 
 
 def _space(s: dict[str, int], mapping: str) -> dict[str, int]:
@@ -101,14 +95,9 @@ POOL_FIELDS = table(
 )
 
 
-class PoolSet(ObjectSet):
-    name = "pools"
-    type = "pool"
-    fields = POOL_FIELDS
-
+class PoolSet(ObjectSet, name="pools", type="pool", fields=POOL_FIELDS):
     def computed(self, ctx: Ctx, d: Doc) -> Doc:
-        s = self.m.space(ctx)
-        array = ctx.preload("array")[0]
+        s, array = _space_and_array(self.m, ctx)
         arr = {
             "id": array["id"],
             "array_id": array["id"],
@@ -157,6 +146,17 @@ POLICY_CREATE: dict[str, v.Validator] = {
     "sample_rate": v.v_int(0, 2**31 - 1),
 }
 POLICY_UPDATE = {**POLICY_CREATE, "id": v.v_id}
+# What a new policy gets for each setting the request leaves out.
+POLICY_DEFAULTS: dict[str, Any] = {
+    "description": "",
+    "block_size": 4096,
+    "compress": True,
+    "cache": True,
+    "cache_policy": "normal",
+    "space_policy": "offline",
+    "app_category": "Unassigned",
+    "dedupe_enabled": False,
+}
 POLICY_FIELDS = table(
     "app_category block_size cache cache_policy compress creation_time dedupe_enabled "
     "dedupe_override_pools deprecated description full_name id last_modified name predefined "
@@ -168,11 +168,9 @@ POLICY_FIELDS = table(
 )
 
 
-class PerfPolicySet(ObjectSet):
-    name = "performance_policies"
-    type = "perfpolicy"
-    fields = POLICY_FIELDS
-
+class PerfPolicySet(
+    ObjectSet, name="performance_policies", type="perfpolicy", fields=POLICY_FIELDS
+):
     def computed(self, ctx: Ctx, d: Doc) -> Doc:
         vols = ctx.preload("volume")
         return {"volume_count": sum(1 for x in vols if x["perfpolicy_id"] == d["id"])}
@@ -180,20 +178,15 @@ class PerfPolicySet(ObjectSet):
     def create(self, ctx: Ctx, raw: dict[str, Any]) -> Doc:
         data = v.check_body(raw, POLICY_CREATE, ("name",))
         self.unique(ctx, data["name"])
+        given = {k: data.get(k, default) for k, default in POLICY_DEFAULTS.items()}
+        sample_rate = data.get("sample_rate", 0)
         return self.m.add(
             ctx.tx,
             "perfpolicy",
             name=data["name"],
-            description=data.get("description", ""),
-            block_size=data.get("block_size", 4096),
-            compress=data.get("compress", True),
-            cache=data.get("cache", True),
-            cache_policy=data.get("cache_policy", "normal"),
-            space_policy=data.get("space_policy", "offline"),
-            app_category=data.get("app_category", "Unassigned"),
-            dedupe_enabled=data.get("dedupe_enabled", False),
+            **given,
             predefined=False,
-            sample_rate=data.get("sample_rate", 0),
+            sample_rate=sample_rate,
         )
 
     def update(self, ctx: Ctx, doc: Doc, raw: dict[str, Any], force: bool) -> Doc:
@@ -256,14 +249,9 @@ GROUP_FIELDS = table(
 )
 
 
-class GroupSet(ObjectSet):
-    name = "groups"
-    type = "group"
-    fields = GROUP_FIELDS
-
+class GroupSet(ObjectSet, name="groups", type="group", fields=GROUP_FIELDS):
     def computed(self, ctx: Ctx, d: Doc) -> Doc:
-        s = self.m.space(ctx)
-        array = ctx.preload("array")[0]
+        s, array = _space_and_array(self.m, ctx)
         limit = d["default_snap_limit"]
         return {
             "date": now(),
@@ -310,11 +298,7 @@ ARRAY_FIELDS = table(
 )
 
 
-class ArraySet(ObjectSet):
-    name = "arrays"
-    type = "array"
-    fields = ARRAY_FIELDS
-
+class ArraySet(ObjectSet, name="arrays", type="array", fields=ARRAY_FIELDS):
     def computed(self, ctx: Ctx, d: Doc) -> Doc:
         s = self.m.space(ctx)
         pool = ctx.preload("pool")[0]
@@ -383,11 +367,7 @@ def _render_subnet(ctx: Ctx, config: Config, d: Doc) -> Doc:
     return SUBNET_FIELDS.render(ctx, d, computed)
 
 
-class SubnetSet(ObjectSet):
-    name = "subnets"
-    type = "subnet"
-    fields = SUBNET_FIELDS
-
+class SubnetSet(ObjectSet, name="subnets", type="subnet", fields=SUBNET_FIELDS):
     def render(self, ctx: Ctx, d: Doc) -> Doc:
         return _render_subnet(ctx, self.m.config, d)
 
@@ -407,11 +387,9 @@ NETCONFIG_FIELDS = table(
 )
 
 
-class NetworkConfigSet(ObjectSet):
-    name = "network_configs"
-    type = "netconfig"
-    fields = NETCONFIG_FIELDS
-
+class NetworkConfigSet(
+    ObjectSet, name="network_configs", type="netconfig", fields=NETCONFIG_FIELDS
+):
     def computed(self, ctx: Ctx, d: Doc) -> Doc:
         cfg = self.m.config
         subnets = [_render_subnet(ctx, cfg, s) for s in ctx.preload("subnet")]

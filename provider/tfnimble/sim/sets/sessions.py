@@ -30,11 +30,7 @@ TOKEN_CREATE: dict[str, v.Validator] = {
 TOKEN_PRUNE_INTERVAL = 60.0
 
 
-class TokenSet(ObjectSet):
-    name = "tokens"
-    type = "token"
-    fields = TOKEN_FIELDS
-    summary_keys = ("id",)
+class TokenSet(ObjectSet, name="tokens", type="token", fields=TOKEN_FIELDS, summary_keys=("id",)):
     _last_prune = 0.0
 
     def computed(self, ctx: Ctx, d: Doc) -> Doc:
@@ -85,12 +81,8 @@ JOB_FIELDS = table(
 )
 
 
-class JobSet(ObjectSet):
+class JobSet(ObjectSet, name="jobs", type="job", fields=JOB_FIELDS):
     """Every operation completes synchronously, so the array never has a job to report."""
-
-    name = "jobs"
-    type = "job"
-    fields = JOB_FIELDS
 
     def computed(self, ctx: Ctx, d: Doc) -> Doc:
         return {k: d.get(k) for k in JOB_FIELDS.order}

@@ -4,15 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import constants as c
 from .. import validate as v
-from ..constants import (
-    MIB,
-    ONLINE_DELETE_CODE,
-    SNAPSHOT_LIST_FILTERS,
-    SNAPSHOT_LIST_NEEDS_FILTER,
-    SNAPSHOT_SIZE_IN_BYTES,
-    SNAPSHOT_STATE_NOOP_IS_ERROR,
-)
 from ..errors import SimError
 from ..fields import each, table
 from ..model import Ctx, ObjectSet, apply_update
@@ -61,16 +54,12 @@ SNAPSHOT_FIELDS = table(
 )
 
 
-class SnapshotSet(ObjectSet):
-    name = "snapshots"
-    type = "snapshot"
-    fields = SNAPSHOT_FIELDS
-
+class SnapshotSet(ObjectSet, name="snapshots", type="snapshot", fields=SNAPSHOT_FIELDS):
     def check_list_filter(self, params: dict[str, str], has_criteria: bool) -> None:
         if (
-            SNAPSHOT_LIST_NEEDS_FILTER
+            c.SNAPSHOT_LIST_NEEDS_FILTER
             and not has_criteria
-            and not any(k in params for k in SNAPSHOT_LIST_FILTERS)
+            and not any(k in params for k in c.SNAPSHOT_LIST_FILTERS)
         ):
             raise SimError("SM_missing_arg", arg="vol_id")
 
@@ -88,7 +77,7 @@ class SnapshotSet(ObjectSet):
             **each(used, "new_data_compressed_bytes new_data_uncompressed_bytes"),
             "offline_reason": None if d["online"] else "user",
             "pool_name": ctx.name_of(vol.get("pool_id", "")),
-            "size": d["size_mib"] * MIB if SNAPSHOT_SIZE_IN_BYTES else d["size_mib"],
+            "size": d["size_mib"] * c.MIB if c.SNAPSHOT_SIZE_IN_BYTES else d["size_mib"],
             **vpd(d["serial_number"]),
         }
 
@@ -131,7 +120,7 @@ class SnapshotSet(ObjectSet):
         return doc
 
     def _set_online(self, ctx: Ctx, doc: Doc, online: bool) -> None:
-        if not state_changes(doc, online, SNAPSHOT_STATE_NOOP_IS_ERROR):
+        if not state_changes(doc, online, c.SNAPSHOT_STATE_NOOP_IS_ERROR):
             return
         doc["online"] = online
         dp = self.m.dp
@@ -154,7 +143,7 @@ class SnapshotSet(ObjectSet):
         if clones_of(ctx.tx, [doc["id"]]):
             raise SimError("SM_snap_has_clone", snap=doc["name"], vol=vol["name"])
         if doc["online"]:
-            raise SimError(ONLINE_DELETE_CODE, snap=doc["name"])
+            raise SimError(c.ONLINE_DELETE_CODE, snap=doc["name"])
         for acr in ctx.children("acr", doc["vol_id"]):
             if acr.get("snap_id") == doc["id"]:
                 ctx.tx.delete(acr["id"])

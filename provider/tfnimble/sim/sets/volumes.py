@@ -4,16 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import constants as c
 from .. import validate as v
-from ..constants import (
-    CLONE_INHERITS_ACL,
-    MAX_VOLUME_SIZE_MIB,
-    MIB,
-    NO_SNAP_LIMIT,
-    ONLINE_DELETE_CODE,
-    TARGET_NAME_FOLLOWS_RENAME,
-    VOLUME_STATE_NOOP_IS_ERROR,
-)
 from ..errors import ProtocolError, SimError
 from ..fields import each, table, words
 from ..model import Ctx, ObjectSet, apply_update, total_reserved
@@ -24,7 +16,7 @@ from .common import app_category, clones_of, state_changes
 
 _VOLUME_COMMON: dict[str, v.Validator] = {
     "name": v.v_str(215, v.VOL_SNAP_NAME, allow_empty=False),
-    "size": v.v_int(1, MAX_VOLUME_SIZE_MIB),
+    "size": v.v_int(1, c.MAX_VOLUME_SIZE_MIB),
     "description": v.v_str(255),
     "perfpolicy_id": v.v_id,
     "reserve": v.v_pct,
@@ -124,18 +116,14 @@ VOLUME_FIELDS = table(
         **each(None, "fc_sessions iscsi_sessions last_replicated_snap"),
         "protection_type": "unprotected",
         "replication_role": "no_replication",
-        "snap_limit": NO_SNAP_LIMIT,
+        "snap_limit": c.NO_SNAP_LIMIT,
         "snap_limit_percent": -1,
         "usage_valid": True,
     },
 )
 
 
-class VolumeSet(ObjectSet):
-    name = "volumes"
-    type = "volume"
-    fields = VOLUME_FIELDS
-
+class VolumeSet(ObjectSet, name="volumes", type="volume", fields=VOLUME_FIELDS):
     def computed(self, ctx: Ctx, d: Doc) -> Doc:
         m, group = self.m, ctx.group
         snaps = ctx.children("snapshot", d["id"])
@@ -148,7 +136,7 @@ class VolumeSet(ObjectSet):
         ]
         last = max(snaps, key=lambda s: s["id"]) if snaps else None
         conns = m.connections(d)
-        size_bytes = d["size"] * MIB
+        size_bytes = d["size"] * c.MIB
         level = "normal"
         if d["warn_level"] and vol_used >= size_bytes * d["warn_level"] // 100:
             level = "warning"
@@ -280,14 +268,14 @@ class VolumeSet(ObjectSet):
         doc["target_name"] = volume_target(doc, m.guid)
         m.need_space(ctx, total_reserved(doc))
         m.save(tx, doc)
-        size_bytes = doc["size"] * MIB
+        size_bytes = doc["size"] * c.MIB
         if snap is not None:
             m.dp.clone(snap["id"], doc["id"], size_bytes)
         else:
             m.dp.create_volume(doc["id"], size_bytes)
         if (
             parent is not None
-            and CLONE_INHERITS_ACL
+            and c.CLONE_INHERITS_ACL
             and data.get("inherit_acl", True)
             and doc["agent_type"] == "none"
             and parent["agent_type"] == "none"
@@ -323,7 +311,7 @@ class VolumeSet(ObjectSet):
         force = force or data.get("force", False)
         if "name" in data and data["name"] != doc["name"]:
             self.rename(ctx, doc, data)
-            if TARGET_NAME_FOLLOWS_RENAME:
+            if c.TARGET_NAME_FOLLOWS_RENAME:
                 doc["target_name"] = volume_target(doc, m.guid)
         if data.get("perfpolicy_id"):
             policy = self.ref(ctx, data["perfpolicy_id"], "perfpolicy", "perfpolicy_id")
@@ -343,20 +331,20 @@ class VolumeSet(ObjectSet):
         _check_limit(doc)
         apply_update(doc, data, ("metadata",))
         if doc["size"] < old_size:
-            doc["written_bytes"] = min(doc["written_bytes"], doc["size"] * MIB)
+            doc["written_bytes"] = min(doc["written_bytes"], doc["size"] * c.MIB)
             doc["shared_bytes"] = min(doc["shared_bytes"], doc["written_bytes"])
         new_reserved = total_reserved(doc)
         if new_reserved > old_reserved:
             m.need_space(ctx, new_reserved - old_reserved)
         if doc["size"] != old_size:
-            m.dp.resize(doc["id"], doc["size"] * MIB)
+            m.dp.resize(doc["id"], doc["size"] * c.MIB)
         if "online" in data:
             self._set_online(ctx, doc, data["online"], force)
         m.save(ctx.tx, doc)
         return doc
 
     def _set_online(self, ctx: Ctx, doc: Doc, online: bool, force: bool) -> None:
-        if not state_changes(doc, online, VOLUME_STATE_NOOP_IS_ERROR):
+        if not state_changes(doc, online, c.VOLUME_STATE_NOOP_IS_ERROR):
             return
         if not online:
             if self.m.connections(doc) and not force:
@@ -370,7 +358,7 @@ class VolumeSet(ObjectSet):
     def delete(self, ctx: Ctx, doc: Doc) -> None:
         m, tx = self.m, ctx.tx
         if doc["online"]:
-            raise SimError(ONLINE_DELETE_CODE, vol=doc["name"])
+            raise SimError(c.ONLINE_DELETE_CODE, vol=doc["name"])
         snaps = ctx.children("snapshot", doc["id"])
         if clones_of(tx, [s["id"] for s in snaps]):
             raise SimError("SM_vol_has_clone", vol=doc["name"])
@@ -409,7 +397,7 @@ class VolumeSet(ObjectSet):
             raise SimError("SM_invalid_arg_value", arg="base_snap_id", value=snap["id"])
         if doc["online"]:
             raise SimError("SM_vol_not_offline_on_restore", vol=doc["name"])
-        doc["written_bytes"] = min(snap.get("captured_bytes", 0), doc["size"] * MIB)
+        doc["written_bytes"] = min(snap.get("captured_bytes", 0), doc["size"] * c.MIB)
         doc["shared_bytes"] = doc["written_bytes"]
         self.m.dp.restore(doc["id"], snap["id"])
         self.m.save(ctx.tx, doc)
