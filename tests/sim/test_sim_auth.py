@@ -7,8 +7,8 @@ import time
 
 import pytest
 from sim_testkit import PASSWORD, USER, Api
-from tfnimble.sim import model
 from tfnimble.sim.server import SimServer
+from tfnimble.sim.sets import sessions
 
 UNAUTHORIZED = {
     "messages": [
@@ -108,7 +108,7 @@ def test_sessions_survive_restart(tmp_path) -> None:
 def test_expired_sessions_are_pruned_on_login(
     sim: SimServer, api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(model, "TOKEN_PRUNE_INTERVAL", 0.0)
+    monkeypatch.setattr(sessions, "TOKEN_PRUNE_INTERVAL", 0.0)
     for _ in range(3):
         Api(sim.url, sim.ca_file)
     assert len(api.get("/v1/tokens").data) == 4

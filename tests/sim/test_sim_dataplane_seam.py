@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from sim_testkit import Api
-from tfnimble.sim.model import DataPlane, NullDataPlane
+from tfnimble.sim.seam import DataPlane, NullDataPlane
 from tfnimble.sim.server import SimServer
 
 MIB = 1 << 20

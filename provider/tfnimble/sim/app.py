@@ -23,9 +23,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import query as q
+from .constants import SOFTWARE_VERSION
 from .errors import ProtocolError, SimError, unauthorized_body
 from .faults import Faults
-from .model import SOFTWARE_VERSION, Model
+from .model import Model
 from .validate import OBJECT_ID
 
 log = logging.getLogger("nimble-sim")

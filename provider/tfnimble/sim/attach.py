@@ -1,6 +1,6 @@
 """Plug ``tfnimble.sim.dataplane.DataPlane`` (reflink files + tgtd) into the model's seam.
 
-The model speaks ``model.DataPlane`` (object ids, online/offline, ACL lists); the data plane
+The model speaks ``seam.DataPlane`` (object ids, online/offline, ACL lists); the data plane
 speaks files and targets. This adapter translates and keeps the two facts the data plane does
 not track: which targets are exported, and the ACL to apply when one is (re)exported.
 Snapshots are not exported (the data plane exports volume files only).
@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .model import PREFIX
+from .constants import PREFIX
 
 log = logging.getLogger("nimble-sim")
 

@@ -16,8 +16,8 @@ import sys
 import threading
 from typing import Any
 
+from .constants import DEFAULT_GROUP_NAME, TIB
 from .faults import Rule, parse_cli_rule
-from .model import DEFAULT_GROUP_NAME, TIB
 from .server import SimServer, parse_portal
 from .store import StateLocked
 

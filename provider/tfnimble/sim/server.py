@@ -21,8 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from .app import App, Request
+from .constants import DEFAULT_GROUP_NAME, DEFAULT_POOL_CAPACITY
 from .faults import Faults, Rule
-from .model import DEFAULT_GROUP_NAME, DEFAULT_POOL_CAPACITY, Config, DataPlane, Model
+from .model import Config, Model
+from .seam import DataPlane
 from .store import Store
 from .tls import ensure_certificates
 

@@ -53,6 +53,17 @@ def v_int(lo: int, hi: int, *extra: int) -> Validator:
     return check
 
 
+v_pct = v_int(0, 100)
+
+
+def v_block_size(value: Any, arg: str) -> int:
+    """A block size the array supports: 4, 8, 16 or 32 KiB."""
+    size: int = v_int(512, 32768)(value, arg)
+    if size not in (4096, 8192, 16384, 32768):
+        raise bad(arg, value)
+    return size
+
+
 def v_str(
     max_len: int = 255, pattern: re.Pattern[str] | None = None, allow_empty: bool = True
 ) -> Validator:

@@ -1,0 +1,80 @@
+"""The array's fixed facts and behaviour switches, in one place.
+
+Each "open question" names a point nimble-api.md leaves open; the constant is our answer, so
+changing the sim's behaviour on that point is a one-line change here.
+"""
+
+from __future__ import annotations
+
+MIB = 1 << 20
+GIB = 1 << 30
+TIB = 1 << 40
+
+# Type prefixes. 00/03/06/09/0a/0d are seen on real arrays or HPE examples (nimble-api.md 4.0);
+# the others are open question 7: our choices, one constant each.
+PREFIX = {
+    "group": "00",
+    "initiator_group": "02",  # open question: chosen
+    "perfpolicy": "03",
+    "snapshot": "04",  # open question: chosen
+    "volume": "06",
+    "array": "09",
+    "pool": "0a",
+    "acr": "0d",  # seen only in HPE's mock
+    "initiator": "0e",  # open question: chosen
+    "netconfig": "17",  # open question: chosen
+    "token": "19",  # open question: the Proxmox plugin reports token ids beginning 19
+    "subnet": "1a",  # open question: chosen
+    "job": "1c",  # open question: chosen
+}
+TYPE_OF_PREFIX = {p: t for t, p in PREFIX.items()}
+
+SOFTWARE_VERSION = "6.1.2.300-1059937-opt"  # a plausible NimbleOS 6.1 string (Cinder splits on ".")
+IQN_PREFIX = "iqn.2007-11.com.nimblestorage"
+# Volume-scoped target IQN, as on real arrays (nimble-api.md 4.2, verified captures):
+# <name>-v<group uid>.<last 8 hex of the volume id>.<last 4 serial bytes, reversed>.
+VOLUME_TARGET_FORMAT = "{prefix}:{name}-v{guid}.{seq}.{serial_tail}"
+# Open question: online snapshots get their own target; ours adds the snapshot name.
+SNAPSHOT_TARGET_FORMAT = "{prefix}:{vol}-{name}-v{guid}.{seq}.{serial_tail}"
+GROUP_TARGET_FORMAT = "{prefix}:{group}-g{guid}"
+NIMBLE_OUI = "6c9ce900"  # IEEE OUI 6C:9C:E9 plus 00, in every Nimble serial number
+DEFAULT_POOL_CAPACITY = 10 * TIB
+DEFAULT_GROUP_NAME = "group-sim"
+ARRAY_NAME_SUFFIX = "-a1"  # the array is named after the group: "<group>-a1"
+ARRAY_MODEL = "AF40"
+MAX_VOLUME_SIZE_MIB = 128 * 1024 * 1024  # 128 TiB, NimbleOS's largest volume
+NO_SNAP_LIMIT = 9223372036854775807  # what the array reports for "no limit" (2**63 - 1)
+# Open question: the scope new volumes get. "volume" gives each volume its own target IQN, which
+# is what iSCSI initiators (and the data plane's tgtd) address; the group may switch to "group".
+DEFAULT_ISCSI_TARGET_SCOPE = "volume"
+# Open question 9: a rename keeps the target IQN (renaming must not break iSCSI sessions).
+TARGET_NAME_FOLLOWS_RENAME = False
+# Open question 4: snapshot "size" is bytes, as HPE's generated spec says.
+SNAPSHOT_SIZE_IN_BYTES = True
+# Open question 11: onlining an online volume (or offlining an offline one) is a no-op; for
+# snapshots it is SM_ealready, which Cinder tolerates explicitly.
+VOLUME_STATE_NOOP_IS_ERROR = False
+SNAPSHOT_STATE_NOOP_IS_ERROR = True
+# Open question 3: an online volume delete answers SM_eperm; an online snapshot delete likewise.
+ONLINE_DELETE_CODE = "SM_eperm"
+# Open question 12: an initiator group referenced by access control records cannot be deleted.
+IG_IN_USE_CODE = "SM_ebusy"
+# Open question 10: apply_to defaults to "both"; lun 0 for volume-scoped iSCSI targets.
+DEFAULT_APPLY_TO = "both"
+# nimble-api.md section 2 (M): some firmware refuses an unfiltered snapshot list.
+SNAPSHOT_LIST_NEEDS_FILTER = True
+SNAPSHOT_LIST_FILTERS = ("vol_id", "vol_name", "serial_number", "app_uuid", "id")
+# A clone inherits its parent's ACLs when both have agent_type "none" (HPE create description).
+CLONE_INHERITS_ACL = True
+
+PREDEFINED_POLICIES: list[tuple[str, int, str, str]] = [
+    # name, block size, app_category, description
+    ("default", 4096, "Unassigned", "Default performance policy"),
+    ("Windows File Server", 4096, "File Server", "Windows File Server"),
+    ("SQL Server", 8192, "DB", "SQL Server data files"),
+    ("SQL Server Logs", 4096, "DB", "SQL Server log files"),
+    ("Oracle OLTP", 8192, "DB", "Oracle OLTP data"),
+    ("VMware ESX", 4096, "Virtual Server", "VMware ESX datastores"),
+    ("Exchange 2010 data store", 32768, "Exchange", "Exchange 2010 data store"),
+    ("Other Workloads", 4096, "Other", "Other workloads"),
+]

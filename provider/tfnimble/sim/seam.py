@@ -1,0 +1,37 @@
+"""The seam between the model and a data plane (backing files, iSCSI targets).
+
+The model calls the data plane inside its write transaction, after the rules have passed and
+before the commit. An exception rolls the model's records back and the client gets a 500; data-plane
+calls that already succeeded in the same request are not undone (a file or target may be left
+behind until the object is deleted or the data plane restarted). ``object_id`` is a volume or
+snapshot id. ``usage`` and ``connections`` are called while rendering objects, so they must be
+cheap (cache); ``None`` means "no opinion, use the model's own numbers".
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class DataPlane(Protocol):
+    def create_volume(self, vol_id: str, size_bytes: int) -> None: ...
+    def snapshot(self, vol_id: str, snap_id: str) -> None: ...
+    def clone(self, snap_id: str, vol_id: str, size_bytes: int) -> None: ...
+    def restore(self, vol_id: str, snap_id: str) -> None: ...
+    def resize(self, vol_id: str, size_bytes: int) -> None: ...
+    def delete(self, object_id: str) -> None: ...
+    def set_online(self, target_name: str, object_id: str, online: bool) -> None: ...
+    def set_acl(self, target_name: str, object_id: str, initiator_iqns: list[str]) -> None: ...
+    def usage(self, object_id: str, *, owns_shared: bool = False) -> int | None: ...
+    def connections(self, target_name: str) -> int | None: ...
+    def close(self) -> None: ...
+
+
+class NullDataPlane:
+    """No data plane: volumes exist only as records. Every call does nothing."""
+
+    def _nothing(self, *args: object, **kwargs: object) -> None:
+        return None
+
+    create_volume = snapshot = clone = restore = resize = delete = _nothing
+    set_online = set_acl = usage = connections = close = _nothing

@@ -1,0 +1,28 @@
+"""The object sets, one module per family; ``SET_CLASSES`` is what the model serves."""
+
+from __future__ import annotations
+
+from ..model import ObjectSet
+from .access import AcrSet, InitiatorGroupSet, InitiatorSet
+from .inventory import ArraySet, GroupSet, NetworkConfigSet, PerfPolicySet, PoolSet, SubnetSet
+from .sessions import JobSet, TokenSet
+from .snapshots import SnapshotSet
+from .volumes import VolumeSet
+
+SET_CLASSES: tuple[type[ObjectSet], ...] = (
+    VolumeSet,
+    SnapshotSet,
+    InitiatorGroupSet,
+    InitiatorSet,
+    AcrSet,
+    PoolSet,
+    PerfPolicySet,
+    GroupSet,
+    ArraySet,
+    NetworkConfigSet,
+    SubnetSet,
+    JobSet,
+    TokenSet,
+)
+
+__all__ = ["SET_CLASSES"]

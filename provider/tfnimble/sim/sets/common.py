@@ -1,0 +1,28 @@
+"""Helpers more than one family of object sets needs."""
+
+from __future__ import annotations
+
+from ..errors import SimError
+from ..model import Ctx
+from ..store import Doc, Tx
+
+SAME_NAME = {"full_name": "name", "search_name": "name"}  # keys that repeat the object's name
+
+
+def app_category(ctx: Ctx, policy_id: str) -> str:
+    policy = ctx.obj(policy_id)
+    cat = policy.get("app_category", "Other") if policy else "Other"
+    return "Other" if cat == "Unassigned" else cat
+
+
+def clones_of(tx: Tx, snap_ids: list[str]) -> list[str]:
+    return tx.ids_where("volume", "base_snap_id", snap_ids)
+
+
+def state_changes(doc: Doc, online: bool, noop_is_error: bool) -> bool:
+    """True when ``online`` changes the object's state; a no-op is SM_ealready if so configured."""
+    if doc["online"] != online:
+        return True
+    if noop_is_error:
+        raise SimError("SM_ealready")
+    return False

@@ -1,0 +1,387 @@
+"""The data plane's iSCSI side: a private tgtd and the targets it exports.
+
+One ``tgtd -f --iscsi portal=IP:PORT -C N`` per data plane, on its own control port N, so it
+never touches another tgtd. A target has LUN 1 backed by a volume file. ACL: ``set_acl`` binds
+exactly the given initiator names; an empty list means nobody may log in; ``["*"]`` means everyone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .dptools import DataPlaneError, run
+
+log = logging.getLogger("tfnimble.sim.dataplane")
+
+_TGTADM_TIMEOUT = 20.0
+
+
+@dataclass
+class TargetInfo:
+    """One target as ``tgtadm --op show --mode target`` reports it."""
+
+    tid: int
+    name: str
+    luns: dict[int, str] = field(default_factory=dict)  # lun -> backing store path
+    acl: list[str] = field(default_factory=list)
+    # one entry per I_T nexus (session): (initiator name, [connection IP addresses])
+    nexus: list[tuple[str, list[str]]] = field(default_factory=list)
+
+    @property
+    def connections(self) -> int:
+        return sum(max(1, len(ips)) for _, ips in self.nexus)
+
+
+def parse_tgtadm_targets(text: str) -> dict[str, TargetInfo]:
+    """Parse ``tgtadm --lld iscsi --op show --mode target`` into {target name: TargetInfo}."""
+    targets: dict[str, TargetInfo] = {}
+    cur: TargetInfo | None = None
+    section = ""
+    lun: int | None = None
+    for raw in text.splitlines():
+        line = raw.strip()
+        m = re.match(r"^Target (\d+): (\S+)$", raw)
+        if m:
+            cur = TargetInfo(tid=int(m.group(1)), name=m.group(2))
+            targets[cur.name] = cur
+            section, lun = "", None
+            continue
+        if cur is None or not line:
+            continue
+        if line.endswith("information:"):
+            section = line
+            continue
+        if section.startswith("I_T nexus"):
+            if line.startswith("I_T nexus:"):
+                cur.nexus.append(("", []))
+            elif line.startswith("Initiator:") and cur.nexus:
+                name = line.split(":", 1)[1].strip().split(" alias:")[0].strip()
+                cur.nexus[-1] = (name, cur.nexus[-1][1])
+            elif line.startswith("IP Address:") and cur.nexus:
+                cur.nexus[-1][1].append(line.split(":", 1)[1].strip())
+        elif section.startswith("LUN"):
+            m = re.match(r"^LUN: (\d+)$", line)
+            if m:
+                lun = int(m.group(1))
+            elif line.startswith("Backing store path:") and lun is not None:
+                path = line.split(":", 1)[1].strip()
+                if path and path != "None":
+                    cur.luns[lun] = path
+        elif section.startswith("ACL"):
+            cur.acl.append(line)
+    return targets
+
+
+def split_portal(portal: str, default_port: int = 3260) -> tuple[str, int]:
+    host, sep, port = portal.rpartition(":")
+    if not sep or "]" in port:
+        host, port = portal, str(default_port)
+    host = host.strip("[]")
+    return host, int(port)
+
+
+class Tgtd:
+    """The iSCSI half of :class:`~tfnimble.sim.dataplane.DataPlane` (a mixin sharing its state)."""
+
+    state_dir: Path
+    portal: str
+    portal_ip: str
+    portal_port: int
+    tgt_control_port: int | None
+    _requested_control_port: int | None
+    _tgtd: subprocess.Popen[bytes] | None
+    _lock: threading.RLock
+
+    @property
+    def tgtd_pid(self) -> int | None:
+        return self._tgtd.pid if self._tgtd and self._tgtd.poll() is None else None
+
+    def _pidfile(self) -> Path:
+        return self.state_dir / "tgtd.pid"
+
+    def _kill_leftover_tgtd(self) -> None:
+        """A tgtd recorded in our own pid file by a crashed run of this state dir is ours."""
+        pidfile = self._pidfile()
+        try:
+            pid_s, port_s = pidfile.read_text().split()
+            pid, port = int(pid_s), int(port_s)
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError):
+            with contextlib.suppress(OSError):
+                pidfile.unlink()
+            return
+        if cmdline and cmdline[0].endswith(b"tgtd") and str(port).encode() in cmdline:
+            log.warning("killing leftover tgtd pid %d (control port %d)", pid, port)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            for _ in range(100):
+                if not Path(f"/proc/{pid}").exists():
+                    break
+                time.sleep(0.05)
+        with contextlib.suppress(OSError):
+            pidfile.unlink()
+
+    def _port_free(self, ip: str, port: int) -> bool:
+        fam = socket.AF_INET6 if ":" in ip else socket.AF_INET
+        with socket.socket(fam, socket.SOCK_STREAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind((ip, port))
+            except OSError:
+                return False
+        return True
+
+    @staticmethod
+    def _control_socket_in_use(n: int) -> bool:
+        path = f"/var/run/tgtd/socket.{n}"
+        if not os.path.exists(path):
+            return False
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(1)
+            try:
+                s.connect(path)
+            except OSError:
+                return False
+        return True
+
+    def _start_tgtd(self) -> None:
+        self._kill_leftover_tgtd()
+        os.makedirs("/var/run/tgtd", exist_ok=True)
+        if not self._port_free(self.portal_ip, self.portal_port):
+            raise DataPlaneError(f"iSCSI portal {self.portal} is already in use")
+        logf = open(self.state_dir / "tgtd.log", "ab")  # noqa: SIM115 - closed below
+        try:
+            last_err = ""
+            for attempt in range(20):
+                if self._requested_control_port is not None:
+                    if attempt:
+                        break
+                    n = self._requested_control_port
+                else:
+                    n = 20000 + (os.getpid() * 131 + id(self) // 16 + attempt * 7919) % 40000
+                    if self._control_socket_in_use(n):
+                        continue
+                argv = [
+                    "tgtd",
+                    "-f",
+                    "--iscsi",
+                    f"portal={self.portal_ip}:{self.portal_port}",
+                    "-C",
+                    str(n),
+                ]
+                try:
+                    proc = subprocess.Popen(
+                        argv,
+                        stdin=subprocess.DEVNULL,
+                        stdout=logf,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
+                except FileNotFoundError as exc:
+                    raise DataPlaneError("tgtd is not installed (Debian package tgt)") from exc
+                self._tgtd, self.tgt_control_port = proc, n
+                self._pidfile().write_text(f"{proc.pid} {n}\n")
+                if self._wait_tgtd_ready(proc, timeout=10.0):
+                    portals = self.portals()
+                    want = f"{self.portal_ip}:{self.portal_port}"
+                    if portals != [want]:
+                        # tgtd falls back to 0.0.0.0:3260 when it cannot bind: never keep that
+                        self._stop_tgtd()
+                        raise DataPlaneError(f"tgtd could not bind portal {want} (has {portals})")
+                    return
+                last_err = (self.state_dir / "tgtd.log").read_text(errors="replace")[-500:]
+                self._stop_tgtd()
+            raise DataPlaneError(f"tgtd did not start: {last_err.strip()}")
+        finally:
+            logf.close()
+
+    def _wait_tgtd_ready(self, proc: subprocess.Popen[bytes], timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                return False
+            argv = ["tgtadm", "-C", str(self.tgt_control_port), "--op", "show", "--mode", "system"]
+            r = run(argv, timeout=5, check=False)
+            if r.returncode == 0 and "State: ready" in r.stdout:
+                return True
+            time.sleep(0.05)
+        return False
+
+    def _stop_tgtd(self) -> None:
+        proc = self._tgtd
+        if proc is None:
+            return
+        try:
+            if proc.poll() is None:
+                with contextlib.suppress(DataPlaneError):
+                    for t in self.targets().values():
+                        self._tgtadm(
+                            "--op",
+                            "delete",
+                            "--mode",
+                            "target",
+                            "--tid",
+                            str(t.tid),
+                            "--force",
+                            check=False,
+                        )
+                run(
+                    [
+                        "tgtadm",
+                        "-C",
+                        str(self.tgt_control_port),
+                        "--op",
+                        "delete",
+                        "--mode",
+                        "system",
+                    ],
+                    timeout=10,
+                    check=False,
+                )
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    log.warning("tgtd pid %d did not exit; killing it", proc.pid)
+                    proc.kill()
+                    proc.wait(timeout=10)
+        finally:
+            self._tgtd = None
+            with contextlib.suppress(OSError):
+                self._pidfile().unlink()
+            n = self.tgt_control_port
+            if n is not None:
+                for suffix in ("", ".lock"):
+                    with contextlib.suppress(OSError):
+                        os.unlink(f"/var/run/tgtd/socket.{n}{suffix}")
+
+    def _tgtadm(self, *args: str, check: bool = True, lld: bool = True) -> str:
+        if self._tgtd is None or self.tgt_control_port is None:
+            raise DataPlaneError("the iSCSI target daemon is not running")
+        argv = ["tgtadm", "-C", str(self.tgt_control_port)]
+        if lld:
+            argv += ["--lld", "iscsi"]
+        return run(argv + list(args), timeout=_TGTADM_TIMEOUT, check=check).stdout
+
+    def portals(self) -> list[str]:
+        out = self._tgtadm("--op", "show", "--mode", "portal")
+        return [m.group(1) for m in re.finditer(r"^Portal: (\S+),\d+$", out, re.M)]
+
+    def add_portal(self, portal: str) -> None:
+        """Listen on another IP:PORT as well (e.g. the host side of a test network namespace)."""
+        ip, port = split_portal(portal)
+        with self._lock:
+            if f"{ip}:{port}" in self.portals():
+                return
+            self._tgtadm("--op", "new", "--mode", "portal", "--param", f"portal={ip}:{port}")
+
+    def remove_portal(self, portal: str) -> None:
+        ip, port = split_portal(portal)
+        with self._lock:
+            self._tgtadm(
+                "--op", "delete", "--mode", "portal", "--param", f"portal={ip}:{port}", check=False
+            )
+
+    def targets(self) -> dict[str, TargetInfo]:
+        return parse_tgtadm_targets(self._tgtadm("--op", "show", "--mode", "target"))
+
+    def _add_lun(self, tid: int, path: Path, serial: str | None = None) -> None:
+        self._tgtadm(
+            "--op", "new", "--mode", "logicalunit", "--tid", str(tid), "--lun", "1", "-b", str(path)
+        )
+        params = "vendor_id=Nimble,product_id=Server,product_rev=1.0"
+        if serial:
+            s = re.sub(r"[^A-Za-z0-9]", "", serial)[:32]
+            if s:
+                params += f",scsi_sn={s}"
+        self._tgtadm(
+            "--op",
+            "update",
+            "--mode",
+            "logicalunit",
+            "--tid",
+            str(tid),
+            "--lun",
+            "1",
+            "--params",
+            params,
+            check=False,
+        )
+
+    def export_file(
+        self, path: Path, target_name: str, tid: int | None = None, serial: str | None = None
+    ) -> int:
+        """Create target ``target_name`` with LUN 1 = ``path``. Nobody may log in until
+        ``set_acl``. Returns the tid. Idempotent for the same file."""
+        with self._lock:
+            existing = self.targets()
+            if target_name in existing:
+                t = existing[target_name]
+                if t.luns.get(1) == str(path):
+                    return t.tid
+                raise DataPlaneError(f"target {target_name} already exports another file")
+            if tid is None:
+                tid = max((t.tid for t in existing.values()), default=0) + 1
+            self._tgtadm("--op", "new", "--mode", "target", "--tid", str(tid), "-T", target_name)
+            try:
+                self._add_lun(tid, path, serial)
+            except BaseException:
+                self._tgtadm(
+                    "--op", "delete", "--mode", "target", "--tid", str(tid), "--force", check=False
+                )
+                raise
+            return tid
+
+    def unexport(self, target_name: str, force: bool = True) -> None:
+        with self._lock:
+            t = self.targets().get(target_name)
+            if t is None:
+                return
+            args = ["--op", "delete", "--mode", "target", "--tid", str(t.tid)]
+            self._tgtadm(*args, *(["--force"] if force else []))
+
+    @staticmethod
+    def _is_initiator_name(entry: str) -> bool:
+        return entry.split(".", 1)[0].lower() in ("iqn", "eui", "naa")
+
+    def set_acl(self, target_name: str, initiator_iqns: Iterable[str]) -> None:
+        """Bind exactly these initiators (names; ``*`` = everyone); unbind all others."""
+        with self._lock:
+            t = self._exported(target_name)
+            want = {"ALL" if i == "*" else i for i in initiator_iqns}
+            have = set(t.acl)
+            for op, entries in (("unbind", have - want), ("bind", want - have)):
+                for entry in sorted(entries):
+                    named = self._is_initiator_name(entry)
+                    opt = "--initiator-name" if named else "--initiator-address"
+                    self._tgtadm("--op", op, "--mode", "target", "--tid", str(t.tid), opt, entry)
+
+    def _exported(self, target_name: str) -> TargetInfo:
+        t = self.targets().get(target_name)
+        if t is None:
+            raise DataPlaneError(f"target {target_name} is not exported")
+        return t
+
+    def acl(self, target_name: str) -> list[str]:
+        t = self._exported(target_name)
+        return ["*" if a == "ALL" else a for a in t.acl]
+
+    def connections(self, target_name: str) -> int:
+        """Number of iSCSI connections (I_T nexus connections) to the target; 0 if not exported."""
+        t = self.targets().get(target_name)
+        return t.connections if t else 0
+
+    def sessions(self, target_name: str) -> list[tuple[str, list[str]]]:
+        """[(initiator name, [IP addresses])] for each I_T nexus of the target."""
+        t = self.targets().get(target_name)
+        return list(t.nexus) if t else []
