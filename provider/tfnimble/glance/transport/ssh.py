@@ -32,12 +32,14 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .base import (
+    Call,
     CommandResult,
     CommandTimeout,
+    Lazy,
+    Transport,
     TransportError,
-    decode_output,
-    log_result,
     logger,
+    raw_result,
     read_file_by_command,
     write_file_by_command,
 )
@@ -133,7 +135,12 @@ def _accept_any_policy() -> paramiko.MissingHostKeyPolicy:
     return _AcceptAny()
 
 
-class SSHTransport:
+def _is_active(client: paramiko.SSHClient) -> bool:
+    transport = client.get_transport()
+    return transport is not None and transport.is_active()
+
+
+class SSHTransport(Transport):
     """Runs commands on a remote controller over one SSH connection."""
 
     def __init__(
@@ -172,8 +179,10 @@ class SSHTransport:
         self.sudo = sudo
         self.default_timeout = default_timeout
         self.keepalive_interval = keepalive_interval
-        self._client: paramiko.SSHClient | None = None
-        self._lock = threading.Lock()
+        self.log_name = f"ssh {host}"
+        self._connection: Lazy[paramiko.SSHClient] = Lazy(
+            self._connect, lambda client: client.close(), _is_active
+        )
         if host_key:
             parse_host_key(host_key)  # fail early on a malformed key
 
@@ -259,23 +268,16 @@ class SSHTransport:
         logger.debug("ssh: connected to %s", where)
         return client
 
+    @property
+    def _client(self) -> paramiko.SSHClient | None:
+        """The open connection, if any."""
+        return self._connection.current
+
     def _connected(self) -> paramiko.SSHClient:
-        with self._lock:
-            client = self._client
-            if client is not None:
-                transport = client.get_transport()
-                if transport is not None and transport.is_active():
-                    return client
-                client.close()
-                self._client = None
-            self._client = self._connect()
-            return self._client
+        return self._connection.get()
 
     def _drop(self) -> None:
-        with self._lock:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
+        self._connection.close()
 
     def close(self) -> None:
         self._drop()
@@ -395,22 +397,9 @@ class SSHTransport:
             sender.join(timeout=1.0)
         return status, bytes(out), bytes(err)
 
-    def run(
-        self,
-        argv: Sequence[str],
-        *,
-        stdin: bytes | None = None,
-        check: bool = False,
-        timeout: float | None = None,
-        env: Mapping[str, str] | None = None,
-        idempotent: bool = False,
-    ) -> CommandResult:
-        if not argv:
-            raise ValueError("argv must not be empty")
-        rc, out, err = self._exec(argv, stdin, timeout, env, idempotent)
-        result = CommandResult(tuple(argv), rc, decode_output(out), decode_output(err))
-        log_result(result, f"ssh {self.host}")
-        return result.check() if check else result
+    def _execute(self, call: Call) -> CommandResult:
+        raw = self._exec(call.argv, call.stdin, call.timeout, call.env, call.idempotent)
+        return raw_result(call, raw)
 
     def _exec_idempotent(
         self, argv: Sequence[str], stdin: bytes | None, timeout: float | None
