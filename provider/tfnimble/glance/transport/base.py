@@ -269,7 +269,7 @@ def read_file_by_command(
 ) -> bytes | None:
     """``read_file`` built on a raw runner: ``sh -c READ_FILE_SCRIPT sh PATH``."""
     argv = ("sh", "-c", READ_FILE_SCRIPT, "sh", path)
-    rc, out, err = run_raw(argv, None, timeout)
+    rc, out, err = run_raw(Call(argv, None, timeout))
     if rc == READ_FILE_MISSING_RC:
         return None
     if rc != 0:
@@ -283,12 +283,12 @@ def write_file_by_command(
     """``write_file`` built on a raw runner: ``sh -c ATOMIC_WRITE_SCRIPT sh PATH MODE``."""
     mode_arg = "" if mode is None else format(mode, "04o")
     argv = ("sh", "-c", ATOMIC_WRITE_SCRIPT, "sh", path, mode_arg)
-    rc, out, err = run_raw(argv, data, timeout)
+    rc, out, err = run_raw(Call(argv, data, timeout))
     if rc != 0:
         raise CommandError(
             CommandResult(("write_file", path), rc, decode_output(out), decode_output(err))
         )
 
 
-RawRunner = Callable[[Sequence[str], bytes | None, float | None], tuple[int, bytes, bytes]]
-"""Runs a full argument vector, returns ``(returncode, stdout, stderr)`` as bytes."""
+RawRunner = Callable[[Call], tuple[int, bytes, bytes]]
+"""Runs a call, returns ``(returncode, stdout, stderr)`` as bytes."""

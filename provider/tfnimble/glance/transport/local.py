@@ -49,13 +49,8 @@ class LocalTransport(Transport):
             full = [*SUDO_PREFIX, *full]
         return full
 
-    def _exec(
-        self,
-        argv: Sequence[str],
-        stdin: bytes | None,
-        timeout: float | None,
-        env: Mapping[str, str] | None = None,
-    ) -> tuple[int, bytes, bytes]:
+    def _exec(self, call: Call) -> tuple[int, bytes, bytes]:
+        argv, stdin, timeout, env = call.argv, call.stdin, call.timeout, call.env
         full = self._full_argv(argv, env)
         proc_env = None
         if env and not self.sudo:
@@ -80,7 +75,7 @@ class LocalTransport(Transport):
         return proc.returncode, proc.stdout, proc.stderr
 
     def _execute(self, call: Call) -> CommandResult:
-        return raw_result(call, self._exec(call.argv, call.stdin, call.timeout, call.env))
+        return raw_result(call, self._exec(call))
 
     def read_file(self, path: str) -> bytes | None:
         if self.sudo:

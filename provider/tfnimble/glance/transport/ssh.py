@@ -21,6 +21,7 @@ idempotent. Commands and exit statuses are logged at debug level; stdin and secr
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import re
@@ -302,15 +303,10 @@ class SSHTransport(Transport):
             words = ["sudo", "-n", "--", *words]
         return shlex.join(words)
 
-    def _exec(
-        self,
-        argv: Sequence[str],
-        stdin: bytes | None,
-        timeout: float | None,
-        env: Mapping[str, str] | None = None,
-        idempotent: bool = False,
-    ) -> tuple[int, bytes, bytes]:
+    def _exec(self, call: Call) -> tuple[int, bytes, bytes]:
         import paramiko
+
+        argv, stdin, timeout, env = call.argv, call.stdin, call.timeout, call.env
 
         line = self.command_line(argv, env)
         effective_timeout = timeout if timeout is not None else self.default_timeout
@@ -335,7 +331,7 @@ class SSHTransport(Transport):
                 return self._exchange(channel, argv, stdin, effective_timeout)
             except _ConnectionLost as exc:
                 self._drop()
-                if idempotent and attempt == 1:
+                if call.idempotent and attempt == 1:
                     logger.debug("ssh: %s: connection lost, re-running (idempotent)", argv[0])
                     continue
                 raise TransportError(
@@ -398,13 +394,10 @@ class SSHTransport(Transport):
         return status, bytes(out), bytes(err)
 
     def _execute(self, call: Call) -> CommandResult:
-        raw = self._exec(call.argv, call.stdin, call.timeout, call.env, call.idempotent)
-        return raw_result(call, raw)
+        return raw_result(call, self._exec(call))
 
-    def _exec_idempotent(
-        self, argv: Sequence[str], stdin: bytes | None, timeout: float | None
-    ) -> tuple[int, bytes, bytes]:
-        return self._exec(argv, stdin, timeout, None, True)
+    def _exec_idempotent(self, call: Call) -> tuple[int, bytes, bytes]:
+        return self._exec(dataclasses.replace(call, idempotent=True))
 
     def read_file(self, path: str) -> bytes | None:
         return read_file_by_command(self._exec_idempotent, path)
