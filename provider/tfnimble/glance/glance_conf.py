@@ -28,6 +28,8 @@ import re
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from ._lines import line_ending
+
 __all__ = [
     "KEY",
     "LEGACY",
@@ -215,15 +217,6 @@ def get_datadir(text: str, backend: str | None = None) -> DatadirLocation:
     )
 
 
-def _eol(lines: list[str]) -> str:
-    for line in lines:
-        if line.endswith("\r\n"):
-            return "\r\n"
-        if line.endswith("\n"):
-            return "\n"
-    return "\n"
-
-
 def _replace_value(lines: list[str], info: list[_Line], idx: int, value: str) -> list[str]:
     body = _body(lines[idx])
     eol = lines[idx][len(body) :]
@@ -267,7 +260,7 @@ def _insert_at(lines: list[str], info: list[_Line], section: str) -> int | None:
 def _set(text: str, section: str, value: str) -> str:
     lines = text.splitlines(keepends=True)
     info = _classify(lines)
-    eol = _eol(lines)
+    eol = line_ending(lines)
     idx = _find_key(info, section, KEY)
     if idx is not None:
         return "".join(_replace_value(lines, info, idx, value))
@@ -359,7 +352,7 @@ def add_marker(text: str, section: str, previous: str | None) -> str:
     if read_marker(text, section)[0]:
         return text
     lines = text.splitlines(keepends=True)
-    eol = _eol(lines)
+    eol = line_ending(lines)
     value = _UNSET if previous is None else previous
     return f"{MARKER} [{section}] = {value}{eol}" + text
 

@@ -18,6 +18,8 @@ MODULES = [
     "tfnimble.glance.glance_conf",
     "tfnimble.glance.controller",
     "tfnimble.glance.iscsi_store_ops",
+    "tfnimble.glance.iscsi_store_steps",
+    "tfnimble.glance.iscsi_store_spec",
 ]
 
 
