@@ -1,7 +1,7 @@
 """The glance_iscsi_store operations, free of Terraform: create, read, update, delete.
 
-The store is ONE ordered list of steps (:data:`STEPS`, each from
-:mod:`tfnimble.glance.iscsi_store_steps` with check / ensure / undo / drift). ``create`` and
+The store is ONE ordered list of steps (:data:`STEPS`, each a :class:`Step` of
+:mod:`tfnimble.glance.iscsi_store_run`: check / ensure / undo / drift). ``create`` and
 ``update`` run every ``check`` (the preflight), then every ``ensure`` in order; ``read`` runs
 every ``drift`` in order; ``delete`` runs every ``undo`` in reverse order.
 
@@ -49,23 +49,17 @@ from .controller import (
     ServiceError,
     StoreNotEmpty,
 )
+from .iscsi_store_glance_steps import DATADIR, SERVICE, WRITABLE
+from .iscsi_store_run import FSTAB, Progress, Run, Sleep, Step
 from .iscsi_store_spec import IN_PLACE_FIELDS, REPLACE_FIELDS, StoreSpec, StoreState
 from .iscsi_store_steps import (
-    DATADIR,
     DEVICE,
     FILESYSTEM,
-    FSTAB,
     FSTAB_LINE,
     MOUNT,
     MOUNT_POINT,
     OWNER,
-    SERVICE,
     SESSION,
-    WRITABLE,
-    Progress,
-    Run,
-    Sleep,
-    Step,
     refuse_while_images,
 )
 from .transport.base import Transport

@@ -1,152 +1,35 @@
-"""The steps of a glance_iscsi_store, each with check / ensure / undo / drift.
-
-A step's ``check`` runs in the preflight, before anything changes, and raises if the step
-cannot be done; ``ensure`` makes the step so, acting only where it is not; ``undo`` takes it
-away and skips what is already gone; ``drift`` only looks, for read. The steps share one
-:class:`Run`, into which each writes what it found or made for the steps after it.
-:mod:`tfnimble.glance.iscsi_store_ops` holds their order and walks them.
+"""The disk side of a glance_iscsi_store: iSCSI session, block device, filesystem, mount point
+directory, fstab line, mount, owner and mode (see :mod:`tfnimble.glance.iscsi_store_run`).
 """
 
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from . import controller as ctl
-from . import fstab, glance_conf
+from . import fstab
 from .controller import (
-    ConfigError,
     ControllerError,
     DeviceNotFound,
     DiscoveryError,
     FilesystemMismatch,
     FstabError,
     MountError,
-    Portal,
-    ServiceError,
     StoreNotEmpty,
 )
-from .iscsi_store_spec import STORE_MODE, StoreSpec, StoreState
-from .transport.base import Transport
+from .iscsi_store_run import FSTAB, Run, Step, need, read_fstab, resolve_service, uuid_of
+from .iscsi_store_spec import STORE_MODE
 
 __all__ = [
-    "DATADIR",
     "DEVICE",
     "FILESYSTEM",
-    "FSTAB",
     "FSTAB_LINE",
     "MOUNT",
     "MOUNT_POINT",
     "OWNER",
-    "SERVICE",
     "SESSION",
-    "WRITABLE",
-    "Progress",
-    "Run",
-    "Sleep",
-    "Step",
     "refuse_while_images",
-    "resolve_service",
 ]
-
-FSTAB = "/etc/fstab"
-
-Progress = Callable[[str], None]
-Sleep = Callable[[float], None]
-
-
-def _noop(_: str) -> None:
-    return None
-
-
-def _nothing(_: Run) -> None:
-    return None
-
-
-@dataclass
-class Run:
-    """One walk over the steps: the request, and what the steps found or made so far."""
-
-    t: Transport
-    spec: StoreSpec
-    known: StoreState | None = None
-    """The store as last created or read (None on create and import)."""
-    progress: Progress = _noop
-    sleep: Sleep = time.sleep
-    allow_format: bool = False
-    notes: list[str] = field(default_factory=list)
-
-    initiator: str | None = None
-    service: str | None = None
-    user: str = ""
-    group: str = ""
-    owner: str | None = None
-    sessions: list[ctl.Session] = field(default_factory=list)
-    portal: Portal | None = None
-    sid: int | None = None
-    new_session: bool = False
-    lun: int | None = None
-    by_path: str | None = None
-    device: str | None = None
-    uuid: str | None = None
-    formatted: bool = False
-    fstab_text: str = ""
-    fstab_entry: fstab.FstabEntry | None = None
-    fstab_ok: bool = False
-    fstab_changed: bool = False
-    mount: ctl.MountInfo | None = None
-    mount_uuid: str | None = None
-    mounted: bool = False
-    mount_changed: bool = False
-    owner_ok: bool = False
-    location: glance_conf.DatadirLocation | None = None
-    layout: str | None = None
-    section: str | None = None
-    previous: str | None = None
-    marked: bool = False
-    datadir_ok: bool = False
-    config_text: str = ""
-    config_changed: bool = False
-    service_active: bool = False
-    writable: bool = False
-
-    def step(self, message: str) -> None:
-        self.notes.append(message)
-        self.progress(message)
-
-    @property
-    def known_uuid(self) -> str | None:
-        return self.known.fs_uuid.lower() if self.known is not None and self.known.fs_uuid else None
-
-
-@dataclass(frozen=True)
-class Step:
-    """One part of the store. ``found`` is set on the steps that leave a trace read can see."""
-
-    name: str
-    check: Callable[[Run], None] = _nothing
-    ensure: Callable[[Run], None] = _nothing
-    undo: Callable[[Run], None] = _nothing
-    drift: Callable[[Run], None] = _nothing
-    found: Callable[[Run], bool] | None = None
-
-
-def _need(value: str | int | Portal | None, what: str) -> str:
-    """``value`` as text; an earlier step must have set it."""
-    if value is None:
-        raise RuntimeError(f"internal error: the {what} step has not run")
-    return str(value)
-
-
-def _uuid_of(r: Run, device: str) -> str | None:
-    info = ctl.blkid_probe(r.t, device)
-    return None if info is None or info.uuid is None else info.uuid.lower()
-
-
-def _read_fstab(r: Run) -> str:
-    return (r.t.read_file(FSTAB) or b"").decode()
 
 
 # -- iSCSI session ---------------------------------------------------------------------------
@@ -272,11 +155,11 @@ DEVICE = Step("block device", ensure=_ensure_device, drift=_drift_device)
 def _is_our_store(r: Run, uuid: str | None) -> bool:
     """Already this store: mounted at mount_point, or named by its fstab line."""
     m = ctl.mounted_at(r.t, r.spec.mount_point)
-    if m is not None and uuid is not None and _uuid_of(r, m.source) == uuid:
+    if m is not None and uuid is not None and uuid_of(r, m.source) == uuid:
         return True
     if uuid is None:
         return False
-    return fstab.find_line(_read_fstab(r), uuid=uuid, mount_point=r.spec.mount_point) is not None
+    return fstab.find_line(read_fstab(r), uuid=uuid, mount_point=r.spec.mount_point) is not None
 
 
 def _format(r: Run, device: str, *, force: bool) -> None:
@@ -291,7 +174,7 @@ def _format(r: Run, device: str, *, force: bool) -> None:
 
 
 def _ensure_filesystem(r: Run) -> None:
-    spec, device = r.spec, _need(r.device, "block device")
+    spec, device = r.spec, need(r.device, "block device")
     info = ctl.blkid_probe(r.t, device)
     known_uuid = r.known_uuid
     if info is None:
@@ -338,9 +221,9 @@ def _ensure_filesystem(r: Run) -> None:
 def _drift_filesystem(r: Run) -> None:
     """The store's identity: the known UUID, else the fstab line's, else what is mounted."""
     mp = r.spec.mount_point
-    r.fstab_text = _read_fstab(r)
+    r.fstab_text = read_fstab(r)
     r.mount = ctl.mounted_at(r.t, mp)
-    r.mount_uuid = _uuid_of(r, r.mount.source) if r.mount is not None else None
+    r.mount_uuid = uuid_of(r, r.mount.source) if r.mount is not None else None
     uuid = r.known_uuid
     if uuid is None:
         entry = fstab.find_line(r.fstab_text, mount_point=mp)
@@ -357,8 +240,8 @@ MOUNT_POINT = Step("mount point directory", ensure=lambda r: ctl.mkdir_p(r.t, r.
 
 
 def _ensure_fstab(r: Run) -> None:
-    spec, uuid = r.spec, _need(r.uuid, "filesystem")
-    text = _read_fstab(r)
+    spec, uuid = r.spec, need(r.uuid, "filesystem")
+    text = read_fstab(r)
     try:
         new = fstab.add_line(text, uuid, spec.mount_point, spec.fs_type, spec.mount_options)
     except fstab.FstabConflict as exc:
@@ -370,7 +253,7 @@ def _ensure_fstab(r: Run) -> None:
 
 
 def _undo_fstab(r: Run) -> None:
-    text = _read_fstab(r)
+    text = read_fstab(r)
     uuid = r.known_uuid
     if uuid:
         new = fstab.remove_line(text, uuid)
@@ -420,10 +303,10 @@ def _check_mount(r: Run) -> None:
 
 def _ensure_mount(r: Run) -> None:
     """Mount by the fstab line, or remount when the line changed."""
-    mp, uuid = r.spec.mount_point, _need(r.uuid, "filesystem")
+    mp, uuid = r.spec.mount_point, need(r.uuid, "filesystem")
     current = ctl.mounted_at(r.t, mp)
     if current is not None:
-        current_uuid = _uuid_of(r, current.source)
+        current_uuid = uuid_of(r, current.source)
         if current_uuid != uuid:
             raise MountError(
                 f"{mp} already has {current.source} ({current.fs_type}, UUID {current_uuid}) "
@@ -437,7 +320,7 @@ def _ensure_mount(r: Run) -> None:
     r.step(f"mounting UUID={uuid} at {mp}")
     ctl.mount(r.t, mp)
     after = ctl.mounted_at(r.t, mp)
-    if after is None or _uuid_of(r, after.source) != uuid:
+    if after is None or uuid_of(r, after.source) != uuid:
         raise MountError(f"after `mount {mp}`, {mp} does not show filesystem UUID {uuid}")
     r.mount_changed = True
 
@@ -464,14 +347,6 @@ MOUNT = Step(
 
 
 # -- owner and mode --------------------------------------------------------------------------
-
-
-def resolve_service(r: Run) -> str:
-    """The glance-api unit: the spec's, the known one, else the one detected (once per run)."""
-    if r.service is None:
-        known = r.known.service if r.known is not None else None
-        r.service = r.spec.service or known or ctl.detect_service(r.t)
-    return r.service
 
 
 def _check_owner(r: Run) -> None:
@@ -526,201 +401,11 @@ def _drift_owner(r: Run) -> None:
 OWNER = Step("owner and mode", check=_check_owner, ensure=_ensure_owner, drift=_drift_owner)
 
 
-# -- filesystem_store_datadir in glance-api.conf, the previous value kept on the controller ---
-
-
-def _read_config(r: Run) -> str:
-    data = r.t.read_file(r.spec.config_file)
-    if data is None:
-        raise ConfigError(
-            f"{r.spec.config_file} does not exist on the controller; set config_file to "
-            "glance-api's configuration file"
-        )
-    return data.decode("utf-8")
-
-
-def _config_error(r: Run, exc: glance_conf.GlanceConfError) -> ConfigError:
-    return ConfigError(f"{r.spec.config_file}: {exc}")
-
-
-def _check_datadir(r: Run) -> None:
-    text = _read_config(r)
-    try:
-        r.location = glance_conf.get_datadir(text, r.spec.backend)
-    except glance_conf.GlanceConfError as exc:
-        raise _config_error(r, exc) from exc
-
-
-def _ensure_datadir(r: Run) -> None:
-    spec = r.spec
-    text = _read_config(r)  # again: the file may have changed since the preflight
-    try:
-        new_text, previous, r.layout, section = glance_conf.set_datadir(
-            text, spec.mount_point, spec.backend
-        )
-    except glance_conf.GlanceConfError as exc:
-        raise _config_error(r, exc) from exc
-    marked, marked_previous = glance_conf.read_marker(text, section)
-    if marked:
-        previous = marked_previous  # recorded on the controller by an earlier run
-    elif r.known is not None:
-        previous = r.known.previous_datadir
-    new_text = glance_conf.add_marker(new_text, section, previous)
-    r.config_changed = new_text != text
-    if r.config_changed:
-        was = r.location.value if r.location is not None else None
-        r.step(
-            f"setting [{section}] filesystem_store_datadir = {spec.mount_point} in "
-            f"{spec.config_file} (was {was})"
-        )
-        r.t.write_file(spec.config_file, new_text.encode())
-    r.config_text, r.previous, r.section = new_text, previous, section
-
-
-def _undo_datadir(r: Run) -> None:
-    """Point Glance back at its previous datadir, so it lets go of the mount."""
-    spec = r.spec
-    conf = r.t.read_file(spec.config_file)
-    if conf is None:
-        return
-    text = conf.decode("utf-8")
-    try:
-        location = glance_conf.get_datadir(text, spec.backend)
-        marked, marked_previous = glance_conf.read_marker(text, location.section)
-        known_previous = r.known.previous_datadir if r.known is not None else None
-        previous = marked_previous if marked else known_previous
-        new_text = text
-        if glance_conf.same_path(location.value, spec.mount_point):
-            new_text = glance_conf.restore_datadir(text, previous, spec.backend)
-        new_text = glance_conf.remove_marker(new_text, location.section)
-    except glance_conf.GlanceConfError as exc:
-        raise _config_error(r, exc) from exc
-    if new_text != text:
-        r.step(f"restoring filesystem_store_datadir = {previous} in {spec.config_file}")
-        r.t.write_file(spec.config_file, new_text.encode())
-        _restart(r, resolve_service(r))
-
-
-def _drift_datadir(r: Run) -> None:
-    conf = r.t.read_file(r.spec.config_file)
-    if conf is None:
-        return
-    text = conf.decode("utf-8")
-    try:
-        location = glance_conf.get_datadir(text, r.spec.backend)
-        r.layout, r.section = location.layout, location.section
-        r.datadir_ok = glance_conf.same_path(location.value, r.spec.mount_point)
-        r.marked, r.previous = glance_conf.read_marker(text, location.section)
-    except glance_conf.GlanceConfError:
-        pass
-
-
-DATADIR = Step(
-    "glance-api datadir",
-    check=_check_datadir,
-    ensure=_ensure_datadir,
-    undo=_undo_datadir,
-    drift=_drift_datadir,
-    found=lambda r: r.datadir_ok,
-)
-
-
-# -- glance-api: restarted when anything it serves from changed, then verified ---------------
-
-
-def _verify_service(r: Run, service: str) -> None:
-    state = ctl.wait_service_active(r.t, service, sleep=r.sleep)
-    if state != "active":
-        journal = ctl.service_journal_tail(r.t, service)
-        raise ServiceError(
-            f"{service} is {state} after the restart. See `systemctl status {service}` and "
-            f"`journalctl -u {service}`"
-            + (f". Last log lines: {journal[-600:]}" if journal else "")
-        )
-
-
-def _restart(r: Run, service: str) -> None:
-    r.step(f"restarting {service}")
-    ctl.service_restart(r.t, service)
-    _verify_service(r, service)
-
-
-def _verify_api_data_dir(r: Run) -> None:
-    """If glance-api answers for its stores, it must report the new data_dir."""
-    dirs = ctl.glance_store_data_dirs(r.t, ctl.store_detail_url(r.config_text))
-    if not dirs:
-        return  # not answered (auth, single-store layout, not listening): nothing to compare
-    section = r.section or ""
-    store = section if section in dirs else ("file" if "file" in dirs else None)
-    if store is None:
-        return
-    if not glance_conf.same_path(dirs[store], r.spec.mount_point):
-        raise ServiceError(
-            f"glance-api reports data_dir {dirs[store]} for store {store!r}, not "
-            f"{r.spec.mount_point}: it did not pick up {r.spec.config_file}. Check which "
-            "configuration file the service reads (e.g. --config-dir)"
-        )
-
-
-def _ensure_service(r: Run) -> None:
-    service = resolve_service(r)
-    active = ctl.service_is_active(r.t, service) == "active"
-    if r.config_changed or r.mount_changed or not active:
-        _restart(r, service)
-    else:
-        _verify_service(r, service)
-    _verify_api_data_dir(r)
-    r.service_active = True
-
-
-def _check_service(r: Run) -> None:
-    resolve_service(r)
-
-
-def _drift_service(r: Run) -> None:
-    service = r.spec.service or (r.known.service if r.known is not None else None)
-    if service is None:
-        try:
-            service = ctl.detect_service(r.t)
-        except ServiceError:
-            service = None
-    r.service = service
-    r.service_active = service is not None and ctl.service_is_active(r.t, service) == "active"
-
-
-SERVICE = Step(
-    "glance-api service",
-    check=_check_service,
-    ensure=_ensure_service,
-    drift=_drift_service,
-)
-
-
-# -- the service user can write to the store --------------------------------------------------
-
-
-def _ensure_writable(r: Run) -> None:
-    mp = r.spec.mount_point
-    if not ctl.is_writable_by(r.t, r.user, mp):
-        raise ControllerError(
-            f"{mp} is mounted but {r.user} cannot write to it; check its owner "
-            "and mode, and mount options such as ro"
-        )
-    r.writable = True
-
-
-def _drift_writable(r: Run) -> None:
-    r.writable = bool(r.mounted and r.user and ctl.is_writable_by(r.t, r.user, r.spec.mount_point))
-
-
-WRITABLE = Step("writable by the service user", ensure=_ensure_writable, drift=_drift_writable)
-
-
 def refuse_while_images(r: Run, force_destroy: bool) -> None:
     """Delete's guard, before any undo: is our filesystem mounted, and does it hold images?"""
     mp, uuid = r.spec.mount_point, r.known_uuid
     current = ctl.mounted_at(r.t, mp)
-    r.mounted = current is not None and (uuid is None or _uuid_of(r, current.source) == uuid)
+    r.mounted = current is not None and (uuid is None or uuid_of(r, current.source) == uuid)
     if r.mounted:
         files = ctl.count_files(r.t, mp)
         if files and not force_destroy:
