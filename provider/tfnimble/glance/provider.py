@@ -15,6 +15,7 @@ from tfnimble.plugin import (
     Provider,
     Resource,
     Schema,
+    Value,
     is_unknown,
     types,
 )
@@ -38,16 +39,16 @@ ENV = {
 
 @dataclass
 class GlanceProviderModel:
-    host: Any = None
-    port: Any = None
-    user: Any = None
-    private_key: Any = None
-    private_key_file: Any = None
-    password: Any = None
-    known_hosts_file: Any = None
-    host_key: Any = None
-    insecure_ignore_host_key: Any = None
-    sudo: Any = None
+    host: Value[str] = None
+    port: Value[int] = None
+    user: Value[str] = None
+    private_key: Value[str] = None
+    private_key_file: Value[str] = None
+    password: Value[str] = None
+    known_hosts_file: Value[str] = None
+    host_key: Value[str] = None
+    insecure_ignore_host_key: Value[bool] = None
+    sudo: Value[bool] = None
 
 
 class ControllerConnection:
