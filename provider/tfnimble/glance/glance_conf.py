@@ -20,6 +20,8 @@ Rules:
    (``#filesystem_store_datadir = ...``) if the section has one, else after the section's last
    non-blank line. A missing section is appended at the end of the file.
 4. Setting the value it already has returns the text unchanged (idempotent).
+5. The one exception to rule 2 is the record of the previous value: ``add_marker`` puts one
+   comment line of its own at the top of the file, ``remove_marker`` takes it out again.
 """
 
 from __future__ import annotations

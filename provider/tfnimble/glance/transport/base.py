@@ -8,8 +8,9 @@ Invariants every implementation keeps:
 3. ``run`` returns a :class:`CommandResult` for any exit status. With ``check=True`` a non-zero
    status raises :class:`CommandError`. A transport that cannot reach the host raises
    :class:`TransportError` (never a ``CommandResult``).
-4. ``write_file`` is atomic: the data goes to a temporary file in the same directory, which
-   takes the owner and mode of the file it replaces and is then renamed over it.
+4. ``write_file`` of the local and SSH transports is atomic: the data goes to a temporary
+   file in the same directory, which takes the owner and mode of the file it replaces and is
+   then renamed over it. (``FakeTransport`` keeps files in a dict.)
 """
 
 from __future__ import annotations

@@ -13,8 +13,9 @@ Why paramiko rather than the OpenSSH client (``ssh HOST CMD``):
   connection, without a ControlMaster socket, and with stdout, stderr, stdin and the exit
   status kept apart (no PTY is ever requested: a PTY merges stderr into stdout and adds ``\\r``).
 
-Rules: the remote command line is ``shlex.join(argv)`` (prefixed with ``sudo -n --`` when
-configured), so every argument arrives intact whatever it contains. A dropped connection is
+Rules: the remote command line is ``shlex.join(argv)`` (after ``env NAME=value ...`` when
+``env`` is given, and prefixed with ``sudo -n --`` when configured), so every argument arrives
+intact whatever it contains. A dropped connection is
 re-established once; the command is re-run only if it never started or the caller marked it
 idempotent. Commands and exit statuses are logged at debug level; stdin and secrets never are.
 """
