@@ -56,7 +56,7 @@ class ControllerConnection:
 
     def __init__(self, settings: dict[str, Any]) -> None:
         self.settings = settings
-        self._transport: Lazy[Transport] = Lazy(self._open, lambda t: t.close())
+        self._transport: Lazy[Transport] = Lazy(lambda: self._open(), lambda t: t.close())
 
     @property
     def description(self) -> str:

@@ -15,9 +15,8 @@ Why paramiko rather than the OpenSSH client (``ssh HOST CMD``):
 
 Rules: the remote command line is ``shlex.join(argv)`` (after ``env NAME=value ...`` when
 ``env`` is given, and prefixed with ``sudo -n --`` when configured), so every argument arrives
-intact whatever it contains. A dropped connection is
-re-established once; the command is re-run only if it never started or the caller marked it
-idempotent. Commands and exit statuses are logged at debug level; stdin and secrets never are.
+intact whatever it contains. A dropped connection is re-established once; the command is
+re-run only if it never started or the caller marked it idempotent. Commands and exit statuses are logged at debug level; stdin and secrets never are.
 """
 
 from __future__ import annotations
@@ -183,7 +182,7 @@ class SSHTransport(Transport):
         self.keepalive_interval = keepalive_interval
         self.log_name = f"ssh {host}"
         self._connection: Lazy[paramiko.SSHClient] = Lazy(
-            self._connect, lambda client: client.close(), _is_active
+            lambda: self._connect(), lambda client: client.close(), _is_active
         )
         if host_key:
             parse_host_key(host_key)  # fail early on a malformed key
