@@ -16,7 +16,8 @@ Why paramiko rather than the OpenSSH client (``ssh HOST CMD``):
 Rules: the remote command line is ``shlex.join(argv)`` (after ``env NAME=value ...`` when
 ``env`` is given, and prefixed with ``sudo -n --`` when configured), so every argument arrives
 intact whatever it contains. A dropped connection is re-established once; the command is
-re-run only if it never started or the caller marked it idempotent. Commands and exit statuses are logged at debug level; stdin and secrets never are.
+re-run only if it never started or the caller marked it idempotent. Commands and exit
+statuses are logged at debug level; stdin and secrets never are.
 """
 
 from __future__ import annotations
