@@ -20,6 +20,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ._lines import line_ending
+
 __all__ = [
     "FstabConflict",
     "FstabEntry",
@@ -28,6 +30,7 @@ __all__ = [
     "encode_field",
     "find_line",
     "format_line",
+    "norm_mount_point",
     "parse",
     "remove_line",
 ]
@@ -133,7 +136,8 @@ def parse(text: str) -> list[FstabEntry]:
     return entries
 
 
-def _norm_mp(path: str) -> str:
+def norm_mount_point(path: str) -> str:
+    """A mount point without trailing slashes (``/`` stays ``/``)."""
     return path.rstrip("/") or "/"
 
 
@@ -158,19 +162,12 @@ def find_line(
     for entry in parse(text):
         if uuid is not None and entry.uuid != uuid.lower():
             continue
-        if mount_point is not None and _norm_mp(entry.mount_point) != _norm_mp(mount_point):
+        if mount_point is not None and norm_mount_point(entry.mount_point) != norm_mount_point(
+            mount_point
+        ):
             continue
         return entry
     return None
-
-
-def _eol_of(lines: list[str]) -> str:
-    for line in lines:
-        if line.endswith("\r\n"):
-            return "\r\n"
-        if line.endswith("\n"):
-            return "\n"
-    return "\n"
 
 
 def add_line(
@@ -189,7 +186,7 @@ def add_line(
     new_body = format_line(uuid, mount_point, fs_type, options, dump, passno)
     lines = _split_keepends(text)
     wanted_uuid = uuid.lower()
-    wanted_mp = _norm_mp(mount_point)
+    wanted_mp = norm_mount_point(mount_point)
 
     same_uuid: list[int] = []
     same_mp_ours: list[int] = []
@@ -200,14 +197,14 @@ def add_line(
             continue
         if entry.uuid == wanted_uuid:
             same_uuid.append(idx)
-        elif _norm_mp(entry.mount_point) == wanted_mp:
+        elif norm_mount_point(entry.mount_point) == wanted_mp:
             if entry.uuid is None:
                 raise FstabConflict(mount_point, body, idx + 1)
             same_mp_ours.append(idx)
 
     targets = same_uuid or same_mp_ours
     if not targets:
-        eol = _eol_of(lines)
+        eol = line_ending(lines)
         if lines and not lines[-1].endswith(("\n", "\r")):
             lines[-1] += eol
         lines.append(new_body + eol)

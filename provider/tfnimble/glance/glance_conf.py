@@ -20,6 +20,8 @@ Rules:
    (``#filesystem_store_datadir = ...``) if the section has one, else after the section's last
    non-blank line. A missing section is appended at the end of the file.
 4. Setting the value it already has returns the text unchanged (idempotent).
+5. The one exception to rule 2 is the record of the previous value: ``add_marker`` puts one
+   comment line of its own at the top of the file, ``remove_marker`` takes it out again.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import NamedTuple
+
+from ._lines import line_ending
 
 __all__ = [
     "KEY",
@@ -215,15 +219,6 @@ def get_datadir(text: str, backend: str | None = None) -> DatadirLocation:
     )
 
 
-def _eol(lines: list[str]) -> str:
-    for line in lines:
-        if line.endswith("\r\n"):
-            return "\r\n"
-        if line.endswith("\n"):
-            return "\n"
-    return "\n"
-
-
 def _replace_value(lines: list[str], info: list[_Line], idx: int, value: str) -> list[str]:
     body = _body(lines[idx])
     eol = lines[idx][len(body) :]
@@ -267,7 +262,7 @@ def _insert_at(lines: list[str], info: list[_Line], section: str) -> int | None:
 def _set(text: str, section: str, value: str) -> str:
     lines = text.splitlines(keepends=True)
     info = _classify(lines)
-    eol = _eol(lines)
+    eol = line_ending(lines)
     idx = _find_key(info, section, KEY)
     if idx is not None:
         return "".join(_replace_value(lines, info, idx, value))
@@ -359,7 +354,7 @@ def add_marker(text: str, section: str, previous: str | None) -> str:
     if read_marker(text, section)[0]:
         return text
     lines = text.splitlines(keepends=True)
-    eol = _eol(lines)
+    eol = line_ending(lines)
     value = _UNSET if previous is None else previous
     return f"{MARKER} [{section}] = {value}{eol}" + text
 

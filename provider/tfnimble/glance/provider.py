@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,10 +15,13 @@ from tfnimble.plugin import (
     Provider,
     Resource,
     Schema,
+    Value,
     is_unknown,
     types,
 )
 from tfnimble.plugin import logging as plog
+
+from .transport.base import Lazy, Transport
 
 ENV = {
     "host": "GLANCE_SSH_HOST",
@@ -37,16 +39,16 @@ ENV = {
 
 @dataclass
 class GlanceProviderModel:
-    host: Any = None
-    port: Any = None
-    user: Any = None
-    private_key: Any = None
-    private_key_file: Any = None
-    password: Any = None
-    known_hosts_file: Any = None
-    host_key: Any = None
-    insecure_ignore_host_key: Any = None
-    sudo: Any = None
+    host: Value[str] = None
+    port: Value[int] = None
+    user: Value[str] = None
+    private_key: Value[str] = None
+    private_key_file: Value[str] = None
+    password: Value[str] = None
+    known_hosts_file: Value[str] = None
+    host_key: Value[str] = None
+    insecure_ignore_host_key: Value[bool] = None
+    sudo: Value[bool] = None
 
 
 class ControllerConnection:
@@ -54,8 +56,7 @@ class ControllerConnection:
 
     def __init__(self, settings: dict[str, Any]) -> None:
         self.settings = settings
-        self._transport: Any = None
-        self._lock = threading.Lock()
+        self._transport: Lazy[Transport] = Lazy(lambda: self._open(), lambda t: t.close())
 
     @property
     def description(self) -> str:
@@ -63,38 +64,32 @@ class ControllerConnection:
         return f"{self.settings.get('user') or 'root'}@{host}" if host else "the local machine"
 
     def close(self) -> None:
-        with self._lock:
-            if self._transport is not None:
-                self._transport.close()
-                self._transport = None
+        self._transport.close()
 
-    def transport(self) -> Any:
-        with self._lock:
-            if self._transport is None:
-                s = self.settings
-                if not s.get("host"):
-                    from .transport.local import LocalTransport
+    def transport(self) -> Transport:
+        return self._transport.get()
 
-                    self._transport = LocalTransport(sudo=bool(s.get("sudo")))
-                else:
-                    from .transport.ssh import SSHTransport
+    def _open(self) -> Transport:
+        s = self.settings
+        if not s.get("host"):
+            from .transport.local import LocalTransport
 
-                    self._transport = SSHTransport(
-                        s["host"],
-                        port=int(s.get("port") or 22),
-                        username=s.get("user"),
-                        private_key=s.get("private_key"),
-                        private_key_file=s.get("private_key_file"),
-                        password=s.get("password"),
-                        use_agent=not (
-                            s.get("private_key") or s.get("private_key_file") or s.get("password")
-                        ),
-                        known_hosts_file=s.get("known_hosts_file"),
-                        host_key=s.get("host_key"),
-                        insecure_ignore_host_key=bool(s.get("insecure_ignore_host_key")),
-                        sudo=bool(s.get("sudo")),
-                    )
-            return self._transport
+            return LocalTransport(sudo=bool(s.get("sudo")))
+        from .transport.ssh import SSHTransport
+
+        return SSHTransport(
+            s["host"],
+            port=int(s.get("port") or 22),
+            username=s.get("user"),
+            private_key=s.get("private_key"),
+            private_key_file=s.get("private_key_file"),
+            password=s.get("password"),
+            use_agent=not (s.get("private_key") or s.get("private_key_file") or s.get("password")),
+            known_hosts_file=s.get("known_hosts_file"),
+            host_key=s.get("host_key"),
+            insecure_ignore_host_key=bool(s.get("insecure_ignore_host_key")),
+            sudo=bool(s.get("sudo")),
+        )
 
 
 def _truthy(text: str) -> bool:

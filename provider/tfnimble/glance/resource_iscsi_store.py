@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tfnimble.plugin import (
     Attribute,
@@ -12,7 +13,11 @@ from tfnimble.plugin import (
     DiagnosticError,
     Resource,
     Schema,
+    Value,
+    is_known,
     is_unknown,
+    known_or_none,
+    need,
     requires_replace,
     split_import_id,
     timeouts_block,
@@ -21,33 +26,40 @@ from tfnimble.plugin import (
 )
 from tfnimble.plugin.validators import matches
 
+if TYPE_CHECKING:
+    from .iscsi_store_ops import Progress, StoreSpec, StoreState
+    from .provider import ControllerConnection
+    from .transport.base import Transport
+
+R = TypeVar("R")
+
 DEFAULT_MOUNT_POINT = "/var/lib/glance/images"
 
 
 @dataclass
 class IscsiStoreModel:
-    id: Any = None
-    portal: Any = None
-    target_iqn: Any = None
-    lun: Any = None
-    mount_point: Any = None
-    fs_type: Any = None
-    mkfs_options: Any = None
-    mount_options: Any = None
-    config_file: Any = None
-    backend: Any = None
-    service: Any = None
-    owner: Any = None
-    initiator_name: Any = None
-    force_format: Any = None
-    force_destroy: Any = None
-    device: Any = None
-    fs_uuid: Any = None
-    session_id: Any = None
-    previous_datadir: Any = None
-    config_layout: Any = None
-    drift: Any = None
-    timeouts: Any = None
+    id: Value[str] = None
+    portal: Value[str] = None
+    target_iqn: Value[str] = None
+    lun: Value[int] = None
+    mount_point: Value[str] = None
+    fs_type: Value[str] = None
+    mkfs_options: Value[list[str]] = None
+    mount_options: Value[str] = None
+    config_file: Value[str] = None
+    backend: Value[str] = None
+    service: Value[str] = None
+    owner: Value[str] = None
+    initiator_name: Value[str] = None
+    force_format: Value[bool] = None
+    force_destroy: Value[bool] = None
+    device: Value[str] = None
+    fs_uuid: Value[str] = None
+    session_id: Value[int] = None
+    previous_datadir: Value[str] = None
+    config_layout: Value[str] = None
+    drift: Value[list[str]] = None
+    timeouts: Value[dict[str, str | None]] = None
 
 
 def _replace(desc: str, **kw: Any) -> Attribute:
@@ -64,6 +76,10 @@ def _kept(desc: str, **kw: Any) -> Attribute:
     return Attribute(
         computed=True, description=desc, plan_modifiers=(use_state_for_unknown(),), **kw
     )
+
+
+def _flag(desc: str) -> Attribute:
+    return Attribute(type=types.Bool, optional=True, computed=True, default=False, description=desc)
 
 
 class IscsiStoreResource(Resource):
@@ -138,38 +154,23 @@ class IscsiStoreResource(Resource):
                     "the store. Default: `default_backend`.",
                     optional=True,
                 ),
-                "service": Attribute(
-                    type=types.String,
-                    optional=True,
-                    computed=True,
-                    plan_modifiers=(use_state_for_unknown(),),
-                    description="glance-api service unit. Default: detected (glance-api, "
+                "service": _kept(
+                    "glance-api service unit. Default: detected (glance-api, "
                     "openstack-glance-api, devstack@g-api).",
-                ),
-                "owner": Attribute(
-                    type=types.String,
                     optional=True,
-                    computed=True,
-                    plan_modifiers=(use_state_for_unknown(),),
-                    description="`user` or `user:group` owning the mount point. Default: the "
-                    "service's user, else `glance`.",
+                ),
+                "owner": _kept(
+                    "`user` or `user:group` owning the mount point. Default: the service's user, "
+                    "else `glance`.",
+                    optional=True,
                 ),
                 "initiator_name": _kept("The controller's initiator IQN (read from it)."),
-                "force_format": Attribute(
-                    type=types.Bool,
-                    optional=True,
-                    computed=True,
-                    default=False,
-                    description="Format the device even if it already holds a filesystem. "
-                    "**Erases it.**",
+                "force_format": _flag(
+                    "Format the device even if it already holds a filesystem. **Erases it.**"
                 ),
-                "force_destroy": Attribute(
-                    type=types.Bool,
-                    optional=True,
-                    computed=True,
-                    default=False,
-                    description="Detach the store on destroy even while it holds image "
-                    "files (they stay on the volume).",
+                "force_destroy": _flag(
+                    "Detach the store on destroy even while it holds image files (they stay on "
+                    "the volume)."
                 ),
                 "device": Attribute(
                     type=types.String, computed=True, description="Kernel block device."
@@ -195,51 +196,51 @@ class IscsiStoreResource(Resource):
 
     # --- helpers -------------------------------------------------------------------------
 
-    def _spec(self, m: IscsiStoreModel, lun: Any = None) -> Any:
+    def _spec(self, m: IscsiStoreModel, lun: Value[int] = None) -> StoreSpec:
         from .iscsi_store_ops import StoreSpec
 
-        lun_v = m.lun if m.lun is not None and not is_unknown(m.lun) else lun
+        lun_v = m.lun if is_known(m.lun) and m.lun is not None else known_or_none(lun)
         try:
             return StoreSpec(
-                portal=m.portal,
-                target_iqn=m.target_iqn,
+                portal=need(m.portal, "portal"),
+                target_iqn=need(m.target_iqn, "target_iqn"),
                 lun=int(lun_v) if lun_v is not None else None,
-                mount_point=m.mount_point or DEFAULT_MOUNT_POINT,
-                fs_type=m.fs_type or "ext4",
-                mkfs_options=tuple(m.mkfs_options or ("-b", "4096")),
-                mount_options=m.mount_options or "_netdev,nofail,noatime",
-                config_file=m.config_file or "/etc/glance/glance-api.conf",
-                backend=m.backend,
-                service=None if is_unknown(m.service) else m.service,
-                owner=None if is_unknown(m.owner) else m.owner,
-                force_format=bool(m.force_format),
+                mount_point=known_or_none(m.mount_point) or DEFAULT_MOUNT_POINT,
+                fs_type=known_or_none(m.fs_type) or "ext4",
+                mkfs_options=tuple(known_or_none(m.mkfs_options) or ("-b", "4096")),
+                mount_options=known_or_none(m.mount_options) or "_netdev,nofail,noatime",
+                config_file=known_or_none(m.config_file) or "/etc/glance/glance-api.conf",
+                backend=known_or_none(m.backend),
+                service=known_or_none(m.service),
+                owner=known_or_none(m.owner),
+                force_format=bool(known_or_none(m.force_format)),
             )
         except ValueError as exc:
             raise DiagnosticError("Invalid Glance Store Configuration", str(exc)) from exc
 
-    def _conn(self, ctx: Context) -> Any:
-        if ctx.provider_data is None:
-            raise DiagnosticError(
-                "Provider Not Configured", "The glance provider was not configured."
-            )
-        return ctx.provider_data
-
-    def _call(self, ctx: Context, what: str, fn: Any) -> Any:
+    def _call(self, ctx: Context, what: str, fn: Callable[[Transport], R]) -> R:
         from .controller import ControllerError
         from .transport.base import TransportError
 
-        conn = self._conn(ctx)
+        conn: ControllerConnection | None = ctx.provider_data
+        if conn is None:
+            raise DiagnosticError(
+                "Provider Not Configured", "The glance provider was not configured."
+            )
         try:
             return fn(conn.transport())
         except ControllerError as exc:
-            summary = getattr(exc, "summary", None) or "Controller Operation Failed"
-            raise DiagnosticError(summary, f"While {what} on {conn.description}: {exc}") from exc
+            raise DiagnosticError(
+                exc.summary, f"While {what} on {conn.description}: {exc}"
+            ) from exc
         except TransportError as exc:
             raise DiagnosticError(
                 "Cannot Reach The Controller", f"While {what} on {conn.description}: {exc}"
             ) from exc
 
-    def _to_model(self, state: Any, prev: IscsiStoreModel, spec: Any) -> IscsiStoreModel:
+    def _to_model(
+        self, state: StoreState, prev: IscsiStoreModel, spec: StoreSpec
+    ) -> IscsiStoreModel:
         return IscsiStoreModel(
             id=f"{spec.portal},{spec.target_iqn},{spec.mount_point}",
             portal=prev.portal,
@@ -254,8 +255,8 @@ class IscsiStoreResource(Resource):
             service=state.service or spec.service,
             owner=state.owner or spec.owner,
             initiator_name=state.initiator_name,
-            force_format=bool(prev.force_format),
-            force_destroy=bool(prev.force_destroy),
+            force_format=bool(known_or_none(prev.force_format)),
+            force_destroy=bool(known_or_none(prev.force_destroy)),
             device=state.device,
             fs_uuid=state.fs_uuid,
             session_id=state.session_id,
@@ -265,23 +266,24 @@ class IscsiStoreResource(Resource):
             timeouts=prev.timeouts,
         )
 
-    def _state_from(self, ctx: Context, m: IscsiStoreModel) -> Any:
+    def _state_from(self, ctx: Context, m: IscsiStoreModel) -> StoreState:
         from .iscsi_store_ops import StoreState
 
         saved = ctx.private.get("store")
         if isinstance(saved, dict):
             return StoreState.from_dict(saved)
+        lun = known_or_none(m.lun)
         return StoreState(
-            fs_uuid=m.fs_uuid,
-            previous_datadir=m.previous_datadir,
-            config_layout=m.config_layout,
-            service=m.service,
-            owner=m.owner,
-            initiator_name=m.initiator_name,
-            lun=int(m.lun) if m.lun is not None else None,
+            fs_uuid=known_or_none(m.fs_uuid),
+            previous_datadir=known_or_none(m.previous_datadir),
+            config_layout=known_or_none(m.config_layout),
+            service=known_or_none(m.service),
+            owner=known_or_none(m.owner),
+            initiator_name=known_or_none(m.initiator_name),
+            lun=int(lun) if lun is not None else None,
         )
 
-    def _progress(self, ctx: Context) -> Any:
+    def _progress(self, ctx: Context) -> Progress:
         def report(step: str) -> None:
             ctx.logger.info("glance_iscsi_store: %s", step)
             ctx.check(step)
@@ -291,7 +293,11 @@ class IscsiStoreResource(Resource):
     # --- CRUD ----------------------------------------------------------------------------
 
     def modify_plan(
-        self, ctx: Context, plan: IscsiStoreModel, state: IscsiStoreModel | None, config: Any
+        self,
+        ctx: Context,
+        plan: IscsiStoreModel,
+        state: IscsiStoreModel | None,
+        config: IscsiStoreModel,
     ) -> IscsiStoreModel:
         if state is not None and state.drift:
             plan.drift = []  # drift shows as `drift = [...] -> []`; apply repairs it
@@ -308,12 +314,9 @@ class IscsiStoreResource(Resource):
         )
         ctx.private["store"] = _jsonable(result.to_dict())
         model = self._to_model(result, plan, spec)
-        if model.drift:
+        if result.drift():
             ctx.set_partial_state(model)
-            raise DiagnosticError(
-                "Glance Store Not In Place",
-                "After creating the store the controller still shows: " + "; ".join(model.drift),
-            )
+            raise _not_in_place("creating the store", result.drift())
         return model
 
     def read(self, ctx: Context, state: IscsiStoreModel) -> IscsiStoreModel | None:
@@ -325,8 +328,6 @@ class IscsiStoreResource(Resource):
         if result is None:
             return None
         if known is not None and known.previous_datadir is not None:
-            from dataclasses import replace
-
             result = replace(result, previous_datadir=known.previous_datadir)
         ctx.private["store"] = _jsonable(result.to_dict())
         return self._to_model(result, state, spec)
@@ -344,13 +345,9 @@ class IscsiStoreResource(Resource):
             lambda t: ops.update(t, spec, known, self._progress(ctx)),
         )
         ctx.private["store"] = _jsonable(result.to_dict())
-        model = self._to_model(result, plan, spec)
-        if model.drift:
-            raise DiagnosticError(
-                "Glance Store Not In Place",
-                "After the update the controller still shows: " + "; ".join(model.drift),
-            )
-        return model
+        if result.drift():
+            raise _not_in_place("the update", result.drift())
+        return self._to_model(result, plan, spec)
 
     def delete(self, ctx: Context, state: IscsiStoreModel) -> None:
         from . import iscsi_store_ops as ops
@@ -360,7 +357,9 @@ class IscsiStoreResource(Resource):
         self._call(
             ctx,
             "removing the Glance store",
-            lambda t: ops.delete(t, spec, known, bool(state.force_destroy), self._progress(ctx)),
+            lambda t: ops.delete(
+                t, spec, known, bool(known_or_none(state.force_destroy)), self._progress(ctx)
+            ),
         )
 
     def import_state(self, ctx: Context, import_id: str) -> IscsiStoreModel:
@@ -385,6 +384,13 @@ class IscsiStoreResource(Resource):
                 AttributePath.root(),
             )
         return found
+
+
+def _not_in_place(after: str, drift: list[str]) -> DiagnosticError:
+    return DiagnosticError(
+        "Glance Store Not In Place",
+        f"After {after} the controller still shows: " + "; ".join(drift),
+    )
 
 
 def _jsonable(d: dict[str, Any]) -> dict[str, Any]:

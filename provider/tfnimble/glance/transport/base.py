@@ -8,30 +8,39 @@ Invariants every implementation keeps:
 3. ``run`` returns a :class:`CommandResult` for any exit status. With ``check=True`` a non-zero
    status raises :class:`CommandError`. A transport that cannot reach the host raises
    :class:`TransportError` (never a ``CommandResult``).
-4. ``write_file`` is atomic: the data goes to a temporary file in the same directory, which
-   takes the owner and mode of the file it replaces and is then renamed over it.
+4. ``write_file`` of the local and SSH transports is atomic: the data goes to a temporary
+   file in the same directory, which takes the owner and mode of the file it replaces and is
+   then renamed over it. (``FakeTransport`` keeps files in a dict.)
 """
 
 from __future__ import annotations
 
 import logging
+import shlex
+import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Generic, TypeVar
 
 __all__ = [
     "ATOMIC_WRITE_SCRIPT",
     "READ_FILE_SCRIPT",
+    "Call",
     "CommandError",
     "CommandResult",
     "CommandTimeout",
+    "Lazy",
     "Transport",
     "TransportError",
     "decode_output",
     "logger",
+    "raw_result",
 ]
 
 logger = logging.getLogger("tfnimble.glance.transport")
+
+T = TypeVar("T")
 
 #: Exit status of :data:`READ_FILE_SCRIPT` when the file does not exist.
 READ_FILE_MISSING_RC = 3
@@ -136,9 +145,30 @@ class CommandError(Exception):
         return self.result.returncode
 
 
-@runtime_checkable
-class Transport(Protocol):
-    """Runs commands and moves files on one controller host."""
+@dataclass(frozen=True)
+class Call:
+    """One ``run`` request, as the caller made it."""
+
+    argv: tuple[str, ...]
+    stdin: bytes | None = None
+    timeout: float | None = None
+    env: Mapping[str, str] | None = None
+    idempotent: bool = False
+
+    @property
+    def line(self) -> str:
+        return shlex.join(self.argv)
+
+
+class Transport(ABC):
+    """Runs commands and moves files on one controller host.
+
+    ``run`` is shared: it refuses an empty argument vector, hands a :class:`Call` to the
+    implementation's ``_execute``, debug-logs the result and applies ``check``.
+    """
+
+    log_name = "transport"
+    """How debug logging names this transport."""
 
     def run(
         self,
@@ -157,22 +187,76 @@ class Transport(Protocol):
         remote transports: use stdin). ``idempotent`` says the command is safe to run twice,
         so a transport may re-run it after a dropped connection.
         """
-        ...
+        if not argv:
+            raise ValueError("argv must not be empty")
+        env = dict(env) if env else None
+        result = self._execute(Call(tuple(argv), stdin, timeout, env, idempotent))
+        log_result(result, self.log_name)
+        return result.check() if check else result
 
+    @abstractmethod
+    def _execute(self, call: Call) -> CommandResult:
+        """Run one call; any exit status is a result, an unreachable host raises."""
+
+    @abstractmethod
     def read_file(self, path: str) -> bytes | None:
         """The file's bytes, or ``None`` if it does not exist."""
-        ...
 
+    @abstractmethod
     def write_file(self, path: str, data: bytes, mode: int | None = None) -> None:
         """Replace the file atomically, keeping the owner and mode of an existing file.
 
         ``mode`` overrides the mode; a new file without ``mode`` gets 0644.
         """
-        ...
 
+    @abstractmethod
     def close(self) -> None:
         """Release the connection. Safe to call twice."""
-        ...
+
+
+class Lazy(Generic[T]):
+    """One object, opened on first use and again once it is no longer alive; thread-safe."""
+
+    def __init__(
+        self,
+        open_: Callable[[], T],
+        close: Callable[[T], None],
+        alive: Callable[[T], bool] = lambda _: True,
+    ) -> None:
+        self._open = open_
+        self._close = close
+        self._alive = alive
+        self._value: T | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def current(self) -> T | None:
+        """The object if it is open, without opening it."""
+        return self._value
+
+    def get(self) -> T:
+        with self._lock:
+            if self._value is not None and not self._alive(self._value):
+                self._drop()
+            if self._value is None:
+                self._value = self._open()
+            return self._value
+
+    def close(self) -> None:
+        """Close the object if it is open. Safe to call twice."""
+        with self._lock:
+            self._drop()
+
+    def _drop(self) -> None:
+        if self._value is not None:
+            self._close(self._value)
+            self._value = None
+
+
+def raw_result(call: Call, raw: tuple[int, bytes, bytes]) -> CommandResult:
+    """The :class:`CommandResult` of a raw ``(returncode, stdout, stderr)`` answer to ``call``."""
+    rc, out, err = raw
+    return CommandResult(call.argv, rc, decode_output(out), decode_output(err))
 
 
 def log_result(result: CommandResult, transport: str) -> None:
@@ -186,7 +270,7 @@ def read_file_by_command(
 ) -> bytes | None:
     """``read_file`` built on a raw runner: ``sh -c READ_FILE_SCRIPT sh PATH``."""
     argv = ("sh", "-c", READ_FILE_SCRIPT, "sh", path)
-    rc, out, err = run_raw(argv, None, timeout)
+    rc, out, err = run_raw(Call(argv, None, timeout))
     if rc == READ_FILE_MISSING_RC:
         return None
     if rc != 0:
@@ -200,12 +284,12 @@ def write_file_by_command(
     """``write_file`` built on a raw runner: ``sh -c ATOMIC_WRITE_SCRIPT sh PATH MODE``."""
     mode_arg = "" if mode is None else format(mode, "04o")
     argv = ("sh", "-c", ATOMIC_WRITE_SCRIPT, "sh", path, mode_arg)
-    rc, out, err = run_raw(argv, data, timeout)
+    rc, out, err = run_raw(Call(argv, data, timeout))
     if rc != 0:
         raise CommandError(
             CommandResult(("write_file", path), rc, decode_output(out), decode_output(err))
         )
 
 
-RawRunner = Callable[[Sequence[str], bytes | None, float | None], tuple[int, bytes, bytes]]
-"""Runs a full argument vector, returns ``(returncode, stdout, stderr)`` as bytes."""
+RawRunner = Callable[[Call], tuple[int, bytes, bytes]]
+"""Runs a call, returns ``(returncode, stdout, stderr)`` as bytes."""

@@ -14,28 +14,12 @@ Files live in :attr:`FakeTransport.files` (path → bytes) and :attr:`FakeTransp
 from __future__ import annotations
 
 import re
-import shlex
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from .base import CommandResult, log_result
+from .base import Call, CommandResult, Transport
 
 __all__ = ["Call", "FakeTransport", "Reply", "Rule", "UnexpectedCommand"]
-
-
-@dataclass(frozen=True)
-class Call:
-    """One recorded ``run`` call."""
-
-    argv: tuple[str, ...]
-    stdin: bytes | None = None
-    timeout: float | None = None
-    env: Mapping[str, str] | None = None
-    idempotent: bool = False
-
-    @property
-    def line(self) -> str:
-        return shlex.join(self.argv)
 
 
 Reply = CommandResult | int | str | tuple[int, str, str] | tuple[int, str]
@@ -78,8 +62,10 @@ def to_result(argv: tuple[str, ...], reply: Reply) -> CommandResult:
 
 
 @dataclass
-class FakeTransport:
+class FakeTransport(Transport):
     """A scripted, recording transport with an in-memory file system."""
+
+    log_name = "fake"
 
     handler: Handler | None = None
     script: Mapping[str | tuple[str, ...], Reply] | None = None
@@ -109,23 +95,9 @@ class FakeTransport:
 
     # -- Transport ----------------------------------------------------------------------
 
-    def run(
-        self,
-        argv: Sequence[str],
-        *,
-        stdin: bytes | None = None,
-        check: bool = False,
-        timeout: float | None = None,
-        env: Mapping[str, str] | None = None,
-        idempotent: bool = False,
-    ) -> CommandResult:
-        if not argv:
-            raise ValueError("argv must not be empty")
-        call = Call(tuple(argv), stdin, timeout, dict(env) if env else None, idempotent)
+    def _execute(self, call: Call) -> CommandResult:
         self.calls.append(call)
-        result = self._answer(call)
-        log_result(result, "fake")
-        return result.check() if check else result
+        return self._answer(call)
 
     def _answer(self, call: Call) -> CommandResult:
         for rule in reversed(self.rules):

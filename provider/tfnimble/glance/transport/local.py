@@ -14,10 +14,11 @@ import tempfile
 from collections.abc import Mapping, Sequence
 
 from .base import (
+    Call,
     CommandResult,
     CommandTimeout,
-    decode_output,
-    log_result,
+    Transport,
+    raw_result,
     read_file_by_command,
     write_file_by_command,
 )
@@ -27,8 +28,10 @@ __all__ = ["SUDO_PREFIX", "LocalTransport"]
 SUDO_PREFIX: tuple[str, ...] = ("sudo", "-n", "--")
 
 
-class LocalTransport:
+class LocalTransport(Transport):
     """Runs commands on the local host."""
+
+    log_name = "local"
 
     def __init__(self, *, sudo: bool = False, default_timeout: float | None = 300.0) -> None:
         self.sudo = sudo
@@ -46,13 +49,8 @@ class LocalTransport:
             full = [*SUDO_PREFIX, *full]
         return full
 
-    def _exec(
-        self,
-        argv: Sequence[str],
-        stdin: bytes | None,
-        timeout: float | None,
-        env: Mapping[str, str] | None = None,
-    ) -> tuple[int, bytes, bytes]:
+    def _exec(self, call: Call) -> tuple[int, bytes, bytes]:
+        argv, stdin, timeout, env = call.argv, call.stdin, call.timeout, call.env
         full = self._full_argv(argv, env)
         proc_env = None
         if env and not self.sudo:
@@ -76,22 +74,8 @@ class LocalTransport:
             raise CommandTimeout(argv, effective_timeout or 0.0) from exc
         return proc.returncode, proc.stdout, proc.stderr
 
-    def run(
-        self,
-        argv: Sequence[str],
-        *,
-        stdin: bytes | None = None,
-        check: bool = False,
-        timeout: float | None = None,
-        env: Mapping[str, str] | None = None,
-        idempotent: bool = False,
-    ) -> CommandResult:
-        if not argv:
-            raise ValueError("argv must not be empty")
-        rc, out, err = self._exec(argv, stdin, timeout, env)
-        result = CommandResult(tuple(argv), rc, decode_output(out), decode_output(err))
-        log_result(result, "local")
-        return result.check() if check else result
+    def _execute(self, call: Call) -> CommandResult:
+        return raw_result(call, self._exec(call))
 
     def read_file(self, path: str) -> bytes | None:
         if self.sudo:

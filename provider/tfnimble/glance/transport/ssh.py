@@ -13,14 +13,16 @@ Why paramiko rather than the OpenSSH client (``ssh HOST CMD``):
   connection, without a ControlMaster socket, and with stdout, stderr, stdin and the exit
   status kept apart (no PTY is ever requested: a PTY merges stderr into stdout and adds ``\\r``).
 
-Rules: the remote command line is ``shlex.join(argv)`` (prefixed with ``sudo -n --`` when
-configured), so every argument arrives intact whatever it contains. A dropped connection is
-re-established once; the command is re-run only if it never started or the caller marked it
-idempotent. Commands and exit statuses are logged at debug level; stdin and secrets never are.
+Rules: the remote command line is ``shlex.join(argv)`` (after ``env NAME=value ...`` when
+``env`` is given, and prefixed with ``sudo -n --`` when configured), so every argument arrives
+intact whatever it contains. A dropped connection is re-established once; the command is
+re-run only if it never started or the caller marked it idempotent. Commands and exit
+statuses are logged at debug level; stdin and secrets never are.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import re
@@ -32,12 +34,14 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .base import (
+    Call,
     CommandResult,
     CommandTimeout,
+    Lazy,
+    Transport,
     TransportError,
-    decode_output,
-    log_result,
     logger,
+    raw_result,
     read_file_by_command,
     write_file_by_command,
 )
@@ -133,7 +137,12 @@ def _accept_any_policy() -> paramiko.MissingHostKeyPolicy:
     return _AcceptAny()
 
 
-class SSHTransport:
+def _is_active(client: paramiko.SSHClient) -> bool:
+    transport = client.get_transport()
+    return transport is not None and transport.is_active()
+
+
+class SSHTransport(Transport):
     """Runs commands on a remote controller over one SSH connection."""
 
     def __init__(
@@ -172,8 +181,10 @@ class SSHTransport:
         self.sudo = sudo
         self.default_timeout = default_timeout
         self.keepalive_interval = keepalive_interval
-        self._client: paramiko.SSHClient | None = None
-        self._lock = threading.Lock()
+        self.log_name = f"ssh {host}"
+        self._connection: Lazy[paramiko.SSHClient] = Lazy(
+            lambda: self._connect(), lambda client: client.close(), _is_active
+        )
         if host_key:
             parse_host_key(host_key)  # fail early on a malformed key
 
@@ -259,23 +270,16 @@ class SSHTransport:
         logger.debug("ssh: connected to %s", where)
         return client
 
+    @property
+    def _client(self) -> paramiko.SSHClient | None:
+        """The open connection, if any."""
+        return self._connection.current
+
     def _connected(self) -> paramiko.SSHClient:
-        with self._lock:
-            client = self._client
-            if client is not None:
-                transport = client.get_transport()
-                if transport is not None and transport.is_active():
-                    return client
-                client.close()
-                self._client = None
-            self._client = self._connect()
-            return self._client
+        return self._connection.get()
 
     def _drop(self) -> None:
-        with self._lock:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
+        self._connection.close()
 
     def close(self) -> None:
         self._drop()
@@ -300,15 +304,10 @@ class SSHTransport:
             words = ["sudo", "-n", "--", *words]
         return shlex.join(words)
 
-    def _exec(
-        self,
-        argv: Sequence[str],
-        stdin: bytes | None,
-        timeout: float | None,
-        env: Mapping[str, str] | None = None,
-        idempotent: bool = False,
-    ) -> tuple[int, bytes, bytes]:
+    def _exec(self, call: Call) -> tuple[int, bytes, bytes]:
         import paramiko
+
+        argv, stdin, timeout, env = call.argv, call.stdin, call.timeout, call.env
 
         line = self.command_line(argv, env)
         effective_timeout = timeout if timeout is not None else self.default_timeout
@@ -333,7 +332,7 @@ class SSHTransport:
                 return self._exchange(channel, argv, stdin, effective_timeout)
             except _ConnectionLost as exc:
                 self._drop()
-                if idempotent and attempt == 1:
+                if call.idempotent and attempt == 1:
                     logger.debug("ssh: %s: connection lost, re-running (idempotent)", argv[0])
                     continue
                 raise TransportError(
@@ -395,27 +394,11 @@ class SSHTransport:
             sender.join(timeout=1.0)
         return status, bytes(out), bytes(err)
 
-    def run(
-        self,
-        argv: Sequence[str],
-        *,
-        stdin: bytes | None = None,
-        check: bool = False,
-        timeout: float | None = None,
-        env: Mapping[str, str] | None = None,
-        idempotent: bool = False,
-    ) -> CommandResult:
-        if not argv:
-            raise ValueError("argv must not be empty")
-        rc, out, err = self._exec(argv, stdin, timeout, env, idempotent)
-        result = CommandResult(tuple(argv), rc, decode_output(out), decode_output(err))
-        log_result(result, f"ssh {self.host}")
-        return result.check() if check else result
+    def _execute(self, call: Call) -> CommandResult:
+        return raw_result(call, self._exec(call))
 
-    def _exec_idempotent(
-        self, argv: Sequence[str], stdin: bytes | None, timeout: float | None
-    ) -> tuple[int, bytes, bytes]:
-        return self._exec(argv, stdin, timeout, None, True)
+    def _exec_idempotent(self, call: Call) -> tuple[int, bytes, bytes]:
+        return self._exec(dataclasses.replace(call, idempotent=True))
 
     def read_file(self, path: str) -> bytes | None:
         return read_file_by_command(self._exec_idempotent, path)
