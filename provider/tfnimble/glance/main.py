@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-ADDRESS = "registry.terraform.io/ito/glance"
-
-
-def _provider() -> Any:
-    # Imported after the handshake line is out (see tfnimble.plugin.serve).
-    from .provider import GlanceProvider
-
-    return GlanceProvider()
-
 
 def main() -> None:
     from tfnimble import __version__
-    from tfnimble.plugin import serve
+    from tfnimble.plugin.serve import serve_lazily
 
-    serve(_provider, name="glance", address=ADDRESS, version=__version__)
+    serve_lazily(
+        "tfnimble.glance.provider:GlanceProvider", "registry.terraform.io/ito/glance", __version__
+    )
 
 
 if __name__ == "__main__":

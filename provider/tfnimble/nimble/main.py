@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-ADDRESS = "registry.terraform.io/ito/nimble"
-
-
-def _provider() -> Any:
-    # Imported after the handshake line is out (see tfnimble.plugin.serve).
-    from .provider import NimbleProvider
-
-    return NimbleProvider()
-
 
 def main() -> None:
     from tfnimble import __version__
-    from tfnimble.plugin import serve
+    from tfnimble.plugin.serve import serve_lazily
 
-    serve(_provider, name="nimble", address=ADDRESS, version=__version__)
+    serve_lazily(
+        "tfnimble.nimble.provider:NimbleProvider", "registry.terraform.io/ito/nimble", __version__
+    )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ already connecting. Connections wait in the socket's backlog until the server is
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import shutil
@@ -30,6 +31,19 @@ USAGE = """usage: {prog} [--debug] [--version]
 Terraform provider {address}. Terraform starts it; to debug it, run it with --debug
 and export the TF_REATTACH_PROVIDERS line it prints.
 """
+
+
+def serve_lazily(spec: str, address: str, version: str) -> NoReturn:
+    """Serve the provider class ``spec`` (``"package.module:Class"``) at ``address``
+    (``registry.terraform.io/NAMESPACE/NAME``), importing its modules only after the handshake
+    line is out: what a provider's ``main()`` does."""
+
+    def factory() -> Provider:
+        module, _, cls = spec.partition(":")
+        built: Provider = getattr(importlib.import_module(module), cls)()
+        return built
+
+    serve(factory, name=address.rsplit("/", 1)[-1], address=address, version=version)
 
 
 def serve(
