@@ -110,8 +110,10 @@ class GlanceProvider(Provider):
         return Schema(
             description=(
                 "The OpenStack controller that runs glance-api, reached over SSH (or the local "
-                "machine when `host` is omitted). Commands run as argument vectors, never "
-                "through a shell; host keys are checked by default."
+                "machine when `host` is omitted). Commands are argument vectors: run directly "
+                "on the local machine, and with every argument quoted for the remote shell over "
+                "SSH, so no value is ever interpreted as shell syntax. Host keys are checked by "
+                "default."
             ),
             attributes={
                 "host": s(
