@@ -46,7 +46,8 @@ def id_rule(kind: str, example: str) -> Validator:
     one, so the array's own argument name never reaches the user."""
     return matches(
         r"[0-9a-fA-F]{42}",
-        f"must be the array's ID of a {kind} (42 hexadecimal digits), e.g. {example}",
+        f"must be the array's ID of {'an' if kind[0] in 'aeiou' else 'a'} {kind} (42 "
+        f"hexadecimal digits), e.g. {example}",
     )
 
 
