@@ -108,8 +108,11 @@ class ImageMasterModel:
         Value[str],
         f.argument(
             types.String,
-            "The image: a local path (relative to the directory Terraform runs in) or "
-            "an `http(s)://` URL, downloaded to a temporary file. Changing it replaces "
+            "The image: a local path (relative to the directory Terraform runs in; it "
+            "must exist at plan time when known then) or an `http(s)://` URL, "
+            "downloaded to a temporary file (credentials go in `source_username` and "
+            "`source_password`: a URL with `user:password@` is refused, as are other "
+            "schemes such as `ftp://`). Changing it replaces "
             "the master. For a local file, a refresh notices when its contents changed "
             "since it was written (size or modification time changed and the SHA-256 "
             "differs) and plans a replacement.",
