@@ -22,6 +22,18 @@ resource "nimble_image_master" "ubuntu" {
   }
 }
 
+# An image on a mirror that wants a login: keep the credentials out of the URL
+# (Terraform shows source in every plan; a URL with user:password@ is refused)
+# and pass the password as a sensitive value, e.g. a variable with
+# sensitive = true. It is sent as HTTP Basic authentication, never logged.
+#
+# resource "nimble_image_master" "rhel" {
+#   name            = "rhel-9-master"
+#   source          = "https://mirror.example/images/rhel-9.qcow2"
+#   source_username = "mirror"
+#   source_password = var.mirror_password
+# }
+
 # Every instance boot disk is a zero-copy clone of the master's snapshot.
 resource "nimble_clone_volume" "vm0" {
   name        = "vm-0-boot"

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from tfnimble.plugin import AttributePath, Context, DiagnosticError, Value, is_known, need
+from tfnimble.plugin.schema import Validator
 from tfnimble.plugin.validators import int_between, matches
 
 from . import diagnostics as diag
@@ -38,6 +39,16 @@ OBJECT_NAME_RULE = matches(
     "(at most 64 characters)",
 )
 SIZE_RULE = int_between(1, MAX_SIZE_MIB)
+
+
+def id_rule(kind: str, example: str) -> Validator:
+    """An attribute that holds the array's ID of a `kind`: refused at validate when it is not
+    one, so the array's own argument name never reaches the user."""
+    return matches(
+        r"[0-9a-fA-F]{42}",
+        f"must be the array's ID of {'an' if kind[0] in 'aeiou' else 'a'} {kind} (42 "
+        f"hexadecimal digits), e.g. {example}",
+    )
 
 
 def client(ctx: Context) -> NimbleClient:
@@ -67,20 +78,32 @@ def call(
     kind: str,
     name: str,
     path: AttributePath | None = None,
+    missing: str | Callable[[], str | None] | None = None,
 ) -> T:
-    """Run one client call; a NimbleError becomes a diagnostic naming the object."""
+    """Run one client call; a NimbleError becomes a diagnostic naming the object, and the
+    attribute it concerns: the one the array names (via ARGS), or for SM_enoent `missing`
+    (an attribute name, or a function that finds out which reference is gone)."""
     from .client import NimbleError
 
     try:
         return fn()
     except NimbleError as err:
-        raise diag.api_error(action, kind, name, err, path, ARGS) from err
+        enoent = getattr(err, "code", None) == "SM_enoent"
+        gone = missing() if callable(missing) and enoent else missing
+        gone = gone if isinstance(gone, str) else None
+        raise diag.api_error(action, kind, name, err, path, ARGS, gone) from err
 
 
-def create(ctx: Context, fn: Callable[[], T], kind: str, name: str) -> T:
+def create(
+    ctx: Context,
+    fn: Callable[[], T],
+    kind: str,
+    name: str,
+    missing: str | Callable[[], str | None] | None = None,
+) -> T:
     """Create one object, unless Terraform asked to stop or time is up."""
     ctx.check(f"creating {kind} {name}")
-    return call(fn, "create", kind, name)
+    return call(fn, "create", kind, name, missing=missing)
 
 
 def is_id(text: str) -> bool:

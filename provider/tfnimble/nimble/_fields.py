@@ -168,9 +168,11 @@ def name(description: str, rule: Validator) -> Field:
     return argument(types.String, description, required=True, validators=(rule,))
 
 
-def replacing_reference(description: str) -> Field:
-    """A required ID of another object; a new one replaces the resource."""
-    return argument(types.String, description, required=True, replaces=True)
+def replacing_reference(description: str, rule: Validator | None = None) -> Field:
+    """A required ID of another object; a new one replaces the resource. `rule` checks its
+    form at validate (see ``_common.id_rule``)."""
+    rules = () if rule is None else (rule,)
+    return argument(types.String, description, required=True, replaces=True, validators=rules)
 
 
 def array_id(kind: str) -> Field:

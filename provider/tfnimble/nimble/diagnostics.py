@@ -9,6 +9,7 @@ provider starts without loading ``requests``; errors are inspected by attribute.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping, Sequence
 
@@ -21,9 +22,11 @@ __all__ = [
     "invalid_env",
     "missing_config",
     "not_found",
+    "reference_id_not_found",
     "reference_not_found",
     "size_below_snapshot",
     "size_shrink",
+    "source_missing",
     "unknown_config",
 ]
 
@@ -78,18 +81,27 @@ def api_error(
     err: BaseException,
     path: AttributePath | None = None,
     args: Mapping[str, str] | None = None,
+    missing: str | None = None,
 ) -> DiagnosticError:
     """An operation on one object failed (any NimbleError).
 
     `args` maps the array's argument names to attribute names: when the array names the
-    argument it rejected, the diagnostic points at that attribute.
+    argument it rejected, the diagnostic points at that attribute and says its name.
+    `missing` is the attribute an SM_enoent (no such object) is about, when the request
+    refers to one object only by ID.
     """
+    code = _code(err)
+    named = None  # (the array's argument, our attribute) the array rejected
     if path is None and args:
         m = _ARG.search(str(getattr(err, "text", "") or ""))
         if m and m.group(1) in args:
-            path = AttributePath.root().attr(args[m.group(1)])
+            named = (m.group(1), args[m.group(1)])
+            path = AttributePath.root().attr(named[1])
+    if path is None and missing and code == "SM_enoent":
+        path = AttributePath.root().attr(missing)
+    else:
+        missing = None
     summary = f"Error {_ING.get(action, action.title())} {_title(kind)}"
-    code = _code(err)
     cls = type(err).__name__
     if cls == "AuthenticationFailed":
         why = "the array refused the provider's credentials"
@@ -103,6 +115,10 @@ def api_error(
             why += f": {_EXPLAIN[code]}"
     else:
         why = "the array refused the request"
+    if named is not None:
+        why += f". The value rejected is that of {named[1]} (the array calls it {named[0]})"
+    if missing is not None:
+        why = f"the array answered {code}: the object {missing} refers to does not exist"
     return DiagnosticError(
         summary, f'Could not {action} {kind} "{name}": {why}.\n\nOriginal error: {err}', path
     )
@@ -228,4 +244,41 @@ def client_error(err: BaseException, host: str, port: int, username: str) -> Dia
     return DiagnosticError(
         "Cannot Connect To The Nimble Array",
         f"Connecting to https://{host}:{port} failed.\n\nOriginal error: {err}",
+    )
+
+
+# --- plan-time references and sources (issue 11) ----------------------------------------------
+
+_REFER = {
+    "snapshot": "nimble_image_master.NAME.snapshot_id, nimble_snapshot.NAME.id or "
+    "data.nimble_snapshot.NAME.id",
+    "volume": "nimble_volume.NAME.id, nimble_image_master.NAME.volume_id or "
+    "data.nimble_volume.NAME.id",
+    "initiator group": "nimble_initiator_group.NAME.id",
+}
+
+
+def reference_id_not_found(kind: str, ident: str, attr: str) -> DiagnosticError:
+    """An ID in the configuration names no object on the array (found at plan time)."""
+    refer = _REFER.get(kind)
+    how = f" (e.g. {attr} = {refer})" if refer else ""
+    return DiagnosticError(
+        f"{_title(kind)} Not Found",
+        f'The array has no {kind} with ID "{ident}", which {attr} refers to. It may have been '
+        f"deleted outside Terraform, or the ID belongs to another array. Refer to the "
+        f"resource or data source that holds it{how} instead of a copied ID.",
+        AttributePath.root().attr(attr),
+    )
+
+
+def source_missing(source: str) -> DiagnosticError:
+    """An image master's local source is not a file at plan time."""
+    return DiagnosticError(
+        "Image Source Not Found",
+        f"{source} is not a file (a relative path is relative to the directory Terraform "
+        f"runs in: {os.getcwd()}). Check the path. If a resource of this configuration "
+        "creates the file during apply, take the path from that resource (for example "
+        "source = terraform_data.image.output, with input = the path) so that it is checked "
+        "at apply, once the file exists.",
+        AttributePath.root().attr("source"),
     )

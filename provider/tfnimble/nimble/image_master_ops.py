@@ -102,13 +102,17 @@ def prepare_source(
     sha256: str | None,
     planned: dict[str, Any],
     workdir: str,
+    auth: tuple[str, str] | None = None,
 ) -> iw.Source:
     """Fetch, hash and probe the source; check it against the pinned digest and against what
-    the plan showed (`planned`: image_format and image_virtual_size, when known)."""
+    the plan showed (`planned`: image_format and image_virtual_size, when known). `auth` is
+    the download's (username, password), kept out of every message."""
     shown = iw.display_source(source)
     job.log.info("image master %s: reading %s", name, shown)
     try:
-        src = iw.prepare_source(source, fmt, workdir, job.stop_event, job.deadline, job.log)
+        src = iw.prepare_source(
+            source, fmt, workdir, job.stop_event, job.deadline, job.log, auth=auth
+        )
     except iw.ImageError as err:
         raise Failure(err.summary, err.detail, "source") from err
     if sha256 and sha256.lower() != src.sha256:

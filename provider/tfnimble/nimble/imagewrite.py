@@ -172,8 +172,11 @@ def download(
     cancel: Cancel | None = None,
     deadline: float | None = None,
     logger: logging.Logger = log,
+    auth: tuple[str, str] | None = None,
 ) -> tuple[str, str]:
-    """Stream `url` into a file in `directory`; return (path, sha256 of the bytes)."""
+    """Stream `url` into a file in `directory`; return (path, sha256 of the bytes). `auth`
+    (username, password) goes in a Basic Authorization header, never into a message; requests
+    drops it on a redirect to another host."""
     import requests
 
     shown = display_source(url)
@@ -181,11 +184,19 @@ def download(
     h = hashlib.sha256()
     done, last = 0, time.monotonic()
     try:
-        with requests.get(url, stream=True, timeout=(30, 120)) as resp:
+        with requests.get(url, stream=True, timeout=(30, 120), auth=auth) as resp:
             if resp.status_code != 200:
+                hint = ""
+                if resp.status_code in (401, 403):
+                    hint = (
+                        " The server refused source_username and source_password: check them."
+                        if auth
+                        else " The server wants credentials: set source_username and "
+                        "source_password."
+                    )
                 raise ImageError(
                     "Image Download Failed",
-                    f"GET {shown} answered HTTP {resp.status_code} {resp.reason}.",
+                    f"GET {shown} answered HTTP {resp.status_code} {resp.reason}.{hint}",
                 )
             total = int(resp.headers.get("Content-Length") or 0)
             with open(path, "wb") as f:
@@ -260,10 +271,11 @@ def prepare_source(
     cancel: Cancel | None = None,
     deadline: float | None = None,
     logger: logging.Logger = log,
+    auth: tuple[str, str] | None = None,
 ) -> Source:
-    """Download (URL) or locate (path) the source, hash it and probe it."""
+    """Download (URL, with `auth` if given) or locate (path) the source, hash and probe it."""
     if is_url(source):
-        path, digest = download(source, workdir, cancel, deadline, logger)
+        path, digest = download(source, workdir, cancel, deadline, logger, auth)
         found, size = probe(path, fmt, _remaining(deadline))
         st = os.stat(path)
         return Source(path, found, size, digest, st.st_size, st.st_mtime_ns, downloaded=True)

@@ -10,6 +10,7 @@ from tfnimble.plugin.validators import int_between, one_of
 
 from . import _common as c
 from . import _fields as f
+from . import _plancheck as pc
 from . import diagnostics as diag
 from ._base import NimbleResource
 
@@ -23,10 +24,20 @@ KIND = "access control record"
 class AccessControlRecordModel:
     id: Annotated[Value[str], f.array_id(KIND)] = None
     volume_id: Annotated[
-        Value[str], f.replacing_reference("ID of the volume to grant access to.")
+        Value[str],
+        f.replacing_reference(
+            "ID of the volume to grant access to. A known ID the array does not have is "
+            "refused at plan time.",
+            c.id_rule("volume", "nimble_volume.NAME.id"),
+        ),
     ] = None
     initiator_group_id: Annotated[
-        Value[str], f.replacing_reference("ID of the initiator group that gets access.")
+        Value[str],
+        f.replacing_reference(
+            "ID of the initiator group that gets access. A known ID the array does not have "
+            "is refused at plan time.",
+            c.id_rule("initiator group", "nimble_initiator_group.NAME.id"),
+        ),
     ] = None
     apply_to: Annotated[
         Value[str],
@@ -87,6 +98,29 @@ class AccessControlRecordResource(NimbleResource):
             timeouts=getattr(prior, "timeouts", None),
         )
 
+    def modify_plan(
+        self,
+        ctx: Context,
+        plan: AccessControlRecordModel,
+        state: AccessControlRecordModel | None,
+        config: AccessControlRecordModel,
+    ) -> AccessControlRecordModel:
+        creating = state is None
+        vol = None if state is None else state.volume_id
+        group = None if state is None else state.initiator_group_id
+        pc.report(
+            ctx,
+            lambda: (
+                pc.changed(plan.volume_id, vol, creating)
+                and pc.volume(ctx, "volume_id", str(plan.volume_id))
+            ),
+            lambda: (
+                pc.changed(plan.initiator_group_id, group, creating)
+                and pc.initiator_group(ctx, "initiator_group_id", str(plan.initiator_group_id))
+            ),
+        )
+        return plan
+
     def create(self, ctx: Context, plan: AccessControlRecordModel) -> AccessControlRecordModel:
         from .client import access_control_records as acrs
 
@@ -100,8 +134,23 @@ class AccessControlRecordResource(NimbleResource):
             ),
             KIND,
             label,
+            missing=lambda: self._gone(ctx, vol_id, group_id),
         )
         return self.to_model(acr, plan)
+
+    @staticmethod
+    def _gone(ctx: Context, vol_id: str, group_id: str) -> str | None:
+        """After SM_enoent: which of the two referenced objects is gone."""
+        from .client import NimbleError, volumes
+
+        try:
+            if volumes.get_volume(c.client(ctx), vol_id) is None:
+                return "volume_id"
+            if c.find_initiator_group(ctx, group_id, "create", KIND, group_id) is None:
+                return "initiator_group_id"
+        except (NimbleError, DiagnosticError):
+            pass
+        return None
 
     def delete(self, ctx: Context, state: AccessControlRecordModel) -> None:
         from .client import access_control_records as acrs

@@ -18,6 +18,7 @@ from tfnimble.plugin import (
 
 from . import _common as c
 from . import _fields as f
+from . import _plancheck as pc
 from . import diagnostics as diag
 from ._base import VolumeBackedResource
 
@@ -41,8 +42,10 @@ class CloneVolumeModel:
     snapshot_id: Annotated[
         Value[str],
         f.replacing_reference(
-            "ID of the snapshot to clone, e.g. `nimble_snapshot.base.id`. Changing it replaces the "
-            "clone (its data is lost)."
+            "ID of the snapshot to clone, e.g. `nimble_snapshot.base.id` or "
+            "`nimble_image_master.ubuntu.snapshot_id`. Changing it replaces the clone (its data "
+            "is lost). A known ID the array does not have is refused at plan time.",
+            c.id_rule("snapshot", "nimble_image_master.NAME.snapshot_id"),
         ),
     ] = None
     size_mib: Annotated[
@@ -92,14 +95,27 @@ class CloneVolumeResource(VolumeBackedResource):
         state: CloneVolumeModel | None,
         config: CloneVolumeModel,
     ) -> CloneVolumeModel:
-        if state is None:
-            if is_known(plan.snapshot_id) and is_known(config.size_mib) and config.size_mib:
-                size = need(plan.size_mib, "size_mib")
-                self._check_size_against_snapshot(ctx, plan.name, need(plan.snapshot_id), size)
-            return plan
-        if plan.snapshot_id == state.snapshot_id:  # else replaced: any size is fine
+        prior = None if state is None else state.snapshot_id
+        creating = state is None or plan.snapshot_id != prior  # a create or a replacement
+        if state is not None and not creating:
             c.refuse_shrink(KIND, state.name, plan.size_mib, state.size_mib)
+        pc.report(ctx, lambda: self._check_snapshot(ctx, plan, config, creating))
+        pc.pool_and_policy(ctx, plan, state)
         return plan
+
+    def _check_snapshot(
+        self, ctx: Context, plan: CloneVolumeModel, config: CloneVolumeModel, creating: bool
+    ) -> None:
+        """Plan: a known snapshot_id must name a snapshot (one memoised read per ID, see
+        _plancheck), and a configured size_mib must hold it."""
+        if not creating or not is_known(plan.snapshot_id) or plan.snapshot_id is None:
+            return  # unknown: made in this apply; apply checks
+        snap = pc.snapshot(ctx, "snapshot_id", plan.snapshot_id)
+        if snap is None or not (is_known(config.size_mib) and config.size_mib):
+            return
+        snap_mib, size = c.snapshot_size_mib(snap), need(plan.size_mib, "size_mib")
+        if size < snap_mib:
+            raise diag.size_below_snapshot(str(plan.name), snap.name, snap_mib, size)
 
     def _check_size_against_snapshot(
         self, ctx: Context, name: Value[str], snapshot_id: str, size_mib: int
@@ -108,15 +124,14 @@ class CloneVolumeResource(VolumeBackedResource):
 
         cl = c.client(ctx)
         snap = c.call(
-            lambda: snapshots.get_snapshot(cl, snapshot_id), "find", "snapshot", snapshot_id
+            lambda: snapshots.get_snapshot(cl, snapshot_id),
+            "find",
+            "snapshot",
+            snapshot_id,
+            AttributePath.root().attr("snapshot_id"),
         )
         if snap is None:
-            raise DiagnosticError(
-                "Snapshot Not Found",
-                f'The array has no snapshot with ID "{snapshot_id}" to clone '
-                f'"{name if is_known(name) else "this clone"}" from.',
-                AttributePath.root().attr("snapshot_id"),
-            )
+            raise diag.reference_id_not_found("snapshot", snapshot_id, "snapshot_id")
         snap_mib = c.snapshot_size_mib(snap)
         if size_mib < snap_mib:
             raise diag.size_below_snapshot(str(name), snap.name, snap_mib, size_mib)
@@ -154,6 +169,7 @@ class CloneVolumeResource(VolumeBackedResource):
             ),
             KIND,
             name,
+            missing="snapshot_id",
         )
         model = self.to_model(vol, plan)
         ctx.set_partial_state(model)

@@ -17,6 +17,7 @@ source), so that import restores the image attributes and a plan after import is
 
 from __future__ import annotations
 
+import base64
 import shutil
 import time
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from tfnimble.plugin import (
+    Attribute,
     AttributePath,
     AttributePlanRequest,
     Context,
@@ -35,10 +37,12 @@ from tfnimble.plugin import (
     requires_replace_if,
     types,
 )
+from tfnimble.plugin.logging import redact
 from tfnimble.plugin.validators import matches, one_of
 
 from . import _common as c
 from . import _fields as f
+from . import _plancheck as pc
 from . import diagnostics as diag
 from . import image_master_ops as ops
 from . import imagewrite as iw
@@ -104,13 +108,43 @@ class ImageMasterModel:
         Value[str],
         f.argument(
             types.String,
-            "The image: a local path (relative to the directory Terraform runs in) or "
-            "an `http(s)://` URL, downloaded to a temporary file. Changing it replaces "
+            "The image: a local path (relative to the directory Terraform runs in; it "
+            "must exist at plan time when known then) or an `http(s)://` URL, "
+            "downloaded to a temporary file (credentials go in `source_username` and "
+            "`source_password`: a URL with `user:password@` is refused, as are other "
+            "schemes such as `ftp://`). Changing it replaces "
             "the master. For a local file, a refresh notices when its contents changed "
             "since it was written (size or modification time changed and the SHA-256 "
             "differs) and plans a replacement.",
             required=True,
             modifiers=_replaced_if_set("A new source replaces the master."),
+        ),
+    ] = None
+    source_username: Annotated[
+        Value[str],
+        f.argument(
+            types.String,
+            "User name for HTTP Basic authentication when downloading an `http(s)://` "
+            "source (with `source_password`). Keep credentials out of the URL itself: "
+            "a URL with `user:password@` is refused, because Terraform shows `source` in "
+            "plans. Used at creation only; changing it does not replace the master.",
+        ),
+    ] = None
+    source_password: Annotated[
+        Value[str],
+        f.attr(
+            Attribute(
+                type=types.String,
+                optional=True,
+                sensitive=True,
+                description=(
+                    "Password for HTTP Basic authentication of the `source` download (with "
+                    "`source_username`). Sensitive: never shown in plans, logs, process "
+                    "arguments or error messages (Terraform keeps it in state, like every "
+                    "sensitive value). Used at creation only; changing it does not replace "
+                    "the master."
+                ),
+            )
         ),
     ] = None
     source_format: Annotated[
@@ -243,6 +277,9 @@ class ImageMasterResource(NimbleResource):
 
     # --- plan ---------------------------------------------------------------------------
 
+    def validate_config(self, ctx: Context, config: ImageMasterModel) -> None:
+        pc.check_source(ctx, config.source, config.source_username, config.source_password)
+
     def modify_plan(
         self,
         ctx: Context,
@@ -250,12 +287,14 @@ class ImageMasterResource(NimbleResource):
         state: ImageMasterModel | None,
         config: ImageMasterModel,
     ) -> ImageMasterModel:
+        pc.pool_and_policy(ctx, plan, state)
         source = plan.source
-        if state is not None or not is_known(source) or iw.is_url(source or ""):
+        if state is not None or not is_known(source) or source is None or iw.is_url(source):
             return plan
+        pc.local_source_exists(source)
         fmt = config.source_format
-        if not is_known(fmt) or source is None or iw.fingerprint(source) is None:
-            return plan  # decided at apply (the file may be made earlier in this apply)
+        if not is_known(fmt):
+            return plan
         try:
             found, size = iw.probe(source, fmt)
         except iw.ImageError as err:
@@ -290,6 +329,7 @@ class ImageMasterResource(NimbleResource):
                     known_or_none(plan.sha256),
                     planned,
                     workdir,
+                    _credentials(plan),
                 )
             )
             size_mib = known_or_none(plan.size_mib) or None
@@ -472,6 +512,18 @@ def _job(ctx: Context) -> ops.Job:
     remaining = ctx.remaining()
     deadline = time.monotonic() + remaining if remaining is not None else None
     return ops.Job(c.client(ctx), ctx.check, ctx.stop_event, deadline, ctx.logger)
+
+
+def _credentials(plan: ImageMasterModel) -> tuple[str, str] | None:
+    """The download's Basic credentials, registered with the log redactor (also as the
+    header value they become) before anything can log them."""
+    user = known_or_none(plan.source_username)
+    if user is None:
+        return None
+    password = known_or_none(plan.source_password) or ""
+    redact(password)
+    redact(base64.b64encode(f"{user}:{password}".encode()).decode())
+    return user, password
 
 
 def _run(step: Callable[[], T]) -> T:

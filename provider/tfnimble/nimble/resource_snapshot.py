@@ -9,6 +9,7 @@ from tfnimble.plugin import Context, Value, known_or_none, need, types
 
 from . import _common as c
 from . import _fields as f
+from . import _plancheck as pc
 from . import diagnostics as diag
 from ._base import NimbleResource
 
@@ -27,7 +28,11 @@ class SnapshotModel:
     ] = None
     volume_id: Annotated[
         Value[str],
-        f.replacing_reference("ID of the volume to snapshot. Changing it replaces the snapshot."),
+        f.replacing_reference(
+            "ID of the volume to snapshot. Changing it replaces the snapshot. A known ID the "
+            "array does not have is refused at plan time.",
+            c.id_rule("volume", "nimble_volume.NAME.id"),
+        ),
     ] = None
     description: Annotated[Value[str], f.description(KIND)] = None
     online: Annotated[
@@ -96,6 +101,18 @@ class SnapshotResource(NimbleResource):
             timeouts=getattr(prior, "timeouts", None),
         )
 
+    def modify_plan(
+        self,
+        ctx: Context,
+        plan: SnapshotModel,
+        state: SnapshotModel | None,
+        config: SnapshotModel,
+    ) -> SnapshotModel:
+        prior = None if state is None else state.volume_id
+        if pc.changed(plan.volume_id, prior, state is None):
+            pc.report(ctx, lambda: pc.volume(ctx, "volume_id", str(plan.volume_id)))
+        return plan
+
     def create(self, ctx: Context, plan: SnapshotModel) -> SnapshotModel:
         from .client import snapshots
 
@@ -113,6 +130,7 @@ class SnapshotResource(NimbleResource):
             ),
             KIND,
             name,
+            missing="volume_id",
         )
         return self.to_model(snap, plan)
 

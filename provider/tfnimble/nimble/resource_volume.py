@@ -9,6 +9,7 @@ from tfnimble.plugin import AttributePath, Context, Value, is_known, known_or_no
 
 from . import _common as c
 from . import _fields as f
+from . import _plancheck as pc
 from ._base import VolumeBackedResource
 
 if TYPE_CHECKING:
@@ -77,6 +78,7 @@ class VolumeResource(VolumeBackedResource):
         # A new pool replaces the volume, so any size is fine then.
         if state is not None and (plan.pool == state.pool or not is_known(plan.pool)):
             c.refuse_shrink(KIND, state.name, plan.size_mib, state.size_mib)
+        pc.pool_and_policy(ctx, plan, state)
         return plan
 
     def to_model(self, obj: Volume, prior: VolumeModel | None) -> VolumeModel:

@@ -40,6 +40,8 @@ STATE: dict[str, Any] = {
     "id": VOL,
     "name": "ubuntu-master",
     "source": "images/ubuntu.qcow2",
+    "source_username": None,
+    "source_password": None,
     "source_format": "qcow2",
     "sha256": None,
     "size_mib": 64,
