@@ -12,6 +12,10 @@ Rule 5: a read that finds the object gone removes it from state; a create or upd
         so nothing is orphaned.
 Rule 6: resource code may raise; a DiagnosticError becomes its diagnostic, anything else
         an "Unexpected Provider Error"; otherwise a failed operation keeps the prior state.
+Rule 8: no diagnostic points at a sensitive attribute: Terraform would print that line of
+        the configuration (and so the secret) under the error. Every diagnostic an RPC
+        answers with whose path is (or lies inside) a sensitive attribute of that RPC's
+        schema loses its path, so it is shown against the resource or provider block.
 Rule 7: when the provider is configured, the string values of its sensitive attributes
         (three characters or more) are registered with the log redactor
         (:func:`.logging.redact`), so no log line written through
@@ -20,11 +24,12 @@ Rule 7: when the provider is configured, the string values of its sensitive attr
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
 
 from . import logging as plog
 from .cty import json as cty_json
@@ -62,6 +67,31 @@ from .schema import Block, BlockNesting, Nesting, Schema
 
 log = logging.getLogger("tfnimble.plugin.engine")
 T = TypeVar("T")
+P = ParamSpec("P")
+R = TypeVar("R")
+SchemaKind = Literal["provider", "resource", "data source"]
+
+
+def _screened(
+    kind: SchemaKind,
+) -> Callable[[Callable[Concatenate[Engine, P], R]], Callable[Concatenate[Engine, P], R]]:
+    """Rule 8 for one engine method: the diagnostics it answers with (the response itself
+    or its ``diagnostics``) lose every path into a sensitive attribute of the schema of
+    ``kind`` (the type name is the method's first argument for resources and data sources)."""
+
+    def wrap(fn: Callable[Concatenate[Engine, P], R]) -> Callable[Concatenate[Engine, P], R]:
+        @functools.wraps(fn)
+        def method(self: Engine, /, *args: P.args, **kwargs: P.kwargs) -> R:
+            resp = fn(self, *args, **kwargs)
+            diags = resp if isinstance(resp, Diagnostics) else getattr(resp, "diagnostics", None)
+            if isinstance(diags, Diagnostics) and diags:
+                type_name = str(args[0]) if kind != "provider" and args else ""
+                self.hide_sensitive_paths(kind, type_name, diags)
+            return resp
+
+        return method
+
+    return wrap
 
 
 def encode_private(private: Mapping[str, Any]) -> bytes:
@@ -159,6 +189,7 @@ class Engine:
 
     # --- provider -------------------------------------------------------------------
 
+    @_screened("provider")
     def configure_provider(self, config: Any, terraform_version: str = "") -> Diagnostics:
         _redact_sensitive(self.provider_schema().block, config)
         ctx = self._ctx()
@@ -170,6 +201,22 @@ class Engine:
 
         _guard(ctx, run)
         return ctx.diagnostics
+
+    def hide_sensitive_paths(self, kind: SchemaKind, type_name: str, diags: Diagnostics) -> int:
+        """Rule 8: drop every diagnostic path into a sensitive attribute; how many were."""
+        try:
+            if kind == "provider":
+                block = self.provider_schema().block
+            elif kind == "resource":
+                block = self.resource_schema(type_name).block
+            else:
+                block = self.data_source_schema(type_name).block
+        except Exception:  # an unknown type name was answered already; nothing to hide
+            return 0
+        hidden = diags.detach(block.is_sensitive_path)
+        if hidden:
+            log.debug("rule 8: %d diagnostic(s) no longer point at a sensitive attribute", hidden)
+        return hidden
 
     def stop(self) -> None:
         self.stop_event.set()
@@ -185,15 +232,18 @@ class Engine:
 
     # --- validation -----------------------------------------------------------------
 
+    @_screened("provider")
     def validate_provider_config(self, config: Any) -> Diagnostics:
         p = self.provider
         return self._validate(self.provider_schema(), p.Model, p.validate_config, config)
 
+    @_screened("resource")
     def validate_resource_config(self, type_name: str, config: Any) -> Diagnostics:
         res = self._resource(type_name)
         schema = self.resource_schema(type_name)
         return self._validate(schema, res.Model, res.validate_config, config)
 
+    @_screened("data source")
     def validate_data_source_config(self, type_name: str, config: Any) -> Diagnostics:
         ds = self._data_source(type_name)
         schema = self.data_source_schema(type_name)
@@ -216,6 +266,7 @@ class Engine:
 
     # --- state upgrade --------------------------------------------------------------
 
+    @_screened("resource")
     def upgrade_resource_state(
         self, type_name: str, version: int, raw_json: bytes | None
     ) -> UpgradeResourceStateResponse:
@@ -262,6 +313,7 @@ class Engine:
 
     # --- read -----------------------------------------------------------------------
 
+    @_screened("resource")
     def read_resource(self, type_name: str, state: Any, private: bytes | None) -> StateResponse:
         res = self._resource(type_name)
         ty = self.resource_schema(type_name).cty_type()
@@ -289,6 +341,7 @@ class Engine:
 
     # --- plan -----------------------------------------------------------------------
 
+    @_screened("resource")
     def plan_resource_change(
         self,
         type_name: str,
@@ -331,6 +384,7 @@ class Engine:
 
     # --- apply ----------------------------------------------------------------------
 
+    @_screened("resource")
     def apply_resource_change(
         self,
         type_name: str,
@@ -395,6 +449,7 @@ class Engine:
 
     # --- import ---------------------------------------------------------------------
 
+    @_screened("resource")
     def import_resource_state(self, type_name: str, import_id: str) -> ImportResourceStateResponse:
         res = self._resource(type_name)
         ty = self.resource_schema(type_name).cty_type()
@@ -412,6 +467,7 @@ class Engine:
 
     # --- data sources ---------------------------------------------------------------
 
+    @_screened("data source")
     def read_data_source(self, type_name: str, config: Any) -> ReadDataSourceResponse:
         ds = self._data_source(type_name)
         ty = self.data_source_schema(type_name).cty_type()
