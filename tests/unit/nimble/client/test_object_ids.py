@@ -121,3 +121,23 @@ def test_hostile_job_id_from_the_array_is_not_followed(client: NimbleClient) -> 
     payload = {"messages": [{"arguments": {"job_id": "../../sim/stats"}}]}
     with pytest.raises(InvalidObjectID):
         client._wait_for_job("POST", "/volumes", payload, "create volume", "v")
+
+
+def test_invalid_id_becomes_a_clear_diagnostic() -> None:
+    from tfnimble.nimble import diagnostics as diag
+    from tfnimble.plugin import AttributePath
+
+    path = AttributePath.root().attr("snapshot_id")
+    err = diag.api_error("find", "snapshot", "../x", InvalidObjectID("snapshots", "../x"), path)
+    assert err.summary == "Invalid Nimble Object ID"
+    assert "42 hexadecimal digits" in err.detail and "sent nothing" in err.detail
+    assert err.path == path
+
+
+def test_import_of_neither_id_nor_name_says_what_an_import_id_is() -> None:
+    from tfnimble.nimble import diagnostics as diag
+
+    err = diag.not_found("volume", "../../sim/stats")
+    assert "42 hexadecimal digits" in err.detail and "a name" in err.detail
+    assert "42 hexadecimal" not in diag.not_found("volume", "vol-1").detail
+    assert "42 hexadecimal" not in diag.not_found("snapshot", "vol-1/snap.2").detail
