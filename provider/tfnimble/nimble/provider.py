@@ -155,6 +155,7 @@ class NimbleProvider(Provider):
     ADDRESS = "registry.terraform.io/ito/nimble"
     VERSION = tfnimble.__version__
     Model = NimbleProviderModel
+    CONFIGURE_REQUIRED = True
 
     def schema(self) -> Schema:
         return f.schema_of(

@@ -12,6 +12,10 @@ Rule 5: a read that finds the object gone removes it from state; a create or upd
         so nothing is orphaned.
 Rule 6: resource code may raise; a DiagnosticError becomes its diagnostic, anything else
         an "Unexpected Provider Error"; otherwise a failed operation keeps the prior state.
+Rule 9: a provider with ``CONFIGURE_REQUIRED`` answers reads, applies and imports with
+        "Provider Not Configured" until a ConfigureProvider has succeeded (Terraform never
+        asks before; a client that does must get an error, not a crash); a plan is modified
+        as usual, but plan code that fails then reports the same error.
 Rule 8: no diagnostic points at a sensitive attribute: Terraform would print that line of
         the configuration (and so the secret) under the error. Every diagnostic an RPC
         answers with whose path is (or lies inside) a sensitive attribute of that RPC's
@@ -177,6 +181,18 @@ class Engine:
             self._data_sources, type_name, "data source type", "Unknown Data Source Type"
         )
 
+    def _unconfigured(self) -> Diagnostics | None:
+        """Rule 9: the error to answer with when resource code needs a configured provider."""
+        if self.configured or not self.provider.CONFIGURE_REQUIRED:
+            return None
+        diags = Diagnostics()
+        diags.add_error(
+            "Provider Not Configured",
+            f"The {self.provider.TYPE_NAME} provider has not been configured (ConfigureProvider "
+            "has not succeeded), so it cannot reach its API. Fix the provider configuration.",
+        )
+        return diags
+
     def _ctx(
         self, private: Mapping[str, Any] | None = None, timeout: float | None = None
     ) -> Context:
@@ -319,6 +335,8 @@ class Engine:
         ty = self.resource_schema(type_name).cty_type()
         if state is None:
             return StateResponse(None, private or b"", Diagnostics())
+        if (unconfigured := self._unconfigured()) is not None:
+            return StateResponse(state, private or b"", unconfigured)
         ctx = self._ctx(
             decode_private(private),
             timeout=timeout_for(
@@ -360,12 +378,19 @@ class Engine:
         ctx = self._ctx(decode_private(prior_private))
 
         def run() -> dict[str, Any]:
-            new_plan = res.modify_plan(
-                ctx,
-                model_from_value(res.Model, planned),
-                None if prior is None else model_from_value(res.Model, prior),
-                model_from_value(res.Model, config),
-            )
+            try:
+                new_plan = res.modify_plan(
+                    ctx,
+                    model_from_value(res.Model, planned),
+                    None if prior is None else model_from_value(res.Model, prior),
+                    model_from_value(res.Model, config),
+                )
+            except Exception as exc:  # rule 9: plan code may need what configure returns
+                unconfigured = self._unconfigured()
+                if unconfigured is None or isinstance(exc, DiagnosticError):
+                    raise
+                ctx.diagnostics.extend(unconfigured)
+                return planned
             return model_to_value(new_plan, ty)
 
         _, modified = _attempt(ctx, run)
@@ -396,6 +421,8 @@ class Engine:
         res = self._resource(type_name)
         ty = self.resource_schema(type_name).cty_type()
         private = decode_private(planned_private)
+        if (unconfigured := self._unconfigured()) is not None:
+            return StateResponse(prior, planned_private or b"", unconfigured)
         if planned is None:
             ctx = self._ctx(
                 private,
@@ -453,6 +480,8 @@ class Engine:
     def import_resource_state(self, type_name: str, import_id: str) -> ImportResourceStateResponse:
         res = self._resource(type_name)
         ty = self.resource_schema(type_name).cty_type()
+        if (unconfigured := self._unconfigured()) is not None:
+            return ImportResourceStateResponse([], unconfigured)
         ctx = self._ctx()
         ok, model = _attempt(ctx, lambda: res.import_state(ctx, import_id))
         if not ok:
@@ -471,6 +500,8 @@ class Engine:
     def read_data_source(self, type_name: str, config: Any) -> ReadDataSourceResponse:
         ds = self._data_source(type_name)
         ty = self.data_source_schema(type_name).cty_type()
+        if (unconfigured := self._unconfigured()) is not None:
+            return ReadDataSourceResponse(None, unconfigured)
         ctx = self._ctx(timeout=5 * 60)
         ok, model = _attempt(ctx, lambda: ds.read(ctx, model_from_value(ds.Model, config)))
         if not ok:
