@@ -42,7 +42,7 @@ HOSTILE = [
     GOOD[:41],
     GOOD + "0",
     GOOD[:41] + "g",
-    "０" * 42,  # full-width digits: str.isdigit() would say yes
+    "\uff10" * 42,  # full-width digits: str.isdigit() would say yes
 ]
 
 
