@@ -377,7 +377,7 @@ class Engine:
         planned, replace = propose(schema.block, ty, prior, proposed, config, diags)
         ctx = self._ctx(decode_private(prior_private))
 
-        def run() -> dict[str, Any]:
+        def run() -> Any:
             try:
                 new_plan = res.modify_plan(
                     ctx,
