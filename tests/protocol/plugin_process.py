@@ -10,6 +10,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -70,14 +71,18 @@ class PluginProcess:
         return x509.load_der_x509_certificate(der).public_bytes(serialization.Encoding.PEM)
 
 
-def start_plugin(env_extra: dict[str, str], script: Path = EXAMPLE_MAIN) -> PluginProcess:
+def start_plugin(
+    env_extra: dict[str, str], script: Path = EXAMPLE_MAIN, stderr: Any = subprocess.PIPE
+) -> PluginProcess:
+    """Start a provider as Terraform does. ``stderr`` may be a file (a long-running test must
+    not let the pipe fill up)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PLUGIN_", "TF_"))}
     env.update({"TF_PLUGIN_MAGIC_COOKIE": COOKIE, "PLUGIN_PROTOCOL_VERSIONS": "5,6", **env_extra})
     proc = subprocess.Popen(
         [sys.executable, str(script)],
         env=env,
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=stderr,
         stdin=subprocess.DEVNULL,
     )
     assert proc.stdout is not None

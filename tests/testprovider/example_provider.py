@@ -22,6 +22,7 @@ from tfnimble.plugin import (
     Provider,
     Resource,
     Schema,
+    is_unknown,
     requires_replace,
     timeouts_block,
     types,
@@ -36,6 +37,10 @@ class Store:
         root.mkdir(parents=True, exist_ok=True)
 
     def path(self, oid: str) -> Path:
+        # An ID from state or an import never leaves the store directory (nor is too long
+        # for a file name): the fuzz test sends "../../x" and 5000-character IDs.
+        if not isinstance(oid, str) or not oid.replace("-", "").isalnum() or len(oid) > 64:
+            raise DiagnosticError("Invalid Thing ID", f"{str(oid)[:80]!r} is not a thing ID.")
         return self.root / f"{oid}.json"
 
     def get(self, oid: str) -> dict[str, Any] | None:
@@ -223,6 +228,7 @@ class ExampleProvider(Provider):
     TYPE_NAME = "example"
     ADDRESS = "registry.terraform.io/ito/example"
     Model = ProviderModel
+    CONFIGURE_REQUIRED = True
 
     def schema(self) -> Schema:
         return Schema(
@@ -234,6 +240,8 @@ class ExampleProvider(Provider):
         )
 
     def configure(self, ctx: Context, config: ProviderModel) -> Store:
+        if is_unknown(config.store_dir):
+            raise DiagnosticError("Unknown Store", "store_dir is not known until apply")
         root = config.store_dir or os.environ.get("EXAMPLE_STORE_DIR")
         if not root:
             raise DiagnosticError("Missing Store", "set store_dir or EXAMPLE_STORE_DIR")

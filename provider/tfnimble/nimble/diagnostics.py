@@ -103,6 +103,15 @@ def api_error(
         missing = None
     summary = f"Error {_ING.get(action, action.title())} {_title(kind)}"
     cls = type(err).__name__
+    if cls == "InvalidObjectID":
+        return DiagnosticError(
+            "Invalid Nimble Object ID",
+            f'Could not {action} {kind} "{name}": {getattr(err, "value", name)!r} is not a '
+            f"Nimble object ID. An object ID is 42 hexadecimal digits (as the array reports "
+            f"it in `id`); the provider sent nothing to the array. Use the object's ID "
+            f"(or, for terraform import, its name).\n\nOriginal error: {err}",
+            path,
+        )
     if cls == "AuthenticationFailed":
         why = "the array refused the provider's credentials"
     elif cls in ("ConnectionFailed", "ResponseLost"):
@@ -142,11 +151,23 @@ def has_clones(
     return DiagnosticError(f"{_title(kind)} Still Has Clones", detail)
 
 
+#: What an object name can look like on the array (letters, digits, '.', ':', '-').
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9.:-]{0,214}")
+_ID = re.compile(r"[0-9a-fA-F]{42}")
+
+
 def not_found(kind: str, ident: str, hint: str = "") -> DiagnosticError:
     """Import or a data source found nothing under that ID or name."""
     detail = f'The array has no {kind} with ID or name "{ident}".'
     if hint:
         detail += f" {hint}"
+    parts = ident.split("/")
+    if not all(_ID.fullmatch(p) or _NAME.fullmatch(p) for p in parts):
+        detail += (
+            f" {ident!r} is neither an object ID nor a name: an ID must be 42 hexadecimal "
+            "digits, a name starts with a letter or digit and uses only letters, digits, "
+            "'.', ':' and '-'."
+        )
     return DiagnosticError(f"{_title(kind)} Not Found", detail)
 
 

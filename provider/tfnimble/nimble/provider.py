@@ -7,24 +7,28 @@ schema, so nothing here imports the REST client at module level: `configure` doe
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 import tfnimble
 from tfnimble.plugin import (
     Attribute,
+    AttributePath,
     Context,
     DataSource,
+    DiagnosticError,
     Provider,
     Resource,
     Schema,
     Value,
     is_unknown,
     known_or_none,
-    need,
     types,
 )
 from tfnimble.plugin.logging import redact
+from tfnimble.plugin.schema import Validator
+from tfnimble.plugin.validators import int_between
 
 from . import _fields as f
 from . import diagnostics as diag
@@ -42,6 +46,11 @@ from .resource_volume import VolumeResource
 
 DEFAULT_PORT = 5392
 DEFAULT_MAX_CONCURRENCY = 8
+#: Most REST calls in flight at once (it sizes the connection pool).
+MAX_CONCURRENCY = 64
+
+PORT_RULE = int_between(1, 65535)
+CONCURRENCY_RULE = int_between(1, MAX_CONCURRENCY)
 
 #: attribute -> environment variable it falls back to
 ENV = {
@@ -54,8 +63,18 @@ ENV = {
 }
 
 
-def _setting(ty: Any, description: str, *, sensitive: bool = False) -> f.Field:
-    return f.attr(Attribute(type=ty, optional=True, sensitive=sensitive, description=description))
+def _setting(
+    ty: Any, description: str, *, sensitive: bool = False, validators: tuple[Validator, ...] = ()
+) -> f.Field:
+    return f.attr(
+        Attribute(
+            type=ty,
+            optional=True,
+            sensitive=sensitive,
+            description=description,
+            validators=validators,
+        )
+    )
 
 
 @dataclass
@@ -70,7 +89,11 @@ class NimbleProviderModel:
     ] = None
     port: Annotated[
         Value[int],
-        _setting(types.Number, "Port of the REST API. Falls back to `NIMBLE_PORT`, then `5392`."),
+        _setting(
+            types.Number,
+            "Port of the REST API (1 to 65535). Falls back to `NIMBLE_PORT`, then `5392`.",
+            validators=(PORT_RULE,),
+        ),
     ] = None
     username: Annotated[
         Value[str],
@@ -90,7 +113,7 @@ class NimbleProviderModel:
             types.String,
             "Path of a PEM file with the CA certificate that signed the array's certificate "
             "(Nimble arrays ship a self-signed one). Falls back to `NIMBLE_CA_FILE`; without it "
-            "the system trust store is used.",
+            "the system trust store is used. Cannot be combined with `insecure = true`.",
         ),
     ] = None
     insecure: Annotated[
@@ -107,7 +130,8 @@ class NimbleProviderModel:
         _setting(
             types.Number,
             "Most REST calls in flight at once from this provider (Terraform applies up to 10 "
-            "resources in parallel). Default `8`.",
+            "resources in parallel): 1 to 64. Default `8`.",
+            validators=(CONCURRENCY_RULE,),
         ),
     ] = None
 
@@ -131,6 +155,7 @@ class NimbleProvider(Provider):
     ADDRESS = "registry.terraform.io/ito/nimble"
     VERSION = tfnimble.__version__
     Model = NimbleProviderModel
+    CONFIGURE_REQUIRED = True
 
     def schema(self) -> Schema:
         return f.schema_of(
@@ -143,13 +168,13 @@ class NimbleProvider(Provider):
         )
 
     def validate_config(self, ctx: Context, config: NimbleProviderModel) -> None:
-        for name in ("port", "max_concurrency"):
-            value = getattr(config, name)
-            if value is not None and not is_unknown(value) and (value != int(value) or value < 1):
-                ctx.diagnostics.add_error(
-                    "Invalid Provider Configuration",
-                    f"{name} must be a positive whole number; got {value}.",
-                )
+        # port and max_concurrency are range-checked by their attribute validators.
+        if (
+            config.insecure is True
+            and config.ca_file is not None
+            and not is_unknown(config.ca_file)
+        ):
+            raise _tls_conflict("insecure = true")
 
     def settings(self, config: NimbleProviderModel) -> Settings:
         """Resolve configuration and environment; raise a diagnostic for what is missing."""
@@ -169,11 +194,11 @@ class NimbleProvider(Provider):
                 raise diag.missing_config(name, ENV[name])
         assert host and username and password
         port: int = DEFAULT_PORT
-        if known_or_none(config.port) is not None:
-            port = int(need(config.port, "port"))
+        if config.port is not None:
+            port = _checked(config.port, "port", PORT_RULE)
         elif os.environ.get("NIMBLE_PORT"):
             raw = os.environ["NIMBLE_PORT"]
-            if not raw.isdigit() or not 0 < int(raw) < 65536:
+            if not re.fullmatch(r"[0-9]{1,5}", raw) or not 0 < int(raw) < 65536:
                 raise diag.invalid_env("NIMBLE_PORT", raw, "a port number such as 5392")
             port = int(raw)
         insecure = known_or_none(config.insecure)
@@ -182,7 +207,9 @@ class NimbleProvider(Provider):
             if raw not in ("", "0", "1", "true", "false", "yes", "no"):
                 raise diag.invalid_env("NIMBLE_INSECURE", raw, "true or false")
             insecure = raw in ("1", "true", "yes")
-        concurrency = int(known_or_none(config.max_concurrency) or DEFAULT_MAX_CONCURRENCY)
+        concurrency = DEFAULT_MAX_CONCURRENCY
+        if config.max_concurrency is not None:
+            concurrency = _checked(config.max_concurrency, "max_concurrency", CONCURRENCY_RULE)
         return Settings(
             host=host,
             port=port,
@@ -196,6 +223,11 @@ class NimbleProvider(Provider):
     def configure(self, ctx: Context, config: NimbleProviderModel) -> Any:
         s = self.settings(config)
         redact(s.password)
+        if s.ca_file is not None:
+            if s.insecure:
+                where = "insecure = true" if config.insecure else "NIMBLE_INSECURE"
+                raise _tls_conflict(where)
+            _check_ca_file(s.ca_file)
         from .client import NimbleClient, NimbleError
 
         client = NimbleClient(
@@ -214,6 +246,16 @@ class NimbleProvider(Provider):
         except NimbleError as err:
             client.close()
             raise diag.client_error(err, s.host, s.port, s.username) from err
+        if s.insecure:
+            ctx.diagnostics.add_warning(
+                "TLS Certificate Verification Is Off",
+                f"insecure = true (or NIMBLE_INSECURE): the provider does not verify the "
+                f"certificate of the array at {s.host}:{s.port}. Anyone able to intercept the "
+                f"connection can pose as the array, read the password and every request, and "
+                f"change the answers. Use it only for a lab array; otherwise set ca_file to "
+                f"the array's CA certificate and remove insecure.",
+                AttributePath.root().attr("insecure") if config.insecure else None,
+            )
         return client
 
     def resources(self) -> list[type[Resource]]:
@@ -234,3 +276,46 @@ class NimbleProvider(Provider):
             SnapshotDataSource,
             DiscoveryDataSource,
         ]
+
+
+def _checked(value: Any, name: str, rule: Validator) -> int:
+    """``value`` as an int once ``rule`` accepts it (checked again at configure: Terraform
+    validates first, but nothing forces a caller to); else the rule's diagnostic."""
+    path = AttributePath.root().attr(name)
+    for problem in rule(value, path):
+        raise DiagnosticError(problem.summary, problem.detail, path)
+    return int(value)
+
+
+def _tls_conflict(where: str) -> DiagnosticError:
+    return DiagnosticError(
+        "Conflicting TLS Settings",
+        f"ca_file is set together with {where}. With insecure the array's certificate is not "
+        f"verified at all, so ca_file would be silently ignored. Keep ca_file and remove "
+        f"insecure (recommended), or remove ca_file.",
+        AttributePath.root().attr("ca_file"),
+    )
+
+
+def _check_ca_file(ca_file: str) -> None:
+    """The CA file exists, is readable and holds a PEM certificate."""
+    path = AttributePath.root().attr("ca_file")
+    try:
+        with open(ca_file, "rb") as fh:
+            head = fh.read(1 << 20)
+    except OSError as exc:
+        raise DiagnosticError(
+            "Cannot Read The CA File",
+            f"ca_file (or NIMBLE_CA_FILE) is {ca_file!r}, which cannot be read: "
+            f"{exc.strerror or exc}. Set it to the path of a PEM file with the CA certificate "
+            f"that signed the array's certificate.",
+            path,
+        ) from None
+    if b"-----BEGIN CERTIFICATE-----" not in head:
+        raise DiagnosticError(
+            "Invalid CA File",
+            f"ca_file (or NIMBLE_CA_FILE) is {ca_file!r}, which holds no PEM certificate "
+            f'("-----BEGIN CERTIFICATE-----"). Set it to the CA certificate that signed the '
+            f"array's certificate, in PEM format.",
+            path,
+        )

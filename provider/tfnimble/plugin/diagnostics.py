@@ -8,8 +8,8 @@ at that line of the configuration).
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
 
 from .cty.path import AttributePath
 
@@ -46,6 +46,20 @@ class Diagnostics:
         self, summary: str, detail: str = "", path: AttributePath | None = None
     ) -> None:
         self._items.append(Diagnostic(Severity.WARNING, summary, detail, path))
+
+    def detach(self, hidden: Callable[[AttributePath], bool]) -> int:
+        """Drop the path of every diagnostic whose path is ``hidden``; how many were.
+
+        Terraform prints the configuration line a diagnostic's path points at, so a
+        diagnostic about a sensitive attribute would print its value (a password in the
+        .tf file). Without a path it is shown against the whole block instead.
+        """
+        count = 0
+        for i, d in enumerate(self._items):
+            if d.path is not None and hidden(d.path):
+                self._items[i] = replace(d, path=None)
+                count += 1
+        return count
 
     def has_error(self) -> bool:
         return any(d.severity is Severity.ERROR for d in self._items)

@@ -12,6 +12,14 @@ Rule 5: a read that finds the object gone removes it from state; a create or upd
         so nothing is orphaned.
 Rule 6: resource code may raise; a DiagnosticError becomes its diagnostic, anything else
         an "Unexpected Provider Error"; otherwise a failed operation keeps the prior state.
+Rule 9: a provider with ``CONFIGURE_REQUIRED`` answers reads, applies and imports with
+        "Provider Not Configured" until a ConfigureProvider has succeeded (Terraform never
+        asks before; a client that does must get an error, not a crash); a plan is modified
+        as usual, but plan code that fails then reports the same error.
+Rule 8: no diagnostic points at a sensitive attribute: Terraform would print that line of
+        the configuration (and so the secret) under the error. Every diagnostic an RPC
+        answers with whose path is (or lies inside) a sensitive attribute of that RPC's
+        schema loses its path, so it is shown against the resource or provider block.
 Rule 7: when the provider is configured, the string values of its sensitive attributes
         (three characters or more) are registered with the log redactor
         (:func:`.logging.redact`), so no log line written through
@@ -20,11 +28,12 @@ Rule 7: when the provider is configured, the string values of its sensitive attr
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
 
 from . import logging as plog
 from .cty import json as cty_json
@@ -62,6 +71,31 @@ from .schema import Block, BlockNesting, Nesting, Schema
 
 log = logging.getLogger("tfnimble.plugin.engine")
 T = TypeVar("T")
+P = ParamSpec("P")
+R = TypeVar("R")
+SchemaKind = Literal["provider", "resource", "data source"]
+
+
+def _screened(
+    kind: SchemaKind,
+) -> Callable[[Callable[Concatenate[Engine, P], R]], Callable[Concatenate[Engine, P], R]]:
+    """Rule 8 for one engine method: the diagnostics it answers with (the response itself
+    or its ``diagnostics``) lose every path into a sensitive attribute of the schema of
+    ``kind`` (the type name is the method's first argument for resources and data sources)."""
+
+    def wrap(fn: Callable[Concatenate[Engine, P], R]) -> Callable[Concatenate[Engine, P], R]:
+        @functools.wraps(fn)
+        def method(self: Engine, /, *args: P.args, **kwargs: P.kwargs) -> R:
+            resp = fn(self, *args, **kwargs)
+            diags = resp if isinstance(resp, Diagnostics) else getattr(resp, "diagnostics", None)
+            if isinstance(diags, Diagnostics) and diags:
+                type_name = str(args[0]) if kind != "provider" and args else ""
+                self.hide_sensitive_paths(kind, type_name, diags)
+            return resp
+
+        return method
+
+    return wrap
 
 
 def encode_private(private: Mapping[str, Any]) -> bytes:
@@ -147,6 +181,18 @@ class Engine:
             self._data_sources, type_name, "data source type", "Unknown Data Source Type"
         )
 
+    def _unconfigured(self) -> Diagnostics | None:
+        """Rule 9: the error to answer with when resource code needs a configured provider."""
+        if self.configured or not self.provider.CONFIGURE_REQUIRED:
+            return None
+        diags = Diagnostics()
+        diags.add_error(
+            "Provider Not Configured",
+            f"The {self.provider.TYPE_NAME} provider has not been configured (ConfigureProvider "
+            "has not succeeded), so it cannot reach its API. Fix the provider configuration.",
+        )
+        return diags
+
     def _ctx(
         self, private: Mapping[str, Any] | None = None, timeout: float | None = None
     ) -> Context:
@@ -159,6 +205,7 @@ class Engine:
 
     # --- provider -------------------------------------------------------------------
 
+    @_screened("provider")
     def configure_provider(self, config: Any, terraform_version: str = "") -> Diagnostics:
         _redact_sensitive(self.provider_schema().block, config)
         ctx = self._ctx()
@@ -170,6 +217,22 @@ class Engine:
 
         _guard(ctx, run)
         return ctx.diagnostics
+
+    def hide_sensitive_paths(self, kind: SchemaKind, type_name: str, diags: Diagnostics) -> int:
+        """Rule 8: drop every diagnostic path into a sensitive attribute; how many were."""
+        try:
+            if kind == "provider":
+                block = self.provider_schema().block
+            elif kind == "resource":
+                block = self.resource_schema(type_name).block
+            else:
+                block = self.data_source_schema(type_name).block
+        except Exception:  # an unknown type name was answered already; nothing to hide
+            return 0
+        hidden = diags.detach(block.is_sensitive_path)
+        if hidden:
+            log.debug("rule 8: %d diagnostic(s) no longer point at a sensitive attribute", hidden)
+        return hidden
 
     def stop(self) -> None:
         self.stop_event.set()
@@ -185,15 +248,18 @@ class Engine:
 
     # --- validation -----------------------------------------------------------------
 
+    @_screened("provider")
     def validate_provider_config(self, config: Any) -> Diagnostics:
         p = self.provider
         return self._validate(self.provider_schema(), p.Model, p.validate_config, config)
 
+    @_screened("resource")
     def validate_resource_config(self, type_name: str, config: Any) -> Diagnostics:
         res = self._resource(type_name)
         schema = self.resource_schema(type_name)
         return self._validate(schema, res.Model, res.validate_config, config)
 
+    @_screened("data source")
     def validate_data_source_config(self, type_name: str, config: Any) -> Diagnostics:
         ds = self._data_source(type_name)
         schema = self.data_source_schema(type_name)
@@ -216,6 +282,7 @@ class Engine:
 
     # --- state upgrade --------------------------------------------------------------
 
+    @_screened("resource")
     def upgrade_resource_state(
         self, type_name: str, version: int, raw_json: bytes | None
     ) -> UpgradeResourceStateResponse:
@@ -262,11 +329,14 @@ class Engine:
 
     # --- read -----------------------------------------------------------------------
 
+    @_screened("resource")
     def read_resource(self, type_name: str, state: Any, private: bytes | None) -> StateResponse:
         res = self._resource(type_name)
         ty = self.resource_schema(type_name).cty_type()
         if state is None:
             return StateResponse(None, private or b"", Diagnostics())
+        if (unconfigured := self._unconfigured()) is not None:
+            return StateResponse(state, private or b"", unconfigured)
         ctx = self._ctx(
             decode_private(private),
             timeout=timeout_for(
@@ -289,6 +359,7 @@ class Engine:
 
     # --- plan -----------------------------------------------------------------------
 
+    @_screened("resource")
     def plan_resource_change(
         self,
         type_name: str,
@@ -306,13 +377,20 @@ class Engine:
         planned, replace = propose(schema.block, ty, prior, proposed, config, diags)
         ctx = self._ctx(decode_private(prior_private))
 
-        def run() -> dict[str, Any]:
-            new_plan = res.modify_plan(
-                ctx,
-                model_from_value(res.Model, planned),
-                None if prior is None else model_from_value(res.Model, prior),
-                model_from_value(res.Model, config),
-            )
+        def run() -> Any:
+            try:
+                new_plan = res.modify_plan(
+                    ctx,
+                    model_from_value(res.Model, planned),
+                    None if prior is None else model_from_value(res.Model, prior),
+                    model_from_value(res.Model, config),
+                )
+            except Exception as exc:  # rule 9: plan code may need what configure returns
+                unconfigured = self._unconfigured()
+                if unconfigured is None or isinstance(exc, DiagnosticError):
+                    raise
+                ctx.diagnostics.extend(unconfigured)
+                return planned
             return model_to_value(new_plan, ty)
 
         _, modified = _attempt(ctx, run)
@@ -331,6 +409,7 @@ class Engine:
 
     # --- apply ----------------------------------------------------------------------
 
+    @_screened("resource")
     def apply_resource_change(
         self,
         type_name: str,
@@ -342,6 +421,8 @@ class Engine:
         res = self._resource(type_name)
         ty = self.resource_schema(type_name).cty_type()
         private = decode_private(planned_private)
+        if (unconfigured := self._unconfigured()) is not None:
+            return StateResponse(prior, planned_private or b"", unconfigured)
         if planned is None:
             ctx = self._ctx(
                 private,
@@ -395,9 +476,12 @@ class Engine:
 
     # --- import ---------------------------------------------------------------------
 
+    @_screened("resource")
     def import_resource_state(self, type_name: str, import_id: str) -> ImportResourceStateResponse:
         res = self._resource(type_name)
         ty = self.resource_schema(type_name).cty_type()
+        if (unconfigured := self._unconfigured()) is not None:
+            return ImportResourceStateResponse([], unconfigured)
         ctx = self._ctx()
         ok, model = _attempt(ctx, lambda: res.import_state(ctx, import_id))
         if not ok:
@@ -412,9 +496,12 @@ class Engine:
 
     # --- data sources ---------------------------------------------------------------
 
+    @_screened("data source")
     def read_data_source(self, type_name: str, config: Any) -> ReadDataSourceResponse:
         ds = self._data_source(type_name)
         ty = self.data_source_schema(type_name).cty_type()
+        if (unconfigured := self._unconfigured()) is not None:
+            return ReadDataSourceResponse(None, unconfigured)
         ctx = self._ctx(timeout=5 * 60)
         ok, model = _attempt(ctx, lambda: ds.read(ctx, model_from_value(ds.Model, config)))
         if not ok:

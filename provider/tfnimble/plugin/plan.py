@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .cty import types as ct
+from .cty.numbers import is_finite_number
 from .cty.path import AttributePath
 from .cty.values import UNKNOWN, is_known, is_unknown, values_equal
 from .diagnostics import Diagnostics
@@ -220,7 +221,8 @@ def check_apply_matches_plan(
 
 def run_validators(block: Block, config: Any, path: AttributePath, diags: Diagnostics) -> None:
     """Run attribute validators on known, non-null config values (recursively), and warn
-    about every deprecated attribute that is set."""
+    about every deprecated attribute that is set. A number attribute set to an infinity is
+    refused here, before any validator (or resource code) converts it."""
     if not isinstance(config, dict):
         return
     for name, attr in block.attributes.items():
@@ -229,6 +231,13 @@ def run_validators(block: Block, config: Any, path: AttributePath, diags: Diagno
         if attr.deprecation_message and value is not None:
             diags.add_warning("Deprecated Attribute", attr.deprecation_message, apath)
         if value is None or not is_known(value):
+            continue
+        if attr.type == ct.Number and not is_finite_number(value):
+            diags.add_error(
+                "Invalid Attribute Value",
+                f"{apath} must be a finite number; got {value}.",
+                apath,
+            )
             continue
         for validator in attr.validators:
             diags.extend(validator(value, apath))

@@ -29,6 +29,7 @@ from typing import Any, ClassVar, TypeVar
 
 from .cty import types as ct
 from .cty.path import AttributePath
+from .cty.values import UNKNOWN, is_unknown
 from .diagnostics import Diagnostic, DiagnosticError, Diagnostics, Severity
 from .schema import Attribute, Block, BlockNesting, NestedBlock, Schema
 
@@ -151,6 +152,10 @@ class Provider:
     Model: ClassVar[type]
     #: The provider's version, printed by --version.
     VERSION: ClassVar[str] = "0.0.0"
+    #: True when resource and data source code needs what configure() returned: until a
+    #: configure has succeeded, reads, plans, applies and imports are then answered with a
+    #: "Provider Not Configured" error instead of reaching that code.
+    CONFIGURE_REQUIRED: ClassVar[bool] = False
 
     def schema(self) -> Schema:
         return Schema()
@@ -183,9 +188,13 @@ class Provider:
 
 
 def model_from_value(cls: type[M], value: Mapping[str, Any] | None) -> M:
-    """Build a Model dataclass from a decoded object value (missing attrs -> None)."""
+    """Build a Model dataclass from a decoded object value (missing attrs -> None; a wholly
+    unknown object -> every attribute unknown)."""
+    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+    if is_unknown(value):
+        return cls(**{f.name: UNKNOWN for f in fields})
     value = value or {}
-    kwargs = {f.name: value.get(f.name) for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    kwargs = {f.name: value.get(f.name) for f in fields}
     return cls(**kwargs)
 
 

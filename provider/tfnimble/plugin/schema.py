@@ -113,6 +113,33 @@ class Block:
     description: str = ""
     deprecation_message: str = ""
 
+    def is_sensitive_path(self, path: AttributePath) -> bool:
+        """Whether ``path`` is a sensitive attribute or lies inside one (in nested blocks
+        and nested attributes too)."""
+        attributes, blocks = self.attributes, self.blocks
+        steps = list(path)
+        i = 0
+        while i < len(steps):
+            step = steps[i]
+            name = getattr(step, "name", None)
+            if name is None:  # an index or key into a collection: look through it
+                i += 1
+                continue
+            if name in attributes:
+                attr = attributes[name]
+                if attr.sensitive:
+                    return True
+                if attr.nested is None:
+                    return False
+                attributes, blocks = attr.nested.attributes, {}
+            elif name in blocks:
+                inner = blocks[name].block
+                attributes, blocks = inner.attributes, inner.blocks
+            else:
+                return False
+            i += 1
+        return False
+
     def cty_type(self) -> ct.CtyType:
         attrs: dict[str, ct.CtyType] = {k: a.cty_type() for k, a in self.attributes.items()}
         for name, nb in self.blocks.items():

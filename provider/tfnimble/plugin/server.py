@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import grpclib.const
-from google.protobuf.message import Message
+from google.protobuf.message import DecodeError, Message
 from grpclib.exceptions import GRPCError
 from grpclib.server import Stream
 
@@ -89,8 +89,16 @@ class ProviderService:
         handle: Callable[[Req], Resp],
         in_worker: bool,
     ) -> None:
-        """Receive, decode, call the engine, encode, send: every RPC, one way."""
-        msg = rpc.given(await stream.recv_message())
+        """Receive, decode, call the engine, encode, send: every RPC, one way. Bytes that are
+        not a protobuf message of the request type are answered INVALID_ARGUMENT."""
+        try:
+            received = await stream.recv_message()
+        except DecodeError:
+            raise GRPCError(
+                grpclib.const.Status.INVALID_ARGUMENT,
+                f"the request is not a valid {rpc.request_type.__name__} message",
+            ) from None
+        msg = rpc.given(received)
         if msg is None:
             raise GRPCError(grpclib.const.Status.INVALID_ARGUMENT, "the request message is missing")
         request = msg

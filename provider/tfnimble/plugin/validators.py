@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from .cty.numbers import is_finite_number, is_whole_number
 from .cty.path import AttributePath
 from .diagnostics import Diagnostic, Severity
 from .schema import Validator
@@ -52,12 +53,22 @@ def one_of(*allowed: Any) -> Validator:
     return check
 
 
+def _shown(value: Any) -> str:
+    """A number as the user may read it back: short, whatever its size."""
+    text = str(value)
+    return text if len(text) <= 40 else f"{text[:20]}...({len(text)} characters)"
+
+
 def int_between(low: int | None = None, high: int | None = None) -> Validator:
+    """A whole number within [low, high]. Bounds are compared before anything converts the
+    value, and infinities are refused, so a huge or non-finite number costs nothing."""
+
     def check(value: Any, path: AttributePath) -> Sequence[Diagnostic]:
         if (
-            value != int(value)
+            not is_finite_number(value)
             or (low is not None and value < low)
             or (high is not None and value > high)
+            or not is_whole_number(value)
         ):
             lo = "" if low is None else f"at least {low}"
             hi = "" if high is None else f"at most {high}"
@@ -65,7 +76,7 @@ def int_between(low: int | None = None, high: int | None = None) -> Validator:
             return _err(
                 path,
                 "Invalid Attribute Value",
-                f"{path} must be a whole number {rng}; got {value}.",
+                f"{path} must be a whole number {rng}; got {_shown(value)}.",
             )
         return []
 

@@ -152,3 +152,98 @@ def test_schema_calls_do_not_import_requests() -> None:
         "assert 'requests' not in sys.modules, 'requests imported at start-up'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# --- hostile settings: every mistake is a diagnostic naming the attribute --------------------
+
+
+def _provider_config(**values: object) -> dict[str, object]:
+    base: dict[str, object] = {name: None for name in NimbleProviderModel.__dataclass_fields__}
+    base.update(host="array.example", username="admin", password="s3cret")
+    base.update(values)
+    return base
+
+
+@pytest.mark.parametrize(
+    ("attr", "value"),
+    [
+        ("port", 70000),
+        ("port", 0),
+        ("port", 5392.5),
+        ("port", float("inf")),
+        ("max_concurrency", 1e12),
+        ("max_concurrency", 65),
+        ("max_concurrency", 0),
+        ("max_concurrency", "1e999999"),
+    ],
+)
+def test_out_of_range_settings_are_attribute_diagnostics(attr: str, value: object) -> None:
+    import time
+    from decimal import Decimal
+
+    from tfnimble.plugin.engine import Engine
+
+    if isinstance(value, str):
+        value = Decimal(value)
+    engine = Engine(NimbleProvider())
+    started = time.process_time()
+    diags = list(engine.validate_provider_config(_provider_config(**{attr: value})))
+    assert time.process_time() - started < 2.0
+    assert [d.path for d in diags] == [AttributePath.root().attr(attr)], diags
+    assert "Unexpected" not in diags[0].summary
+    # ConfigureProvider checks again (nothing forces a caller to validate first) and
+    # refuses before any client (or connection pool) is built.
+    conf = list(engine.configure_provider(_provider_config(**{attr: value})))
+    assert [d.path for d in conf] == [AttributePath.root().attr(attr)], conf
+    assert time.process_time() - started < 4.0
+
+
+def test_ca_file_must_exist_and_hold_a_certificate(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from tfnimble.plugin.engine import Engine
+
+    assert isinstance(tmp_path, Path)
+    engine = Engine(NimbleProvider())
+    not_pem = tmp_path / "ca.txt"
+    not_pem.write_text("hello\n")
+    for ca_file, summary in (
+        (str(tmp_path / "missing.pem"), "Cannot Read The CA File"),
+        (str(tmp_path), "Cannot Read The CA File"),
+        (str(not_pem), "Invalid CA File"),
+    ):
+        diags = list(engine.configure_provider(_provider_config(ca_file=ca_file)))
+        assert [(d.summary, d.path) for d in diags] == [
+            (summary, AttributePath.root().attr("ca_file"))
+        ]
+        assert ca_file in diags[0].detail
+
+
+def test_insecure_with_ca_file_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tfnimble.plugin.engine import Engine
+
+    engine = Engine(NimbleProvider())
+    config = _provider_config(ca_file="/etc/ca.pem", insecure=True)
+    for diags in (engine.validate_provider_config(config), engine.configure_provider(config)):
+        found = [(d.summary, d.path) for d in diags]
+        assert found == [("Conflicting TLS Settings", AttributePath.root().attr("ca_file"))]
+    monkeypatch.setenv("NIMBLE_INSECURE", "true")
+    diags = list(engine.configure_provider(_provider_config(ca_file="/etc/ca.pem")))
+    assert diags[0].summary == "Conflicting TLS Settings"
+    assert "NIMBLE_INSECURE" in diags[0].detail
+
+
+def test_login_failure_does_not_point_at_the_password() -> None:
+    from tfnimble.nimble import diagnostics as diag
+    from tfnimble.plugin.engine import Engine
+
+    class AuthenticationFailed(Exception):
+        pass
+
+    engine = Engine(NimbleProvider())
+    err = diag.client_error(AuthenticationFailed("refused"), "h", 1, "admin")
+    from tfnimble.plugin import Diagnostics
+
+    diags = Diagnostics([err.to_diagnostic()])
+    assert engine.hide_sensitive_paths("provider", "", diags) == 1
+    assert [d.path for d in diags] == [None]

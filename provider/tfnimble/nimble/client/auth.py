@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import requests
 
 from .errors import AuthenticationFailed, ConnectionFailed, NimbleError, error_from_response
+from .objects import is_object_id, object_path
 from .retry import TRANSPORT_ERRORS, RetryPolicy, failure_reason, tls_error
 from .transport import HTTPTransport, decode_json
 
@@ -86,9 +87,9 @@ class TokenKeeper:
     def logout(self) -> None:
         """Delete the token on the array (best effort) and forget it."""
         token, token_id, gen = self._auth
-        if token and token_id:
+        if token and token_id and is_object_id(token_id):
             try:
-                self._transport.send("DELETE", f"/tokens/{token_id}", None, None, token)
+                self._transport.send("DELETE", object_path("tokens", token_id), None, None, token)
             except (requests.RequestException, OSError):
                 pass
         self._auth = (None, None, gen + 1)

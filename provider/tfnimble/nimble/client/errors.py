@@ -11,6 +11,7 @@ Hierarchy::
     ├── ConnectionFailed          the array could not be reached (host:port named)
     │   └── ResponseLost          a non-idempotent request was sent but its answer never came
     ├── TLSVerificationFailed     the array's certificate was not trusted
+    ├── InvalidObjectID           an ID bound for a URL path is not 42 hex digits (not sent)
     ├── AuthenticationFailed      login refused (names the user, never the password)
     └── LostResponseMismatch      a lost create left an object that is not the one we asked for
         └── LostResponseConflict  ... one older than the call: also the array's Conflict
@@ -30,6 +31,7 @@ __all__ = [
     "BadRequest",
     "Conflict",
     "ConnectionFailed",
+    "InvalidObjectID",
     "LostResponseConflict",
     "LostResponseMismatch",
     "NimbleAPIError",
@@ -44,6 +46,23 @@ __all__ = [
 
 class NimbleError(Exception):
     """Base class of every error raised by the client."""
+
+
+class InvalidObjectID(NimbleError, ValueError):
+    """An object ID bound for a URL path is not a Nimble object ID (42 hexadecimal digits).
+
+    Raised before anything is sent: an ID such as ``../../sim/stats`` taken from state or an
+    import would otherwise address another endpoint with the array session.
+    """
+
+    def __init__(self, object_set: str, value: object) -> None:
+        self.object_set = object_set
+        self.value = value
+        shown = repr(value) if len(repr(value)) <= 120 else repr(value)[:117] + "..."
+        super().__init__(
+            f"{shown} is not a Nimble object ID ({object_set}): an ID is 42 hexadecimal "
+            "digits; no request was sent"
+        )
 
 
 class NimbleAPIError(NimbleError):

@@ -9,7 +9,11 @@ Rules this module keeps:
    ``CLOCK_SKEW`` seconds before the first POST was sent to ``CLOCK_SKEW`` seconds after the
    lookup) and it matches what was asked. An older object is not ours: the create is sent
    again so that the array's own error (a ``Conflict`` naming the object) is what surfaces.
-3. A PUT refused after a lost response is accepted when a re-read shows every requested
+3. Every object ID that goes into a URL path passes :func:`object_path`: it must be a
+   Nimble object ID (42 hexadecimal digits) or ``InvalidObjectID`` is raised and nothing is
+   sent; it is percent-escaped all the same. An ID read from state or typed into an import
+   therefore cannot address another endpoint (``../../sim/stats``) with the array session.
+4. A PUT refused after a lost response is accepted when a re-read shows every requested
    change; a DELETE after a lost response that finds 404 succeeded (``NimbleClient.request``).
 """
 
@@ -17,13 +21,16 @@ from __future__ import annotations
 
 import abc
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypedDict, TypeVar, Unpack
+from urllib.parse import quote
 
 from .errors import (
     Conflict,
+    InvalidObjectID,
     LostResponseConflict,
     LostResponseMismatch,
     NimbleAPIError,
@@ -32,7 +39,17 @@ from .errors import (
     ResponseLost,
 )
 
-__all__ = ["ALREADY", "CLOCK_SKEW", "MAX_PAGES", "ObjectRequests", "ObjectSet", "gone"]
+__all__ = [
+    "ALREADY",
+    "CLOCK_SKEW",
+    "MAX_PAGES",
+    "OBJECT_ID",
+    "ObjectRequests",
+    "ObjectSet",
+    "gone",
+    "is_object_id",
+    "object_path",
+]
 
 log = logging.getLogger("tfnimble.nimble.client")
 
@@ -47,6 +64,28 @@ MAX_PAGES = 1000
 #: Seconds of clock difference tolerated between this host and the array when matching a
 #: lost create's object by its creation_time (rule 2).
 CLOCK_SKEW = 120.0
+
+#: A Nimble object ID (NsObjectID): 42 hexadecimal digits.
+OBJECT_ID = re.compile(r"[0-9a-fA-F]{42}")
+
+#: Object set names this client sends (``volumes``, ``initiator_groups``...).
+_OBJECT_SET = re.compile(r"[a-z][a-z_]*")
+
+
+def is_object_id(value: object) -> bool:
+    """Whether ``value`` is a Nimble object ID (a str of exactly 42 hexadecimal digits)."""
+    return isinstance(value, str) and OBJECT_ID.fullmatch(value) is not None
+
+
+def object_path(object_set: str, object_id: object, *rest: str) -> str:
+    """``/{object_set}/{object_id}[/rest...]`` for a URL, after checking that ``object_id``
+    is a Nimble object ID (rule 3); raises ``InvalidObjectID`` otherwise."""
+    if not _OBJECT_SET.fullmatch(object_set):
+        raise ValueError(f"not an object set name: {object_set!r}")
+    if not is_object_id(object_id):
+        raise InvalidObjectID(object_set, object_id)
+    assert isinstance(object_id, str)
+    return "/".join(["", object_set, quote(object_id, safe=""), *(quote(r, safe="") for r in rest)])
 
 
 class Created(Protocol):
@@ -86,10 +125,11 @@ class ObjectRequests(abc.ABC):
         params: Mapping[str, Any] | None = None,
     ) -> JSON | None:
         """GET one object's ``data``; ``None`` when the array answers 404 or sends no object."""
+        path = object_path(object_set, object_id)
         try:
             payload = self.request(
                 "GET",
-                f"/{object_set}/{object_id}",
+                path,
                 params=params,
                 operation=f"read {kind or object_set}",
                 object_name=object_id,
@@ -230,10 +270,11 @@ class ObjectRequests(abc.ABC):
         already shows every requested change (``force`` aside).
         """
         label = name or object_id
+        path = object_path(object_set, object_id)
         try:
             payload = self.request(
                 "PUT",
-                f"/{object_set}/{object_id}",
+                path,
                 params=params,
                 body={"data": dict(changes)},
                 operation=f"update {kind}",
@@ -269,10 +310,11 @@ class ObjectRequests(abc.ABC):
     ) -> None:
         """DELETE one object. A 404 is an error unless ``missing_ok`` (or it follows a lost
         response of our own earlier attempt)."""
+        path = object_path(object_set, object_id)
         try:
             self.request(
                 "DELETE",
-                f"/{object_set}/{object_id}",
+                path,
                 operation=f"delete {kind}",
                 object_name=name or object_id,
             )

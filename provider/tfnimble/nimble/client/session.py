@@ -23,7 +23,7 @@ import requests.adapters
 
 from .auth import Credentials, TokenKeeper
 from .errors import ConnectionFailed, NimbleError, NotFound, ResponseLost, error_from_response
-from .objects import ObjectRequests
+from .objects import ObjectRequests, object_path
 from .retry import (
     IDEMPOTENT_METHODS,
     TRANSPORT_ERRORS,
@@ -212,7 +212,7 @@ class NimbleClient(ObjectRequests):
             return payload if isinstance(payload, dict) else {}
         deadline = time.monotonic() + self.job_timeout
         while True:
-            job = self.request("GET", f"/jobs/{job_id}").get("data") or {}
+            job = self.request("GET", object_path("jobs", job_id)).get("data") or {}
             if job.get("state") in ("done", "canceled"):
                 break
             if time.monotonic() > deadline:
@@ -232,7 +232,7 @@ class NimbleClient(ObjectRequests):
         object_id = job.get("object_id")
         object_set = path.strip("/").split("/")[0]
         if object_id and method != "DELETE":
-            return self.request("GET", f"/{object_set}/{object_id}")
+            return self.request("GET", object_path(object_set, object_id))
         return {}
 
 

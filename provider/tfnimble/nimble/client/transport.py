@@ -10,6 +10,9 @@ Rules this module keeps:
    warning is silenced for this host only. Proxies, netrc and ``REQUESTS_CA_BUNDLE`` from the
    environment are ignored.
 4. Each request is sent exactly once here, without redirects; retrying is the caller's choice.
+5. A path is made of plain segments (letters, digits, ``_``) only: no ``.``/``..``, ``%``,
+   ``?``, ``#`` or space can reach the URL, whatever a caller built (object IDs are checked
+   earlier, by ``objects.object_path``; this is the last line).
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ import urllib3.exceptions
 __all__ = ["HTTPTransport", "decode_json"]
 
 log = logging.getLogger("tfnimble.nimble.client")
+
+_PATH = re.compile(r"(?:/[A-Za-z0-9_]+)+")
 
 
 class HTTPTransport:
@@ -76,6 +81,8 @@ class HTTPTransport:
         self, method: str, path: str, params: Mapping[str, Any] | None, body: Any, token: str | None
     ) -> requests.Response:
         """Send one request (``path`` relative to ``base_url``; ``body`` as JSON)."""
+        if not _PATH.fullmatch(path):
+            raise ValueError(f"refusing to send a request to the path {path[:200]!r} (rule 5)")
         headers = {"Accept": "application/json"}
         if token:
             headers["X-Auth-Token"] = token

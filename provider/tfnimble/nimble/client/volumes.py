@@ -7,7 +7,7 @@ from typing import Any
 
 from .errors import NotFound
 from .models import Volume
-from .objects import ObjectSet
+from .objects import ObjectSet, object_path
 from .session import NimbleClient
 
 __all__ = [
@@ -190,7 +190,7 @@ def restore_volume(client: NimbleClient, volume_id: str, base_snap_id: str) -> N
     # Restoring to the same snapshot twice gives the same result, so retries are safe.
     client.request(
         "POST",
-        f"/{_VOLUMES.name}/{volume_id}/actions/restore",
+        object_path(_VOLUMES.name, volume_id, "actions", "restore"),
         body={"data": {"id": volume_id, "base_snap_id": base_snap_id}},
         idempotent=True,
         operation="restore volume",

@@ -290,7 +290,11 @@ def _decode_number(raw: Any, path: AttributePath) -> int | float | Decimal | Non
 def parse_number(text: str, path: AttributePath | None = None) -> int | float | Decimal:
     """Parse a decimal number string as cty does (``cty.ParseNumberVal``)."""
     s = text.strip()
-    if not s or len(s) > 10000 or "_" in s:
+    if len(s) > 10000:
+        raise CtyError(
+            path, f"number out of range: {len(s)} digits (this provider reads at most 10000)"
+        )
+    if not s or "_" in s:
         raise CtyError(path, f"invalid number {text[:40]!r}")
     try:
         d = Decimal(s)

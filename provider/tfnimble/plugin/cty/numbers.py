@@ -12,7 +12,15 @@ import math
 from decimal import Decimal
 from typing import Any
 
-__all__ = ["NumberValue", "format_number", "is_number", "normalize_number", "number_key"]
+__all__ = [
+    "NumberValue",
+    "format_number",
+    "is_finite_number",
+    "is_number",
+    "is_whole_number",
+    "normalize_number",
+    "number_key",
+]
 
 NumberValue = int | float | Decimal
 
@@ -33,6 +41,29 @@ def is_number(v: Any) -> bool:
         return not math.isnan(v)
     if isinstance(v, Decimal):
         return not v.is_nan()
+    return False
+
+
+def is_finite_number(v: Any) -> bool:
+    """Whether ``v`` is a number that is neither infinite nor NaN (cheap for any size)."""
+    if isinstance(v, float):
+        return math.isfinite(v)
+    if isinstance(v, Decimal):
+        return v.is_finite()
+    return is_number(v)
+
+
+def is_whole_number(v: Any) -> bool:
+    """Whether ``v`` is a finite number without a fractional part, decided without
+    converting it (``int(Decimal("1e999999"))`` would take most of a minute)."""
+    if isinstance(v, bool):
+        return False
+    if isinstance(v, int):
+        return True
+    if isinstance(v, float):
+        return math.isfinite(v) and v.is_integer()
+    if isinstance(v, Decimal):
+        return _decimal_is_integral(v)
     return False
 
 
