@@ -54,9 +54,11 @@ def test_clones_share_extents(dataplane: DataPlane, record_property) -> None:
     for i in range(20):
         dp.clone("base", f"clone{i}", 64 * MiB)
     elapsed = time.monotonic() - t0
+    # a figure, not a verdict (bench/ times it): zero-copy is asserted by the extents below
     record_property("clone_20_seconds", elapsed)
     print(f"\n20 clones of a 50 MiB volume: {elapsed * 1000:.1f} ms")
-    assert elapsed < 5
+    assert all(dp.exists(f"clone{i}") for i in range(20))
+    assert all(dp.shared_bytes(f"clone{i}") >= 49 * MiB for i in range(20))
 
     # every clone sees all the data and owns none of it; the pool did not grow
     unique = sum(dp.unique_bytes(f"clone{i}") for i in range(20))
@@ -284,6 +286,8 @@ def test_portal_in_use_is_an_error(dataplane: DataPlane, tmp_path: Path) -> None
 def test_full_copy_fallback_is_honest(tmp_path: Path) -> None:
     """Without reflink (a plain ext4 dir here) clones are full copies, and the space says so."""
     if DataPlane(tmp_path / "probe", iscsi=False, pool_mode="dir").start().reflink:
+        # not a capability (nothing is missing): the fallback this test checks does not
+        # happen on a reflink filesystem, which is the better case
         pytest.skip("tmp is on a reflink filesystem")
     dp = DataPlane(tmp_path / "plain", iscsi=False, pool_mode="dir").start()
     try:
