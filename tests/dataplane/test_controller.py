@@ -17,16 +17,19 @@ pytestmark = pytest.mark.dataplane
 MiB = 1 << 20
 
 
-def test_sshd_with_host_key_checking(controller) -> None:
+def test_sshd_with_host_key_checking(controller, record_property) -> None:
     c = controller
     client = c.ssh_client()
     try:
+        transport = client.get_transport()
         t0 = time.monotonic()
         for _ in range(3):
             _, out, _err = client.exec_command("id -u")
             assert out.read().decode().strip() == "0"
             assert out.channel.recv_exit_status() == 0
-        assert time.monotonic() - t0 < 3
+        # a figure, not a verdict: what must hold is that the commands share one connection
+        record_property("ssh_3_commands_seconds", time.monotonic() - t0)
+        assert client.get_transport() is transport and transport.is_active()
         _, out, _ = client.exec_command("cat /etc/iscsi/initiatorname.iscsi")
         assert f"InitiatorName={c.initiator_iqn}" in out.read().decode()
     finally:

@@ -54,9 +54,11 @@ def test_clones_share_extents(dataplane: DataPlane, record_property) -> None:
     for i in range(20):
         dp.clone("base", f"clone{i}", 64 * MiB)
     elapsed = time.monotonic() - t0
+    # a figure, not a verdict (bench/ times it): zero-copy is asserted by the extents below
     record_property("clone_20_seconds", elapsed)
     print(f"\n20 clones of a 50 MiB volume: {elapsed * 1000:.1f} ms")
-    assert elapsed < 5
+    assert all(dp.exists(f"clone{i}") for i in range(20))
+    assert all(dp.shared_bytes(f"clone{i}") >= 49 * MiB for i in range(20))
 
     # every clone sees all the data and owns none of it; the pool did not grow
     unique = sum(dp.unique_bytes(f"clone{i}") for i in range(20))
@@ -284,6 +286,8 @@ def test_portal_in_use_is_an_error(dataplane: DataPlane, tmp_path: Path) -> None
 def test_full_copy_fallback_is_honest(tmp_path: Path) -> None:
     """Without reflink (a plain ext4 dir here) clones are full copies, and the space says so."""
     if DataPlane(tmp_path / "probe", iscsi=False, pool_mode="dir").start().reflink:
+        # not a capability (nothing is missing): the fallback this test checks does not
+        # happen on a reflink filesystem, which is the better case
         pytest.skip("tmp is on a reflink filesystem")
     dp = DataPlane(tmp_path / "plain", iscsi=False, pool_mode="dir").start()
     try:
@@ -297,3 +301,64 @@ def test_full_copy_fallback_is_honest(tmp_path: Path) -> None:
         assert dp.unique_bytes("c") == dp.allocated_bytes("c") >= 2 * MiB
     finally:
         dp.stop()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_reclaim_touches_only_this_state_dirs_leftovers(
+    dataplane: DataPlane, tmp_path: Path
+) -> None:
+    from testbed.fixtures import make_dataplane
+
+    a = dataplane
+    a_pid, a_port = a.tgtd_pid, a.tgt_control_port
+    assert a_pid and a_port
+    a_start = int((a.state_dir / "tgtd.pid").read_text().split()[2])
+    # a live owner's state dir is refused, and nothing of it is touched
+    with pytest.raises(DataPlaneError, match=f"in use by process {os.getpid()}"):
+        DataPlane(a.state_dir).reclaim()
+    # pid files naming a process that is not this state dir's tgtd: a recycled pid (another
+    # start time), another control port, a process that is no tgtd at all
+    other = tmp_path / "other"
+    other.mkdir()
+    sleeper = subprocess.Popen(["sleep", "300"])
+    try:
+        for record in (
+            f"{a_pid} {a_port} {a_start + 1}",
+            f"{a_pid} {a_port + 1} {a_start}",
+            f"{a_pid} {a_port + 1} 0",
+            f"{sleeper.pid} {a_port} 0",
+            f"0 {a_port + 1} 0",
+        ):
+            (other / "tgtd.pid").write_text(record + "\n")
+            assert DataPlane(other).reclaim() == [], record
+            assert _alive(a_pid) and _alive(sleeper.pid), record
+            assert not (other / "tgtd.pid").exists()
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert os.path.ismount(a.pool_dir) and a.targets() == {}
+
+    # a dead owner's tgtd (even one recorded only by its control port: killed between
+    # choosing it and starting tgtd) and its loop pool are released; the data survives
+    c = make_dataplane(tmp_path / "c")
+    c.start()
+    c_pid, c_port = c.tgtd_pid, c.tgt_control_port
+    assert c_pid and c_port
+    c.create_volume("kept", 4 * MiB)
+    data = write_random(c.path_of("kept"), MiB)
+    (c.state_dir / "tgtd.pid").write_text(f"0 {c_port} 0\n")
+    c._release()  # what the kernel does when the owner dies
+    done = DataPlane(c.state_dir).reclaim()
+    assert done[0] == f"stopped tgtd pid {c_pid}" and done[1].startswith("unmounted")
+    assert not _alive(c_pid) and not os.path.ismount(c.pool_dir)
+    assert _alive(a_pid) and os.path.ismount(a.pool_dir)
+    c2 = make_dataplane(c.state_dir)
+    with c2:
+        assert c2.path_of("kept").read_bytes()[:MiB] == data
+    c.stop()  # the dead owner's object has nothing left to release

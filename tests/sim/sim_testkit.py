@@ -148,6 +148,21 @@ class Api:
         assert r.status == 200, r.json
         return r.data
 
+    def grant(self, vol_id: str, iqn: str, group: str = "hosts") -> dict[str, Any]:
+        """Let initiator ``iqn`` log in to the volume: an initiator group and an ACR."""
+        body = {
+            "name": group,
+            "access_protocol": "iscsi",
+            "iscsi_initiators": [{"label": "h", "iqn": iqn}],
+        }
+        r = self.post("/v1/initiator_groups", body)
+        assert r.status == 201, r.json
+        acr = self.post(
+            "/v1/access_control_records", {"vol_id": vol_id, "initiator_group_id": r.data["id"]}
+        )
+        assert acr.status == 201, acr.json
+        return acr.data
+
     def pool(self) -> dict[str, Any]:
         return self.get("/v1/pools/detail").data[0]
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sim_testkit import PASSWORD, USER, Api
@@ -67,20 +69,70 @@ def test_versions_on_both_paths_without_token(sim: SimServer) -> None:
         assert r.data[0]["name"] == "v1" and r.data[0]["software_version"].count(".") >= 3
 
 
-def test_inactivity_timeout_from_group(api: Api) -> None:
+class ManualClock:
+    """The sim's clock in these tests: time passes only when the test says so."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def clocked_api(tmp_path: Path, clock: ManualClock) -> Iterator[Api]:
+    with SimServer(tmp_path, port=0, username=USER, password=PASSWORD, clock=clock) as sim:
+        yield Api(sim.url, sim.ca_file)
+
+
+def test_inactivity_timeout_from_group(clocked_api: Api, clock: ManualClock) -> None:
+    api = clocked_api
     group = api.get("/v1/groups").data[0]
     r = api.put(f"/v1/groups/{group['id']}", {"user_inactivity_timeout": 1})
     assert r.status == 200 and r.data["user_inactivity_timeout"] == 1
     assert api.get("/v1/volumes").status == 200
-    time.sleep(0.6)
+    clock.advance(0.6)
     assert api.get("/v1/volumes").status == 200  # activity resets the clock
-    time.sleep(1.3)
+    clock.advance(0.9)
+    assert api.get("/v1/volumes").status == 200  # 1.5 s after login, 0.9 s after last use
+    clock.advance(1.3)
     r = api.get("/v1/volumes")
     assert (r.status, r.json) == (401, UNAUTHORIZED)
     assert api.login().status == 201
     assert api.get("/v1/volumes").status == 200
     r = api.put(f"/v1/groups/{group['id']}", {"user_inactivity_timeout": 0})
     assert (r.status, r.code) == (400, "SM_invalid_arg_value")
+
+
+def test_token_expiry_time_follows_the_clock(clocked_api: Api, clock: ManualClock) -> None:
+    api = clocked_api
+    tok = api.get(f"/v1/tokens/{api.token_id}").data
+    assert tok["expiry_time"] == int(clock.now) + 1800
+    clock.advance(100)
+    tok = api.get(f"/v1/tokens/{api.token_id}").data  # this read is activity too
+    assert tok["expiry_time"] == int(clock.now) + 1800
+
+
+def test_expired_sessions_are_pruned_by_the_clock(tmp_path: Path, clock: ManualClock) -> None:
+    """Without the admin expiry: sessions idle past the timeout are forgotten at a login."""
+    with SimServer(tmp_path, port=0, username=USER, password=PASSWORD, clock=clock) as sim:
+        idle = [Api(sim.url, sim.ca_file) for _ in range(3)]
+        clock.advance(sessions.TOKEN_PRUNE_INTERVAL + 1)
+        api = Api(sim.url, sim.ca_file)
+        # the first login after the prune interval pruned nothing (no one idle past 1800 s)
+        assert len(api.get("/v1/tokens").data) == 4
+        clock.advance(1801)
+        api.login()
+        assert [t["id"] for t in api.get("/v1/tokens").data] == [api.token_id]
+        assert all(a.get("/v1/volumes").status == 401 for a in idle)
 
 
 def test_session_timeout_option_sets_group_value(tmp_path) -> None:

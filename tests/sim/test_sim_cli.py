@@ -6,7 +6,6 @@ import ipaddress
 import signal
 import socket
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -94,6 +93,7 @@ def test_kill_9_loses_no_acknowledged_object(tmp_path: Path) -> None:
     acknowledged: list[tuple[str, str]] = []
     lock = threading.Lock()
     stop = threading.Event()
+    enough = threading.Event()  # 150 creates acknowledged: kill now
 
     def writer(w: int) -> None:
         client = Api(p.info["url"], p.info["ca_file"], "admin", "pw")
@@ -106,14 +106,16 @@ def test_kill_9_loses_no_acknowledged_object(tmp_path: Path) -> None:
             if r.status == 201:
                 with lock:
                     acknowledged.append((r.data["id"], r.data["name"]))
+                    if len(acknowledged) >= 150:
+                        enough.set()
             i += 1
 
     threads = [threading.Thread(target=writer, args=(w,)) for w in range(8)]
     for t in threads:
         t.start()
-    deadline = time.monotonic() + 20
-    while len(acknowledged) < 150 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    # however slow the machine: wait for the 150th acknowledgement, or for every writer to end
+    while not enough.wait(0.05) and any(t.is_alive() for t in threads):
+        pass
     p.proc.send_signal(signal.SIGKILL)
     stop.set()
     for t in threads:

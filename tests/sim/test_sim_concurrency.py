@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 from sim_testkit import Api
@@ -51,18 +50,30 @@ def test_100_concurrent_creates_of_one_name_give_one_winner(sim: SimServer) -> N
 
 
 def test_a_slow_request_does_not_block_the_others(sim: SimServer) -> None:
+    # The slow request is held inside its latency until the test releases it, so the fast
+    # ones provably ran while it was still in flight (no wall-clock margin).
+    inside, release = threading.Event(), threading.Event()
+
+    def hold(_seconds: float) -> None:
+        inside.set()
+        release.wait(timeout=120)
+
+    sim.faults.sleep = hold
     api = Api(sim.url, sim.ca_file)
     api.admin("PUT", "/sim/faults", {"rules": [{"path": "^/v1/pools", "latency_ms": 3000}]})
     clients = _clients(sim, 50)
-    slow = threading.Thread(target=lambda: api.get("/v1/pools"))
+    slow_result: list[int] = []
+    slow = threading.Thread(target=lambda: slow_result.append(api.get("/v1/pools").status))
     slow.start()
-    time.sleep(0.1)
-    start = time.monotonic()
-    results = _together(50, lambda i: clients[i].get("/v1/groups"))
-    elapsed = time.monotonic() - start
-    assert [r.status for r in results] == [200] * 50
-    assert slow.is_alive() and elapsed < 2.5
-    slow.join(timeout=10)
+    try:
+        assert inside.wait(timeout=60)
+        results = _together(50, lambda i: clients[i].get("/v1/groups"))
+        assert [r.status for r in results] == [200] * 50
+        assert slow.is_alive() and slow_result == [] and not release.is_set()
+    finally:
+        release.set()
+        slow.join(timeout=60)
+    assert slow_result == [200]
 
 
 def test_mixed_parallel_workload_keeps_invariants(sim: SimServer) -> None:

@@ -167,7 +167,6 @@ def test_null_data_plane_has_every_method_of_the_protocol() -> None:
 
 
 def test_adapter_drives_the_file_data_plane(tmp_path: Path) -> None:
-    pytest.importorskip("tfnimble.sim.dataplane")
     from tfnimble.sim.attach import open_tgt_data_plane
 
     adapter = open_tgt_data_plane(tmp_path, "127.0.0.1:3260", iscsi=False, pool_mode="dir")

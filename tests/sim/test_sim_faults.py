@@ -119,14 +119,24 @@ def test_lost_response_still_performs_the_operation(sim: SimServer, api: Api) ->
     assert api.admin("GET", "/sim/faults").json["injected"]["drop"] == 1
 
 
-def test_latency_is_added(api: Api) -> None:
-    api.admin("PUT", "/sim/faults", {"rules": [{"path": "^/v1/pools", "latency_ms": 300}]})
-    start = time.monotonic()
+def test_latency_is_added(sim: SimServer, api: Api) -> None:
+    # the sim applies latency through Faults.sleep; recording it shows exactly what each
+    # request was held for (a wall-clock margin would not, on a loaded machine)
+    assert Faults().sleep is time.sleep
+    slept: list[float] = []
+    sim.faults.sleep = slept.append
+    api.admin(
+        "PUT",
+        "/sim/faults",
+        {"rules": [{"path": "^/v1/pools", "latency_ms": 300}, {"path": "s$", "latency_ms": 50}]},
+    )
     assert api.get("/v1/pools").status == 200
-    assert time.monotonic() - start >= 0.3
-    start = time.monotonic()
+    assert slept == [pytest.approx(0.35)]  # matching rules add up
     assert api.get("/v1/groups").status == 200
-    assert time.monotonic() - start < 0.3
+    assert slept == [pytest.approx(0.35), pytest.approx(0.05)]
+    assert api.get("/v1/groups/detail").status == 200
+    assert len(slept) == 2  # no rule matches: no latency
+    assert api.admin("GET", "/sim/faults").json["injected"]["latency"] == 2
 
 
 def test_expire_sessions_fault(api: Api) -> None:

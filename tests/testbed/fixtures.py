@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,9 +31,10 @@ POOL_SIZE = 4 << 30
 
 
 def sweep_dataplanes() -> None:
-    """Stop data planes left by crashed test processes: pool mounts whose state dir carries an
-    ``owner.pid`` of a dead process (their tgtd is killed by its own pid file)."""
-    from tfnimble.sim.dataplane import DataPlane
+    """Release data planes left by crashed test processes: pool mounts whose state dir has an
+    ``owner.pid`` that no live process holds locked (``DataPlane.reclaim`` decides that, and
+    stops only that state dir's own tgtd and loop pool)."""
+    from tfnimble.sim.dataplane import DataPlane, DataPlaneError
 
     try:
         mountinfo = Path("/proc/self/mountinfo").read_text().splitlines()
@@ -45,17 +45,10 @@ def sweep_dataplanes() -> None:
         if len(fields) < 5 or not fields[4].endswith("/pool"):
             continue
         state = Path(fields[4].replace("\\040", " ")).parent
-        try:
-            owner = int((state / "owner.pid").read_text().split()[0])
-        except (OSError, ValueError, IndexError):
+        if not (state / "owner.pid").exists():
             continue
-        if Path(f"/proc/{owner}").exists():
-            continue
-        dp = DataPlane(state, iscsi=False)
-        dp._kill_leftover_tgtd()
-        dp.loop_mounted = True
-        with contextlib.suppress(Exception):
-            dp.stop()
+        with contextlib.suppress(DataPlaneError):  # a live owner: leave it alone
+            DataPlane(state, iscsi=False).reclaim()
 
 
 def make_dataplane(state_dir: Path, ip: str = "127.0.0.1"):  # -> DataPlane
@@ -66,8 +59,7 @@ def make_dataplane(state_dir: Path, ip: str = "127.0.0.1"):  # -> DataPlane
     caps.require_loop()
     caps.require_tools(*caps.DATAPLANE_TOOLS)
     sweep_dataplanes()
-    state_dir.mkdir(parents=True, exist_ok=True)
-    (state_dir / "owner.pid").write_text(f"{os.getpid()}\n")
+    state_dir.mkdir(parents=True, exist_ok=True)  # DataPlane.start() writes owner.pid
     return DataPlane(state_dir, f"{ip}:{caps.free_port(ip)}", pool_size_bytes=POOL_SIZE)
 
 

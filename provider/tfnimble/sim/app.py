@@ -107,7 +107,7 @@ class App:
                 return _error(exc)
         decision = self.faults.decide(req.method, path)
         if decision.latency:
-            time.sleep(decision.latency)
+            self.faults.sleep(decision.latency)
         if decision.expire_sessions:
             self.model.expire_sessions()
         if decision.error_status:

@@ -8,7 +8,15 @@ Layout (under ``state_dir``)::
       volumes/<vol_id>      one sparse file per volume
       snapshots/<snap_id>   one reflink copy per snapshot
     pool.img                the sparse XFS image backing ``pool/`` (only when a loop pool is used)
-    tgtd.log / tgtd.pid     the tgtd child and its output
+    pool.mount              "LOOP_DEVICE MOUNTPOINT" while the loop pool is mounted
+    tgtd.log / tgtd.pid     the tgtd child ("PID CONTROL_PORT START_TIME") and its output
+    owner.pid               "PID START_TIME" of the owning process, which holds a flock on it
+
+Ownership and kill -9: a started DataPlane holds an exclusive ``flock`` on ``owner.pid``; the
+kernel drops it when the process dies, however it dies. ``start()`` takes it (a live owner makes
+it fail) and then reclaims what a dead owner left: its tgtd (by ``tgtd.pid``, checked to be that
+very process), its pool mount and loop device (checked to be backed by this ``pool.img``). The
+files in the pool survive; nothing of another state dir is touched.
 
 Space: ``unique_bytes`` counts the bytes of extents not shared with another file (FIEMAP flag
 ``FIEMAP_EXTENT_SHARED``); ``allocated_bytes`` is what the file occupies. Without reflink the
@@ -21,6 +29,7 @@ iSCSI: one private tgtd per DataPlane; see ``tgt.py``. The pool and its files ar
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import os
 import signal
@@ -28,7 +37,7 @@ import subprocess
 import threading
 from pathlib import Path
 
-from .dptools import DataPlaneError
+from .dptools import DataPlaneError, proc_start_time
 from .reflink import DEFAULT_POOL_SIZE, ReflinkPool
 from .tgt import TargetInfo, Tgtd, parse_tgtadm_targets, split_portal
 
@@ -72,14 +81,68 @@ class DataPlane(ReflinkPool, Tgtd):
         self._tgtd: subprocess.Popen[bytes] | None = None
         self._lock = threading.RLock()
         self._started = False
+        self._owner_fd: int | None = None
+
+    # ------------------------------------------------------------------ ownership
+    def _claim(self) -> None:
+        """Become the owner of ``state_dir`` (DataPlaneError while a live process is)."""
+        if self._owner_fd is not None:
+            return
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.state_dir / "owner.pid", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = (os.read(fd, 64).decode(errors="replace").split() or ["another process"])[0]
+            os.close(fd)
+            raise DataPlaneError(
+                f"the data plane in {self.state_dir} is in use by process {holder}; "
+                "stop it, or give this one its own state dir"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()} {proc_start_time(os.getpid()) or 0}\n".encode(), 0)
+        self._owner_fd = fd
+
+    def _release(self) -> None:
+        # the file stays (unlinking a locked file lets two processes lock two inodes)
+        if self._owner_fd is not None:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._owner_fd, 0)
+            os.close(self._owner_fd)
+            self._owner_fd = None
+
+    def _reclaim_stale(self) -> list[str]:
+        done: list[str] = []
+        pid = self._reclaim_tgtd()
+        if pid is not None:
+            done.append(f"stopped tgtd pid {pid}")
+        if self.pool_mode != "dir":
+            done += self._reclaim_pool()
+        for what in done:
+            log.warning("data plane %s, left by a dead owner: %s", self.state_dir, what)
+        return done
+
+    def reclaim(self) -> list[str]:
+        """Release what a dead owner of ``state_dir`` left behind (its tgtd, pool mount and loop
+        device) without starting; say what was done. DataPlaneError while a live process owns
+        the state dir. ``start()`` does this itself."""
+        with self._lock:
+            if self._started:
+                return []
+            self._claim()
+            try:
+                return self._reclaim_stale()
+            finally:
+                self._release()
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> DataPlane:
         with self._lock:
             if self._started:
                 return self
-            self.state_dir.mkdir(parents=True, exist_ok=True)
+            self._claim()
             try:
+                self._reclaim_stale()
                 self._setup_pool()
                 (self.pool_dir / "volumes").mkdir(exist_ok=True)
                 (self.pool_dir / "snapshots").mkdir(exist_ok=True)
@@ -110,6 +173,7 @@ class DataPlane(ReflinkPool, Tgtd):
             except Exception as exc:
                 errors.append(str(exc))
             self._started = False
+            self._release()
             if errors:
                 raise DataPlaneError("; ".join(errors))
 

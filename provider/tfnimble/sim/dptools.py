@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
+import time
+from pathlib import Path
 
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,254}$")
 
@@ -31,3 +34,35 @@ def run(
         msg = (proc.stderr or proc.stdout).strip()
         raise DataPlaneError(f"{' '.join(argv)} failed (rc {proc.returncode}): {msg}")
     return proc
+
+
+def proc_start_time(pid: int) -> int | None:
+    """When process ``pid`` started (field 22 of /proc/PID/stat, clock ticks after boot), or
+    None when there is no such live process. A (pid, start time) pair names one process for
+    good: a recycled pid comes with another start time."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # the command name (field 2) may hold spaces and ')': the fields after it follow the last ')'
+    rest = stat.rsplit(")", 1)[-1].split()
+    if len(rest) < 20 or rest[0] in ("Z", "X"):  # a zombie has exited already
+        return None
+    return int(rest[19])
+
+
+def wait_gone(pid: int, start: int, timeout: float) -> bool:
+    """Wait (bounded) until the process (pid, start) has exited; True if it has."""
+    deadline = time.monotonic() + timeout
+    while proc_start_time(pid) == start:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def write_record(path: Path, text: str) -> None:
+    """Replace a small state file atomically: a kill -9 leaves the old record or the new one."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)

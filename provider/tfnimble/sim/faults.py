@@ -12,6 +12,8 @@ from __future__ import annotations
 import random
 import re
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -139,7 +141,15 @@ def parse_cli_rule(text: str) -> Rule:
 
 
 class Faults:
-    def __init__(self, rules: list[Rule] | None = None, seed: int | None = None) -> None:
+    def __init__(
+        self,
+        rules: list[Rule] | None = None,
+        seed: int | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        # applies an injected latency (outside any lock); tests replace it to observe or hold
+        # requests instead of measuring wall-clock time
+        self.sleep = sleep
         self._lock = threading.Lock()
         self._rules: list[Rule] = list(rules or [])
         self._seed = seed

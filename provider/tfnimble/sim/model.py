@@ -182,7 +182,7 @@ class Model:
             if guid is None:
                 guid = secrets.token_hex(8)
                 tx.set_meta("group_uid", guid)
-                tx.set_meta("created", str(now()))
+                tx.set_meta("created", str(int(clock())))
             self.guid = guid
             if not tx.list("group"):
                 create_inventory(self, tx)
@@ -196,12 +196,12 @@ class Model:
 
     # ----- persistence helpers -------------------------------------------------------------
     def save(self, tx: Tx, doc: Doc) -> None:
-        doc["last_modified"] = now()
+        doc["last_modified"] = int(self.clock())
         tx.put(doc, scope=_scope_of(doc), name=_name_of(doc))
 
     def new_doc(self, tx: Tx, obj_type: str, **fields: Any) -> Doc:
         obj_id = make_id(PREFIX[obj_type], self.guid, tx.next_seq(obj_type))
-        t = now()
+        t = int(self.clock())
         doc: Doc = {"id": obj_id, "type": obj_type, "creation_time": t, "last_modified": t}
         doc.update(fields)
         return doc

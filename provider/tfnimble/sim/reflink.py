@@ -11,11 +11,13 @@ import contextlib
 import fcntl
 import logging
 import os
+import re
 import struct
 import threading
+import time
 from pathlib import Path
 
-from .dptools import DataPlaneError, check_id, run
+from .dptools import DataPlaneError, check_id, run, write_record
 
 log = logging.getLogger("tfnimble.sim.dataplane")
 
@@ -92,6 +94,44 @@ def file_extents(path: Path) -> list[tuple[int, int, int]]:
     return out
 
 
+def mount_source(mountpoint: Path) -> str | None:
+    """What is mounted at ``mountpoint`` (the topmost mount), from /proc/self/mountinfo."""
+    try:
+        lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return None
+    source = None
+    for line in lines:
+        left, _, right = line.partition(" - ")
+        fields, rest = left.split(), right.split()
+        if len(fields) >= 5 and len(rest) >= 2 and _unescape(fields[4]) == str(mountpoint):
+            source = _unescape(rest[1])
+    return source
+
+
+def _unescape(text: str) -> str:
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), text)
+
+
+def loop_backing_file(device: str) -> str | None:
+    try:
+        path = Path("/sys/block", os.path.basename(device), "loop", "backing_file")
+        return path.read_text().strip()
+    except OSError:
+        return None
+
+
+def loops_backed_by(image: Path) -> list[str]:
+    """The loop devices attached to ``image`` (and to nothing else)."""
+    try:
+        names = sorted(os.listdir("/sys/block"))
+    except OSError:
+        return []
+    return [
+        f"/dev/{n}" for n in names if n.startswith("loop") and loop_backing_file(n) == str(image)
+    ]
+
+
 class ReflinkPool:
     """The pool half of :class:`~tfnimble.sim.dataplane.DataPlane` (a mixin sharing its state)."""
 
@@ -104,11 +144,48 @@ class ReflinkPool:
     loop_mounted: bool
     _lock: threading.RLock
 
+    def _mount_record(self) -> Path:
+        return self.state_dir / "pool.mount"
+
+    def _reclaim_pool(self) -> list[str]:
+        """Unmount and detach the loop pool a dead owner of this state dir left behind.
+
+        Only a mount of our own ``pool.img`` (its loop device's backing file) is touched. If
+        it cannot be released, this raises rather than mount the image a second time (two
+        XFS instances on one image would corrupt it)."""
+        done: list[str] = []
+        image = self.pool_image
+        source = mount_source(self.pool_dir) if os.path.ismount(self.pool_dir) else None
+        if source is not None and loop_backing_file(source) == str(image):
+            proc = run(["umount", str(self.pool_dir)], timeout=60, check=False)
+            if proc.returncode != 0:
+                raise DataPlaneError(
+                    f"the pool {self.pool_dir} left by a dead nimble-sim is still busy "
+                    f"({proc.stderr.strip()}); stop what uses it (fuser -vm {self.pool_dir}) "
+                    "and start again"
+                )
+            done.append(f"unmounted {self.pool_dir} ({source})")
+        deadline = time.monotonic() + 10.0
+        while loops := loops_backed_by(image):
+            # umount detaches an autoclear loop device itself, a moment later
+            if time.monotonic() > deadline:
+                raise DataPlaneError(
+                    f"{', '.join(loops)} still attached to {image}; detach with losetup -d "
+                    "(mounting the image twice would corrupt it)"
+                )
+            for dev in loops:
+                if run(["losetup", "-d", dev], timeout=30, check=False).returncode == 0:
+                    done.append(f"detached {dev}")
+            time.sleep(0.05)
+        with contextlib.suppress(OSError):
+            self._mount_record().unlink()
+        return done
+
     def _setup_pool(self) -> None:
         is_root = os.geteuid() == 0
         if self.pool_mode != "dir" and os.path.ismount(self.pool_dir):
-            # left mounted by a crashed run of this very state dir: reuse it
-            self.loop_mounted = self.pool_image.exists()
+            # something other than our pool image is mounted there: use it, never unmount it
+            self.loop_mounted = False
             self.reflink = probe_reflink(self.pool_dir)
             return
         if self.pool_mode != "dir" and self.pool_image.exists():
@@ -146,6 +223,8 @@ class ReflinkPool:
             timeout=60,
         )
         self.loop_mounted = True
+        source = mount_source(self.pool_dir) or "?"
+        write_record(self._mount_record(), f"{source} {self.pool_dir}\n")
         self.reflink = probe_reflink(self.pool_dir)
 
     def _unmount_pool(self) -> None:
@@ -160,6 +239,8 @@ class ReflinkPool:
                 self.loop_mounted = False
                 raise DataPlaneError(f"umount {self.pool_dir} failed: {proc.stderr.strip()}")
         self.loop_mounted = False
+        with contextlib.suppress(OSError):
+            self._mount_record().unlink()
 
     def pool_stats(self) -> dict[str, int]:
         """Capacity of the pool filesystem: total, free and used bytes (statvfs)."""

@@ -16,6 +16,8 @@ import os
 import socket
 import ssl
 import threading
+import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -161,7 +163,10 @@ class SimServer:
         data_plane: DataPlane | None = None,
         tls_names: list[str] | None = None,
         durable: bool = True,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        """``clock`` is the model's time (session expiry, timestamps): tests pass one they
+        advance instead of sleeping."""
         self.state_dir = Path(state_dir)
         self.host = host
         self._port = port
@@ -180,6 +185,7 @@ class SimServer:
         self._data_plane = data_plane
         self._tls_names = tls_names or []
         self._durable = durable
+        self._clock = clock
         self._httpd: _HTTPSServer | None = None
         self._thread: threading.Thread | None = None
         self.store: Store | None = None
@@ -195,7 +201,7 @@ class SimServer:
         context.load_cert_chain(cert, key)
         self.store = Store(self.state_dir, durable=self._durable)
         try:
-            self.model = Model(self.store, self.config, self._data_plane)
+            self.model = Model(self.store, self.config, self._data_plane, clock=self._clock)
             if self._data_plane is not None:
                 self.model.replay_data_plane()
             self.app = App(self.model, self.faults)

@@ -8,6 +8,7 @@ exactly the given initiator names; an empty list means nobody may log in; ``["*"
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
 import re
@@ -20,11 +21,78 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .dptools import DataPlaneError, run
+from .dptools import DataPlaneError, proc_start_time, run, wait_gone, write_record
 
 log = logging.getLogger("tfnimble.sim.dataplane")
 
 _TGTADM_TIMEOUT = 20.0
+_SOCKET_DIR = "/var/run/tgtd"
+_TERM_GRACE = 1.0  # tgtd 1.0.85 ignores SIGTERM once its owner is gone: SIGKILL after this
+
+
+def _socket_inode(path: str) -> int | None:
+    """Inode of the unix socket bound to ``path`` (``/proc/net/unix``), None if none is."""
+    try:
+        lines = Path("/proc/net/unix").read_text().splitlines()[1:]
+    except OSError:
+        return None
+    for line in lines:
+        f = line.split()
+        if len(f) >= 8 and f[7] == path:
+            return int(f[6])
+    return None
+
+
+def _holds(pid: int, inode: int) -> bool:
+    want = f"socket:[{inode}]"
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            if os.readlink(f"/proc/{pid}/fd/{fd}") == want:
+                return True
+    return False
+
+
+def is_tgtd_of(pid: int, port: int, start: int = 0) -> bool:
+    """True only for a live ``tgtd ... -C port`` holding control socket ``port`` (and, when
+    ``start`` is given, started at that time: a recycled pid is some other process)."""
+    began = proc_start_time(pid)
+    if began is None or (start and began != start):
+        return False
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    if os.path.basename(argv[0]) != b"tgtd":
+        return False
+    if not any(a == b"-C" and b == str(port).encode() for a, b in itertools.pairwise(argv)):
+        return False
+    inode = _socket_inode(f"{_SOCKET_DIR}/socket.{port}")
+    return inode is not None and _holds(pid, inode)
+
+
+def _terminate(pid: int, port: int) -> None:
+    """SIGTERM, then SIGKILL, the tgtd ``pid`` (checked by the caller). Signals go through a
+    pidfd opened before the last check, so they reach that process or none."""
+    start = proc_start_time(pid)
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    try:
+        if start is None or not is_tgtd_of(pid, port, start):
+            return
+        for sig, grace in ((signal.SIGTERM, _TERM_GRACE), (signal.SIGKILL, 10.0)):
+            with contextlib.suppress(ProcessLookupError):
+                signal.pidfd_send_signal(pidfd, sig)
+            if wait_gone(pid, start, grace):
+                return
+        raise DataPlaneError(f"leftover tgtd pid {pid} survived SIGKILL")
+    finally:
+        os.close(pidfd)
 
 
 @dataclass
@@ -110,27 +178,36 @@ class Tgtd:
     def _pidfile(self) -> Path:
         return self.state_dir / "tgtd.pid"
 
-    def _kill_leftover_tgtd(self) -> None:
-        """A tgtd recorded in our own pid file by a crashed run of this state dir is ours."""
+    def _reclaim_tgtd(self) -> int | None:
+        """Stop the tgtd a dead owner of this state dir left running; return its pid.
+
+        Only the tgtd our own pid file names is touched, and only after checking it really is
+        that tgtd (same start time, ``tgtd ... -C PORT`` on its command line, holding that
+        control socket), so a recycled pid or another state dir's tgtd is never signalled."""
         pidfile = self._pidfile()
         try:
-            pid_s, port_s = pidfile.read_text().split()
-            pid, port = int(pid_s), int(port_s)
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except (OSError, ValueError):
+            fields = [int(x) for x in pidfile.read_text().split()]
+            pid, port = fields[0], fields[1]
+        except (OSError, ValueError, IndexError):
             with contextlib.suppress(OSError):
                 pidfile.unlink()
-            return
-        if cmdline and cmdline[0].endswith(b"tgtd") and str(port).encode() in cmdline:
-            log.warning("killing leftover tgtd pid %d (control port %d)", pid, port)
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-            for _ in range(100):
-                if not Path(f"/proc/{pid}").exists():
-                    break
-                time.sleep(0.05)
+            return None
+        start = fields[2] if len(fields) > 2 else 0
+        # pid 0: the owner died between choosing the control port and starting tgtd
+        candidates = [pid] if pid else [int(d) for d in os.listdir("/proc") if d.isdigit()]
+        stopped = None
+        for cand in candidates:
+            if is_tgtd_of(cand, port, start if pid else 0):
+                log.warning("stopping leftover tgtd pid %d (control port %d)", cand, port)
+                _terminate(cand, port)
+                stopped = cand
+        if not self._control_socket_in_use(port):
+            for suffix in ("", ".lock"):
+                with contextlib.suppress(OSError):
+                    os.unlink(f"{_SOCKET_DIR}/socket.{port}{suffix}")
         with contextlib.suppress(OSError):
             pidfile.unlink()
+        return stopped
 
     def _port_free(self, ip: str, port: int) -> bool:
         fam = socket.AF_INET6 if ":" in ip else socket.AF_INET
@@ -144,7 +221,7 @@ class Tgtd:
 
     @staticmethod
     def _control_socket_in_use(n: int) -> bool:
-        path = f"/var/run/tgtd/socket.{n}"
+        path = f"{_SOCKET_DIR}/socket.{n}"
         if not os.path.exists(path):
             return False
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
@@ -156,8 +233,7 @@ class Tgtd:
         return True
 
     def _start_tgtd(self) -> None:
-        self._kill_leftover_tgtd()
-        os.makedirs("/var/run/tgtd", exist_ok=True)
+        os.makedirs(_SOCKET_DIR, exist_ok=True)
         if not self._port_free(self.portal_ip, self.portal_port):
             raise DataPlaneError(f"iSCSI portal {self.portal} is already in use")
         logf = open(self.state_dir / "tgtd.log", "ab")  # noqa: SIM115 - closed below
@@ -180,6 +256,8 @@ class Tgtd:
                     "-C",
                     str(n),
                 ]
+                # recorded before tgtd exists, so a kill -9 right after Popen leaves a trace
+                write_record(self._pidfile(), f"0 {n} 0\n")
                 try:
                     proc = subprocess.Popen(
                         argv,
@@ -191,7 +269,8 @@ class Tgtd:
                 except FileNotFoundError as exc:
                     raise DataPlaneError("tgtd is not installed (Debian package tgt)") from exc
                 self._tgtd, self.tgt_control_port = proc, n
-                self._pidfile().write_text(f"{proc.pid} {n}\n")
+                started = proc_start_time(proc.pid) or 0
+                write_record(self._pidfile(), f"{proc.pid} {n} {started}\n")
                 if self._wait_tgtd_ready(proc, timeout=10.0):
                     portals = self.portals()
                     want = f"{self.portal_ip}:{self.portal_port}"
@@ -263,7 +342,7 @@ class Tgtd:
             if n is not None:
                 for suffix in ("", ".lock"):
                     with contextlib.suppress(OSError):
-                        os.unlink(f"/var/run/tgtd/socket.{n}{suffix}")
+                        os.unlink(f"{_SOCKET_DIR}/socket.{n}{suffix}")
 
     def _tgtadm(self, *args: str, check: bool = True, lld: bool = True) -> str:
         if self._tgtd is None or self.tgt_control_port is None:

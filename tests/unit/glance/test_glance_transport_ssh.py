@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from testbed.caps import missing
 from tfnimble.glance.transport import CommandTimeout, Transport
 from tfnimble.glance.transport.ssh import AuthenticationFailed, HostKeyError, SSHTransport
 
@@ -53,18 +54,12 @@ def _keygen(path: Path) -> None:
     )
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(reason)
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
     if not os.path.exists(SSHD) or shutil.which("ssh-keygen") is None:
-        _unavailable("openssh-server is not installed (apt-get install openssh-server)")
+        missing("openssh-server is not installed (apt-get install openssh-server)")
     if os.geteuid() != 0:
-        _unavailable("sshd test needs root (sshd privilege separation)")
+        missing("sshd test needs root (sshd privilege separation)")
     d = tmp_path_factory.mktemp("sshd")
     _keygen(d / "host")
     _keygen(d / "client")
@@ -88,7 +83,7 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     log.flush()
-                    _unavailable(f"sshd did not start: {(d / 'sshd.log').read_text()[-500:]}")
+                    missing(f"sshd did not start: {(d / 'sshd.log').read_text()[-500:]}")
                 time.sleep(0.05)
         host_pub = (d / "host.pub").read_text().split()
         yield Sshd(

@@ -21,8 +21,7 @@ from tfnimble.nimble.client import (
     snapshots,
     volumes,
 )
-
-server = pytest.importorskip("tfnimble.sim.server", reason="nimble-sim server not available")
+from tfnimble.sim import server
 
 USER, PASSWORD = "admin", "sim-Pa55word"
 
