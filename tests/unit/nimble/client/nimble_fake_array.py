@@ -77,6 +77,8 @@ class FakeArray(requests.adapters.BaseAdapter):
     logins: int = 0
     in_flight: int = 0
     max_in_flight: int = 0
+    #: when set, every request waits here after counting itself in flight
+    gate: threading.Event | None = None
     objects: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     now: Callable[[], float] = time.time
 
@@ -152,6 +154,8 @@ class FakeArray(requests.adapters.BaseAdapter):
         try:
             if self.delay:
                 time.sleep(self.delay)
+            if self.gate is not None:
+                self.gate.wait(60)
             return self._respond(request, fault, path, query, body, token)
         finally:
             with self._lock:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -172,9 +173,19 @@ def test_max_concurrency_is_honoured(
 ) -> None:
     client = make_client(max_concurrency=4)
     client.login()
-    fake.delay = 0.02
+    # Hold every request inside the array until four are in flight, then let them all go:
+    # the limit is reached for certain, and any fifth request that got past the client's
+    # limit in the meantime is counted (no timing margin involved).
+    fake.gate = threading.Event()
     with ThreadPoolExecutor(30) as pool:
-        list(pool.map(lambda _: volumes.list_volumes(client), range(30)))
+        done = [pool.submit(volumes.list_volumes, client) for _ in range(30)]
+        for _ in range(6000):
+            if fake.in_flight >= 4:
+                break
+            time.sleep(0.005)
+        fake.gate.set()
+        for f in done:
+            f.result()
     assert fake.max_in_flight == 4
 
 
