@@ -18,6 +18,7 @@ from . import diagnostics as diag
 
 if TYPE_CHECKING:
     from .client import InitiatorGroup, NimbleClient, Snapshot, Volume
+    from .client.leftovers import LeftoverNotAdopted
 
 T = TypeVar("T")
 
@@ -70,11 +71,41 @@ def call(
 ) -> T:
     """Run one client call; a NimbleError becomes a diagnostic naming the object."""
     from .client import NimbleError
+    from .client.leftovers import LeftoverNotAdopted
 
     try:
         return fn()
+    except LeftoverNotAdopted as err:
+        raise leftover_refused(err) from err
     except NimbleError as err:
         raise diag.api_error(action, kind, name, err, path, ARGS) from err
+
+
+def leftover_refused(err: LeftoverNotAdopted, kind: str | None = None) -> DiagnosticError:
+    """A create met an object of the same name that may not be adopted: name it, say why,
+    and give the import command and ``import {}`` block that take it over. ``kind`` is the
+    resource's (default: the object's)."""
+    resource = "nimble_" + (kind or err.kind).replace(" ", "_")
+    why = "; ".join(err.problems)
+    detail = (
+        f'Could not create {err.kind} "{err.name}": the array already has a {err.kind} of that '
+        f"name (ID {err.object_id}), and it was not adopted because {why}.\n\n"
+        "A volume left by an interrupted run of this configuration is adopted only when it "
+        "carries this provider's marker, matches this resource and nothing happened to it "
+        "since (see the provider documentation, \"Crashes and recovery\").\n\n"
+        f"If this resource should manage it as it is, import it (ADDRESS is this {resource}'s "
+        'address, shown after "with" below):\n'
+        f"  terraform import 'ADDRESS' {err.object_id}\n"
+        "or add this block to the configuration and apply again:\n"
+        f"  import {{\n    to = ADDRESS\n    id = \"{err.object_id}\"\n  }}\n"
+        f"Otherwise rename this resource, or delete that {err.kind} on the array.\n\n"
+        f"Original error: {err}"
+    )
+    return DiagnosticError(f"{diag_title(err.kind)} Already Exists", detail)
+
+
+def diag_title(kind: str) -> str:
+    return " ".join(w.capitalize() for w in kind.split())
 
 
 def create(ctx: Context, fn: Callable[[], T], kind: str, name: str) -> T:

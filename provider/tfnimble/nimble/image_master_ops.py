@@ -202,6 +202,7 @@ def create_volume(
             perfpolicy_id=policy_id,
             description=description,
             online=True,
+            never_adopt="an image master writes only into a volume created by this apply",
         ),
         "create",
         KIND,
