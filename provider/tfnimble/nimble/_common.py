@@ -8,6 +8,7 @@ provider process answers Terraform's schema calls without loading it.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -266,7 +267,8 @@ def find_initiator_group(
     )
 
 
-def clones_of_volume(ctx: Context, vol_id: str) -> list[str]:
+def clones_of_volume(ctx: Context, vol_id: str) -> dict[str, str]:
+    """{id: name} of every clone made from a snapshot of the volume."""
     from .client import BadRequest, volumes
 
     c = client(ctx)
@@ -274,40 +276,75 @@ def clones_of_volume(ctx: Context, vol_id: str) -> list[str]:
         found = volumes.list_volumes(c, {"parent_vol_id": vol_id})
     except BadRequest:
         found = volumes.list_volumes(c)
-    return sorted(v.name for v in found if v.parent_vol_id == vol_id and v.id != vol_id)
+    return {v.id: v.name for v in found if v.parent_vol_id == vol_id and v.id != vol_id}
+
+
+def delete_after_dependents(
+    ctx: Context,
+    obj_id: str,
+    delete: Callable[[], None],
+    dependents: Callable[[], dict[str, str]],
+    codes: tuple[str, ...],
+    refuse: Callable[[list[str], BaseException], DiagnosticError],
+) -> None:
+    """Run `delete`; while the array refuses it (a Conflict with one of `codes`) because
+    `dependents()` ({id: name}) exist, wait for those that this run deletes (see
+    ``dependents``) and try again; `refuse` names what remains."""
+    from .client import Conflict
+    from .dependents import wait_until_gone
+
+    remaining_s = ctx.remaining()
+    deadline = time.monotonic() + remaining_s if remaining_s is not None else None
+    while True:
+        try:
+            delete()
+            return
+        except Conflict as err:
+            if err.code not in codes:
+                raise
+            refused = err
+        left = wait_until_gone(obj_id, dependents, ctx.stop_event, deadline, ctx.logger)
+        if left:
+            raise refuse(sorted(left.values()), refused) from refused
+        ctx.check(f"deleting {obj_id}")
 
 
 def delete_volume(ctx: Context, vol_id: str, name: str, kind: str, was_online: bool) -> None:
-    """Offline, then delete; a volume already gone is fine; clones are explained. A refused
-    delete brings the volume back online, so a failed destroy leaves it as it was."""
-    from .client import Conflict, NimbleError, NotFound, volumes
+    """Offline, then delete; a volume already gone is fine; clones deleted in the same run are
+    waited for, others explained. A refused delete brings the volume back online, so a failed
+    destroy leaves it as it was."""
+    from .client import NimbleError, NotFound, volumes
+    from .dependents import deleting
 
     c = client(ctx)
     ctx.check(f"deleting {kind} {name}")
-    try:
-        volumes.set_volume_online(c, vol_id, False)
-    except NotFound:
-        return
-    except NimbleError as err:
-        raise diag.api_error("delete", kind, name, err) from err
-    try:
-        ctx.check(f"deleting {kind} {name}")
+    with deleting(vol_id):
         try:
-            volumes.delete_volume(c, vol_id, missing_ok=True)
-        except Conflict as err:
-            if err.code == "SM_vol_has_clone":
-                clones = clones_of_volume(ctx, vol_id)
-                raise diag.has_clones("volume", name, clones, err) from err
-            raise diag.api_error("delete", kind, name, err) from err
+            volumes.set_volume_online(c, vol_id, False)
+        except NotFound:
+            return
         except NimbleError as err:
             raise diag.api_error("delete", kind, name, err) from err
-    except BaseException:
-        if was_online:
+        try:
+            ctx.check(f"deleting {kind} {name}")
             try:
-                volumes.set_volume_online(c, vol_id, True)
-            except NimbleError:
-                pass
-        raise
+                delete_after_dependents(
+                    ctx,
+                    vol_id,
+                    lambda: volumes.delete_volume(c, vol_id, missing_ok=True),
+                    lambda: clones_of_volume(ctx, vol_id),
+                    ("SM_vol_has_clone",),
+                    lambda clones, err: diag.has_clones("volume", name, clones, err),
+                )
+            except NimbleError as err:
+                raise diag.api_error("delete", kind, name, err) from err
+        except BaseException:
+            if was_online:
+                try:
+                    volumes.set_volume_online(c, vol_id, True)
+                except NimbleError:
+                    pass
+            raise
 
 
 # --- volumes, clones and image masters ----------------------------------------------------------
