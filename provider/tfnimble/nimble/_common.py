@@ -93,12 +93,12 @@ def leftover_refused(err: LeftoverNotAdopted, kind: str | None = None) -> Diagno
         f"name (ID {err.object_id}), and it was not adopted because {why}.\n\n"
         "A volume left by an interrupted run of this configuration is adopted only when it "
         "carries this provider's marker, matches this resource and nothing happened to it "
-        "since (see the provider documentation, \"Crashes and recovery\").\n\n"
+        'since (see the provider documentation, "Crashes and recovery").\n\n'
         f"If this resource should manage it as it is, import it (ADDRESS is this {resource}'s "
         'address, shown after "with" below):\n'
         f"  terraform import 'ADDRESS' {err.object_id}\n"
         "or add this block to the configuration and apply again:\n"
-        f"  import {{\n    to = ADDRESS\n    id = \"{err.object_id}\"\n  }}\n"
+        f'  import {{\n    to = ADDRESS\n    id = "{err.object_id}"\n  }}\n'
         f"Otherwise rename this resource, or delete that {err.kind} on the array.\n\n"
         f"Original error: {err}"
     )

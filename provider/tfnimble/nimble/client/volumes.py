@@ -44,7 +44,8 @@ def _create(
     """Create (or, after a lost response, adopt) a volume or clone named ``body["name"]``,
     marked as this provider's (``leftovers.marker_metadata``).
 
-    When the array answers ``SM_eexist``, the volume in the way is adopted if neither
+    An object found after a lost response must pass the same test as a leftover (this
+    call's own object always does). When the array answers ``SM_eexist``, the volume in the way is adopted if neither
     ``leftovers.untouched_problems`` nor ``mismatch`` find anything against it (the object a
     killed run left behind) and ``never_adopt`` (a reason) is not given; else
     ``LeftoverNotAdopted`` says why.
@@ -59,7 +60,7 @@ def _create(
             name=name,
             parse=_VOLUMES.parse,
             find=lambda: find_volume_by_name(client, name),
-            mismatch=mismatch,
+            mismatch=lambda v: next(iter(leftover_problems(client, v, mismatch)), None),
         )
     except Conflict as err:
         if err.code != leftovers.EEXIST:
@@ -74,7 +75,10 @@ def _create(
     if problems:
         raise leftovers.not_adopted(conflict, kind, name, found.id, problems) from conflict
     log.warning(
-        "create %s %s: adopted %s, left untouched by an interrupted earlier run", kind, name, found.id
+        "create %s %s: adopted %s, left untouched by an interrupted earlier run",
+        kind,
+        name,
+        found.id,
     )
     return found
 
