@@ -29,9 +29,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from . import dependents
+from . import dependents, temp_access
 from . import imagewrite as iw
-from . import temp_access
 
 if TYPE_CHECKING:
     from .client import NimbleClient, NimbleError, Snapshot, Volume

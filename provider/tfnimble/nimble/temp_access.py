@@ -18,8 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .client import InitiatorGroup, NimbleClient
@@ -124,17 +123,10 @@ def remove_leftovers(cl: NimbleClient, log: logging.Logger) -> list[str]:
     for group in groups:
         if not is_leftover(group):
             continue
-        gid = group.id
-        steps: list[Callable[[], Any]] = [
-            lambda: [
-                acrs.delete_access_control_record(cl, a.id, missing_ok=True)
-                for a in acrs.list_access_control_records(cl, initiator_group_id=gid)
-            ],
-            lambda: igs.delete_initiator_group(cl, gid, missing_ok=True),
-        ]
         try:
-            for step in steps:
-                step()
+            for acr in acrs.list_access_control_records(cl, initiator_group_id=group.id):
+                acrs.delete_access_control_record(cl, acr.id, missing_ok=True)
+            igs.delete_initiator_group(cl, group.id, missing_ok=True)
         except NimbleError as err:
             log.warning("cannot remove leftover temporary group %s: %s", group.name, err)
             continue

@@ -31,9 +31,9 @@ __all__ = [
     "MARKER_KEY",
     "MARKER_VALUE",
     "LeftoverNotAdopted",
-    "not_adopted",
     "has_marker",
     "marker_metadata",
+    "not_adopted",
     "untouched_problems",
 ]
 

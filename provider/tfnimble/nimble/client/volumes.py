@@ -44,11 +44,11 @@ def _create(
     """Create (or, after a lost response, adopt) a volume or clone named ``body["name"]``,
     marked as this provider's (``leftovers.marker_metadata``).
 
-    An object found after a lost response must pass the same test as a leftover (this
-    call's own object always does). When the array answers ``SM_eexist``, the volume in the way is adopted if neither
-    ``leftovers.untouched_problems`` nor ``mismatch`` find anything against it (the object a
-    killed run left behind) and ``never_adopt`` (a reason) is not given; else
-    ``LeftoverNotAdopted`` says why.
+    An object found after a lost response must pass the same test as a leftover (this call's
+    own object always does). When the array answers ``SM_eexist``, the volume in the way is
+    adopted if neither ``leftovers.untouched_problems`` nor ``mismatch`` find anything against
+    it (the object a killed run left behind) and ``never_adopt`` (a reason) is not given;
+    else ``LeftoverNotAdopted`` says why.
     """
     name = str(body["name"])
     marked = {**body, "metadata": leftovers.marker_metadata()}
