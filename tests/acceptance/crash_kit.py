@@ -17,8 +17,27 @@ from typing import Any
 from harness import TERRAFORM, Harness
 from nimble_fixtures import PROVIDER_BLOCK, Sim
 
+
+def master_hcl(name_prefix: str) -> str:
+    """The provider block, a 1 GiB master volume `<name_prefix>-master` and its snapshot."""
+    return (
+        PROVIDER_BLOCK
+        + f"""
+resource "nimble_volume" "master" {{
+  name     = "{name_prefix}-master"
+  size_mib = 1024
+}}
+
+resource "nimble_snapshot" "base" {{
+  name      = "base"
+  volume_id = nimble_volume.master.id
+}}
+"""
+    )
+
+
 FANOUT = (
-    PROVIDER_BLOCK
+    master_hcl("${var.prefix}")
     + """
 terraform {
   backend "http" {}
@@ -26,16 +45,6 @@ terraform {
 
 variable "prefix" { type = string }
 variable "clones" { type = number }
-
-resource "nimble_volume" "master" {
-  name     = "${var.prefix}-master"
-  size_mib = 1024
-}
-
-resource "nimble_snapshot" "base" {
-  name      = "base"
-  volume_id = nimble_volume.master.id
-}
 
 resource "nimble_clone_volume" "c" {
   count       = var.clones

@@ -7,12 +7,15 @@ snapshot destroyed with its unreferenced clones goes in one run.
 
 from __future__ import annotations
 
+import shutil
+import threading
 from pathlib import Path
 
 import pytest
-from crash_kit import StateServer, prepare, reset, run_trial
-from harness import Harness
-from nimble_fixtures import PROVIDER_BLOCK, Sim
+from crash_kit import StateServer, master_hcl, prepare, reset, run_trial
+from harness import Case, Harness, Step
+from nimble_fixtures import DataPlaneSim, DiskImage, Sim
+from nimble_hcl import config, resource
 
 CLONES = 60
 TRIALS = 3
@@ -40,18 +43,8 @@ def test_acc_interrupted_fanout_converges(tf: Harness, sim: Sim, how: str) -> No
 
 def refusal_config(prefix: str) -> str:
     return (
-        PROVIDER_BLOCK
+        master_hcl(prefix)
         + f"""
-resource "nimble_volume" "master" {{
-  name     = "{prefix}-master"
-  size_mib = 1024
-}}
-
-resource "nimble_snapshot" "base" {{
-  name      = "base"
-  volume_id = nimble_volume.master.id
-}}
-
 variable "keys" {{
   type = list(string)
 }}
@@ -146,17 +139,7 @@ def test_acc_snapshot_and_unreferenced_clones_destroy_in_one_run(tf: Harness, si
     literal ID, so nothing orders their deletes before the snapshot's."""
     prefix = sim.unique("order")
     before = sim.inventory()
-    master = f"""{PROVIDER_BLOCK}
-resource "nimble_volume" "master" {{
-  name     = "{prefix}-master"
-  size_mib = 1024
-}}
-
-resource "nimble_snapshot" "base" {{
-  name      = "base"
-  volume_id = nimble_volume.master.id
-}}
-"""
+    master = master_hcl(prefix)
 
     def with_clones(state_snapshot_id: str) -> str:
         return master + "".join(
@@ -182,3 +165,96 @@ resource "nimble_clone_volume" "c{i}" {{
     res = tf.terraform("destroy", "-auto-approve", "-no-color", "-input=false", env=env)
     assert "Destroy complete! Resources: 14 destroyed." in res.output
     sim.back_to(before)()
+
+
+def test_acc_image_write_uses_its_own_group_and_removes_leftovers(
+    tf: Harness, sim_dp: DataPlaneSim, disk_image: DiskImage, tmp_path: Path
+) -> None:
+    """A production group holding the writer's IQN is not used or touched; the temporary group
+    a killed image write left (its owner process is gone) goes with its access record."""
+    import subprocess
+    import sys
+
+    from tfnimble.nimble import temp_access as ta
+    from tfnimble.nimble.client import access_control_records as acrs
+    from tfnimble.nimble.client import initiator_groups as igs
+    from tfnimble.nimble.client import volumes
+
+    cl, iqn = sim_dp.client, "iqn.2026-11.io.ito:acc-crash-writer"
+    before = sim_dp.inventory()
+    prod_vol = volumes.create_volume(cl, sim_dp.unique("prodvol"), 64)
+    killed_vol = volumes.create_volume(cl, sim_dp.unique("killedvol"), 64)
+    prod = igs.create_initiator_group(cl, sim_dp.unique("prod"), [iqn])
+    prod_acr = acrs.create_access_control_record(cl, prod_vol.id, prod.id)
+    prod = igs.get_initiator_group(cl, prod.id)  # as it is with its access record
+    assert prod is not None
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    owner = ta.owner_token(dead.pid)
+    dead.wait()
+    leftover = igs.create_initiator_group(
+        cl,
+        ta.TEMP_PREFIX + "0dead0ff",
+        [iqn],
+        description=ta.TEMP_DESCRIPTION + "killed-master",
+        metadata=[(ta.TEMP_KEY, ta.TEMP_VALUE), (ta.OWNER_KEY, owner)],
+    )
+    leftover_acr = acrs.create_access_control_record(cl, killed_vol.id, leftover.id)
+    name = sim_dp.unique("master")
+    src = tmp_path / "image.qcow2"
+    shutil.copy(disk_image.qcow2, src)
+
+    seen_on_prod: set[str] = set()
+    done = threading.Event()
+
+    def watch_prod() -> None:
+        # While the image is written (seconds over iSCSI), the production group gets no record.
+        while not done.is_set():
+            seen_on_prod.update(
+                a.id for a in acrs.list_access_control_records(cl, initiator_group_id=prod.id)
+            )
+            done.wait(0.02)
+
+    watcher = threading.Thread(target=watch_prod, daemon=True)
+
+    def production_untouched_leftover_gone(_state: object) -> None:
+        done.set()
+        watcher.join(timeout=10)
+        assert seen_on_prod == {prod_acr.id}
+        assert igs.get_initiator_group(cl, prod.id) == prod
+        assert acrs.get_access_control_record(cl, prod_acr.id) == prod_acr
+        assert acrs.list_access_control_records(cl, initiator_group_id=prod.id) == [prod_acr]
+        assert igs.get_initiator_group(cl, leftover.id) is None
+        assert acrs.get_access_control_record(cl, leftover_acr.id) is None
+        temps = [g.name for g in igs.list_initiator_groups(cl) if ta.is_temporary(g)]
+        assert temps == [], temps  # the write's own group is gone too
+
+    try:
+        tf.run(
+            Case(
+                env=sim_dp.env(),
+                steps=[
+                    Step(
+                        config=config(
+                            resource(
+                                "nimble_image_master",
+                                "test",
+                                name=name,
+                                source=str(src),
+                                initiator_name=iqn,
+                            )
+                        ),
+                        preconfig=watcher.start,
+                        checks=[production_untouched_leftover_gone],
+                    )
+                ],
+            )
+        )
+    finally:
+        done.set()
+        acrs.delete_access_control_record(cl, prod_acr.id, missing_ok=True)
+        igs.delete_initiator_group(cl, prod.id, missing_ok=True)
+        acrs.delete_access_control_record(cl, leftover_acr.id, missing_ok=True)
+        igs.delete_initiator_group(cl, leftover.id, missing_ok=True)
+        for vol in (prod_vol, killed_vol):
+            volumes.offline_and_delete_volume(cl, vol.id, force=True)
+    sim_dp.back_to(before)()

@@ -67,41 +67,25 @@ def test_created_volumes_carry_the_marker_and_the_array_filters_on_it(
     clone = volumes.clone_volume(nc, "marked-clone", snap.id)
     assert has_marker(clone.raw)
     assert has_marker(volumes.get_volume(nc, clone.id).raw)  # type: ignore[union-attr]
-    rows = nc.request(
-        "POST",
-        "/volumes/detail",
-        body={
-            "data": {
-                "_constructor": "AdvancedCriteria",
-                "operator": "and",
-                "criteria": [
-                    {"fieldName": f"metadata.{MARKER_KEY}", "operator": "equals", "value": ""},
-                ],
-            },
-            "operationType": "fetch",
-        },
-    )["data"]
-    assert rows == []  # the marker's value is not empty
-    rows = nc.request(
-        "POST",
-        "/volumes/detail",
-        body={
-            "data": {
-                "_constructor": "AdvancedCriteria",
-                "operator": "and",
-                "criteria": [
-                    {"fieldName": "name", "operator": "equals", "value": "marked-clone"},
-                    {
-                        "fieldName": f"metadata.{MARKER_KEY}",
-                        "operator": "equals",
-                        "value": "terraform-provider-nimble",
-                    },
-                ],
-            },
-            "operationType": "fetch",
-        },
-    )["data"]
+    marker = {"fieldName": f"metadata.{MARKER_KEY}", "operator": "equals"}
+    assert _fetch(nc, [{**marker, "value": ""}]) == []  # the marker's value is not empty
+    rows = _fetch(
+        nc,
+        [
+            {"fieldName": "name", "operator": "equals", "value": "marked-clone"},
+            {**marker, "value": "terraform-provider-nimble"},
+        ],
+    )
     assert [r["id"] for r in rows] == [clone.id]
+
+
+def _fetch(nc: NimbleClient, criteria: list[dict[str, str]]) -> list[Any]:
+    """The volumes matching all `criteria` (the array's advanced-criteria fetch)."""
+    body = {
+        "data": {"_constructor": "AdvancedCriteria", "operator": "and", "criteria": criteria},
+        "operationType": "fetch",
+    }
+    return list(nc.request("POST", "/volumes/detail", body=body)["data"])
 
 
 def test_an_untouched_marked_clone_is_adopted(nc: NimbleClient, snap: Any) -> None:
