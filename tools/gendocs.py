@@ -7,7 +7,9 @@ Pages: docs/<provider>/index.md, docs/<provider>/resources/<type>.md,
 docs/<provider>/data-sources/<type>.md. Each has the description, Example Usage
 (examples/resources/<type>/resource.tf or examples/data-sources/<type>/data-source.tf),
 the schema split into Required / Optional / Read-Only with nested blocks as their own
-sections, and Import (examples/resources/<type>/import.sh).
+sections, and Import (examples/resources/<type>/import.sh). A provider page ends with its
+hand-written sections, examples/provider/<provider>/*.md in name order (each starts with its
+own "## Title").
 """
 
 from __future__ import annotations
@@ -123,12 +125,21 @@ def _example(path: Path) -> list[str]:
     return ["## Example Usage", "", "```terraform", path.read_text().rstrip(), "```", ""]
 
 
-def render(kind: str, type_full: str, schema: Schema, example: Path, imp: Path | None) -> str:
+def render(
+    kind: str,
+    type_full: str,
+    schema: Schema,
+    example: Path,
+    imp: Path | None,
+    sections: list[Path] | None = None,
+) -> str:
     lines = [HEADER, f"# {type_full} ({kind})", "", " ".join(schema.description.split()) or "", ""]
     lines += _example(example)
     lines += _schema_sections(schema.block, "nestedatt", None)
     if imp is not None and imp.exists():
         lines += ["## Import", "", "```shell", imp.read_text().rstrip(), "```", ""]
+    for section in sections or []:
+        lines += [section.read_text().rstrip(), ""]
     text = "\n".join(lines)
     while "\n\n\n" in text:
         text = text.replace("\n\n\n", "\n\n")
@@ -149,6 +160,7 @@ def generate() -> dict[Path, str]:
             provider.schema(),
             ex / "provider" / pname / "provider.tf",
             None,
+            sorted((ex / "provider" / pname).glob("*.md")),
         )
         for rcls in provider.resources():
             full = f"{pname}_{rcls.TYPE_NAME}"
