@@ -15,7 +15,12 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-sys.path[:0] = [str(HERE), str(ROOT / "tests"), str(ROOT / "tests/acceptance")]
+sys.path[:0] = [
+    str(HERE),
+    str(ROOT / "tests"),
+    str(ROOT / "tests/acceptance"),
+    str(ROOT / "tools/release"),
+]
 
 import releasekit  # noqa: E402
 from nimble_fixtures import Sim, start_sim  # noqa: E402

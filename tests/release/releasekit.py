@@ -24,9 +24,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tools" / "release"))
 
-import layout  # noqa: E402
 
 TERRAFORM = shutil.which("terraform") or "terraform"
 
@@ -54,8 +52,17 @@ def throwaway_key(gnupghome: Path) -> str:
     gnupghome.mkdir(mode=0o700)
     env = {**os.environ, "GNUPGHOME": str(gnupghome)}
     subprocess.run(
-        ["gpg", "--batch", "--passphrase", "", "--quick-gen-key"]
-        + ["tfnimble release test <release-test@tfnimble.invalid>", "rsa3072", "sign", "1d"],
+        [
+            "gpg",
+            "--batch",
+            "--passphrase",
+            "",
+            "--quick-gen-key",
+            "tfnimble release test <release-test@tfnimble.invalid>",
+            "rsa3072",
+            "sign",
+            "1d",
+        ],
         check=True,
         capture_output=True,
         env=env,
@@ -76,8 +83,16 @@ def build_release(base: Path) -> Release:
     dist = base / "dist"
     started = time.monotonic()
     subprocess.run(
-        [sys.executable, str(ROOT / "tools/release/build.py")]
-        + ["--dist", str(dist), "--work", str(base / "work"), "--gpg-key", key_id],
+        [
+            sys.executable,
+            str(ROOT / "tools/release/build.py"),
+            "--dist",
+            str(dist),
+            "--work",
+            str(base / "work"),
+            "--gpg-key",
+            key_id,
+        ],
         check=True,
         capture_output=True,
         env={**os.environ, "GNUPGHOME": str(gnupghome)},

@@ -36,9 +36,7 @@ def fake_bundle(root: Path) -> Path:
 def test_hash1_is_go_dirhash() -> None:
     # dirhash.Hash1 by its definition: sha256 over "<hex>  <name>\n" lines sorted by name
     files = [("b/x", b"2"), ("a", b"1")]
-    lines = "".join(
-        f"{hashlib.sha256(c).hexdigest()}  {n}\n" for n, c in sorted(files)
-    ).encode()
+    lines = "".join(f"{hashlib.sha256(c).hexdigest()}  {n}\n" for n, c in sorted(files)).encode()
     want = "h1:" + base64.b64encode(hashlib.sha256(lines).digest()).decode()
     assert layout.hash1(files) == want
     assert layout.hash1(reversed(files)) == want

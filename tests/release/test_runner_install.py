@@ -10,12 +10,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import layout
+from harness import State
 from nimble_fixtures import Sim
 from releasekit import (
     TERRAFORM,
     Release,
     Server,
-    layout,
     lock_hashes,
     mirror_cli_config,
     run_watching_children,
@@ -23,8 +24,6 @@ from releasekit import (
     tf,
 )
 from test_nimble_fanout import assert_array_matches_state, clone_ids, fanout_config
-
-from harness import State
 
 ADDRESS = "registry.terraform.io/ito/nimble"
 
@@ -70,7 +69,14 @@ def test_network_mirror_install_and_apply_20_clones(
     lockdir = tmp_path / "lock"
     lockdir.mkdir()
     (lockdir / "main.tf").write_text(fanout_config())
-    tf(lockdir, env, "providers", "lock", "-platform=linux_amd64", f"-net-mirror={server.mirror_url}")
+    tf(
+        lockdir,
+        env,
+        "providers",
+        "lock",
+        "-platform=linux_amd64",
+        f"-net-mirror={server.mirror_url}",
+    )
     assert lock_hashes(lockdir, ADDRESS) == {h1}
 
     before = release_sim.volumes()
@@ -123,10 +129,33 @@ def test_registry_protocol_install(
     tf(lockdir, env, "providers", "lock", "-platform=linux_amd64")
     assert lock_hashes(lockdir, source) == hashes
 
-    res, exes = run_watching_children(
-        [TERRAFORM, "plan", "-input=false", "-no-color"], work, env
-    )
+    res, exes = run_watching_children([TERRAFORM, "plan", "-input=false", "-no-color"], work, env)
     assert res.returncode == 0, res.stdout + res.stderr
     assert "Plan: 22 to add" in res.stdout, res.stdout  # 20 clones, the master and its snapshot
     cache = work / ".terraform/providers" / source / release.version / "linux_amd64"
     assert exes == {os.path.realpath(cache / layout.executable_name("nimble", release.version))}
+
+
+def test_each_zip_is_a_complete_provider(release: Release, tmp_path: Path) -> None:
+    """Both zips run on their own, in a runner's environment, and answer as their provider."""
+    import subprocess
+    import zipfile
+
+    env = runner_env(tmp_path / "home", "", tmp_path / "none.pem")
+    for name in ("nimble", "glance"):
+        dest = tmp_path / name
+        with zipfile.ZipFile(
+            release.dist / layout.zip_name(name, release.version, "linux_amd64")
+        ) as zf:
+            for info in zf.infolist():
+                Path(zf.extract(info, dest)).chmod((info.external_attr >> 16) & 0o777)
+        exe = dest / layout.executable_name(name, release.version)
+        out = subprocess.run([exe, "--version"], env=env, capture_output=True, text=True)
+        assert out.stdout.strip() == f"terraform-provider-{name} {release.version}", out
+        # started by Terraform's rules but without its cookie: refuses, naming itself
+        out = subprocess.run([exe], env=env, capture_output=True, text=True)
+        assert out.returncode != 0 and f"terraform-provider-{name}" in out.stderr, out
+    renamed = tmp_path / "nimble" / "some-tool"
+    (tmp_path / "nimble" / layout.executable_name("nimble", release.version)).rename(renamed)
+    out = subprocess.run([renamed], env=env, capture_output=True, text=True)
+    assert out.returncode != 0 and "run it under one of those names" in out.stderr, out

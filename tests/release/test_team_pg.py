@@ -21,11 +21,10 @@ from pathlib import Path
 
 import pytest
 from conftest import pg_tools, require_release_tools
+from harness import State
 from nimble_fixtures import Sim
 from releasekit import TERRAFORM, Release, Server, loopback_ip, mirror_cli_config, runner_env, tf
 from test_nimble_fanout import assert_array_matches_state, clone_ids, fanout_config
-
-from harness import State
 from testbed import caps
 
 PG_USER = "tfstate"
@@ -79,8 +78,18 @@ def postgres() -> Iterator[Postgres]:
     run = {"check": True, "capture_output": True, "timeout": 120}
     try:
         subprocess.run(
-            [*as_user, tools["initdb"], "-D", str(base / "data"), "-U", PG_USER]
-            + [f"--pwfile={pwfile}", "-A", "scram-sha-256", "--no-sync"],
+            [
+                *as_user,
+                tools["initdb"],
+                "-D",
+                str(base / "data"),
+                "-U",
+                PG_USER,
+                f"--pwfile={pwfile}",
+                "-A",
+                "scram-sha-256",
+                "--no-sync",
+            ],
             **run,
         )
         opts = (
@@ -88,8 +97,18 @@ def postgres() -> Iterator[Postgres]:
             "-c fsync=off"
         )
         subprocess.run(
-            [*as_user, tools["pg_ctl"], "-D", str(base / "data"), "-l", str(base / "log")]
-            + ["-w", "-o", opts, "start"],
+            [
+                *as_user,
+                tools["pg_ctl"],
+                "-D",
+                str(base / "data"),
+                "-l",
+                str(base / "log"),
+                "-w",
+                "-o",
+                opts,
+                "start",
+            ],
             **run,
         )
         yield Postgres(ip, port, password)
@@ -170,7 +189,16 @@ def test_two_runners_share_pg_state_and_serialize_on_its_lock(
     holder = Prompted([TERRAFORM, "apply", "-no-color", "-input=true"], a, env)
     holder.wait_for_prompt()
     # While A holds the lock: B fails at once, saying why ...
-    loser = tf(b, env, "apply", "-auto-approve", "-no-color", "-input=false", "-lock-timeout=0s", check=False)
+    loser = tf(
+        b,
+        env,
+        "apply",
+        "-auto-approve",
+        "-no-color",
+        "-input=false",
+        "-lock-timeout=0s",
+        check=False,
+    )
     assert loser.returncode != 0
     assert "Error acquiring the state lock" in loser.stderr, loser.stdout + loser.stderr
     assert set(release_sim.volumes()) == before, "the loser changed the array"

@@ -113,9 +113,7 @@ def h1_of_zip(zip_path: Path) -> str:
 def h1_of_dir(root: Path) -> str:
     """`h1:` of an unpacked provider directory (Terraform's provider cache entry)."""
     return hash1(
-        (p.relative_to(root).as_posix(), p.read_bytes())
-        for p in root.rglob("*")
-        if p.is_file()
+        (p.relative_to(root).as_posix(), p.read_bytes()) for p in root.rglob("*") if p.is_file()
     )
 
 
