@@ -23,7 +23,7 @@ sys.path[:0] = [
 ]
 
 import releasekit  # noqa: E402
-from nimble_fixtures import Sim, start_sim  # noqa: E402
+from nimble_fixtures import sim  # noqa: E402, F401  (one nimble-sim per test module)
 from testbed import caps  # noqa: E402
 
 
@@ -62,17 +62,6 @@ def server(
         yield srv
     finally:
         srv.stop()
-
-
-@pytest.fixture(scope="session")
-def release_sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim]:
-    state = tmp_path_factory.mktemp("release-sim") / "state"
-    state.mkdir()
-    s = start_sim(state)
-    try:
-        yield s
-    finally:
-        s.stop()
 
 
 def pg_tools() -> dict[str, str]:

@@ -272,6 +272,11 @@ def runner_env(home: Path, cli_config: str, ca_file: Path, **extra: str) -> dict
     return env
 
 
+def mirror_runner(home: Path, server: Server, **extra: str) -> dict[str, str]:
+    """A runner that installs the ito providers from the release's network mirror."""
+    return runner_env(home, mirror_cli_config(server.mirror_url), server.ca.ca_file, **extra)
+
+
 def mirror_cli_config(url: str) -> str:
     return (
         "provider_installation {\n"

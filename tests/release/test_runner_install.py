@@ -18,7 +18,7 @@ from releasekit import (
     Release,
     Server,
     lock_hashes,
-    mirror_cli_config,
+    mirror_runner,
     run_watching_children,
     runner_env,
     tf,
@@ -44,14 +44,13 @@ def show(work: Path, env: dict[str, str]) -> State:
 
 
 def test_network_mirror_install_and_apply_20_clones(
-    release: Release, server: Server, release_sim: Sim, tmp_path: Path
+    release: Release, server: Server, sim: Sim, tmp_path: Path
 ) -> None:
-    prefix = release_sim.unique("rel")
-    env = runner_env(
+    prefix = sim.unique("rel")
+    env = mirror_runner(
         tmp_path / "home",
-        mirror_cli_config(server.mirror_url),
-        server.ca.ca_file,
-        **fanout_env(release_sim, prefix),
+        server,
+        **fanout_env(sim, prefix),
     )
     work = tmp_path / "work"
     work.mkdir()
@@ -79,7 +78,7 @@ def test_network_mirror_install_and_apply_20_clones(
     )
     assert lock_hashes(lockdir, ADDRESS) == {h1}
 
-    before = release_sim.volumes()
+    before = sim.volumes()
     res, exes = run_watching_children(
         [TERRAFORM, "apply", "-auto-approve", "-input=false", "-no-color"], work, env
     )
@@ -91,23 +90,23 @@ def test_network_mirror_install_and_apply_20_clones(
 
     state = show(work, env)
     assert len(clone_ids(state)) == 20
-    assert_array_matches_state(release_sim, prefix, state)
+    assert_array_matches_state(sim, prefix, state)
     plan = tf(work, env, "plan", "-detailed-exitcode", "-input=false", "-no-color", check=False)
     assert plan.returncode == 0, plan.stdout + plan.stderr
 
     tf(work, env, "destroy", "-auto-approve", "-input=false", "-no-color")
-    assert set(release_sim.volumes()) == set(before)
+    assert set(sim.volumes()) == set(before)
 
 
 def test_registry_protocol_install(
-    release: Release, server: Server, release_sim: Sim, tmp_path: Path
+    release: Release, server: Server, sim: Sim, tmp_path: Path
 ) -> None:
     source = f"{server.registry_host}/ito/nimble"
     env = runner_env(
         tmp_path / "home",
         "provider_installation {\n  direct {}\n}\n",
         server.ca.ca_file,
-        **fanout_env(release_sim, release_sim.unique("reg")),
+        **fanout_env(sim, sim.unique("reg")),
     )
     config = fanout_config().replace('source = "ito/nimble"', f'source = "{source}"')
     assert source in config
@@ -159,3 +158,24 @@ def test_each_zip_is_a_complete_provider(release: Release, tmp_path: Path) -> No
     (tmp_path / "nimble" / layout.executable_name("nimble", release.version)).rename(renamed)
     out = subprocess.run([renamed], env=env, capture_output=True, text=True)
     assert out.returncode != 0 and "run it under one of those names" in out.stderr, out
+
+
+def test_make_install_tree_locks_to_the_runners_hash(
+    release: Release, server: Server, tmp_path: Path
+) -> None:
+    """`make install` unpacks the same zips: a developer's lock file (filesystem mirror)
+    holds the h1: that runners get from the network mirror."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
+    from install_plugin import install_release
+
+    plugins = tmp_path / "plugins"
+    install_release(plugins, release.dist, release.version)
+    rc = f'provider_installation {{\n  filesystem_mirror {{\n    path = "{plugins}"\n  }}\n}}\n'
+    env = runner_env(tmp_path / "home", rc, server.ca.ca_file)
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "main.tf").write_text(fanout_config())
+    tf(work, env, "init", "-input=false", "-no-color")
+    assert lock_hashes(work, ADDRESS) == {release.h1("nimble")}

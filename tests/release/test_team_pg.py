@@ -23,7 +23,7 @@ import pytest
 from conftest import pg_tools, require_release_tools
 from harness import State
 from nimble_fixtures import Sim
-from releasekit import TERRAFORM, Release, Server, loopback_ip, mirror_cli_config, runner_env, tf
+from releasekit import TERRAFORM, Release, Server, loopback_ip, mirror_runner, tf
 from test_nimble_fanout import assert_array_matches_state, clone_ids, fanout_config
 from testbed import caps
 
@@ -161,14 +161,13 @@ class Prompted:
 
 
 def test_two_runners_share_pg_state_and_serialize_on_its_lock(
-    release: Release, server: Server, release_sim: Sim, postgres: Postgres, tmp_path: Path
+    release: Release, server: Server, sim: Sim, postgres: Postgres, tmp_path: Path
 ) -> None:
-    prefix = release_sim.unique("team")
-    env = runner_env(
+    prefix = sim.unique("team")
+    env = mirror_runner(
         tmp_path / "home",
-        mirror_cli_config(server.mirror_url),
-        server.ca.ca_file,
-        **release_sim.env(),
+        server,
+        **sim.env(),
         **postgres.env(),
         TF_VAR_name_prefix=prefix,
         TF_VAR_clone_count="20",
@@ -184,7 +183,7 @@ def test_two_runners_share_pg_state_and_serialize_on_its_lock(
         assert 'Successfully configured the backend "pg"' in init.stdout, init.stdout
         dirs.append(work)
     a, b = dirs
-    before = set(release_sim.volumes())
+    before = set(sim.volumes())
 
     holder = Prompted([TERRAFORM, "apply", "-no-color", "-input=true"], a, env)
     holder.wait_for_prompt()
@@ -201,7 +200,7 @@ def test_two_runners_share_pg_state_and_serialize_on_its_lock(
     )
     assert loser.returncode != 0
     assert "Error acquiring the state lock" in loser.stderr, loser.stdout + loser.stderr
-    assert set(release_sim.volumes()) == before, "the loser changed the array"
+    assert set(sim.volumes()) == before, "the loser changed the array"
     # ... or, given a lock timeout, waits for A and then finds nothing left to do.
     waiter = subprocess.Popen(
         [TERRAFORM, "apply", "-auto-approve", "-no-color", "-input=false", "-lock-timeout=300s"],
@@ -222,9 +221,9 @@ def test_two_runners_share_pg_state_and_serialize_on_its_lock(
     states = [State(json.loads(tf(d, env, "show", "-json").stdout)) for d in dirs]
     assert states[0].resources.keys() == states[1].resources.keys()
     assert len(clone_ids(states[1])) == 20
-    assert_array_matches_state(release_sim, prefix, states[1])
+    assert_array_matches_state(sim, prefix, states[1])
     plan = tf(a, env, "plan", "-detailed-exitcode", "-input=false", "-no-color", check=False)
     assert plan.returncode == 0, plan.stdout + plan.stderr
 
     tf(b, env, "destroy", "-auto-approve", "-input=false", "-no-color")
-    assert set(release_sim.volumes()) == before
+    assert set(sim.volumes()) == before
