@@ -110,7 +110,8 @@ def build_bundle(work: Path) -> Path:
     for mod in EXCLUDES:
         argv += ["--exclude-module", mod]
     argv.append(str(ROOT / "tools/release/entry.py"))
-    subprocess.run(argv, check=True, cwd=ROOT)
+    # PYI_LOG_LEVEL also quiets the lines PyInstaller logs before it parses --log-level
+    subprocess.run(argv, check=True, cwd=ROOT, env={**os.environ, "PYI_LOG_LEVEL": "WARN"})
     return work / "bundle" / BUNDLE
 
 
