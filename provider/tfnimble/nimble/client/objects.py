@@ -116,6 +116,26 @@ class ObjectRequests(abc.ABC):
     def request(self, method: str, path: str, **options: Unpack[RequestOptions]) -> JSON:
         """Send one API call and return the decoded JSON envelope."""
 
+    def _on_object(
+        self,
+        method: str,
+        object_set: str,
+        object_id: str,
+        operation: str,
+        object_name: str,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+    ) -> JSON:
+        """One call on one object's URL; the ID enters the path only through `object_path`."""
+        return self.request(
+            method,
+            object_path(object_set, object_id),
+            params=params,
+            body=body,
+            operation=operation,
+            object_name=object_name,
+        )
+
     def get_object(
         self,
         object_set: str,
@@ -125,14 +145,9 @@ class ObjectRequests(abc.ABC):
         params: Mapping[str, Any] | None = None,
     ) -> JSON | None:
         """GET one object's ``data``; ``None`` when the array answers 404 or sends no object."""
-        path = object_path(object_set, object_id)
         try:
-            payload = self.request(
-                "GET",
-                path,
-                params=params,
-                operation=f"read {kind or object_set}",
-                object_name=object_id,
+            payload = self._on_object(
+                "GET", object_set, object_id, f"read {kind or object_set}", object_id, params=params
             )
         except NotFound:
             return None
@@ -270,15 +285,15 @@ class ObjectRequests(abc.ABC):
         already shows every requested change (``force`` aside).
         """
         label = name or object_id
-        path = object_path(object_set, object_id)
         try:
-            payload = self.request(
+            payload = self._on_object(
                 "PUT",
-                path,
+                object_set,
+                object_id,
+                f"update {kind}",
+                label,
                 params=params,
                 body={"data": dict(changes)},
-                operation=f"update {kind}",
-                object_name=label,
             )
         except NimbleAPIError as err:
             if not err.after_lost_response:
@@ -310,14 +325,8 @@ class ObjectRequests(abc.ABC):
     ) -> None:
         """DELETE one object. A 404 is an error unless ``missing_ok`` (or it follows a lost
         response of our own earlier attempt)."""
-        path = object_path(object_set, object_id)
         try:
-            self.request(
-                "DELETE",
-                path,
-                operation=f"delete {kind}",
-                object_name=name or object_id,
-            )
+            self._on_object("DELETE", object_set, object_id, f"delete {kind}", name or object_id)
         except NotFound:
             if not missing_ok:
                 raise
