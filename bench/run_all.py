@@ -30,7 +30,7 @@ from _common import PY, ROOT, log, machine
 MiB = 1 << 20
 STARTUP_GOAL_MS = 100
 RSS_GOAL_MB = 300
-# Quoted from DESIGN.md ("Facts already measured"), measured earlier on this kind of machine.
+# Peer figures measured earlier on this kind of machine by the design study (not re-measured here).
 PEERS_MS = {"`tf` (Python peer)": 130, "Go AWS provider": 170, "pyvider": 380}
 
 
@@ -121,7 +121,7 @@ def plot_startup(r: dict[str, Any], path: Path, m: dict[str, Any]) -> None:
     for y, v in enumerate(vals[::-1]):
         ax.text(v + 3, y, f"{v:.0f}", va="center", fontsize=8)
     ax.set_xlabel(
-        "exec -> handshake, median ms (orange: quoted from DESIGN.md, not re-measured)", fontsize=8
+        "exec -> handshake, median ms (orange: earlier measurement, not re-measured)", fontsize=8
     )
     ax.tick_params(labelsize=8)
     ax.legend(fontsize=8, loc="center right")
@@ -187,7 +187,7 @@ def section_startup(r: dict[str, Any]) -> list[str]:
             f"handshake ≤ {STARTUP_GOAL_MS} ms: {ok} |"
         )
     for k, v in PEERS_MS.items():
-        out.append(f"| {k}: quoted from DESIGN.md, not re-measured | {v} | | | |")
+        out.append(f"| {k}: earlier measurement, not re-measured | {v} | | | |")
     out += ["", "![provider start-up](img/startup.png)", ""]
     missed = [k for k in ("nimble", "glance") if med[k] > STARTUP_GOAL_MS]
     if not missed:
@@ -218,7 +218,7 @@ def section_startup(r: dict[str, Any]) -> list[str]:
         text += "."
     peers = ", ".join(f"{k} {v} ms" for k, v in PEERS_MS.items())
     text += (
-        f" The peer figures are quoted from DESIGN.md (exec to handshake, measured earlier "
+        f" The peer figures are earlier measurements (exec to handshake, measured earlier "
         f"on this kind of machine, not in this run): {peers}. Terraform starts a provider "
         "3-5 times per command, so every 10 ms here is 30-50 ms of each plan or apply."
     )
@@ -249,13 +249,13 @@ BUNDLE_CHOICE = [
         "what `make release` builds",
     ),
     (
-        "PyInstaller onefile (DESIGN.md)",
+        "PyInstaller onefile (earlier measurement)",
         "2.45",
         "",
         "unpacks to /tmp at every start; leaks the unpacked copy on SIGKILL",
     ),
     (
-        "pex `--venv --sh-boot` (DESIGN.md)",
+        "pex `--venv --sh-boot` (earlier measurement)",
         "1.12",
         "",
         "needs a Python on the runner; its first run builds a venv (6.9 s)",

@@ -1,5 +1,5 @@
 """Reusable test bed: a real data plane (tgtd + reflink pool) and a controller host in a network
-namespace (sshd, iscsiadm and systemctl look-alikes). See fixtures.py and /work/shared/testbed.md.
+namespace (sshd, iscsiadm and systemctl look-alikes). See fixtures.py.
 
 Use from any test directory's conftest.py::
 

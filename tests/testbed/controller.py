@@ -1,4 +1,4 @@
-"""A controller host for tests: network namespace + private mount namespace + sshd (testbed.md §3).
+"""A controller host for tests: network namespace + private mount namespace + sshd.
 
 Inside the namespace, /etc, /var and /dev are overlays (writes land in the test's tmp dir, never
 on the host), /run and /dev/shm are tmpfs, /dev/pts is a fresh devpts, and these look-alikes are

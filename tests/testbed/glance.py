@@ -1,4 +1,4 @@
-"""A real glance-api (glance 33 from PyPI under gunicorn) for the controller (testbed.md §4).
+"""A real glance-api (glance 33 from PyPI under gunicorn) for the controller.
 
 The venv is made once per machine with the system ``/usr/bin/python3 -m venv`` under
 /var/cache/tfnb-testbed (readable by the ``glance`` user, unlike a Python under /root) from

@@ -1,6 +1,6 @@
 """Pure edits of ``filesystem_store_datadir`` in glance-api.conf, preserving everything else.
 
-Layouts (controller.md 1.3):
+Layouts (as glance_store reads glance-api.conf):
 
 * ``multi-store``: ``[DEFAULT] enabled_backends = id:type,...`` is non-empty. The datadir is
   ``[<id>] filesystem_store_datadir`` of a ``file`` backend: the one asked for, else

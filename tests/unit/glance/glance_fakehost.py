@@ -1,6 +1,7 @@
 """A simulated controller behind FakeTransport: iscsiadm, blkid, mkfs, mount, systemctl...
 
-Outputs, streams and exit statuses are the real ones from controller.md, so the code under
+Outputs, streams and exit statuses are the ones open-iscsi 2.1.x, util-linux and systemd really
+produce, so the code under
 test parses exactly what a controller prints. State is plain attributes that tests change to
 make drift or failures.
 """

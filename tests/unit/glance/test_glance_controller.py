@@ -1,4 +1,5 @@
-"""controller.py: real output formats and every exit status (texts from controller.md)."""
+"""The controller package: real output formats and every exit status (texts as open-iscsi
+2.1.x, util-linux and systemd print them)."""
 
 from __future__ import annotations
 

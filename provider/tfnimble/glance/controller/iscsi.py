@@ -1,4 +1,4 @@
-"""iSCSI through ``iscsiadm`` (open-iscsi 2.1.x, controller.md): discovery, login, node
+"""iSCSI through ``iscsiadm`` (open-iscsi 2.1.x as Debian 12 ships it): discovery, login, node
 records, sessions, the LUNs of a session and the initiator name, each parser beside its command.
 
 Exit statuses handled: 0 ok; 4 portal unreachable; 8 login timeout; 12 iSCSI driver not

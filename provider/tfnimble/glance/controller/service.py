@@ -22,7 +22,8 @@ __all__ = [
 ]
 
 DEFAULT_SERVICE_USER = "glance"
-#: glance-api unit names, per deployment (controller.md 1.4), in detection order.
+#: glance-api unit names, per deployment (Debian/Ubuntu packages, RDO/RHEL,
+#: devstack), in detection order.
 SERVICE_CANDIDATES: tuple[str, ...] = ("glance-api", "openstack-glance-api", "devstack@g-api")
 
 

@@ -18,7 +18,7 @@ from tfnimble.nimble.client import (
     network,
 )
 
-# Trimmed from the real capture quoted in the API fact sheet (PYDOC), plus lenient typing.
+# Trimmed from the real capture quoted in HPE's published SDK documentation, plus lenient typing.
 VOLUME = {
     "id": "0649686580b78e0b16000000000000000000000004",
     "name": "myvol2",
