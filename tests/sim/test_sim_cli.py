@@ -190,3 +190,23 @@ def test_data_plane_flag_without_module_is_a_clear_error(monkeypatch: pytest.Mon
     monkeypatch.setattr(sim_main, "DATA_PLANE_MODULE", "tfnimble.sim.no_such_dataplane")
     with pytest.raises(SystemExit, match=r"--data-plane needs tfnimble\.sim\.no_such_dataplane"):
         sim_main._load_data_plane("/tmp/x", "127.0.0.1:3260")
+
+
+def test_version_and_help_state_defaults_and_needs(capsys: pytest.CaptureFixture[str]) -> None:
+    from tfnimble import __version__
+
+    with pytest.raises(SystemExit) as exit_:
+        sim_main.build_parser().parse_args(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.strip() == f"nimble-sim {__version__}"
+    serve_help = sim_main.build_parser()._subparsers._group_actions[0].choices["serve"]  # type: ignore[union-attr]
+    text = " ".join(serve_help.format_help().split())
+    for needed in (
+        "(default 127.0.0.1:5392)",
+        "(default admin)",
+        "$NIMBLE_SIM_PASSWORD",
+        "(default 10TiB)",
+        "(default 1800)",
+        "needs root, tgtd/tgtadm and xfsprogs",
+    ):
+        assert needed in text, needed

@@ -77,9 +77,18 @@ def _timeout(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from tfnimble import __version__
+
     parser = argparse.ArgumentParser(
-        prog="nimble-sim", description="A NimbleOS REST API v1 simulator."
+        prog="nimble-sim",
+        description=(
+            "A NimbleOS REST API v1 simulator: volumes, snapshots, zero-copy clones, access "
+            "control and honest space accounting over HTTPS, state in SQLite, optionally with "
+            "a real iSCSI data plane. Prints one JSON line (url, ca_file, username, state_dir, "
+            "pid) when it is ready."
+        ),
     )
+    parser.add_argument("--version", action="version", version=f"nimble-sim {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the simulator over HTTPS")
     serve.add_argument(
@@ -97,26 +106,32 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--password",
         default=None,
-        help="API password (default admin; NIMBLE_SIM_PASSWORD is also read)",
+        help="API password (default: $NIMBLE_SIM_PASSWORD, else admin); prefer the "
+        "environment variable, which the process list does not show",
     )
-    serve.add_argument("--group-name", default=DEFAULT_GROUP_NAME)
+    serve.add_argument(
+        "--group-name",
+        default=DEFAULT_GROUP_NAME,
+        help=f"name of the simulated group (default {DEFAULT_GROUP_NAME})",
+    )
     serve.add_argument(
         "--pool-capacity",
         type=_size,
         default=10 * TIB,
-        help="capacity of the default pool, e.g. 10TiB (default)",
+        help="capacity of the default pool, e.g. 500GiB (default 10TiB)",
     )
     serve.add_argument(
         "--iscsi-portal",
         type=_portal,
         default="127.0.0.1:3260",
-        help="IP[:PORT] reported as the data subnet's discovery_ip",
+        help="IP[:PORT] reported as the data subnet's discovery_ip, where --data-plane's tgtd "
+        "listens (default 127.0.0.1:3260)",
     )
     serve.add_argument(
         "--session-timeout",
         type=_timeout,
         default=None,
-        help="set the group's user_inactivity_timeout (seconds; default 1800)",
+        help="the group's user_inactivity_timeout in seconds, 1..43200 (default 1800)",
     )
     serve.add_argument(
         "--tls-san",
@@ -133,19 +148,31 @@ def build_parser() -> argparse.ArgumentParser:
         "error=0.3,status=503,latency=50,drop=0.1,expire=0.05,times=N",
     )
     serve.add_argument(
-        "--fault-seed", type=int, default=None, help="seed for fault draws (deterministic faults)"
+        "--fault-seed",
+        type=int,
+        default=None,
+        help="seed for fault draws, for reproducible faults (default: random)",
     )
     serve.add_argument(
         "--data-plane",
         action="store_true",
-        help=f"attach the real data plane ({DATA_PLANE_MODULE})",
+        help=(
+            "attach the real iSCSI data plane: a loop-mounted XFS reflink pool and a private "
+            "tgtd serving --iscsi-portal; needs root, tgtd/tgtadm and xfsprogs"
+        ),
     )
     serve.add_argument(
         "--no-fsync",
         action="store_true",
-        help="synchronous=NORMAL: survives kill -9 but not power loss",
+        help="SQLite synchronous=NORMAL: survives kill -9 but not power loss (default: fsync "
+        "every commit)",
     )
-    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    serve.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="default info",
+    )
     return parser
 
 
