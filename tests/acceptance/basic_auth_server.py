@@ -12,8 +12,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 
-import pytest
-
 
 class ImageServer:
     """Serves the files of `root` at http://127.0.0.1:PORT/NAME to `username`:`password`;
@@ -72,10 +70,9 @@ class ImageServer:
 def small_qcow2(path: Path, size: str = "8M") -> Path:
     """A qcow2 made by qemu-img with some data in it. Without qemu-img the test fails under
     CI=true and is skipped elsewhere."""
-    if shutil.which("qemu-img") is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("qemu-img is required (Debian: qemu-utils)")
-        pytest.skip("needs qemu-img")
+    from testbed import caps
+
+    caps.require_tools("qemu-img")
     raw = path.with_suffix(".raw")
     with open(raw, "wb") as f:
         f.truncate(int(size.rstrip("M")) << 20)
