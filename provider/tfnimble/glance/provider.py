@@ -21,7 +21,7 @@ from tfnimble.plugin import (
 )
 from tfnimble.plugin import logging as plog
 
-from .transport.base import Lazy, Transport
+from .transport.base import Lazy, Transport, default_username
 
 ENV = {
     "host": "GLANCE_SSH_HOST",
@@ -61,7 +61,8 @@ class ControllerConnection:
     @property
     def description(self) -> str:
         host = self.settings.get("host")
-        return f"{self.settings.get('user') or 'root'}@{host}" if host else "the local machine"
+        user = self.settings.get("user") or default_username()
+        return f"{user}@{host}" if host else "the local machine"
 
     def close(self) -> None:
         self._transport.close()
@@ -120,7 +121,11 @@ class GlanceProvider(Provider):
                     "Controller host name or IP. Omit to manage the local machine.", ENV["host"]
                 ),
                 "port": s("SSH port (default 22).", ENV["port"], type=types.Number),
-                "user": s("SSH user (default: root). Use `sudo` for a non-root user.", ENV["user"]),
+                "user": s(
+                    "SSH user. Defaults, as `ssh` does, to the name of the local user running "
+                    "Terraform. Use `sudo` for a user other than root.",
+                    ENV["user"],
+                ),
                 "private_key": s("PEM private key for SSH.", ENV["private_key"], sensitive=True),
                 "private_key_file": s("Path of an SSH private key file.", ENV["private_key_file"]),
                 "password": s("SSH password (prefer keys).", ENV["password"], sensitive=True),

@@ -34,6 +34,7 @@ __all__ = [
     "Transport",
     "TransportError",
     "decode_output",
+    "default_username",
     "logger",
     "raw_result",
 ]
@@ -293,3 +294,13 @@ def write_file_by_command(
 
 RawRunner = Callable[[Call], tuple[int, bytes, bytes]]
 """Runs a call, returns ``(returncode, stdout, stderr)`` as bytes."""
+
+
+def default_username() -> str:
+    """The SSH user when none is configured: the local login name, as ``ssh`` uses."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "root"

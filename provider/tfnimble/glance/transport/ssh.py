@@ -40,6 +40,7 @@ from .base import (
     Lazy,
     Transport,
     TransportError,
+    default_username,
     logger,
     raw_result,
     read_file_by_command,
@@ -168,7 +169,7 @@ class SSHTransport(Transport):
             raise ValueError("host must not be empty")
         self.host = host
         self.port = port
-        self.username = username or _default_username()
+        self.username = username or default_username()
         self._private_key = private_key
         self.private_key_file = private_key_file
         self._passphrase = private_key_passphrase
@@ -406,12 +407,3 @@ class SSHTransport(Transport):
     def write_file(self, path: str, data: bytes, mode: int | None = None) -> None:
         # Writing the same bytes twice is harmless, so the write is retried like a read.
         write_file_by_command(self._exec_idempotent, path, data, mode)
-
-
-def _default_username() -> str:
-    import getpass
-
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "root"
