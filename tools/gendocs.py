@@ -18,6 +18,7 @@ import argparse
 import difflib
 import importlib
 import importlib.util
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -130,7 +131,8 @@ def _attr_line(name: str, attr: Attribute, anchor: str) -> str:
     for rule in filter(None, (constraint(v) for v in attr.validators)):
         if rule not in desc:
             desc += f" {rule}"
-    if attr.has_default:
+    if attr.has_default and not re.search(r"\bdefaults? (to )?`", desc, re.I):
+        # stated once: a description that already names its default keeps its own words
         desc += f" Defaults to `{_hcl(attr.default)}`."
     if attr.deprecation_message:
         desc += f" **Deprecated:** {attr.deprecation_message}"
