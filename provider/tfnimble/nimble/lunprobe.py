@@ -6,7 +6,9 @@ every volume exported to a host is a LUN of the one group target, numbered by th
 control record (``lun``). So the LUN is never guessed from the target's LUN list (the first
 disk, or one of the right size, may be another volume): it is the record's, and the target
 must show that LUN as a disk whose SCSI unit serial number (VPD page 0x80) is the volume's
-``serial_number``. Anything else is refused before the write.
+``serial_number``. A target that numbers its LUNs otherwise than the array's records (tgtd
+keeps LUN 0 for its controller) is followed only where exactly one LUN carries the volume's
+serial number; anything else is refused before the write.
 
 Uses ``iscsi-ls`` and ``iscsi-inq`` (libiscsi-bin) through :func:`imagewrite.run`.
 """
@@ -63,23 +65,48 @@ def confirm_lun(
     deadline: float | None = None,
     settle: float = iw.ACL_PROPAGATION,
 ) -> int:
-    """Wait (up to `settle`: a new access record may take a moment to reach the target) until
-    `target` at `portal` shows `initiator` a disk at `lun`, then check that the disk is the
-    volume whose serial number is `serial`. Returns `lun`; raises :class:`ImageError`."""
+    """The LUN at which `target` (at `portal`) shows `initiator` the volume whose serial number
+    is `serial`: `lun` (the access record's) when the disk there carries that serial, else the
+    one other disk LUN that does. A new access record may take a moment to reach the target:
+    retried for `settle`. Raises :class:`ImageError`; nothing is written by this."""
+    if not serial.strip():
+        raise iw.ImageError(
+            "Cannot Confirm The LUN",
+            f"The array reports no serial number for the volume of {target}, so LUN {lun} "
+            "cannot be confirmed to be it. Nothing was written.",
+        )
     until = time.monotonic() + settle
     if deadline is not None:
         until = min(until, deadline)
     argv = ["iscsi-ls", "-s", "-i", initiator, f"iscsi://{portal}"]
     failures = 0
+    serials: dict[int, str | None] = {}  # a LUN's serial does not change while it is exported
+    why = ""
     while True:
         iw._check(cancel, deadline, "discovering the iSCSI target")
         proc = iw.run(
             argv, timeout=min(30.0, iw._remaining(deadline)), cancel=cancel, what="iscsi-ls"
         )
         seen = iw.parse_iscsi_ls(proc.stdout) if proc.returncode == 0 else {}
-        disks = {n for n, kind, _ in seen.get(target, []) if kind == "DIRECT_ACCESS"}
-        if lun in disks:
-            break
+        disks = sorted(n for n, kind, _ in seen.get(target, []) if kind == "DIRECT_ACCESS")
+        for n in sorted(disks, key=lambda n: n != lun):  # the record's LUN first
+            if n not in serials:
+                serials[n], said = _unit_serial(portal, target, n, initiator, deadline)
+                why = said if n == lun else why
+            if n == lun and serials[n] is not None and same_serial(str(serials[n]), serial):
+                return lun
+        carriers = [n for n in disks if (got := serials.get(n)) and same_serial(got, serial)]
+        if len(carriers) == 1:
+            # This target numbers its LUNs otherwise than the array's records (tgtd keeps
+            # LUN 0 for its controller): follow the volume's serial number, and say so.
+            iw.log.warning(
+                "target %s shows volume %s at LUN %d, not at LUN %d as its access record says",
+                target,
+                serial,
+                carriers[0],
+                lun,
+            )
+            return carriers[0]
         # iscsi-ls also fails when a portal shows no target at all to this initiator; only a
         # refused TCP connection means the portal is wrong.
         if proc.returncode != 0 and not iw.reachable(portal):
@@ -93,37 +120,37 @@ def confirm_lun(
                     "data network.",
                 )
         if time.monotonic() >= until:
-            if target in seen:
-                raise iw.ImageError(
-                    "LUN Not Exported",
-                    f"The access control record gave the volume LUN {lun}, but target {target} "
-                    f"at {portal} shows {initiator} disk LUN(s) "
-                    f"{sorted(disks) or 'none'}: {seen[target]}. Nothing was written.",
-                )
-            said = f" (iscsi-ls: {iw.last_line(proc.stderr)})" if proc.returncode != 0 else ""
-            raise iw.ImageError(
-                "Initiator Refused",
-                f"The portal {portal} does not show target {target} to initiator {initiator}; "
-                f"it shows {len(seen)} other target(s){said}. The access control record was "
-                "created, but the target did not accept this initiator: check that portal "
-                "belongs to this array and that initiator_name is the name this host logs in "
-                "with.",
-            )
+            break
         time.sleep(0.5)
-    found, why = _unit_serial(portal, target, lun, initiator, deadline)
-    if found is None:
+    if target not in seen:
+        said = f" (iscsi-ls: {iw.last_line(proc.stderr)})" if proc.returncode != 0 else ""
+        raise iw.ImageError(
+            "Initiator Refused",
+            f"The portal {portal} does not show target {target} to initiator {initiator}; "
+            f"it shows {len(seen)} other target(s){said}. The access control record was "
+            "created, but the target did not accept this initiator: check that portal "
+            "belongs to this array and that initiator_name is the name this host logs in "
+            "with.",
+        )
+    if lun not in disks and not carriers:
+        raise iw.ImageError(
+            "LUN Not Exported",
+            f"The access control record gave the volume LUN {lun}, but target {target} at "
+            f"{portal} shows {initiator} disk LUN(s) {disks or 'none'}, none of them the "
+            f"volume with serial number {serial}. Nothing was written.",
+        )
+    if serials.get(lun) is None and not carriers:
         raise iw.ImageError(
             "Cannot Confirm The LUN",
             f"LUN {lun} of {target} at {portal} reports no unit serial number (VPD page "
             f"0x80{': ' + why if why else ''}), so it cannot be confirmed to be the volume "
             f"with serial number {serial}. Nothing was written.",
         )
-    if not same_serial(found, serial):
-        raise iw.ImageError(
-            "LUN Holds Another Volume",
-            f"LUN {lun} of {target} at {portal} is the volume with serial number {found}, not "
-            f"{serial} (the one being written). Nothing was written to it. The target's LUNs "
-            "do not match the array's access control records: check the array's group target "
-            "configuration.",
-        )
-    return lun
+    claim = f"LUNs {carriers} all claim" if carriers else "no other LUN carries"
+    raise iw.ImageError(
+        "LUN Holds Another Volume",
+        f"LUN {lun} of {target} at {portal} is the volume with serial number "
+        f"{serials.get(lun)}, not {serial} (the one being written), and {claim} that serial "
+        "number. Nothing was written. The target's LUNs do not match the array's access "
+        "control records: check the array's group target configuration.",
+    )

@@ -257,6 +257,8 @@ def test_confirm_lun_confirms_the_records_lun_by_its_serial(
     calls: list[list[str]] = []
     monkeypatch.setattr(iw, "run", fake_target(TGTD_LS, {1: SER}, calls))
     assert lunprobe.confirm_lun("127.0.0.1:3260", T1, "iqn.y:c", 1, SER) == 1
+    # tgtd's volume-scoped target: the record says 0 (a real Nimble's LUN), tgtd has it at 1.
+    assert lunprobe.confirm_lun("127.0.0.1:3260", T1, "iqn.y:c", 0, SER) == 1
     assert calls[-1] == [
         "iscsi-inq",
         "-i",
@@ -273,20 +275,32 @@ def test_confirm_lun_under_a_group_target_takes_the_records_lun_not_the_first(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     other = "f" * 32
-    monkeypatch.setattr(iw, "run", fake_target(GST_LS, {1: other, 2: SER}))
+    calls: list[list[str]] = []
+    monkeypatch.setattr(iw, "run", fake_target(GST_LS, {1: other, 2: SER}, calls))
     assert lunprobe.confirm_lun("127.0.0.1:3260", GST, "iqn.y:c", 2, SER) == 2
-    # The record says LUN 1 but LUN 1 is another volume: refused, whatever its size.
+    assert [c[-1][-1] for c in calls if c[0] == "iscsi-inq"] == ["2"]  # the record's LUN only
+    # The record says LUN 1, and LUN 1 is another volume: the one LUN with this serial is used.
+    assert lunprobe.confirm_lun("127.0.0.1:3260", GST, "iqn.y:c", 1, SER) == 2
+    # No LUN carries the serial: refused, whatever the sizes.
+    monkeypatch.setattr(iw, "run", fake_target(GST_LS, {1: other, 2: other}))
     with pytest.raises(iw.ImageError) as err:
-        lunprobe.confirm_lun("127.0.0.1:3260", GST, "iqn.y:c", 1, SER)
+        lunprobe.confirm_lun("127.0.0.1:3260", GST, "iqn.y:c", 1, SER, settle=0.0)
     assert err.value.summary == "LUN Holds Another Volume"
     assert other in err.value.detail and SER in err.value.detail
     assert "Nothing was written" in err.value.detail
+    # Two LUNs claim it: ambiguous, refused.
+    monkeypatch.setattr(iw, "run", fake_target(GST_LS, {1: SER, 2: SER}))
+    with pytest.raises(iw.ImageError) as err:
+        lunprobe.confirm_lun("127.0.0.1:3260", GST, "iqn.y:c", 3, SER, settle=0.0)
+    assert (
+        err.value.summary == "LUN Holds Another Volume" and "[1, 2] all claim" in err.value.detail
+    )
 
 
 def test_confirm_lun_refuses_a_lun_the_target_does_not_export(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(iw, "run", fake_target(GST_LS, {1: SER, 2: SER}))
+    monkeypatch.setattr(iw, "run", fake_target(GST_LS, {1: "e" * 32, 2: "f" * 32}))
     with pytest.raises(iw.ImageError) as err:
         lunprobe.confirm_lun("127.0.0.1:3260", GST, "iqn.y:c", 7, SER, settle=0.0)
     assert err.value.summary == "LUN Not Exported"
@@ -299,7 +313,7 @@ def test_confirm_lun_refuses_a_lun_the_target_does_not_export(
 def test_confirm_lun_refuses_when_no_serial_can_be_read(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(iw, "run", fake_target(NIMBLE_LS, {0: ""}))
     with pytest.raises(iw.ImageError) as err:
-        lunprobe.confirm_lun("10.0.0.5:3260", T1, "iqn.y:c", 0, SER)
+        lunprobe.confirm_lun("10.0.0.5:3260", T1, "iqn.y:c", 0, SER, settle=0.0)
     assert err.value.summary == "Cannot Confirm The LUN"
     with pytest.raises(iw.ImageError) as err:
         lunprobe.confirm_lun("10.0.0.5:3260", T1, "iqn.y:c", 0, "")
