@@ -3,8 +3,9 @@
 One module per thing driven, each output parser beside the command it parses:
 :mod:`.iscsi` (``iscsiadm``), :mod:`.block` (by-path links, ``blkid``, ``mkfs``),
 :mod:`.identity` (which volume a device is), :mod:`.mounts` (``findmnt``, ``mount``),
-:mod:`.host` (files, owners, users), :mod:`.service` (the glance-api unit) and :mod:`.glance_api` (glance-api's bind address and its stores). Each function runs one
-or a few commands as argument vectors and maps their exit statuses to the
+:mod:`.host` (files, owners, users), :mod:`.service` (the glance-api unit) and
+:mod:`.glance_api` (glance-api's bind address and its stores). Each function runs one or a few
+commands as argument vectors and maps their exit statuses to the
 :class:`ControllerError` subclasses; :mod:`tfnimble.glance.iscsi_store_ops` composes them into the
 store's steps.
 """
