@@ -370,20 +370,9 @@ def test_reclaim_touches_only_this_state_dirs_leftovers(
 
 def read_lun(dp: DataPlane, iqn: str, lun: int, out: Path, initiator: str = GOOD) -> bytes:
     """The whole LUN ``lun`` of target ``iqn``, read over iSCSI by ``initiator``."""
-    subprocess.run(
-        [
-            "qemu-img",
-            "convert",
-            "-O",
-            "raw",
-            "--image-opts",
-            iscsi_opts(dp, iqn, initiator, lun),
-            str(out),
-        ],
-        check=True,
-        timeout=120,
-        capture_output=True,
-    )
+    opts = iscsi_opts(dp, iqn, initiator, lun)
+    argv = ["qemu-img", "convert", "-O", "raw", "--image-opts", opts, str(out)]
+    subprocess.run(argv, check=True, timeout=120, capture_output=True)
     return out.read_bytes()
 
 
