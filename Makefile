@@ -7,14 +7,14 @@ VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' provider/tfnimble/__i
 PLUGIN_DIR ?= $(HOME)/.terraform.d/plugins
 PYTEST_ARGS ?=
 
-.PHONY: default venv dev fmt lint check test testacc unit proto docs docs-check install sim demo demo-destroy bench ci clean
+.PHONY: default venv dev fmt lint check test testacc unit proto docs docs-check release install install-dev sim demo demo-destroy bench ci clean
 
 default: fmt lint test
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,release]'
 
 venv dev: $(BIN)/python
 
@@ -60,7 +60,19 @@ docs: venv
 docs-check: venv
 	$(BIN)/python tools/gendocs.py --check
 
-install: venv
+# Self-contained provider zips, SHA256SUMS (signed when RELEASE_GPG_KEY names a key), a network
+# mirror (dist/mirror) and a static provider registry (dist/registry). See README "Shipping".
+release: venv
+	$(BIN)/python -c 'import PyInstaller' 2>/dev/null || $(BIN)/pip install -q -e '.[dev,release]'
+	$(BIN)/python tools/release/build.py
+
+# The packaged providers, unpacked where terraform and tofu find them offline: a developer's
+# lock file holds the same h1: hash as a runner's.
+install: release
+	$(BIN)/python tools/install_plugin.py --from-release dist --plugin-dir $(PLUGIN_DIR)
+
+# Launchers that run this checkout's venv (no build; what the acceptance suite uses).
+install-dev: venv
 	$(BIN)/python tools/install_plugin.py --plugin-dir $(PLUGIN_DIR)
 
 sim: venv

@@ -6,7 +6,10 @@
 `up` starts nimble-sim (with its real iSCSI data plane when run as root), makes a real
 image to write (Debian's GRUB rescue ISO when installed, else a generated disk image),
 applies examples/ito-fanout in .demo/work with terraform, and prints a report: time,
-logical vs physical bytes, space saved. Everything lives under .demo/ in the checkout.
+logical vs physical bytes, space saved. Terraform's own output goes to .demo/terraform.log.
+The iSCSI portal is 127.0.0.1:3260 unless something listens there already (Debian's
+tgt.service does once `apt install tgt` has run): then a free port, and the demo says so.
+Everything lives under .demo/ in the checkout.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -38,15 +42,28 @@ def run(argv: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
     return subprocess.run(argv, check=True, text=True, **kw)  # type: ignore[call-overload]
 
 
+def installed_packages() -> set[str]:
+    """Installed packages and the virtual packages they provide (Debian 12's `nbdfuse` is one:
+    libnbd-bin provides it, so asking dpkg for `nbdfuse` itself always says not installed)."""
+    out = subprocess.run(
+        ["dpkg-query", "-W", "-f=${db:Status-Abbrev}|${Package}|${Provides}\n"],
+        capture_output=True,
+        text=True,
+    ).stdout
+    names: set[str] = set()
+    for line in out.splitlines():
+        status, _, rest = line.partition("|")
+        if not status.startswith("ii"):
+            continue
+        package, _, provides = rest.partition("|")
+        names.add(package)
+        names.update(p.strip().split(" ")[0] for p in provides.split(",") if p.strip())
+    return names
+
+
 def apt_install(packages: list[str]) -> None:
-    missing = [
-        p
-        for p in packages
-        if subprocess.run(
-            ["dpkg-query", "-W", "-f=${Status}", p], capture_output=True, text=True
-        ).stdout
-        != "install ok installed"
-    ]
+    have = installed_packages()
+    missing = [p for p in packages if p not in have]
     if not missing:
         return
     if os.geteuid() != 0:
@@ -79,6 +96,26 @@ def make_image(path: Path) -> Path:
     return out
 
 
+def free_portal(preferred: int = 3260) -> str:
+    """127.0.0.1:3260 when nothing listens there, else a free port (tgt.service, another
+    demo or a test bed may hold 3260)."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", preferred))
+            return f"127.0.0.1:{preferred}"
+        except OSError:
+            pass
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    say(
+        f"127.0.0.1:{preferred} is taken (tgt.service?): "
+        f"the demo's iSCSI portal is 127.0.0.1:{port}"
+    )
+    return f"127.0.0.1:{port}"
+
+
 def start_sim(data_plane: bool) -> dict[str, object]:
     state = DEMO / "sim"
     state.mkdir(parents=True, exist_ok=True)
@@ -95,7 +132,7 @@ def start_sim(data_plane: bool) -> dict[str, object]:
         "admin",
     ]
     if data_plane:
-        argv.append("--data-plane")
+        argv += ["--data-plane", "--iscsi-portal", free_portal()]
     with open(out, "w") as so, open(log, "w") as se:
         proc = subprocess.Popen(
             argv,
@@ -178,6 +215,17 @@ def human(n: float) -> str:
     return str(n)
 
 
+def logged(argv: list[str], cwd: Path, env: dict[str, str], log: Path) -> None:
+    """Run terraform with its output appended to `log`; on failure show the end of it."""
+    with open(log, "a") as out:
+        out.write(f"\n$ {' '.join(argv)}\n")
+        out.flush()
+        rc = subprocess.run(argv, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT).returncode
+    if rc != 0:
+        tail = "\n".join(log.read_text().splitlines()[-40:])
+        sys.exit(f"{argv[0]} {argv[1]} failed (exit {rc}); the end of {log}:\n{tail}")
+
+
 def up(clones: int) -> None:
     if (DEMO / "sim.pid").exists():
         sys.exit("a demo is already up; run `make demo-destroy` first")
@@ -201,16 +249,12 @@ def up(clones: int) -> None:
     tf_vars = example_vars(work, image, clones)
     (DEMO / "vars.json").write_text(json.dumps(tf_vars))
     before = pool_usage(env)
-    say("terraform init")
-    run(
-        ["terraform", "init", "-input=false", "-no-color"],
-        cwd=work,
-        env=env,
-        stdout=subprocess.DEVNULL,
-    )
+    log = DEMO / "terraform.log"
+    say(f"terraform init (output in {log.relative_to(ROOT)})")
+    logged(["terraform", "init", "-input=false", "-no-color"], work, env, log)
     say(f"terraform apply: image master + {clones} zero-copy clones")
     started = time.monotonic()
-    run(
+    logged(
         [
             "terraform",
             "apply",
@@ -219,8 +263,9 @@ def up(clones: int) -> None:
             "-no-color",
             *example_vars(work, image, clones),
         ],
-        cwd=work,
-        env=env,
+        work,
+        env,
+        log,
     )
     elapsed = time.monotonic() - started
     plan = subprocess.run(
@@ -263,6 +308,7 @@ def up(clones: int) -> None:
             f"space saved           {human(max(0, logical - physical))} "
             f"({100 * (1 - physical / logical):.1f} % of the clones' logical size)"
         )
+    print(f"terraform's output    {log.relative_to(ROOT)}")
     print()
     print("Tear it down with: make demo-destroy")
 

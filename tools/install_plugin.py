@@ -1,10 +1,17 @@
-"""Write Terraform provider launchers into a filesystem-mirror plugin directory.
+"""Install the providers into a filesystem-mirror plugin directory.
 
+    python tools/install_plugin.py --from-release DIST [--plugin-dir DIR]
     python tools/install_plugin.py [--plugin-dir DIR] [--python PY] [--extra NAME=SCRIPT ...]
 
-Each launcher is a two-line shell script that execs this checkout's Python on the
-provider's entry point, placed where `terraform init` finds it with no network:
-DIR/registry.terraform.io/ito/NAME/VERSION/OS_ARCH/terraform-provider-NAME_vVERSION
+--from-release (what `make install` does) unpacks the packaged providers that `make release`
+left in DIST, exactly as Terraform unpacks them, for registry.terraform.io and
+registry.opentofu.org: a developer's lock file then holds the same h1: hash as a runner's that
+installs from the network mirror or the registry.
+
+Without it, each provider is a two-line shell script that execs this checkout's Python on
+the provider's entry point: what the acceptance suite uses (it starts in the time of the
+venv, with no build). Both land where `terraform init` finds them with no network:
+DIR/HOST/ito/NAME/VERSION/OS_ARCH/terraform-provider-NAME_vVERSION
 """
 
 from __future__ import annotations
@@ -14,7 +21,10 @@ import os
 import platform
 import re
 import shlex
+import shutil
+import stat
 import sys
+import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,6 +54,31 @@ def write_launcher(plugin_dir: Path, name: str, python: str, target: list[str], 
     return exe
 
 
+HOSTS = ("registry.terraform.io", "registry.opentofu.org")
+
+
+def install_release(plugin_dir: Path, dist: Path, ver: str) -> list[Path]:
+    """Unpack dist/terraform-provider-NAME_VER_OS_ARCH.zip for this platform into each host's
+    tree, replacing whatever was there (an old launcher would change the directory's h1:)."""
+    installed = []
+    for name in ("nimble", "glance"):
+        archive = dist / f"terraform-provider-{name}_{ver}_{os_arch()}.zip"
+        if not archive.exists():
+            raise SystemExit(f"{archive} is missing: run `make release` first")
+        for host in HOSTS:
+            dest = plugin_dir / host / "ito" / name / ver / os_arch()
+            shutil.rmtree(dest, ignore_errors=True)
+            dest.mkdir(parents=True)
+            with zipfile.ZipFile(archive) as zf:
+                for info in zf.infolist():
+                    path = Path(zf.extract(info, dest))
+                    mode = stat.S_IMODE(info.external_attr >> 16)
+                    if not info.is_dir() and mode:
+                        path.chmod(mode)
+            installed.append(dest / f"terraform-provider-{name}_v{ver}")
+    return installed
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument(
@@ -53,9 +88,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--python", default=str(ROOT / ".venv/bin/python"))
     ap.add_argument("--extra", action="append", default=[], metavar="NAME=SCRIPT")
+    ap.add_argument("--from-release", type=Path, metavar="DIST")
     args = ap.parse_args(argv)
     ver = version()
     plugin_dir = Path(args.plugin_dir)
+    if args.from_release is not None:
+        for exe in install_release(plugin_dir, args.from_release, ver):
+            print(exe)
+        return 0
     for name in ("nimble", "glance"):
         exe = write_launcher(plugin_dir, name, args.python, ["-m", f"tfnimble.{name}.main"], ver)
         print(exe)

@@ -8,6 +8,7 @@ provider process answers Terraform's schema calls without loading it.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -19,6 +20,7 @@ from . import diagnostics as diag
 
 if TYPE_CHECKING:
     from .client import InitiatorGroup, NimbleClient, Snapshot, Volume
+    from .client.leftovers import LeftoverNotAdopted
 
 T = TypeVar("T")
 
@@ -84,14 +86,44 @@ def call(
     attribute it concerns: the one the array names (via ARGS), or for SM_enoent `missing`
     (an attribute name, or a function that finds out which reference is gone)."""
     from .client import NimbleError
+    from .client.leftovers import LeftoverNotAdopted
 
     try:
         return fn()
+    except LeftoverNotAdopted as err:
+        raise leftover_refused(err) from err
     except NimbleError as err:
         enoent = getattr(err, "code", None) == "SM_enoent"
         gone = missing() if callable(missing) and enoent else missing
         gone = gone if isinstance(gone, str) else None
         raise diag.api_error(action, kind, name, err, path, ARGS, gone) from err
+
+
+def leftover_refused(err: LeftoverNotAdopted, kind: str | None = None) -> DiagnosticError:
+    """A create met an object of the same name that may not be adopted: name it, say why,
+    and give the import command and ``import {}`` block that take it over. ``kind`` is the
+    resource's (default: the object's)."""
+    resource = "nimble_" + (kind or err.kind).replace(" ", "_")
+    why = "; ".join(err.problems)
+    detail = (
+        f'Could not create {err.kind} "{err.name}": the array already has a {err.kind} of that '
+        f"name (ID {err.object_id}), and it was not adopted because {why}.\n\n"
+        "A volume left by an interrupted run of this configuration is adopted only when it "
+        "carries this provider's marker, matches this resource and nothing happened to it "
+        'since (see the provider documentation, "Crashes and recovery").\n\n'
+        f"If this resource should manage it as it is, import it (ADDRESS is this {resource}'s "
+        'address, shown after "with" below):\n'
+        f"  terraform import 'ADDRESS' {err.object_id}\n"
+        "or add this block to the configuration and apply again:\n"
+        f'  import {{\n    to = ADDRESS\n    id = "{err.object_id}"\n  }}\n'
+        f"Otherwise rename this resource, or delete that {err.kind} on the array.\n\n"
+        f"Original error: {err}"
+    )
+    return DiagnosticError(f"{diag_title(err.kind)} Already Exists", detail)
+
+
+def diag_title(kind: str) -> str:
+    return " ".join(w.capitalize() for w in kind.split())
 
 
 def create(
@@ -258,7 +290,8 @@ def find_initiator_group(
     )
 
 
-def clones_of_volume(ctx: Context, vol_id: str) -> list[str]:
+def clones_of_volume(ctx: Context, vol_id: str) -> dict[str, str]:
+    """{id: name} of every clone made from a snapshot of the volume."""
     from .client import BadRequest, volumes
 
     c = client(ctx)
@@ -266,40 +299,75 @@ def clones_of_volume(ctx: Context, vol_id: str) -> list[str]:
         found = volumes.list_volumes(c, {"parent_vol_id": vol_id})
     except BadRequest:
         found = volumes.list_volumes(c)
-    return sorted(v.name for v in found if v.parent_vol_id == vol_id and v.id != vol_id)
+    return {v.id: v.name for v in found if v.parent_vol_id == vol_id and v.id != vol_id}
+
+
+def delete_after_dependents(
+    ctx: Context,
+    obj_id: str,
+    delete: Callable[[], None],
+    dependents: Callable[[], dict[str, str]],
+    codes: tuple[str, ...],
+    refuse: Callable[[list[str], BaseException], DiagnosticError],
+) -> None:
+    """Run `delete`; while the array refuses it (a Conflict with one of `codes`) because
+    `dependents()` ({id: name}) exist, wait for those that this run deletes (see
+    ``dependents``) and try again; `refuse` names what remains."""
+    from .client import Conflict
+    from .dependents import wait_until_gone
+
+    remaining_s = ctx.remaining()
+    deadline = time.monotonic() + remaining_s if remaining_s is not None else None
+    while True:
+        try:
+            delete()
+            return
+        except Conflict as err:
+            if err.code not in codes:
+                raise
+            refused = err
+        left = wait_until_gone(obj_id, dependents, ctx.stop_event, deadline, ctx.logger)
+        if left:
+            raise refuse(sorted(left.values()), refused) from refused
+        ctx.check(f"deleting {obj_id}")
 
 
 def delete_volume(ctx: Context, vol_id: str, name: str, kind: str, was_online: bool) -> None:
-    """Offline, then delete; a volume already gone is fine; clones are explained. A refused
-    delete brings the volume back online, so a failed destroy leaves it as it was."""
-    from .client import Conflict, NimbleError, NotFound, volumes
+    """Offline, then delete; a volume already gone is fine; clones deleted in the same run are
+    waited for, others explained. A refused delete brings the volume back online, so a failed
+    destroy leaves it as it was."""
+    from .client import NimbleError, NotFound, volumes
+    from .dependents import deleting
 
     c = client(ctx)
     ctx.check(f"deleting {kind} {name}")
-    try:
-        volumes.set_volume_online(c, vol_id, False)
-    except NotFound:
-        return
-    except NimbleError as err:
-        raise diag.api_error("delete", kind, name, err) from err
-    try:
-        ctx.check(f"deleting {kind} {name}")
+    with deleting(vol_id):
         try:
-            volumes.delete_volume(c, vol_id, missing_ok=True)
-        except Conflict as err:
-            if err.code == "SM_vol_has_clone":
-                clones = clones_of_volume(ctx, vol_id)
-                raise diag.has_clones("volume", name, clones, err) from err
-            raise diag.api_error("delete", kind, name, err) from err
+            volumes.set_volume_online(c, vol_id, False)
+        except NotFound:
+            return
         except NimbleError as err:
             raise diag.api_error("delete", kind, name, err) from err
-    except BaseException:
-        if was_online:
+        try:
+            ctx.check(f"deleting {kind} {name}")
             try:
-                volumes.set_volume_online(c, vol_id, True)
-            except NimbleError:
-                pass
-        raise
+                delete_after_dependents(
+                    ctx,
+                    vol_id,
+                    lambda: volumes.delete_volume(c, vol_id, missing_ok=True),
+                    lambda: clones_of_volume(ctx, vol_id),
+                    ("SM_vol_has_clone",),
+                    lambda clones, err: diag.has_clones("volume", name, clones, err),
+                )
+            except NimbleError as err:
+                raise diag.api_error("delete", kind, name, err) from err
+        except BaseException:
+            if was_online:
+                try:
+                    volumes.set_volume_online(c, vol_id, True)
+                except NimbleError:
+                    pass
+            raise
 
 
 # --- volumes, clones and image masters ----------------------------------------------------------

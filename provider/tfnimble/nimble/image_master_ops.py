@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import logging
 import re
-import secrets
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from . import dependents, temp_access
 from . import imagewrite as iw
 
 if TYPE_CHECKING:
@@ -206,6 +206,7 @@ def create_volume(
             perfpolicy_id=policy_id,
             description=description,
             online=True,
+            never_adopt="an image master writes only into a volume created by this apply",
         ),
         "create",
         KIND,
@@ -217,33 +218,27 @@ def create_volume(
 
 @contextmanager
 def temporary_access(job: Job, vol: Volume, initiator: str, name: str) -> Iterator[None]:
-    """An access control record for `initiator` (in the initiator group that already holds
-    it, else a new one), removed on the way out whatever happened."""
+    """An access control record for `initiator` through a temporary initiator group of its
+    own (never a group that exists already: see ``temp_access``), both removed on the way
+    out whatever happened. Leftover temporary groups of killed runs are removed first."""
     from .client import access_control_records as acrs
     from .client import initiator_groups as igs
 
     cl = job.client
-    groups = api(lambda: igs.list_initiator_groups(cl), "find", "initiator group", initiator)
-    group = next((g for g in groups if initiator in g.iqns), None)
-    undo: list[tuple[Callable[[], Any], str]] = []
-    if group is None:
-        created = group = api(
-            lambda: igs.create_initiator_group(
-                cl,
-                f"tf-imagewrite-{secrets.token_hex(4)}",
-                [initiator],
-                description=f"Temporary: terraform writes image master {name}",
-            ),
-            "create",
-            "initiator group",
-            initiator,
+    for gone in temp_access.remove_leftovers(cl, job.log):
+        job.log.warning("image master %s: removed leftover temporary group %s", name, gone)
+    group = api(
+        lambda: temp_access.create_group(cl, initiator, name),
+        "create",
+        "initiator group",
+        initiator,
+    )
+    undo: list[tuple[Callable[[], Any], str]] = [
+        (
+            lambda: igs.delete_initiator_group(cl, group.id, missing_ok=True),
+            f'initiator group "{group.name}"',
         )
-        undo.append(
-            (
-                lambda: igs.delete_initiator_group(cl, created.id, missing_ok=True),
-                f'initiator group "{created.name}"',
-            )
-        )
+    ]
     group_id, group_name = group.id, group.name
     try:
         acr = api(
@@ -346,22 +341,37 @@ def discard_note(name: str, problem: str | None) -> str:
 
 
 def delete_base_snapshot(job: Job, name: str, snapshot_id: str, snapshot_name: str) -> None:
-    """Delete the base snapshot of master `name`, refused (:class:`StillHasClones`) while
-    clones of it exist."""
+    """Delete the base snapshot of master `name`. While clones of it exist, wait for those this
+    run deletes (``dependents``); refused (:class:`StillHasClones`) if any remain."""
     from .client import Conflict, NimbleError, snapshots
 
     cl = job.client
     job.check(f"deleting image master {name}")
-    clones = api(lambda: snapshots.list_clones_of_snapshot(cl, snapshot_id), "delete", KIND, name)
-    if clones:
-        raise StillHasClones(sorted(v.name for v in clones))
-    try:
-        snapshots.delete_snapshot(cl, snapshot_id, missing_ok=True)
-    except Conflict as err:
-        names = [v.name for v in snapshots.list_clones_of_snapshot(cl, snapshot_id)]
-        raise StillHasClones(sorted(names), err) from err
-    except NimbleError as err:
-        raise ApiFailure("delete", "snapshot", snapshot_name, err, pinpoint=False) from err
+
+    def clones() -> dict[str, str]:
+        return {v.id: v.name for v in snapshots.list_clones_of_snapshot(cl, snapshot_id)}
+
+    def remaining() -> list[str]:
+        left = dependents.wait_until_gone(
+            snapshot_id, clones, job.stop_event, job.deadline, job.log
+        )
+        return sorted(left.values())
+
+    with dependents.deleting(snapshot_id):
+        for _ in range(3):
+            left = api(remaining, "delete", KIND, name)
+            if left:
+                raise StillHasClones(left)
+            try:
+                snapshots.delete_snapshot(cl, snapshot_id, missing_ok=True)
+                return
+            except Conflict as err:
+                if err.code not in ("SM_snap_has_clone", "SM_vol_has_clone"):
+                    raise ApiFailure("delete", "snapshot", snapshot_name, err, False) from err
+                refused = err
+            except NimbleError as err:
+                raise ApiFailure("delete", "snapshot", snapshot_name, err, pinpoint=False) from err
+        raise StillHasClones(sorted(api(clones, "delete", KIND, name).values()), refused)
 
 
 def _attempt(fn: Callable[[], Any], what: str) -> list[str]:

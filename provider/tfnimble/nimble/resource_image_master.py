@@ -534,6 +534,10 @@ def _run(step: Callable[[], T]) -> T:
         path = ROOT.attr(err.attribute) if err.attribute else None
         raise DiagnosticError(err.summary, err.detail, path) from err
     except ops.ApiFailure as err:
+        from .client.leftovers import LeftoverNotAdopted
+
+        if isinstance(err.cause, LeftoverNotAdopted):
+            raise c.leftover_refused(err.cause, err.kind) from err
         args = c.ARGS if err.pinpoint else None
         raise diag.api_error(err.action, err.kind, err.name, err.cause, None, args) from err
 

@@ -164,24 +164,30 @@ class SnapshotResource(NimbleResource):
         return self.to_model(snap, plan)
 
     def delete(self, ctx: Context, state: SnapshotModel) -> None:
-        from .client import Conflict, NimbleError, NotFound, snapshots
+        from .client import NimbleError, NotFound, snapshots
+        from .dependents import deleting
 
         cl = c.client(ctx)
         ident, name = need(state.id, "id"), str(state.name)
         ctx.check(f"deleting snapshot {name}")
+
+        def clones() -> dict[str, str]:
+            return {v.id: v.name for v in snapshots.list_clones_of_snapshot(cl, ident)}
+
         try:
-            if state.online:
-                snapshots.set_snapshot_online(cl, ident, False)
-            snapshots.delete_snapshot(cl, ident, missing_ok=True)
+            with deleting(ident):
+                if state.online:
+                    snapshots.set_snapshot_online(cl, ident, False)
+                c.delete_after_dependents(
+                    ctx,
+                    ident,
+                    lambda: snapshots.delete_snapshot(cl, ident, missing_ok=True),
+                    clones,
+                    ("SM_snap_has_clone", "SM_vol_has_clone"),
+                    lambda names, err: diag.has_clones(KIND, name, names, err),
+                )
         except NotFound:
             return
-        except Conflict as err:
-            if err.code in ("SM_snap_has_clone", "SM_vol_has_clone"):
-                clones = c.call(
-                    lambda: snapshots.list_clones_of_snapshot(cl, ident), "delete", KIND, name
-                )
-                raise diag.has_clones(KIND, name, sorted(v.name for v in clones), err) from err
-            raise diag.api_error("delete", KIND, name, err) from err
         except NimbleError as err:
             raise diag.api_error("delete", KIND, name, err) from err
 

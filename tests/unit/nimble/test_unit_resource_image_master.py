@@ -218,6 +218,7 @@ class FakeArray:
         self.fail: dict[str, Exception] = {}
         self.volumes: dict[str, Volume] = {}
         self.groups: list[InitiatorGroup] = []
+        self.acr_groups: list[str] = []
         self.clones: list[Volume] = []
         self.snapshot: Snapshot | None = None
 
@@ -248,6 +249,7 @@ def array(monkeypatch: pytest.MonkeyPatch) -> FakeArray:
 
     def create_acr(cl: Any, vol_id: str, group_id: str, **kw: Any) -> AccessControlRecord:
         a._do("create_acr")
+        a.acr_groups.append(group_id)
         return AccessControlRecord("0dacr", vol_id=vol_id, initiator_group_id=group_id)
 
     def create_snapshot(cl: Any, vol_id: str, name: str, **kw: Any) -> Snapshot:
@@ -332,13 +334,16 @@ def test_create_writes_verifies_revokes_then_snapshots(array: FakeArray, image: 
     assert ops.parse_provenance(array.snapshot.description)["source"] == "img.qcow2"
 
 
-def test_create_reuses_the_initiator_group_that_holds_the_initiator(
+def test_create_never_uses_a_production_group_that_holds_the_initiator(
     array: FakeArray, image: dict
 ) -> None:
+    # Formerly the group holding this host's IQN was reused; it may be a production group,
+    # so the write now always makes (and removes) a temporary group of its own.
     array.groups = [InitiatorGroup("02h", "hosts", iscsi_initiators=(Initiator("x", iqn=INIT),))]
     ImageMasterResource().create(ctx(), planned())
-    assert "create_initiator_group" not in array.calls
-    assert "delete_group" not in array.calls and "del_acr" in array.calls
+    assert "create_initiator_group" in array.calls
+    assert "delete_group" in array.calls and "del_acr" in array.calls
+    assert array.acr_groups == ["02g"]  # the temporary group, not "02h"
 
 
 def test_sha256_mismatch_creates_nothing(array: FakeArray, image: dict) -> None:

@@ -52,17 +52,21 @@ def create_initiator_group(
     initiators: Sequence[str | Initiator] = (),
     description: str | None = None,
     access_protocol: str = "iscsi",
+    metadata: Sequence[tuple[str, str]] = (),
 ) -> InitiatorGroup:
     """Create an iSCSI initiator group with its initiators (IQN strings or ``Initiator``).
 
     A lost response adopts the group of that name only if it was created within this call's
-    time window with the same access protocol and IQNs."""
+    time window with the same access protocol and IQNs. ``metadata`` are key/value pairs the
+    array keeps on the group."""
     members = initiators_from_iqns(initiators)
     body: dict[str, Any] = {"name": name, "access_protocol": access_protocol}
     if members:
         body["iscsi_initiators"] = [m.to_api() for m in members]
     if description is not None:
         body["description"] = description
+    if metadata:
+        body["metadata"] = [{"key": k, "value": v} for k, v in metadata]
 
     def mismatch(g: InitiatorGroup) -> str | None:
         if g.access_protocol != access_protocol:

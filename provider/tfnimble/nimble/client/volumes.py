@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .errors import NotFound
+from . import leftovers
+from .errors import Conflict, NotFound
 from .models import Volume
 from .objects import ObjectSet, object_path
 from .session import NimbleClient
@@ -23,6 +25,8 @@ __all__ = [
     "update_volume",
 ]
 
+log = logging.getLogger("tfnimble.nimble.client")
+
 _VOLUMES = ObjectSet("volumes", "volume", Volume.from_api)
 
 
@@ -31,19 +35,65 @@ def _optional(**kwargs: Any) -> dict[str, Any]:
 
 
 def _create(
-    client: NimbleClient, kind: str, body: dict[str, Any], mismatch: Callable[[Volume], str | None]
+    client: NimbleClient,
+    kind: str,
+    body: dict[str, Any],
+    mismatch: Callable[[Volume], str | None],
+    never_adopt: str | None = None,
 ) -> Volume:
-    """Create (or, after a lost response, adopt) a volume or clone named ``body["name"]``."""
+    """Create (or, after a lost response, adopt) a volume or clone named ``body["name"]``,
+    marked as this provider's (``leftovers.marker_metadata``).
+
+    An object found after a lost response must pass the same test as a leftover (this call's
+    own object always does). When the array answers ``SM_eexist``, the volume in the way is
+    adopted if neither ``leftovers.untouched_problems`` nor ``mismatch`` find anything against
+    it (the object a killed run left behind) and ``never_adopt`` (a reason) is not given;
+    else ``LeftoverNotAdopted`` says why.
+    """
     name = str(body["name"])
-    return client.create_or_adopt(
-        _VOLUMES.name,
-        body,
-        kind=kind,
-        name=name,
-        parse=_VOLUMES.parse,
-        find=lambda: find_volume_by_name(client, name),
-        mismatch=mismatch,
+    marked = {**body, "metadata": leftovers.marker_metadata()}
+    try:
+        return client.create_or_adopt(
+            _VOLUMES.name,
+            marked,
+            kind=kind,
+            name=name,
+            parse=_VOLUMES.parse,
+            find=lambda: find_volume_by_name(client, name),
+            mismatch=lambda v: next(iter(leftover_problems(client, v, mismatch)), None),
+        )
+    except Conflict as err:
+        if err.code != leftovers.EEXIST:
+            raise
+        conflict = err
+    found = find_volume_by_name(client, name)
+    if found is None:
+        raise conflict  # gone since: the next apply creates it
+    problems = leftover_problems(client, found, mismatch)
+    if never_adopt:
+        problems.insert(0, never_adopt)
+    if problems:
+        raise leftovers.not_adopted(conflict, kind, name, found.id, problems) from conflict
+    log.warning(
+        "create %s %s: adopted %s, left untouched by an interrupted earlier run",
+        kind,
+        name,
+        found.id,
     )
+    return found
+
+
+def leftover_problems(
+    client: NimbleClient, vol: Volume, mismatch: Callable[[Volume], str | None]
+) -> list[str]:
+    """Why ``vol`` may not be adopted as the volume a create asked for ([] = it may)."""
+    problem = mismatch(vol)
+    inherited: set[str] = set()
+    if vol.clone and vol.parent_vol_id and vol.access_control_records:
+        parent = get_volume(client, vol.parent_vol_id)
+        if parent is not None:
+            inherited = {a.initiator_group_id for a in parent.access_control_records}
+    return ([problem] if problem else []) + leftovers.untouched_problems(vol, inherited)
 
 
 def create_volume(
@@ -56,10 +106,13 @@ def create_volume(
     online: bool = True,
     *,
     extra: Mapping[str, Any] | None = None,
+    never_adopt: str | None = None,
 ) -> Volume:
     """Create a volume. A lost response adopts the volume of that name only if it was created
     within this call's time window and its size, pool and performance policy are the ones
-    asked for (see ``NimbleClient.create_or_adopt``)."""
+    asked for (see ``NimbleClient.create_or_adopt``). A volume of that name left by an
+    interrupted earlier run is adopted only by the ``leftovers`` rule, never when
+    ``never_adopt`` gives a reason not to."""
     body = {
         "name": name,
         "size": int(size_mib),
@@ -79,7 +132,7 @@ def create_volume(
             return f"performance policy {v.perfpolicy_name or v.perfpolicy_id}"
         return None
 
-    return _create(client, "volume", body, mismatch)
+    return _create(client, "volume", body, mismatch, never_adopt)
 
 
 def clone_volume(
@@ -96,7 +149,8 @@ def clone_volume(
     The clone inherits the snapshot's size; a larger ``size_mib`` is applied afterwards with a
     PUT (what Cinder does: the API documents ``size`` on clone only as defaulting to the
     parent's, and a grow is always allowed online). A lost response adopts the clone of that
-    name only if it was made from the same snapshot within this call's time window.
+    name only if it was made from the same snapshot within this call's time window; a clone
+    an interrupted earlier run left is adopted only by the ``leftovers`` rule.
     """
     body = {
         "name": name,

@@ -111,7 +111,13 @@ def test_clone_larger_than_snapshot_grows_after_create(
     assert clone.size_mib == 4096
     post = next(c for c in fake.calls if c.method == "POST" and c.path == "/volumes")
     assert post.body == {
-        "data": {"name": "c1", "clone": True, "base_snap_id": snap["id"], "online": True}
+        "data": {
+            "name": "c1",
+            "clone": True,
+            "base_snap_id": snap["id"],
+            "online": True,
+            "metadata": [{"key": "tfnimble-created-by", "value": "terraform-provider-nimble"}],
+        }
     }
     assert fake.count("PUT", "/volumes/") == 1
 
