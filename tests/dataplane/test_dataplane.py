@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 from sim_testkit import Api  # tests/sim, on the path through conftest.py
+from tfnimble.nimble.lunprobe import parse_unit_serial
 from tfnimble.sim.attach import DataPlaneAdapter
 from tfnimble.sim.dataplane import DataPlane, DataPlaneError
 from tfnimble.sim.server import SimServer
-from tfnimble.sim.tgt import LUN_OFFSET
 
 pytestmark = pytest.mark.dataplane
 
@@ -376,6 +376,21 @@ def read_lun(dp: DataPlane, iqn: str, lun: int, out: Path, initiator: str = GOOD
     return out.read_bytes()
 
 
+def unit_serial(dp: DataPlane, iqn: str, lun: int, initiator: str = GOOD) -> str:
+    """The unit serial number (VPD page 0x80) LUN ``lun`` of target ``iqn`` reports."""
+    url = f"iscsi://{dp.portal}/{iqn}/{lun}"
+    r = subprocess.run(
+        ["iscsi-inq", "-i", initiator, "-e", "1", "-c", "128", url],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert r.returncode == 0, r.stderr
+    found = parse_unit_serial(r.stdout)
+    assert found, r.stdout
+    return found
+
+
 def disk_luns(dp: DataPlane, initiator: str = GOOD) -> dict[str, list[str]]:
     """``iscsi-ls -s``: {target: ["Lun:N Type:... (Size:...)", ...]} that ``initiator`` sees."""
     r = subprocess.run(
@@ -433,20 +448,24 @@ def test_group_target_through_the_simulator(dataplane: DataPlane, tmp_path: Path
         host = api.initiator_group("host", GOOD)
         other = api.initiator_group("other", BAD)
         luns = [api.acr(v["id"], host)["lun"] for v in vols]
-        assert luns == [0, 1] and {v["target_name"] for v in vols} == {gst}
+        # from 1: the simulator's target keeps LUN 0 for its controller
+        assert luns == [1, 2] and {v["target_name"] for v in vols} == {gst}
         data = [write_random(dp.path_of(v["id"]), 4 * MiB) for v in vols]
-        assert disk_luns(dp) == {gst: [f"Lun:{n + LUN_OFFSET}" for n in luns]}
+        # the host sees each volume at the LUN its access record says, reporting its serial
+        assert disk_luns(dp) == {gst: [f"Lun:{n}" for n in luns]}
         for vol, lun, own in zip(vols, luns, data, strict=True):
-            assert read_lun(dp, gst, lun + LUN_OFFSET, tmp_path / vol["name"]) == own
+            assert read_lun(dp, gst, lun, tmp_path / vol["name"]) == own
+            assert unit_serial(dp, gst, lun) == vol["serial_number"]
         # the target's ACL is the union of the volumes' initiators
         assert disk_luns(dp, BAD) == {}
         acr = api.acr(vols[1]["id"], other)
-        assert acr["lun"] == 1 and dp.acl(gst) == sorted([GOOD, BAD])
+        assert acr["lun"] == luns[1] and dp.acl(gst) == sorted([GOOD, BAD])
         # an offline volume leaves the target; onlining brings it back at its LUN
         api.offline(vols[0]["id"])
-        assert disk_luns(dp) == {gst: [f"Lun:{1 + LUN_OFFSET}"]}
+        assert disk_luns(dp) == {gst: [f"Lun:{luns[1]}"]}
         assert api.put(f"/v1/volumes/{vols[0]['id']}", {"online": True}).status == 200
-        assert read_lun(dp, gst, LUN_OFFSET, tmp_path / "again") == data[0]
+        assert read_lun(dp, gst, luns[0], tmp_path / "again") == data[0]
+        assert unit_serial(dp, gst, luns[0]) == vols[0]["serial_number"]
         # the last access record of a volume takes it off; the last of all, the target
         for vol in vols:
             for a in api.get("/v1/access_control_records", vol_id=vol["id"]).data:

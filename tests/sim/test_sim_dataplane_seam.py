@@ -20,6 +20,7 @@ class Recorder:
         self.calls: list[tuple[Any, ...]] = []
         self.fail_on: str | None = None
         self.usage_bytes: dict[str, int] = {}
+        self.serials: dict[str, str] = {}  # object id -> the serial its LUN was told to report
         self.owns_shared: dict[str, bool] = {}
         self.session_counts: dict[str, int] = {}  # target -> connections
         self.initiators: dict[str, list[str]] = {}  # target -> initiator of each connection
@@ -47,14 +48,22 @@ class Recorder:
     def delete(self, object_id: str) -> None:
         self._rec("delete", object_id)
 
-    def set_online(self, target_name: str, object_id: str, online: bool) -> None:
+    def set_online(self, target_name: str, object_id: str, online: bool, serial: str = "") -> None:
         self._rec("set_online", target_name, object_id, online)
+        self.serials[object_id] = serial
 
     def set_acl(self, target_name: str, object_id: str, initiator_iqns: list[str]) -> None:
         self._rec("set_acl", target_name, object_id, initiator_iqns)
 
-    def set_target(self, target_name: str, luns: dict[int, str], initiator_iqns: list[str]) -> None:
+    def set_target(
+        self,
+        target_name: str,
+        luns: dict[int, str],
+        initiator_iqns: list[str],
+        serials: dict[str, str] | None = None,
+    ) -> None:
         self._rec("set_target", target_name, luns, initiator_iqns)
+        self.serials.update(serials or {})
 
     def usage(self, object_id: str, *, owns_shared: bool = False) -> int | None:
         self.owns_shared[object_id] = owns_shared
@@ -98,6 +107,11 @@ def test_calls_follow_the_volume_lifecycle(rec_sim: tuple[Recorder, Api]) -> Non
         ("set_acl", clone["target_name"], clone["id"], []),
         ("set_online", clone["target_name"], clone["id"], True),
     ]
+    # a volume's own target reports the volume's serial too
+    assert (rec.serials[vid], rec.serials[clone["id"]]) == (
+        vol["serial_number"],
+        clone["serial_number"],
+    )
     rec.calls.clear()
     ig = api.post(
         "/v1/initiator_groups",
@@ -184,23 +198,25 @@ def test_calls_state_the_group_target_whole(rec_sim: tuple[Recorder, Api]) -> No
     api.post("/v1/access_control_records", {"vol_id": a["id"], "initiator_group_id": ig["id"]})
     api.post("/v1/access_control_records", {"vol_id": b["id"], "initiator_group_id": ig["id"]})
     assert rec.calls == [
-        ("set_target", gst, {0: a["id"]}, [IQN]),
-        ("set_target", gst, {0: a["id"], 1: b["id"]}, [IQN]),
+        ("set_target", gst, {1: a["id"]}, [IQN]),
+        ("set_target", gst, {1: a["id"], 2: b["id"]}, [IQN]),
     ]
+    # each LUN reports its volume's serial, as the array's do
+    assert rec.serials == {v["id"]: v["serial_number"] for v in (a, b)}
     rec.calls.clear()
     # a changed initiator group restates the target once, however many volumes it reaches
     api.put(
         f"/v1/initiator_groups/{ig['id']}",
         {"iscsi_initiators": [{"label": "h2", "iqn": IQN + "x"}]},
     )
-    assert rec.calls == [("set_target", gst, {0: a["id"], 1: b["id"]}, [IQN + "x"])]
+    assert rec.calls == [("set_target", gst, {1: a["id"], 2: b["id"]}, [IQN + "x"])]
     rec.calls.clear()
     # an offline volume leaves the target, onlining brings it back at its LUN
     api.offline(a["id"])
     api.put(f"/v1/volumes/{a['id']}", {"online": True})
     assert rec.calls == [
-        ("set_target", gst, {1: b["id"]}, [IQN + "x"]),
-        ("set_target", gst, {0: a["id"], 1: b["id"]}, [IQN + "x"]),
+        ("set_target", gst, {2: b["id"]}, [IQN + "x"]),
+        ("set_target", gst, {1: a["id"], 2: b["id"]}, [IQN + "x"]),
     ]
     # connections: the sessions to the group target of initiators that may see the volume
     rec.initiators[gst] = [IQN + "x", "iqn.1993-08.org.debian:01:stranger"]
@@ -216,7 +232,7 @@ def test_calls_state_the_group_target_whole(rec_sim: tuple[Recorder, Api]) -> No
     for acr in api.get("/v1/access_control_records", vol_id=a["id"]).data:
         api.delete(f"/v1/access_control_records/{acr['id']}")
     assert rec.calls == [
-        ("set_target", gst, {0: a["id"]}, [IQN + "x"]),
+        ("set_target", gst, {1: a["id"]}, [IQN + "x"]),
         ("set_target", gst, {}, []),
     ]
 

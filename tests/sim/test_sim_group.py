@@ -82,7 +82,7 @@ def test_group_scope_switch_changes_new_volumes_and_luns(api: Api) -> None:
         ).data["lun"]
         for v in (*vols, old)
     ]
-    assert luns == [0, 1, 2]
+    assert luns == [1, 2, 3]  # from 1: the simulator's target keeps LUN 0 for its controller
     r = api.put(f"/v1/groups/{group['id']}", {"default_iscsi_target_scope": "fabric"})
     assert (r.status, r.code) == (400, "SM_invalid_arg_value")
     r = api.put(f"/v1/groups/{group['id']}", {"name": "renamed-grp"})

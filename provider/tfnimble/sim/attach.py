@@ -4,9 +4,9 @@ The model speaks ``seam.DataPlane`` (object ids, online/offline, ACL lists); the
 speaks files and targets. This adapter translates and keeps the two facts the data plane does
 not track: which targets are exported, and the ACL to apply when one is (re)exported.
 Snapshots are not exported (the data plane exports volume files only). The group target is
-stated whole by the model (``set_target``); its LUNs are the array's LUN numbers plus
-``tgt.LUN_OFFSET``, since tgtd keeps LUN 0 for its controller (a volume's own target likewise
-exports the array's LUN 0 as tgtd LUN 1).
+stated whole by the model (``set_target``); its LUNs are the array's LUN numbers as they are
+(the model never gives LUN 0 on it: tgtd keeps LUN 0 for its controller). A volume's own target
+exports the array's LUN 0 as tgtd LUN 1, its one disk. Each LUN reports its volume's serial.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from .constants import PREFIX
-from .tgt import LUN_OFFSET
 
 log = logging.getLogger("nimble-sim")
 
@@ -60,12 +59,12 @@ class DataPlaneAdapter:
         else:
             self.dp.delete_volume(object_id)
 
-    def set_online(self, target_name: str, object_id: str, online: bool) -> None:
+    def set_online(self, target_name: str, object_id: str, online: bool, serial: str = "") -> None:
         if self._is_snapshot(object_id) or not self._iscsi:
             return
         with self._lock:
             if online:
-                self.dp.export(object_id, target_name)
+                self.dp.export(object_id, target_name, serial=serial or None)
                 self._exported.add(target_name)
                 self.dp.set_acl(target_name, self._acl.get(target_name, []))
             else:
@@ -79,14 +78,18 @@ class DataPlaneAdapter:
             if target_name in self._exported and self._iscsi:
                 self.dp.set_acl(target_name, initiator_iqns)
 
-    def set_target(self, target_name: str, luns: dict[int, str], initiator_iqns: list[str]) -> None:
+    def set_target(
+        self,
+        target_name: str,
+        luns: dict[int, str],
+        initiator_iqns: list[str],
+        serials: dict[str, str] | None = None,
+    ) -> None:
         if not self._iscsi:
             return
         with self._lock:
             if luns:
-                self.dp.export_volumes(
-                    target_name, {lun + LUN_OFFSET: vol_id for lun, vol_id in luns.items()}
-                )
+                self.dp.export_volumes(target_name, dict(luns), serials)
                 self.dp.set_acl(target_name, initiator_iqns)
             else:
                 self.dp.unexport(target_name)

@@ -58,9 +58,16 @@ DEFAULT_ISCSI_TARGET_SCOPE = "group"
 # LUNs on the group target (API-access_control_records: "0-2047, auto-assigned" under GST): the
 # lowest free number, one per volume for all its access records.
 MAX_GROUP_LUN = 2047
+# Deviation from the array: the simulator's target keeps LUN 0 for its controller (tgtd cannot
+# give it up), so on the group target the lowest LUN the sim assigns is 1 and an explicit lun 0
+# under GST is refused with LUN_IN_USE_CODE. The array's LUN n is then the target's LUN n, so
+# what a host sees agrees with the access record. A volume-scoped target keeps lun 0 (the
+# target exports it as its LUN 1; each such target has one disk, so nothing is ambiguous).
+GROUP_LUN_RESERVED = 0
+MIN_GROUP_LUN = GROUP_LUN_RESERVED + 1
 # The codes for LUN conflicts on the group target are names from HPE's Go SDK error enum
 # (nimbleos NsError); no public source gives their texts or HTTP status, so those are ours.
-LUN_IN_USE_CODE = "SM_in_use_lun"  # an explicit lun another volume holds on the group target
+LUN_IN_USE_CODE = "SM_in_use_lun"  # an explicit lun another volume (or the controller) holds
 LUN_MISMATCH_CODE = "SM_lun_mismatch"  # an explicit lun other than the one the volume holds
 NO_LUN_CODE = "SM_no_available_lun"  # all 2048 LUNs of the group target are taken
 # Open question 9: a rename keeps the target IQN (renaming must not break iSCSI sessions). The
@@ -78,7 +85,7 @@ ONLINE_DELETE_CODE = "SM_eperm"
 # Open question 12: an initiator group referenced by access control records cannot be deleted.
 IG_IN_USE_CODE = "SM_ebusy"
 # Open question 10: apply_to defaults to "both"; lun 0 for volume-scoped iSCSI targets (any other
-# value is refused), 0..MAX_GROUP_LUN under the group target.
+# value is refused), MIN_GROUP_LUN..MAX_GROUP_LUN under the group target.
 DEFAULT_APPLY_TO = "both"
 # nimble-api.md section 2 (M): some firmware refuses an unfiltered snapshot list.
 SNAPSHOT_LIST_NEEDS_FILTER = True

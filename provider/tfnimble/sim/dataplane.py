@@ -80,6 +80,7 @@ class DataPlane(ReflinkPool, Tgtd):
         self.loop_mounted = False
         self._tgtd: subprocess.Popen[bytes] | None = None
         self._lock = threading.RLock()
+        self._serials: dict[str, str] = {}
         self._started = False
         self._owner_fd: int | None = None
 
@@ -242,16 +243,21 @@ class DataPlane(ReflinkPool, Tgtd):
         with self._lock:
             return self.export_file(self._existing("volume", vol_id), target_name, tid, serial)
 
-    def export_volumes(self, target_name: str, luns: dict[int, str]) -> int:
-        """Make ``target_name`` export exactly these volumes (tgtd LUN number -> volume id)."""
+    def export_volumes(
+        self, target_name: str, luns: dict[int, str], serials: dict[str, str] | None = None
+    ) -> int:
+        """Make ``target_name`` export exactly these volumes (tgtd LUN number -> volume id);
+        ``serials`` (volume id -> serial) are what their LUNs report."""
         with self._lock:
             files = {lun: self._existing("volume", vol_id) for lun, vol_id in luns.items()}
-            return self.export_luns(target_name, files)
+            by_lun = {lun: (serials or {}).get(vol_id, "") for lun, vol_id in luns.items()}
+            return self.export_luns(target_name, files, {k: v for k, v in by_lun.items() if v})
 
     def delete_volume(self, vol_id: str) -> None:
         """Delete the file; a target exporting only it goes, a shared one loses its LUN."""
         with self._lock:
             path = self._vol_path(vol_id)
+            self._serials.pop(str(path), None)
             if self._tgtd is not None:
                 for t in self.targets().values():
                     mine = [n for n, p in t.luns.items() if p == str(path)]

@@ -57,24 +57,38 @@ def _exports_volume(acr: Doc) -> bool:
 def group_target_state(ctx: Ctx, changed: Doc | None = None) -> tuple[dict[int, str], list[str]]:
     """(LUN -> volume id, initiators) of the group target. ``changed`` is a volume modified in
     this request and not saved yet; everything else is read from the transaction."""
+    luns, iqns, _ = _group_target(ctx, changed)
+    return luns, iqns
+
+
+def _group_target(
+    ctx: Ctx, changed: Doc | None = None
+) -> tuple[dict[int, str], list[str], dict[str, str]]:
+    """``group_target_state`` and the serial of each volume it exports."""
     vols = {v["id"]: v for v in ctx.tx.list("volume")}
     if changed is not None:
         vols[changed["id"]] = changed
     luns: dict[int, str] = {}
     iqns: set[str] = set()
+    serials: dict[str, str] = {}
     for acr in ctx.tx.list("acr"):
         vol = vols.get(acr["vol_id"])
         if vol is None or not is_group_scoped(vol) or not vol["online"]:
             continue
         if _exports_volume(acr):
             luns[int(acr["lun"])] = vol["id"]
+            serials[vol["id"]] = str(vol.get("serial_number") or "")
             iqns |= _acr_iqns(ctx, acr)
-    return luns, sorted(iqns)
+    return luns, sorted(iqns), serials
 
 
 def push_group_target(ctx: Ctx, changed: Doc | None = None) -> None:
-    luns, iqns = group_target_state(ctx, changed)
-    ctx.model.dp.set_target(group_iqn(ctx.model, ctx.group), luns, iqns)
+    luns, iqns, serials = _group_target(ctx, changed)
+    ctx.model.dp.set_target(group_iqn(ctx.model, ctx.group), luns, iqns, serials)
+
+
+def _serial(vol: Doc) -> str:
+    return str(vol.get("serial_number") or "")
 
 
 def _push_snapshot_acls(ctx: Ctx, vol_id: str) -> None:
@@ -107,14 +121,14 @@ def export_volume(ctx: Ctx, vol: Doc) -> None:
         return
     ctx.model.dp.set_acl(vol["target_name"], vol["id"], initiator_iqns(ctx, vol["id"]))
     if vol["online"]:
-        ctx.model.dp.set_online(vol["target_name"], vol["id"], True)
+        ctx.model.dp.set_online(vol["target_name"], vol["id"], True, _serial(vol))
 
 
 def set_volume_online(ctx: Ctx, vol: Doc, online: bool) -> None:
     if is_group_scoped(vol):
         push_group_target(ctx, vol)
     else:
-        ctx.model.dp.set_online(vol["target_name"], vol["id"], online)
+        ctx.model.dp.set_online(vol["target_name"], vol["id"], online, _serial(vol))
 
 
 def unexport_volume(ctx: Ctx, vol: Doc, old_scope: str) -> None:
@@ -122,7 +136,7 @@ def unexport_volume(ctx: Ctx, vol: Doc, old_scope: str) -> None:
     if old_scope == "group":
         push_group_target(ctx, vol)
     elif vol["online"]:
-        ctx.model.dp.set_online(vol["target_name"], vol["id"], False)
+        ctx.model.dp.set_online(vol["target_name"], vol["id"], False, _serial(vol))
 
 
 def connections(ctx: Ctx, vol: Doc) -> int:
@@ -151,8 +165,8 @@ def replay(m: Model) -> None:
             except Exception as exc:
                 log.warning("data plane: cannot bring %s online: %s", vol["name"], exc)
         try:
-            luns, iqns = group_target_state(ctx)
+            luns, iqns, serials = _group_target(ctx)
             if luns:  # a restarted data plane has no group target to remove
-                m.dp.set_target(group_iqn(m, ctx.group), luns, iqns)
+                m.dp.set_target(group_iqn(m, ctx.group), luns, iqns, serials)
         except Exception as exc:
             log.warning("data plane: cannot export the group target: %s", exc)

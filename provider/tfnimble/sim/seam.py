@@ -9,7 +9,9 @@ they must be cheap (cache); ``None`` means "no opinion, use the model's own numb
 
 Two kinds of target: a volume-scoped one exports one volume (``set_online``/``set_acl``); the
 group-scoped one is stated whole by ``set_target``: exactly these LUNs (API LUN number -> volume
-id) to exactly these initiators, no LUNs meaning no target.
+id) to exactly these initiators, no LUNs meaning no target. A volume's LUN reports the volume's
+``serial_number`` (``serial``, ``serials``: volume id -> serial) as its SCSI unit serial, as the
+array's do, so a host can tell which volume a disk is.
 """
 
 from __future__ import annotations
@@ -24,10 +26,16 @@ class DataPlane(Protocol):
     def restore(self, vol_id: str, snap_id: str) -> None: ...
     def resize(self, vol_id: str, size_bytes: int) -> None: ...
     def delete(self, object_id: str) -> None: ...
-    def set_online(self, target_name: str, object_id: str, online: bool) -> None: ...
+    def set_online(
+        self, target_name: str, object_id: str, online: bool, serial: str = ""
+    ) -> None: ...
     def set_acl(self, target_name: str, object_id: str, initiator_iqns: list[str]) -> None: ...
     def set_target(
-        self, target_name: str, luns: dict[int, str], initiator_iqns: list[str]
+        self,
+        target_name: str,
+        luns: dict[int, str],
+        initiator_iqns: list[str],
+        serials: dict[str, str] | None = None,
     ) -> None: ...
     def usage(self, object_id: str, *, owns_shared: bool = False) -> int | None: ...
     def connections(self, target_name: str) -> int | None: ...

@@ -370,6 +370,7 @@ def group_luns_in_use(ctx: Ctx, exclude: str) -> set[int]:
 def group_lun(ctx: Ctx, vol: Doc, wanted: int | None = None, *, reassign: bool = False) -> int:
     """The volume's LUN on the group target: the one its access records already have (one LUN
     per volume), else ``wanted`` if no other volume holds it, else the lowest free number.
+    LUN 0 is the controller's (``constants.GROUP_LUN_RESERVED``): never assigned, refused.
     ``reassign`` ignores what the volume's records say (they belong to another target)."""
     own = (
         []
@@ -380,12 +381,12 @@ def group_lun(ctx: Ctx, vol: Doc, wanted: int | None = None, *, reassign: bool =
         if wanted is not None and wanted != own[0]:
             raise SimError(c.LUN_MISMATCH_CODE, vol=vol["name"], have=own[0], lun=wanted)
         return int(own[0])
-    used = group_luns_in_use(ctx, vol["id"])
+    used = group_luns_in_use(ctx, vol["id"]) | {c.GROUP_LUN_RESERVED}
     if wanted is not None:
         if wanted in used:
             raise SimError(c.LUN_IN_USE_CODE, lun=wanted)
         return wanted
-    free = next((n for n in range(c.MAX_GROUP_LUN + 1) if n not in used), None)
+    free = next((n for n in range(c.MIN_GROUP_LUN, c.MAX_GROUP_LUN + 1) if n not in used), None)
     if free is None:
         raise SimError(c.NO_LUN_CODE)
     return free
