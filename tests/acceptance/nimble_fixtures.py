@@ -132,6 +132,13 @@ class Sim:
 
     # --- the /sim admin API -----------------------------------------------------------------
 
+    def group_target(self) -> str | None:
+        """The group target's IQN when new volumes are group-scoped (the default), else None."""
+        from tfnimble.nimble.client.groups import get_group
+
+        g = get_group(self.client)
+        return g.group_target_name if g.default_iscsi_target_scope == "group" else None
+
     def admin(self, method: str, path: str, body: Any = None) -> Any:
         import requests
 
@@ -321,16 +328,27 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-def iscsi_opts(portal: str, target: str, initiator: str, lun: int = 1) -> str:
-    """qemu --image-opts for a LUN of the data-plane sim (tgtd exports volumes as LUN 1)."""
+def iscsi_opts(portal: str, target: str, initiator: str, lun: int) -> str:
+    """qemu --image-opts for LUN `lun` (as the target numbers it) of the data-plane sim."""
     return (
         f"driver=raw,file.driver=iscsi,file.transport=tcp,file.portal={portal},"
         f"file.target={target},file.lun={lun},file.initiator-name={initiator}"
     )
 
 
-def read_lun(portal: str, target: str, initiator: str, out: Path, size: int | None = None) -> str:
-    """Read a LUN over iSCSI into `out` (its first `size` bytes) and return their sha256."""
+def exported_lun(acr_lun: int | None) -> int:
+    """The LUN the data-plane sim's target shows a volume at, from its access record's `lun`:
+    the group target numbers LUNs as the array does (from 1: the simulator's target keeps LUN 0
+    for its controller); a volume's own target shows its LUN 0 as LUN 1, its one disk."""
+    assert acr_lun is not None, "an access record that applies to the volume has a LUN"
+    return acr_lun if acr_lun > 0 else 1
+
+
+def read_lun(
+    portal: str, target: str, initiator: str, out: Path, size: int | None = None, *, lun: int
+) -> str:
+    """Read LUN `lun` (as the target numbers it: see `exported_lun`) over iSCSI into `out` (its
+    first `size` bytes) and return their sha256."""
     subprocess.run(
         [
             "qemu-img",
@@ -338,7 +356,7 @@ def read_lun(portal: str, target: str, initiator: str, out: Path, size: int | No
             "-O",
             "raw",
             "--image-opts",
-            iscsi_opts(portal, target, initiator),
+            iscsi_opts(portal, target, initiator, lun),
             str(out),
         ],
         check=True,

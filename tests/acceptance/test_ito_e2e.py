@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from harness import Case, Harness, State, Step
-from nimble_fixtures import DataPlaneSim, DiskImage, read_lun
+from nimble_fixtures import DataPlaneSim, DiskImage, exported_lun, read_lun
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "ito-fanout"
 IMAGE = Path("images/ubuntu-24.04.qcow2")
@@ -119,10 +119,11 @@ def read_every_clone(
             records.append(acrs.create_access_control_record(sim.client, vid, group.id))
         start = time.monotonic()
         wrong = []
-        for vid in clone_ids:
+        for vid, acr in zip(clone_ids, records, strict=True):
             vol = volumes.get_volume(sim.client, vid)
             out = tmp_path / "clone.raw"
-            if read_lun(sim.portal, vol.target_name, READER, out) != image.raw_sha256:
+            lun = exported_lun(acr.lun)  # each clone at its own LUN of the group target
+            if read_lun(sim.portal, vol.target_name, READER, out, lun=lun) != image.raw_sha256:
                 wrong.append(vol.name)
             out.unlink()
         measured["read_back_s"] = time.monotonic() - start

@@ -88,11 +88,16 @@ def test_acc_fanout_20_then_25_then_5(tf: Harness, sim: Sim) -> None:
     prefix = sim.unique("ito")
     before = sim.inventory()
     first: dict[str, str] = {}
+    gst = sim.group_target()
 
     def twenty(state: State) -> None:
         first.update(clone_ids(state))
         assert len(first) == 20
-        assert len({a["values"]["target_name"] for a in state.resources.values()}) == 22
+        names = [a["values"]["target_name"] for a in state.resources.values()]
+        if gst is None:  # volume-scoped: a target per volume and per snapshot
+            assert len(set(names)) == 22
+        else:  # group-scoped: the master, its snapshot and every clone report the group IQN
+            assert set(names) == {gst} and len(names) == 22
         assert_array_matches_state(sim, prefix, state)
 
     def first_twenty_untouched(state: State) -> None:

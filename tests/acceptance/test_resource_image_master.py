@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 from harness import Case, Harness, Step
-from nimble_fixtures import DataPlaneSim, DiskImage, read_lun
+from nimble_fixtures import DataPlaneSim, DiskImage, exported_lun, read_lun
 from nimble_hcl import config, expect, resource
 
 MASTER = "nimble_image_master.test"
@@ -40,7 +40,8 @@ def test_acc_image_master_basic(
         group = igs.create_initiator_group(sim_dp.client, sim_dp.unique("reader"), [READER])
         acr = acrs.create_access_control_record(sim_dp.client, vol.id, group.id)
         try:
-            raw = read_lun(sim_dp.portal, vol.target_name, READER, tmp_path / "back.raw")
+            lun = exported_lun(acr.lun)
+            raw = read_lun(sim_dp.portal, vol.target_name, READER, tmp_path / "back.raw", lun=lun)
         finally:
             acrs.delete_access_control_record(sim_dp.client, acr.id)
             igs.delete_initiator_group(sim_dp.client, group.id)
