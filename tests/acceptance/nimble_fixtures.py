@@ -222,11 +222,33 @@ def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim]:
         s.stop()
 
 
+@pytest.fixture(scope="module", params=["group", "volume"])
+def scoped_sim(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Sim]:
+    """A simulator per test module and target scope: a test that takes it runs once with
+    group-scoped targets (the array's default) and once with volume-scoped ones."""
+    state = tmp_path_factory.mktemp(f"nimble-sim-{request.param}") / "state"
+    state.mkdir()
+    s = start_sim(state, ("--target-scope", request.param))
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+@pytest.fixture(scope="session")
+def sim_dp_volume_scope(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DataPlaneSim]:
+    """Like `sim_dp`, but new volumes get volume-scoped targets (a target per volume)."""
+    yield from _start_sim_dp(tmp_path_factory, ("--target-scope", "volume"))
+
+
 @pytest.fixture(autouse=True)
 def clear_sim_faults_after_each_test(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
-    if "sim" in request.fixturenames:
-        request.getfixturevalue("sim").clear_faults()
+    for name in ("sim", "scoped_sim"):
+        if name in request.fixturenames:
+            request.getfixturevalue(name).clear_faults()
 
 
 class DataPlaneSim(Sim):
@@ -262,6 +284,12 @@ class DataPlaneSim(Sim):
 def sim_dp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DataPlaneSim]:
     """One nimble-sim with `--data-plane` (loop-mounted XFS reflink pool + private tgtd on a
     free port) for the session. Needs root; in CI a missing capability fails."""
+    yield from _start_sim_dp(tmp_path_factory)
+
+
+def _start_sim_dp(
+    tmp_path_factory: pytest.TempPathFactory, extra: tuple[str, ...] = ()
+) -> Iterator[DataPlaneSim]:
     from testbed import caps
     from testbed.fixtures import sweep_dataplanes
 
@@ -274,7 +302,7 @@ def sim_dp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DataPlaneSim]:
     # sweep_dataplanes() of a later session cleans up after a crashed one by this pid
     (state / "dataplane" / "owner.pid").write_text(f"{os.getpid()}\n")
     portal = f"127.0.0.1:{caps.free_port()}"
-    s = start_sim(state, ("--data-plane", "--iscsi-portal", portal), timeout=120)
+    s = start_sim(state, ("--data-plane", "--iscsi-portal", portal, *extra), timeout=120)
     s.__class__ = DataPlaneSim
     assert isinstance(s, DataPlaneSim)
     s.portal = portal

@@ -34,8 +34,11 @@ def acr_config(prefix: str, group: str = "a", **attrs: object) -> str:
     )
 
 
-def test_acc_access_control_record_basic_import_replace(tf: Harness, sim: Sim) -> None:
+def test_acc_access_control_record_basic_import_replace(tf: Harness, scoped_sim: Sim) -> None:
+    """In both target scopes (the LUNs an array gives and refuses differ)."""
     from tfnimble.nimble.client import access_control_records as acrs
+
+    sim = scoped_sim
 
     p = sim.unique("acr")
     before = sim.inventory()

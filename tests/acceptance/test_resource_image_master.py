@@ -10,6 +10,7 @@ import os
 import shutil
 from pathlib import Path
 
+import pytest
 from harness import Case, Harness, Step
 from nimble_fixtures import DataPlaneSim, DiskImage, exported_lun, read_lun, sha256_of
 from nimble_hcl import config, expect, resource
@@ -231,14 +232,19 @@ def _snapshot_id(sim: DataPlaneSim, vol_id: str) -> str:
     return str(snapshots.find_snapshot_by_name(sim.client, vol_id, "ito-base").id)
 
 
+@pytest.mark.parametrize("scope", ["group", "volume"])
 def test_acc_two_image_masters_each_written_to_and_read_from_its_own_lun(
-    tf: Harness, sim_dp: DataPlaneSim, disk_image: DiskImage, tmp_path: Path
+    tf: Harness, request: pytest.FixtureRequest, disk_image: DiskImage, tmp_path: Path, scope: str
 ) -> None:
     """Two image masters with different images, written in one apply: under a group-scoped
     target both are LUNs of one target seen by the same initiator, so each write must go to
     the LUN its own access record was given. Read back through one host's records, the two
-    volumes have distinct LUNs and each LUN holds its own image."""
+    volumes have distinct LUNs and each LUN holds its own image. With volume-scoped targets
+    each volume is its own target instead."""
     from tfnimble.nimble.client import access_control_records as acrs
+
+    fixture = "sim_dp" if scope == "group" else "sim_dp_volume_scope"
+    sim_dp: DataPlaneSim = request.getfixturevalue(fixture)
     from tfnimble.nimble.client import initiator_groups as igs
 
     names = [sim_dp.unique("mastera"), sim_dp.unique("masterb")]
@@ -257,8 +263,11 @@ def test_acc_two_image_masters_each_written_to_and_read_from_its_own_lun(
     def each_lun_holds_its_own_image(_state: object) -> None:
         vols = [sim_dp.volume(name) for name in names]
         gst = sim_dp.group_target()
+        assert (gst is None) == (scope == "volume")
         if gst is not None:
             assert {v.target_name for v in vols} == {gst}
+        else:
+            assert len({v.target_name for v in vols}) == 2
         group = igs.create_initiator_group(sim_dp.client, sim_dp.unique("reader"), [READER])
         records = []
         try:
