@@ -84,7 +84,9 @@ def assert_array_matches_state(sim: Sim, prefix: str, state: State) -> None:
     )
 
 
-def test_acc_fanout_20_then_25_then_5(tf: Harness, sim: Sim) -> None:
+def test_acc_fanout_20_then_25_then_5(tf: Harness, scoped_sim: Sim) -> None:
+    """In both target scopes: a target per volume, or one group target for all."""
+    sim = scoped_sim
     prefix = sim.unique("ito")
     before = sim.inventory()
     first: dict[str, str] = {}
