@@ -12,6 +12,7 @@ import shutil
 import time
 from pathlib import Path
 
+import pytest
 from harness import Case, Harness, State, Step
 from nimble_fixtures import DataPlaneSim, DiskImage, exported_lun, read_lun
 
@@ -26,9 +27,19 @@ def fanout_config() -> str:
     return "\n".join((EXAMPLE / f).read_text() for f in ("main.tf", "variables.tf", "outputs.tf"))
 
 
+@pytest.mark.parametrize("scope", ["group", "volume"])
 def test_acc_ito_image_master_and_20_clones_hold_the_image(
-    tf: Harness, sim_dp: DataPlaneSim, disk_image: DiskImage, tmp_path: Path, record_property
+    tf: Harness,
+    request: pytest.FixtureRequest,
+    disk_image: DiskImage,
+    tmp_path: Path,
+    record_property,
+    scope: str,
 ) -> None:
+    """In both target scopes: under the group target every clone is read back at its own
+    LUN of one target; under volume scope from its own target."""
+    fixture = "sim_dp" if scope == "group" else "sim_dp_volume_scope"
+    sim_dp: DataPlaneSim = request.getfixturevalue(fixture)
     prefix = sim_dp.unique("e2e")
     before = sim_dp.inventory()
     measured: dict[str, float] = {}
