@@ -132,6 +132,13 @@ class Sim:
 
     # --- the /sim admin API -----------------------------------------------------------------
 
+    def group_target(self) -> str | None:
+        """The group target's IQN when new volumes are group-scoped (the default), else None."""
+        from tfnimble.nimble.client.groups import get_group
+
+        g = get_group(self.client)
+        return g.group_target_name if g.default_iscsi_target_scope == "group" else None
+
     def admin(self, method: str, path: str, body: Any = None) -> Any:
         import requests
 
@@ -215,11 +222,33 @@ def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim]:
         s.stop()
 
 
+@pytest.fixture(scope="module", params=["group", "volume"])
+def scoped_sim(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Sim]:
+    """A simulator per test module and target scope: a test that takes it runs once with
+    group-scoped targets (the array's default) and once with volume-scoped ones."""
+    state = tmp_path_factory.mktemp(f"nimble-sim-{request.param}") / "state"
+    state.mkdir()
+    s = start_sim(state, ("--target-scope", request.param))
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+@pytest.fixture(scope="session")
+def sim_dp_volume_scope(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DataPlaneSim]:
+    """Like `sim_dp`, but new volumes get volume-scoped targets (a target per volume)."""
+    yield from _start_sim_dp(tmp_path_factory, ("--target-scope", "volume"))
+
+
 @pytest.fixture(autouse=True)
 def clear_sim_faults_after_each_test(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
-    if "sim" in request.fixturenames:
-        request.getfixturevalue("sim").clear_faults()
+    for name in ("sim", "scoped_sim"):
+        if name in request.fixturenames:
+            request.getfixturevalue(name).clear_faults()
 
 
 class DataPlaneSim(Sim):
@@ -255,6 +284,12 @@ class DataPlaneSim(Sim):
 def sim_dp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DataPlaneSim]:
     """One nimble-sim with `--data-plane` (loop-mounted XFS reflink pool + private tgtd on a
     free port) for the session. Needs root; in CI a missing capability fails."""
+    yield from _start_sim_dp(tmp_path_factory)
+
+
+def _start_sim_dp(
+    tmp_path_factory: pytest.TempPathFactory, extra: tuple[str, ...] = ()
+) -> Iterator[DataPlaneSim]:
     from testbed import caps
     from testbed.fixtures import sweep_dataplanes
 
@@ -267,7 +302,7 @@ def sim_dp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DataPlaneSim]:
     # sweep_dataplanes() of a later session cleans up after a crashed one by this pid
     (state / "dataplane" / "owner.pid").write_text(f"{os.getpid()}\n")
     portal = f"127.0.0.1:{caps.free_port()}"
-    s = start_sim(state, ("--data-plane", "--iscsi-portal", portal), timeout=120)
+    s = start_sim(state, ("--data-plane", "--iscsi-portal", portal, *extra), timeout=120)
     s.__class__ = DataPlaneSim
     assert isinstance(s, DataPlaneSim)
     s.portal = portal
@@ -321,16 +356,27 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-def iscsi_opts(portal: str, target: str, initiator: str, lun: int = 1) -> str:
-    """qemu --image-opts for a LUN of the data-plane sim (tgtd exports volumes as LUN 1)."""
+def iscsi_opts(portal: str, target: str, initiator: str, lun: int) -> str:
+    """qemu --image-opts for LUN `lun` (as the target numbers it) of the data-plane sim."""
     return (
         f"driver=raw,file.driver=iscsi,file.transport=tcp,file.portal={portal},"
         f"file.target={target},file.lun={lun},file.initiator-name={initiator}"
     )
 
 
-def read_lun(portal: str, target: str, initiator: str, out: Path, size: int | None = None) -> str:
-    """Read a LUN over iSCSI into `out` (its first `size` bytes) and return their sha256."""
+def exported_lun(acr_lun: int | None) -> int:
+    """The LUN the data-plane sim's target shows a volume at, from its access record's `lun`:
+    the group target numbers LUNs as the array does (from 1: the simulator's target keeps LUN 0
+    for its controller); a volume's own target shows its LUN 0 as LUN 1, its one disk."""
+    assert acr_lun is not None, "an access record that applies to the volume has a LUN"
+    return acr_lun if acr_lun > 0 else 1
+
+
+def read_lun(
+    portal: str, target: str, initiator: str, out: Path, size: int | None = None, *, lun: int
+) -> str:
+    """Read LUN `lun` (as the target numbers it: see `exported_lun`) over iSCSI into `out` (its
+    first `size` bytes) and return their sha256."""
     subprocess.run(
         [
             "qemu-img",
@@ -338,7 +384,7 @@ def read_lun(portal: str, target: str, initiator: str, out: Path, size: int | No
             "-O",
             "raw",
             "--image-opts",
-            iscsi_opts(portal, target, initiator),
+            iscsi_opts(portal, target, initiator, lun),
             str(out),
         ],
         check=True,

@@ -12,8 +12,9 @@ import shutil
 import time
 from pathlib import Path
 
+import pytest
 from harness import Case, Harness, State, Step
-from nimble_fixtures import DataPlaneSim, DiskImage, read_lun
+from nimble_fixtures import DataPlaneSim, DiskImage, exported_lun, read_lun
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "ito-fanout"
 IMAGE = Path("images/ubuntu-24.04.qcow2")
@@ -26,9 +27,19 @@ def fanout_config() -> str:
     return "\n".join((EXAMPLE / f).read_text() for f in ("main.tf", "variables.tf", "outputs.tf"))
 
 
+@pytest.mark.parametrize("scope", ["group", "volume"])
 def test_acc_ito_image_master_and_20_clones_hold_the_image(
-    tf: Harness, sim_dp: DataPlaneSim, disk_image: DiskImage, tmp_path: Path, record_property
+    tf: Harness,
+    request: pytest.FixtureRequest,
+    disk_image: DiskImage,
+    tmp_path: Path,
+    record_property,
+    scope: str,
 ) -> None:
+    """In both target scopes: under the group target every clone is read back at its own
+    LUN of one target; under volume scope from its own target."""
+    fixture = "sim_dp" if scope == "group" else "sim_dp_volume_scope"
+    sim_dp: DataPlaneSim = request.getfixturevalue(fixture)
     prefix = sim_dp.unique("e2e")
     before = sim_dp.inventory()
     measured: dict[str, float] = {}
@@ -119,10 +130,11 @@ def read_every_clone(
             records.append(acrs.create_access_control_record(sim.client, vid, group.id))
         start = time.monotonic()
         wrong = []
-        for vid in clone_ids:
+        for vid, acr in zip(clone_ids, records, strict=True):
             vol = volumes.get_volume(sim.client, vid)
             out = tmp_path / "clone.raw"
-            if read_lun(sim.portal, vol.target_name, READER, out) != image.raw_sha256:
+            lun = exported_lun(acr.lun)  # each clone at its own LUN of the group target
+            if read_lun(sim.portal, vol.target_name, READER, out, lun=lun) != image.raw_sha256:
                 wrong.append(vol.name)
             out.unlink()
         measured["read_back_s"] = time.monotonic() - start

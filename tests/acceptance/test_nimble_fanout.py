@@ -84,15 +84,22 @@ def assert_array_matches_state(sim: Sim, prefix: str, state: State) -> None:
     )
 
 
-def test_acc_fanout_20_then_25_then_5(tf: Harness, sim: Sim) -> None:
+def test_acc_fanout_20_then_25_then_5(tf: Harness, scoped_sim: Sim) -> None:
+    """In both target scopes: a target per volume, or one group target for all."""
+    sim = scoped_sim
     prefix = sim.unique("ito")
     before = sim.inventory()
     first: dict[str, str] = {}
+    gst = sim.group_target()
 
     def twenty(state: State) -> None:
         first.update(clone_ids(state))
         assert len(first) == 20
-        assert len({a["values"]["target_name"] for a in state.resources.values()}) == 22
+        names = [a["values"]["target_name"] for a in state.resources.values()]
+        if gst is None:  # volume-scoped: a target per volume and per snapshot
+            assert len(set(names)) == 22
+        else:  # group-scoped: the master, its snapshot and every clone report the group IQN
+            assert set(names) == {gst} and len(names) == 22
         assert_array_matches_state(sim, prefix, state)
 
     def first_twenty_untouched(state: State) -> None:

@@ -34,15 +34,23 @@ def acr_config(prefix: str, group: str = "a", **attrs: object) -> str:
     )
 
 
-def test_acc_access_control_record_basic_import_replace(tf: Harness, sim: Sim) -> None:
+def test_acc_access_control_record_basic_import_replace(tf: Harness, scoped_sim: Sim) -> None:
+    """In both target scopes (the LUNs an array gives and refuses differ)."""
     from tfnimble.nimble.client import access_control_records as acrs
+
+    sim = scoped_sim
 
     p = sim.unique("acr")
     before = sim.inventory()
+    if sim.group_target() is None:  # volume-scoped targets have LUN 0 only
+        given, refused, code = 0, 7, "SM_invalid_arg_value"
+    else:  # a free LUN of the group target, given explicitly; LUN 0 is the controller's
+        given, refused, code = 2000, 0, "SM_in_use_lun"
 
     def on_array(state: State) -> None:
         got = acrs.get_access_control_record(sim.client, state.attrs(ACR)["id"])
         assert got.vol_name == f"{p}-vol" and got.initiator_group_name == f"{p}-b"
+        assert got.lun == given
 
     tf.run(
         Case(
@@ -64,15 +72,17 @@ def test_acc_access_control_record_basic_import_replace(tf: Harness, sim: Sim) -
                     import_state_verify=True,
                 ),
                 Step(
-                    config=acr_config(p, group="b", lun=0),
+                    config=acr_config(p, group="b", lun=given),
                     expect_actions={ACR: ["delete", "create"]},
-                    checks=[expect(ACR, "lun", 0), on_array],
+                    checks=[expect(ACR, "lun", given), on_array],
                 ),
-                # Volume-scoped targets have LUN 0 only: the array's refusal points at lun.
+                # A LUN the array refuses fails the apply, pointing at lun: on a volume-scoped
+                # target any LUN but 0; on the simulator's group target LUN 0, which its
+                # target keeps for its controller.
                 Step(
-                    config=acr_config(p, group="b", lun=7),
+                    config=acr_config(p, group="b", lun=refused),
                     expect_error=(
-                        r"Error Creating Access Control Record.*lun = 7.*SM_invalid_arg_value"
+                        rf"Error Creating Access Control Record.*lun = {refused}.*{code}"
                     ),
                 ),
             ],

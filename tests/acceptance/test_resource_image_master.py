@@ -10,8 +10,9 @@ import os
 import shutil
 from pathlib import Path
 
+import pytest
 from harness import Case, Harness, Step
-from nimble_fixtures import DataPlaneSim, DiskImage, read_lun
+from nimble_fixtures import DataPlaneSim, DiskImage, exported_lun, read_lun, sha256_of
 from nimble_hcl import config, expect, resource
 
 MASTER = "nimble_image_master.test"
@@ -40,7 +41,8 @@ def test_acc_image_master_basic(
         group = igs.create_initiator_group(sim_dp.client, sim_dp.unique("reader"), [READER])
         acr = acrs.create_access_control_record(sim_dp.client, vol.id, group.id)
         try:
-            raw = read_lun(sim_dp.portal, vol.target_name, READER, tmp_path / "back.raw")
+            lun = exported_lun(acr.lun)
+            raw = read_lun(sim_dp.portal, vol.target_name, READER, tmp_path / "back.raw", lun=lun)
         finally:
             acrs.delete_access_control_record(sim_dp.client, acr.id)
             igs.delete_initiator_group(sim_dp.client, group.id)
@@ -228,3 +230,66 @@ def _snapshot_id(sim: DataPlaneSim, vol_id: str) -> str:
     from tfnimble.nimble.client import snapshots
 
     return str(snapshots.find_snapshot_by_name(sim.client, vol_id, "ito-base").id)
+
+
+@pytest.mark.parametrize("scope", ["group", "volume"])
+def test_acc_two_image_masters_each_written_to_and_read_from_its_own_lun(
+    tf: Harness, request: pytest.FixtureRequest, disk_image: DiskImage, tmp_path: Path, scope: str
+) -> None:
+    """Two image masters with different images, written in one apply: under a group-scoped
+    target both are LUNs of one target seen by the same initiator, so each write must go to
+    the LUN its own access record was given. Read back through one host's records, the two
+    volumes have distinct LUNs and each LUN holds its own image. With volume-scoped targets
+    each volume is its own target instead."""
+    from tfnimble.nimble.client import access_control_records as acrs
+
+    fixture = "sim_dp" if scope == "group" else "sim_dp_volume_scope"
+    sim_dp: DataPlaneSim = request.getfixturevalue(fixture)
+    from tfnimble.nimble.client import initiator_groups as igs
+
+    names = [sim_dp.unique("mastera"), sim_dp.unique("masterb")]
+    other = tmp_path / "other.raw"
+    other.write_bytes(os.urandom(8 << 20))
+    sources = {names[0]: (disk_image.qcow2, disk_image.raw_sha256, 64 << 20)}
+    sources[names[1]] = (other, sha256_of(other), 8 << 20)
+    before = sim_dp.inventory()
+    hcl = config(
+        *(
+            resource("nimble_image_master", f"m{i}", name=name, source=str(sources[name][0]))
+            for i, name in enumerate(names)
+        )
+    )
+
+    def each_lun_holds_its_own_image(_state: object) -> None:
+        vols = [sim_dp.volume(name) for name in names]
+        gst = sim_dp.group_target()
+        assert (gst is None) == (scope == "volume")
+        if gst is not None:
+            assert {v.target_name for v in vols} == {gst}
+        else:
+            assert len({v.target_name for v in vols}) == 2
+        group = igs.create_initiator_group(sim_dp.client, sim_dp.unique("reader"), [READER])
+        records = []
+        try:
+            for vol in vols:
+                records.append(acrs.create_access_control_record(sim_dp.client, vol.id, group.id))
+            luns = [exported_lun(acr.lun) for acr in records]
+            if gst is not None:
+                assert len(set(luns)) == 2, luns  # one target, a LUN per volume
+            for vol, lun in zip(vols, luns, strict=True):
+                _, want, size = sources[vol.name]
+                out = tmp_path / f"{vol.name}.raw"
+                got = read_lun(sim_dp.portal, vol.target_name, READER, out, size, lun=lun)
+                assert got == want, f"LUN {lun} does not hold the image of {vol.name}"
+        finally:
+            for acr in records:
+                acrs.delete_access_control_record(sim_dp.client, acr.id, missing_ok=True)
+            igs.delete_initiator_group(sim_dp.client, group.id, missing_ok=True)
+
+    tf.run(
+        Case(
+            env=sim_dp.env(),
+            steps=[Step(config=hcl, checks=[each_lun_holds_its_own_image])],
+            check_destroy=sim_dp.back_to(before),
+        )
+    )

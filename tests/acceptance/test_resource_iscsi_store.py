@@ -210,6 +210,11 @@ def test_acc_example_glance_store_on_the_array(tf: Harness, controller_and_array
         assert attrs["drift"] == [] and attrs["portal"] == s.portal
         vol = state.attrs("nimble_volume.glance")
         assert attrs["target_iqn"] == vol["target_name"]
+        # the disk of the access record's LUN, confirmed to be this volume by its serial
+        assert attrs["lun"] == state.attrs("nimble_access_control_record.glance")["lun"]
+        assert attrs["volume_serial"] == vol["serial_number"]
+        by_id = c.run(["readlink", "-e", f"/dev/disk/by-id/scsi-2{vol['serial_number']}"])
+        assert by_id.stdout.strip() == attrs["device"]
         image_id = upload_image(c, b"x" * MiB)
         assert c.run(["test", "-f", f"/var/lib/glance/images/{image_id}"]).returncode == 0
         c.run(["rm", "-f", f"/var/lib/glance/images/{image_id}"], check=True)

@@ -230,6 +230,56 @@ def test_login_refused_without_acl(controller_dataplane) -> None:
     )
 
 
+def test_group_target_login_attaches_a_disk_per_lun_named_by_lun_and_serial(
+    controller_dataplane,
+) -> None:
+    """A group target with two volumes: login gives two disks, each with the by-path link of
+    its LUN (as the target numbers it) and the by-id link udev makes from its serial; a LUN
+    added later appears on rescan; each disk is its own volume."""
+    from tfnimble.glance.controller.identity import BY_ID
+
+    c, dp = controller_dataplane
+    iqn = "iqn.2007-11.com.nimblestorage:grp-g0123456789abcdef"
+    portal = f"{c.array_ip}:{dp.portal_port}"
+    serials = {"va": "5f" * 16, "vb": "6e" * 16, "vc": "7d" * 16}
+    for vol in serials:
+        dp.create_volume(vol, 16 * MiB)
+        with open(dp.path_of(vol), "r+b") as f:
+            f.write(vol.encode() * 8)
+    dp.export_volumes(iqn, {2: "va", 5: "vb"}, {v: serials[v] for v in ("va", "vb")})
+    dp.set_acl(iqn, [c.initiator_iqn])
+    assert c.iscsiadm("-m", "discovery", "-t", "st", "-p", portal).returncode == 0
+    r = c.iscsiadm("-m", "node", "-T", iqn, "-p", portal, "--login")
+    ls = c.run(["iscsi-ls", "-s", "-i", c.initiator_iqn, f"iscsi://{portal}"])
+    assert r.returncode == 0, (
+        c.run(["cat", "/run/iscsi-lookalike/last_login_error.log"]).stdout + ls.stdout + ls.stderr
+    )
+
+    def disk(lun: int, vol: str) -> str:
+        link = f"/dev/disk/by-path/ip-{portal}-iscsi-{iqn}-lun-{lun}"
+        dev = c.run(["readlink", "-e", link], check=True).stdout.strip()
+        assert dev.startswith("/dev/loop"), link
+        by_id = c.run(["readlink", "-e", f"{BY_ID}/scsi-2{serials[vol]}"], check=True)
+        assert by_id.stdout.strip() == dev  # the volume's serial names this LUN's disk
+        head = c.run(["head", "-c", "16", dev], check=True).stdout
+        assert head == (vol * 8)[:16]  # and it is that volume's bytes
+        return dev
+
+    devs = {disk(2, "va"), disk(5, "vb")}
+    assert len(devs) == 2
+    p3 = c.iscsiadm("-m", "session", "-P", "3").stdout
+    assert "Lun: 2\n" in p3 and "Lun: 5\n" in p3 and p3.count("Attached scsi disk loop") == 2
+    # a LUN added to the target while logged in appears on rescan, named by its LUN and serial
+    dp.export_volumes(iqn, {2: "va", 5: "vb", 7: "vc"}, serials)
+    assert c.run(["test", "-e", f"{BY_ID}/scsi-2{serials['vc']}"]).returncode != 0
+    r = c.iscsiadm("-m", "session", "-r", "1", "--rescan")
+    assert r.returncode == 0, r.stderr
+    assert disk(7, "vc") not in devs
+    assert c.iscsiadm("-m", "node", "-T", iqn, "-p", portal, "--logout").returncode == 0
+    assert c.run(["ls", BY_ID], check=True).stdout == ""
+    assert c.run(["ls", "/dev/disk/by-path"], check=True).stdout == ""
+
+
 def test_glance_service_lookalike(controller) -> None:
     c = controller
     sc = ["/usr/bin/systemctl"]

@@ -9,7 +9,11 @@ import time
 from pathlib import Path
 
 import pytest
+from sim_testkit import Api  # tests/sim, on the path through conftest.py
+from tfnimble.nimble.lunprobe import parse_unit_serial
+from tfnimble.sim.attach import DataPlaneAdapter
 from tfnimble.sim.dataplane import DataPlane, DataPlaneError
+from tfnimble.sim.server import SimServer
 
 pytestmark = pytest.mark.dataplane
 
@@ -18,10 +22,10 @@ GOOD = "iqn.1993-08.org.debian:01:goodhost"
 BAD = "iqn.1993-08.org.debian:01:otherhost"
 
 
-def iscsi_opts(dp: DataPlane, iqn: str, initiator: str) -> str:
+def iscsi_opts(dp: DataPlane, iqn: str, initiator: str, lun: int = 1) -> str:
     return (
         f"driver=raw,file.driver=iscsi,file.transport=tcp,file.portal={dp.portal},"
-        f"file.target={iqn},file.lun=1,file.initiator-name={initiator}"
+        f"file.target={iqn},file.lun={lun},file.initiator-name={initiator}"
     )
 
 
@@ -362,3 +366,108 @@ def test_reclaim_touches_only_this_state_dirs_leftovers(
     with c2:
         assert c2.path_of("kept").read_bytes()[:MiB] == data
     c.stop()  # the dead owner's object has nothing left to release
+
+
+def read_lun(dp: DataPlane, iqn: str, lun: int, out: Path, initiator: str = GOOD) -> bytes:
+    """The whole LUN ``lun`` of target ``iqn``, read over iSCSI by ``initiator``."""
+    opts = iscsi_opts(dp, iqn, initiator, lun)
+    argv = ["qemu-img", "convert", "-O", "raw", "--image-opts", opts, str(out)]
+    subprocess.run(argv, check=True, timeout=120, capture_output=True)
+    return out.read_bytes()
+
+
+def unit_serial(dp: DataPlane, iqn: str, lun: int, initiator: str = GOOD) -> str:
+    """The unit serial number (VPD page 0x80) LUN ``lun`` of target ``iqn`` reports."""
+    url = f"iscsi://{dp.portal}/{iqn}/{lun}"
+    r = subprocess.run(
+        ["iscsi-inq", "-i", initiator, "-e", "1", "-c", "128", url],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert r.returncode == 0, r.stderr
+    found = parse_unit_serial(r.stdout)
+    assert found, r.stdout
+    return found
+
+
+def disk_luns(dp: DataPlane, initiator: str = GOOD) -> dict[str, list[str]]:
+    """``iscsi-ls -s``: {target: ["Lun:N Type:... (Size:...)", ...]} that ``initiator`` sees."""
+    r = subprocess.run(
+        ["iscsi-ls", "-s", "-i", initiator, f"iscsi://{dp.portal}"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    seen: dict[str, list[str]] = {}
+    current: list[str] = []
+    for line in r.stdout.splitlines():
+        if line.startswith("Target:"):
+            current = seen.setdefault(line.split()[0].removeprefix("Target:"), [])
+        elif "DIRECT_ACCESS" in line:
+            current.append(line.split()[0])
+    return seen
+
+
+def test_a_shared_target_exports_one_lun_per_volume(dataplane: DataPlane, tmp_path: Path) -> None:
+    dp = dataplane
+    iqn = "iqn.2007-11.com.nimblestorage:grp-g0123456789abcdef"
+    data = {}
+    for vol in ("va", "vb"):
+        dp.create_volume(vol, 4 * MiB)
+        data[vol] = write_random(dp.path_of(vol), 4 * MiB)
+    with pytest.raises(DataPlaneError, match="controller"):
+        dp.export_volumes(iqn, {0: "va"})
+    dp.export_volumes(iqn, {1: "va", 2: "vb"})
+    assert disk_luns(dp) == {}  # nobody may log in until the ACL says so
+    dp.set_acl(iqn, [GOOD])
+    assert disk_luns(dp) == {iqn: ["Lun:1", "Lun:2"]}
+    assert read_lun(dp, iqn, 1, tmp_path / "1") == data["va"]
+    assert read_lun(dp, iqn, 2, tmp_path / "2") == data["vb"]
+    # restating the target keeps what stays, removes what goes, adds what comes
+    dp.create_volume("vc", 2 * MiB)
+    tid = dp.targets()[iqn].tid
+    assert dp.export_volumes(iqn, {2: "vb", 5: "vc"}) == tid
+    assert disk_luns(dp) == {iqn: ["Lun:2", "Lun:5"]}
+    assert read_lun(dp, iqn, 2, tmp_path / "2b") == data["vb"]
+    # deleting a volume takes its LUN off a shared target, and the target with its last LUN
+    dp.delete_volume("vc")
+    assert disk_luns(dp) == {iqn: ["Lun:2"]}
+    dp.delete_volume("vb")
+    assert iqn not in dp.targets()
+
+
+def test_group_target_through_the_simulator(dataplane: DataPlane, tmp_path: Path) -> None:
+    """Two volumes given to one host under the group target: distinct LUNs, each LUN reads
+    back its own volume's bytes over iSCSI; the target follows the access records."""
+    dp = dataplane
+    with SimServer(tmp_path / "sim", data_plane=DataPlaneAdapter(dp)) as sim:
+        api = Api(sim.url, sim.ca_file, "admin", "admin")
+        gst = api.get("/v1/groups/detail").data[0]["group_target_name"]
+        vols = [api.volume(name, 4) for name in ("alpha", "beta")]
+        host = api.initiator_group("host", GOOD)
+        other = api.initiator_group("other", BAD)
+        luns = [api.acr(v["id"], host)["lun"] for v in vols]
+        # from 1: the simulator's target keeps LUN 0 for its controller
+        assert luns == [1, 2] and {v["target_name"] for v in vols} == {gst}
+        data = [write_random(dp.path_of(v["id"]), 4 * MiB) for v in vols]
+        # the host sees each volume at the LUN its access record says, reporting its serial
+        assert disk_luns(dp) == {gst: [f"Lun:{n}" for n in luns]}
+        for vol, lun, own in zip(vols, luns, data, strict=True):
+            assert read_lun(dp, gst, lun, tmp_path / vol["name"]) == own
+            assert unit_serial(dp, gst, lun) == vol["serial_number"]
+        # the target's ACL is the union of the volumes' initiators
+        assert disk_luns(dp, BAD) == {}
+        acr = api.acr(vols[1]["id"], other)
+        assert acr["lun"] == luns[1] and dp.acl(gst) == sorted([GOOD, BAD])
+        # an offline volume leaves the target; onlining brings it back at its LUN
+        api.offline(vols[0]["id"])
+        assert disk_luns(dp) == {gst: [f"Lun:{luns[1]}"]}
+        assert api.put(f"/v1/volumes/{vols[0]['id']}", {"online": True}).status == 200
+        assert read_lun(dp, gst, luns[0], tmp_path / "again") == data[0]
+        assert unit_serial(dp, gst, luns[0]) == vols[0]["serial_number"]
+        # the last access record of a volume takes it off; the last of all, the target
+        for vol in vols:
+            for a in api.get("/v1/access_control_records", vol_id=vol["id"]).data:
+                assert api.delete(f"/v1/access_control_records/{a['id']}").status == 200
+        assert gst not in dp.targets()

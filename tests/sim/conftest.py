@@ -8,4 +8,4 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from sim_testkit import api, sim  # noqa: F401
+from sim_testkit import api, sim, target_scope  # noqa: F401

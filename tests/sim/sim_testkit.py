@@ -148,28 +148,50 @@ class Api:
         assert r.status == 200, r.json
         return r.data
 
-    def grant(self, vol_id: str, iqn: str, group: str = "hosts") -> dict[str, Any]:
-        """Let initiator ``iqn`` log in to the volume: an initiator group and an ACR."""
+    def initiator_group(self, name: str, iqn: str) -> str:
+        """A new initiator group holding initiator ``iqn``; its id."""
         body = {
-            "name": group,
+            "name": name,
             "access_protocol": "iscsi",
             "iscsi_initiators": [{"label": "h", "iqn": iqn}],
         }
         r = self.post("/v1/initiator_groups", body)
         assert r.status == 201, r.json
-        acr = self.post(
-            "/v1/access_control_records", {"vol_id": vol_id, "initiator_group_id": r.data["id"]}
+        return str(r.data["id"])
+
+    def acr(self, vol_id: str, ig_id: str, **kw: Any) -> dict[str, Any]:
+        """A new access control record of the volume for the initiator group."""
+        r = self.post(
+            "/v1/access_control_records", {"vol_id": vol_id, "initiator_group_id": ig_id, **kw}
         )
-        assert acr.status == 201, acr.json
-        return acr.data
+        assert r.status == 201, r.json
+        return dict(r.data)
+
+    def grant(self, vol_id: str, iqn: str, group: str = "hosts") -> dict[str, Any]:
+        """Let initiator ``iqn`` log in to the volume: an initiator group and an ACR."""
+        return self.acr(vol_id, self.initiator_group(group, iqn))
 
     def pool(self) -> dict[str, Any]:
         return self.get("/v1/pools/detail").data[0]
 
 
 @pytest.fixture
-def sim(tmp_path: Path) -> Iterator[SimServer]:
-    server = SimServer(tmp_path / "state", "127.0.0.1", port=0, username=USER, password=PASSWORD)
+def target_scope() -> str:
+    """The scope the simulated group gives new volumes: "group", as real groups do. A test about
+    volume-scoped targets says ``@pytest.mark.parametrize("target_scope", ["volume"])``."""
+    return "group"
+
+
+@pytest.fixture
+def sim(tmp_path: Path, target_scope: str) -> Iterator[SimServer]:
+    server = SimServer(
+        tmp_path / "state",
+        "127.0.0.1",
+        port=0,
+        username=USER,
+        password=PASSWORD,
+        target_scope=target_scope,
+    )
     server.start()
     try:
         yield server

@@ -169,9 +169,11 @@ def test_access_control_records(api: Api) -> None:
     assert r.status == 201
     acr = r.data
     assert re.fullmatch(r"0d[0-9a-f]{40}", acr["id"])
+    # under the group target the lowest free LUN; the simulator's target keeps LUN 0 for its
+    # controller, so that is 1 (constants.MIN_GROUP_LUN)
     assert (acr["apply_to"], acr["lun"], acr["vol_name"], acr["initiator_group_name"]) == (
         "both",
-        0,
+        1,
         "exported",
         "hosts",
     )
@@ -220,6 +222,7 @@ def test_acr_apply_to_volume_and_snapshot_coexist(api: Api) -> None:
         ({"unknown": 1}, 400, "SM_unexpected_arg"),
     ],
 )
+@pytest.mark.parametrize("target_scope", ["volume"])
 def test_acr_validation(api: Api, body: dict, status: int, code: str) -> None:
     vol = api.volume("v")
     if body:
@@ -241,3 +244,98 @@ def test_volume_delete_removes_its_acrs_and_clone_inherits_them(api: Api) -> Non
     assert api.delete(f"/v1/volumes/{clone['id']}").status == 200
     acrs = api.get("/v1/access_control_records/detail").data
     assert {a["vol_id"] for a in acrs} == {vol["id"]}
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ({"lun": 2048}, 400, "SM_invalid_arg_value"),
+        ({"lun": -1}, 400, "SM_invalid_arg_value"),
+        ({"apply_to": "all"}, 400, "SM_invalid_arg_value"),
+    ],
+)
+def test_acr_validation_on_the_group_target(api: Api, body: dict, status: int, code: str) -> None:
+    vol = api.volume("v")
+    r = api.post("/v1/access_control_records", {"vol_id": vol["id"], **body})
+    assert (r.status, r.code) == (status, code)
+
+
+def test_group_target_luns_are_unique_per_target_and_one_per_volume(api: Api) -> None:
+    a, b, c = (api.volume(n, 16) for n in "abc")
+    host1, host2 = api.initiator_group("host1", IQN_A), api.initiator_group("host2", IQN_B)
+    # two volumes given to the same host under the group target get distinct LUNs
+    # (numbered from 1: the simulator's target keeps LUN 0 for its controller)
+    assert [api.acr(v["id"], host1)["lun"] for v in (a, b)] == [1, 2]
+    # a volume keeps its LUN for every host it is given to
+    assert api.acr(a["id"], host2)["lun"] == 1
+    assert api.acr(c["id"], host2)["lun"] == 3
+    # the volume's embedded list and the initiator groups show the same LUNs
+    embedded = api.get(f"/v1/volumes/{a['id']}").data["access_control_records"]
+    assert [(e["initiator_group_id"], e["lun"]) for e in embedded] == [(host1, 1), (host2, 1)]
+    vols = api.get(f"/v1/initiator_groups/{host2}").data["volume_list"]
+    assert sorted((x["name"], x["lun"]) for x in vols) == [("a", 1), ("c", 3)]
+    # an explicit LUN another volume holds is refused, and so is a second LUN for one volume
+    d = api.volume("d", 16)
+    r = api.post(
+        "/v1/access_control_records", {"vol_id": d["id"], "initiator_group_id": host1, "lun": 2}
+    )
+    assert (r.status, r.code) == (409, "SM_in_use_lun")
+    assert "LUN 2" in r.json["messages"][1]["text"]
+    # LUN 0 is the controller's on the simulator's group target: refused like a taken LUN
+    r = api.post(
+        "/v1/access_control_records", {"vol_id": d["id"], "initiator_group_id": host1, "lun": 0}
+    )
+    assert (r.status, r.code) == (409, "SM_in_use_lun")
+    assert "LUN 0" in r.json["messages"][1]["text"]
+    r = api.post(
+        "/v1/access_control_records", {"vol_id": b["id"], "initiator_group_id": host2, "lun": 5}
+    )
+    assert (r.status, r.code) == (409, "SM_lun_mismatch")
+    assert api.acr(b["id"], host2, lun=2)["lun"] == 2  # its own LUN, given again, is fine
+    assert api.acr(d["id"], host1, lun=7)["lun"] == 7  # a free explicit LUN is taken
+    # the lowest free number is given; a LUN is free again once its volume's records are gone
+    for acr in api.get("/v1/access_control_records", vol_id=b["id"]).data:
+        assert api.delete(f"/v1/access_control_records/{acr['id']}").status == 200
+    e = api.volume("e", 16)
+    assert api.acr(e["id"], host1)["lun"] == 2
+    # an offline volume keeps its LUN
+    api.offline(c["id"])
+    f = api.volume("f", 16)
+    assert api.acr(f["id"], host1)["lun"] == 4
+
+
+def test_clone_and_scope_change_get_their_own_group_luns(api: Api) -> None:
+    host = api.initiator_group("host", IQN_A)
+    parent = api.volume("parent", 16)
+    api.acr(parent["id"], host)
+    snap = api.snapshot(parent["id"], "s")
+    clone = api.clone("clone", snap["id"])
+    assert [x["lun"] for x in clone["access_control_records"]] == [2]  # parent has 1
+    # a volume moved to its own target answers at LUN 0 there, and frees its group LUN
+    r = api.put(f"/v1/volumes/{clone['id']}", {"iscsi_target_scope": "volume"})
+    assert r.status == 200 and r.data["target_name"] != parent["target_name"]
+    assert [x["lun"] for x in r.data["access_control_records"]] == [0]
+    other = api.volume("other", 16)
+    assert api.acr(other["id"], host)["lun"] == 2
+    r = api.put(f"/v1/volumes/{clone['id']}", {"iscsi_target_scope": "group"})
+    assert r.data["target_name"] == parent["target_name"]
+    assert [x["lun"] for x in r.data["access_control_records"]] == [3]
+
+
+def test_snapshots_under_the_group_target_report_its_iqn(api: Api) -> None:
+    group = api.get("/v1/groups/detail").data[0]
+    vol = api.volume("v", 16)
+    snap = api.snapshot(vol["id"], "s")
+    assert snap["target_name"] == group["group_target_name"] == vol["target_name"]
+    found = api.get("/v1/snapshots/detail", vol_id=vol["id"]).data
+    assert [x["target_name"] for x in found] == [group["group_target_name"]]
+
+
+@pytest.mark.parametrize("target_scope", ["volume"])
+def test_volume_scoped_targets_give_every_volume_lun_0(api: Api) -> None:
+    a, b = api.volume("a", 16), api.volume("b", 16)
+    host = api.initiator_group("host", IQN_A)
+    assert [api.acr(v["id"], host)["lun"] for v in (a, b)] == [0, 0]
+    assert a["target_name"] != b["target_name"]
+    snap = api.snapshot(a["id"], "s")
+    assert snap["target_name"] not in (a["target_name"], b["target_name"])

@@ -52,6 +52,21 @@ def test_ready_line_tls_and_sigterm(tmp_path: Path) -> None:
     assert "shutting down" in p.stderr and "admin/admin" not in p.stderr
 
 
+@pytest.mark.parametrize("scope", ["group", "volume"])
+def test_target_scope_option(tmp_path: Path, scope: str) -> None:
+    args = ("--password", "pw", *(("--target-scope", scope) if scope == "volume" else ()))
+    p = start_sim_process(tmp_path / "state", *args)
+    try:
+        api = Api(p.info["url"], p.info["ca_file"], "admin", "pw")
+        group = api.get("/v1/groups/detail").data[0]
+        assert (group["group_target_enabled"], group["default_iscsi_target_scope"]) == (True, scope)
+        vol = api.volume("v")
+        assert vol["iscsi_target_scope"] == scope
+        assert (vol["target_name"] == group["group_target_name"]) is (scope == "group")
+    finally:
+        assert p.stop() == 0
+
+
 def test_default_credentials_warn_and_state_dir_is_exclusive(tmp_path: Path) -> None:
     p = start_sim_process(tmp_path)
     try:
@@ -176,6 +191,7 @@ def test_argument_validation() -> None:
         ["serve", "--state-dir", "d", "--session-timeout", "0"],
         ["serve", "--state-dir", "d", "--pool-capacity", "lots"],
         ["serve", "--state-dir", "d", "--fault", "error=7"],
+        ["serve", "--state-dir", "d", "--target-scope", "fabric"],
         ["serve"],
     ):
         with pytest.raises(SystemExit):

@@ -20,8 +20,10 @@ class Recorder:
         self.calls: list[tuple[Any, ...]] = []
         self.fail_on: str | None = None
         self.usage_bytes: dict[str, int] = {}
+        self.serials: dict[str, str] = {}  # object id -> the serial its LUN was told to report
         self.owns_shared: dict[str, bool] = {}
-        self.sessions: dict[str, int] = {}
+        self.session_counts: dict[str, int] = {}  # target -> connections
+        self.initiators: dict[str, list[str]] = {}  # target -> initiator of each connection
 
     def _rec(self, *call: Any) -> None:
         if call[0] == self.fail_on:
@@ -46,32 +48,47 @@ class Recorder:
     def delete(self, object_id: str) -> None:
         self._rec("delete", object_id)
 
-    def set_online(self, target_name: str, object_id: str, online: bool) -> None:
+    def set_online(self, target_name: str, object_id: str, online: bool, serial: str = "") -> None:
         self._rec("set_online", target_name, object_id, online)
+        self.serials[object_id] = serial
 
     def set_acl(self, target_name: str, object_id: str, initiator_iqns: list[str]) -> None:
         self._rec("set_acl", target_name, object_id, initiator_iqns)
+
+    def set_target(
+        self,
+        target_name: str,
+        luns: dict[int, str],
+        initiator_iqns: list[str],
+        serials: dict[str, str] | None = None,
+    ) -> None:
+        self._rec("set_target", target_name, luns, initiator_iqns)
+        self.serials.update(serials or {})
 
     def usage(self, object_id: str, *, owns_shared: bool = False) -> int | None:
         self.owns_shared[object_id] = owns_shared
         return self.usage_bytes.get(object_id)
 
     def connections(self, target_name: str) -> int | None:
-        return self.sessions.get(target_name)
+        return self.session_counts.get(target_name)
+
+    def sessions(self, target_name: str) -> list[str] | None:
+        return self.initiators.get(target_name)
 
     def close(self) -> None:
         self.calls.append(("close",))
 
 
 @pytest.fixture
-def rec_sim(tmp_path: Path) -> Iterator[tuple[Recorder, Api]]:
+def rec_sim(tmp_path: Path, target_scope: str) -> Iterator[tuple[Recorder, Api]]:
     rec = Recorder()
     dp: DataPlane = rec
-    with SimServer(tmp_path, port=0, data_plane=dp) as sim:
+    with SimServer(tmp_path, port=0, data_plane=dp, target_scope=target_scope) as sim:
         yield rec, Api(sim.url, sim.ca_file, "admin", "admin")
     assert rec.calls[-1] == ("close",)
 
 
+@pytest.mark.parametrize("target_scope", ["volume"])
 def test_calls_follow_the_volume_lifecycle(rec_sim: tuple[Recorder, Api]) -> None:
     rec, api = rec_sim
     vol = api.volume("v", 64)
@@ -90,6 +107,11 @@ def test_calls_follow_the_volume_lifecycle(rec_sim: tuple[Recorder, Api]) -> Non
         ("set_acl", clone["target_name"], clone["id"], []),
         ("set_online", clone["target_name"], clone["id"], True),
     ]
+    # a volume's own target reports the volume's serial too
+    assert (rec.serials[vid], rec.serials[clone["id"]]) == (
+        vol["serial_number"],
+        clone["serial_number"],
+    )
     rec.calls.clear()
     ig = api.post(
         "/v1/initiator_groups",
@@ -128,6 +150,7 @@ def test_calls_follow_the_volume_lifecycle(rec_sim: tuple[Recorder, Api]) -> Non
     ]
 
 
+@pytest.mark.parametrize("target_scope", ["group", "volume"])
 def test_a_failing_data_plane_rolls_the_change_back(rec_sim: tuple[Recorder, Api]) -> None:
     rec, api = rec_sim
     rec.fail_on = "create_volume"
@@ -141,11 +164,12 @@ def test_a_failing_data_plane_rolls_the_change_back(rec_sim: tuple[Recorder, Api
     assert api.get(f"/v1/volumes/{vol['id']}").status == 200
 
 
+@pytest.mark.parametrize("target_scope", ["volume"])
 def test_usage_and_connections_reported_by_the_data_plane(rec_sim: tuple[Recorder, Api]) -> None:
     rec, api = rec_sim
     vol = api.volume("v", 64)
     rec.usage_bytes[vol["id"]] = 5 * MIB
-    rec.sessions[vol["target_name"]] = 1
+    rec.session_counts[vol["target_name"]] = 1
     got = api.get(f"/v1/volumes/{vol['id']}").data
     assert (got["vol_usage_uncompressed_bytes"], got["num_connections"]) == (5 * MIB, 1)
     assert api.pool()["usage"] == 5 * MIB
@@ -157,6 +181,60 @@ def test_usage_and_connections_reported_by_the_data_plane(rec_sim: tuple[Recorde
     assert rec.owns_shared[clone["id"]] is False
     r = api.put(f"/v1/volumes/{vol['id']}", {"online": False})
     assert r.code == "SM_vol_has_connections"
+
+
+def test_calls_state_the_group_target_whole(rec_sim: tuple[Recorder, Api]) -> None:
+    rec, api = rec_sim
+    gst = api.get("/v1/groups/detail").data[0]["group_target_name"]
+    a = api.volume("a", 64)
+    assert a["target_name"] == gst
+    assert rec.calls == [("create_volume", a["id"], 64 * MIB), ("set_target", gst, {}, [])]
+    b = api.volume("b", 64)
+    rec.calls.clear()
+    ig = api.post(
+        "/v1/initiator_groups",
+        {"name": "g", "access_protocol": "iscsi", "iscsi_initiators": [{"label": "h", "iqn": IQN}]},
+    ).data
+    api.post("/v1/access_control_records", {"vol_id": a["id"], "initiator_group_id": ig["id"]})
+    api.post("/v1/access_control_records", {"vol_id": b["id"], "initiator_group_id": ig["id"]})
+    assert rec.calls == [
+        ("set_target", gst, {1: a["id"]}, [IQN]),
+        ("set_target", gst, {1: a["id"], 2: b["id"]}, [IQN]),
+    ]
+    # each LUN reports its volume's serial, as the array's do
+    assert rec.serials == {v["id"]: v["serial_number"] for v in (a, b)}
+    rec.calls.clear()
+    # a changed initiator group restates the target once, however many volumes it reaches
+    api.put(
+        f"/v1/initiator_groups/{ig['id']}",
+        {"iscsi_initiators": [{"label": "h2", "iqn": IQN + "x"}]},
+    )
+    assert rec.calls == [("set_target", gst, {1: a["id"], 2: b["id"]}, [IQN + "x"])]
+    rec.calls.clear()
+    # an offline volume leaves the target, onlining brings it back at its LUN
+    api.offline(a["id"])
+    api.put(f"/v1/volumes/{a['id']}", {"online": True})
+    assert rec.calls == [
+        ("set_target", gst, {2: b["id"]}, [IQN + "x"]),
+        ("set_target", gst, {1: a["id"], 2: b["id"]}, [IQN + "x"]),
+    ]
+    # connections: the sessions to the group target of initiators that may see the volume
+    rec.initiators[gst] = [IQN + "x", "iqn.1993-08.org.debian:01:stranger"]
+    assert api.admin("GET", f"/sim/volumes/{a['id']}/connections").json["data"]["connections"] == 1
+    r = api.put(f"/v1/volumes/{a['id']}", {"online": False})
+    assert (r.status, r.code) == (409, "SM_vol_has_connections")
+    c = api.volume("c", 64)
+    assert api.admin("GET", f"/sim/volumes/{c['id']}/connections").json["data"]["connections"] == 0
+    rec.initiators.clear()
+    rec.calls.clear()
+    for acr in api.get("/v1/access_control_records", vol_id=b["id"]).data:
+        api.delete(f"/v1/access_control_records/{acr['id']}")
+    for acr in api.get("/v1/access_control_records", vol_id=a["id"]).data:
+        api.delete(f"/v1/access_control_records/{acr['id']}")
+    assert rec.calls == [
+        ("set_target", gst, {1: a["id"]}, [IQN + "x"]),
+        ("set_target", gst, {}, []),
+    ]
 
 
 def test_null_data_plane_has_every_method_of_the_protocol() -> None:

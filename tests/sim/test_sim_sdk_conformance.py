@@ -48,6 +48,12 @@ class _VerifyingRequests:
         return self._call("DELETE", url, **kw)
 
 
+@pytest.fixture(params=["group", "volume"])
+def target_scope(request: pytest.FixtureRequest) -> str:
+    """HPE's SDK works against either pairing a real group can have."""
+    return str(request.param)
+
+
 @pytest.fixture
 def sdk(sim: SimServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[NimOSClient]:
     monkeypatch.setattr(restclient, "requests", _VerifyingRequests(sim.ca_file))

@@ -133,6 +133,7 @@ def test_create_returns_the_real_detail_object(api: Api) -> None:
     assert isinstance(vol["creation_time"], int) and vol["last_modified"] >= vol["creation_time"]
 
 
+@pytest.mark.parametrize("target_scope", ["volume"])
 def test_ids_serial_and_target_name_formats(api: Api) -> None:
     a, b = api.volume("a"), api.volume("b")
     group = api.get("/v1/groups/detail").data[0]
@@ -151,6 +152,17 @@ def test_ids_serial_and_target_name_formats(api: Api) -> None:
     assert group["id"].startswith("00") and api.pool()["id"].startswith("0a")
     assert api.get("/v1/arrays").data[0]["id"].startswith("09")
     assert api.get("/v1/performance_policies", name="default").data[0]["id"].startswith("03")
+
+
+def test_group_scoped_volumes_report_the_group_iqn(api: Api) -> None:
+    a, b = api.volume("a"), api.volume("b")
+    group = api.get("/v1/groups/detail").data[0]
+    guid = group["id"][2:18]
+    for vol in (a, b):
+        assert vol["iscsi_target_scope"] == "group"
+        assert vol["target_name"] == f"iqn.2007-11.com.nimblestorage:group-sim-g{guid}"
+        assert vol["multi_initiator"] is False
+    assert a["serial_number"] != b["serial_number"]
 
 
 @pytest.mark.parametrize(
@@ -363,6 +375,7 @@ def test_restore_requires_offline_and_own_snapshot(api: Api) -> None:
     assert r.status == 200 and r.data["id"] == vol["id"]
 
 
+@pytest.mark.parametrize("target_scope", ["group", "volume"])
 def test_rename_keeps_target_and_checks_uniqueness(api: Api) -> None:
     a, _ = api.volume("a"), api.volume("b")
     r = api.put(f"/v1/volumes/{a['id']}", {"name": "b"})

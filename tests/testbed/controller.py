@@ -4,7 +4,10 @@ Inside the namespace, /etc, /var and /dev are overlays (writes land in the test'
 on the host), /run and /dev/shm are tmpfs, /dev/pts is a fresh devpts, and these look-alikes are
 bind-mounted over the real tools:
 
-* /usr/sbin/iscsiadm  -> tests/testbed/bin/iscsiadm (userspace iSCSI, real texts and exit codes)
+* /usr/sbin/iscsiadm  -> tests/testbed/bin/iscsiadm (userspace iSCSI, real texts and exit codes;
+  a disk per LUN the target shows, with udev's by-path and by-id links: the kernel's
+  /sys/class/block/<dev>/device/vpd_pg80 cannot be made for a loop device, so a volume's
+  identity is its ``/dev/disk/by-id/scsi-2<serial>`` link here)
 * /usr/bin/systemctl  -> tests/testbed/bin/systemctl (units in /etc/systemd/system)
 
 A ``glance`` system user exists, /etc/glance/glance-api.conf is written (legacy single-store by
@@ -384,8 +387,8 @@ class Controller:
             mount --bind /run/testbed/bin/iscsiadm /usr/sbin/iscsiadm
             mount --bind /run/testbed/bin/systemctl /usr/bin/systemctl
             rm -rf /etc/iscsi/nodes /etc/iscsi/send_targets /etc/systemd/system/*.service
-            rm -rf /dev/disk/by-path
-            mkdir -p /dev/disk/by-path
+            rm -rf /dev/disk/by-path /dev/disk/by-id
+            mkdir -p /dev/disk/by-path /dev/disk/by-id
             cp -a {st}/etc/. /etc/
             sed -i 's/^root:![^:]*:/root:*:/' /etc/shadow
             getent passwd {gu} >/dev/null || useradd --system --user-group \\
@@ -461,12 +464,13 @@ class Controller:
             import json
 
             for s in json.loads(sessions.stdout or "[]"):
-                loop = s.get("loop")
-                if not loop:
-                    continue
-                mounts = self.run(["findmnt", "-rn", "-o", "TARGET", "-S", loop], timeout=10)
-                for target in reversed(mounts.stdout.split()):
-                    self.run(["umount", "-l", target], timeout=30)
+                disks = s.get("luns") or {"": {"loop": s.get("loop")}}
+                for loop in [d.get("loop") for d in disks.values()]:
+                    if not loop:
+                        continue
+                    mounts = self.run(["findmnt", "-rn", "-o", "TARGET", "-S", loop], timeout=10)
+                    for target in reversed(mounts.stdout.split()):
+                        self.run(["umount", "-l", target], timeout=30)
             self.run(["/usr/sbin/iscsiadm", "-m", "session", "-u"], timeout=60)
         self.run(["/usr/bin/systemctl", "stop", self.service_name], timeout=30)
 

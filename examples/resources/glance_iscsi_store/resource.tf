@@ -42,5 +42,10 @@ resource "glance_iscsi_store" "store" {
   target_iqn  = nimble_volume.glance.target_name
   mount_point = "/var/lib/glance/images"
 
+  # On a group-scoped target (one target for every volume of the group) the store finds its
+  # disk by the LUN of its access record, and checks it is this volume before any mkfs.
+  lun           = nimble_access_control_record.glance.lun
+  volume_serial = nimble_volume.glance.serial_number
+
   depends_on = [nimble_access_control_record.glance]
 }

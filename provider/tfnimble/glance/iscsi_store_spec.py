@@ -25,6 +25,7 @@ REPLACE_FIELDS = frozenset(
         "portal",
         "target_iqn",
         "lun",
+        "volume_serial",
         "mount_point",
         "fs_type",
         "mkfs_options",
@@ -85,6 +86,8 @@ class StoreSpec:
     """Format the device even if it holds a filesystem or partition table (erases it)."""
     device_wait_seconds: float = 30.0
     """How long to wait for udev to create the by-path link after login."""
+    volume_serial: str | None = None
+    """Serial number of the volume the LUN must be (checked before any mkfs or mount)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mkfs_options", tuple(self.mkfs_options))
@@ -93,6 +96,13 @@ class StoreSpec:
             c.isspace() for c in self.target_iqn
         ):
             raise ValueError(f"target_iqn {self.target_iqn!r} is not an iSCSI name (iqn....)")
+        if self.volume_serial is not None and not re.fullmatch(
+            r"[0-9A-Fa-f]{16,64}", self.volume_serial
+        ):
+            raise ValueError(
+                f"volume_serial {self.volume_serial!r} is not a volume serial number (hex "
+                "digits, e.g. nimble_volume.NAME.serial_number)"
+            )
         if self.lun is not None and not 0 <= self.lun < 2**32:
             raise ValueError(f"lun {self.lun} is out of range")
         mp = self.mount_point

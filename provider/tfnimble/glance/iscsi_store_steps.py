@@ -68,13 +68,32 @@ def _ensure_session(r: Run) -> None:
         ctl.iscsi_login(r.t, iqn, portal, initiator=r.initiator)
         sessions = _sessions_for(r)
         r.portal, r.sid, r.new_session = portal, sessions[0].sid if sessions else None, True
-    ctl.iscsi_set_startup(r.t, iqn, r.portal, ctl.AUTOMATIC)
+
+
+def _others_in_use(r: Run) -> list[str]:
+    """Disks of the target's sessions other than the store's LUN that are mounted: under a
+    group-scoped target one session carries every volume exported to this host."""
+    busy = []
+    for detail in ctl.iscsi_session_details(r.t):
+        if detail.iqn != r.spec.target_iqn:
+            continue
+        for lun, disk in detail.luns.items():
+            if disk and lun != r.lun and ctl.findmnt(r.t, source=f"/dev/{disk}"):
+                busy.append(f"LUN {lun} (/dev/{disk})")
+    return busy
 
 
 def _undo_session(r: Run) -> None:
-    """Not at boot, log out of every portal, forget the node."""
+    """Not at boot, log out of every portal, forget the node; unless other LUNs of the
+    target are in use on this host (a group-scoped target): then the session stays."""
     iqn = r.spec.target_iqn
     sessions = _sessions_for(r)
+    if r.lun is None and r.known is not None:
+        r.lun = r.known.lun
+    busy = _others_in_use(r) if sessions else []
+    if busy:
+        r.step(f"keeping the iSCSI session to {iqn}: {', '.join(busy)} still in use")
+        return
     ctl.iscsi_set_startup(r.t, iqn, None, ctl.MANUAL)
     for portal in dict.fromkeys(s.portal for s in sessions):
         r.step(f"logging out of {iqn} at {portal}")
@@ -126,12 +145,42 @@ def _ensure_device(r: Run) -> None:
                 found = (device, device)
                 break
     if found is None:
+        _let_go(r)
         raise DeviceNotFound(
             f"no disk appeared for LUN {lun} of {iqn} (waited {r.spec.device_wait_seconds:g} s "
             f"for {ctl.by_path_link(portal, iqn, lun)}). Check the lun argument (see "
             "`iscsiadm -m session -P 3`) and that the volume is online"
         )
     r.by_path, r.device = found
+    _confirm_volume(r, lun, found[1])
+    ctl.iscsi_set_startup(t, iqn, portal, ctl.AUTOMATIC)
+
+
+def _let_go(r: Run) -> None:
+    """Before refusing: log out of a session this run made, so nothing is left changed."""
+    if r.new_session and r.portal is not None:
+        ctl.iscsi_logout(r.t, r.spec.target_iqn, r.portal)
+        ctl.iscsi_delete_node(r.t, r.spec.target_iqn, r.portal)
+        r.new_session, r.sid = False, None
+
+
+def _confirm_volume(r: Run, lun: int, device: str) -> None:
+    """Before any mkfs or mount: the disk at the LUN must be the volume given (by serial)."""
+    serial = r.spec.volume_serial
+    if serial is None:
+        return
+    ident = ctl.device_identity(r.t, device)
+    if ctl.identity_matches(ident, serial):
+        r.step(f"{device} (LUN {lun}) is volume {serial}")
+        return
+    _let_go(r)
+    raise ctl.WrongVolume(
+        f"LUN {lun} of {r.spec.target_iqn} is {device}, which reports {ident.describe()}; "
+        f"that is not the volume with serial number {serial} (volume_serial). Nothing was "
+        "written: no mkfs, mount, fstab or Glance change. Check that lun is the LUN of this "
+        "volume's access record (nimble_access_control_record.NAME.lun) and volume_serial "
+        "the volume's serial_number"
+    )
 
 
 def _drift_device(r: Run) -> None:

@@ -42,6 +42,7 @@ class IscsiStoreModel:
     portal: Value[str] = None
     target_iqn: Value[str] = None
     lun: Value[int] = None
+    volume_serial: Value[str] = None
     mount_point: Value[str] = None
     fs_type: Value[str] = None
     mkfs_options: Value[list[str]] = None
@@ -111,10 +112,28 @@ class IscsiStoreResource(Resource):
                     validators=(matches(r"(iqn|eui|naa)\.\S+", "must be an iSCSI name (iqn....)"),),
                 ),
                 "lun": _replace(
-                    "LUN of the volume in the target. Default: the target's first disk LUN.",
+                    "LUN of the volume in the target: the LUN of the volume's access record, "
+                    "`nimble_access_control_record.NAME.lun` (a group-scoped target carries "
+                    "every volume exported to the controller, one LUN each; a volume-scoped "
+                    "target has LUN 0). Default: the target's first disk LUN, which is right "
+                    "only for a volume-scoped target.",
                     type=types.Number,
                     optional=True,
                     computed=True,
+                ),
+                "volume_serial": _replace(
+                    "Serial number of the volume, `nimble_volume.NAME.serial_number`. Before "
+                    "any mkfs or mount the disk found at `lun` must report it (its SCSI unit "
+                    "serial number or a /dev/disk/by-id name built from it); a disk that is "
+                    "another volume is refused and nothing on the controller is changed.",
+                    optional=True,
+                    validators=(
+                        matches(
+                            r"[0-9A-Fa-f]{16,64}",
+                            "must be a volume serial number (hex digits), e.g. "
+                            "nimble_volume.NAME.serial_number",
+                        ),
+                    ),
                 ),
                 "mount_point": _replace(
                     "Where the filesystem is mounted; becomes Glance's datadir.",
@@ -214,6 +233,7 @@ class IscsiStoreResource(Resource):
                 service=known_or_none(m.service),
                 owner=known_or_none(m.owner),
                 force_format=bool(known_or_none(m.force_format)),
+                volume_serial=known_or_none(m.volume_serial),
             )
         except ValueError as exc:
             raise DiagnosticError("Invalid Glance Store Configuration", str(exc)) from exc
@@ -230,8 +250,11 @@ class IscsiStoreResource(Resource):
         try:
             return fn(conn.transport())
         except ControllerError as exc:
+            attribute = getattr(exc, "attribute", None)
             raise DiagnosticError(
-                exc.summary, f"While {what} on {conn.description}: {exc}"
+                exc.summary,
+                f"While {what} on {conn.description}: {exc}",
+                AttributePath.root().attr(attribute) if attribute else None,
             ) from exc
         except TransportError as exc:
             raise DiagnosticError(
@@ -246,6 +269,7 @@ class IscsiStoreResource(Resource):
             portal=prev.portal,
             target_iqn=prev.target_iqn,
             lun=state.lun if state.lun is not None else prev.lun,
+            volume_serial=prev.volume_serial,
             mount_point=spec.mount_point,
             fs_type=spec.fs_type,
             mkfs_options=list(spec.mkfs_options),

@@ -4,7 +4,8 @@ iSCSI between "the plan says create" and "the master is ready".
 Steps of a create, in order (the resource calls them, and maps failures to diagnostics):
 :func:`prepare_source` (probe and hash, before anything exists on the array),
 :func:`check_size`, :func:`discovery_portal`, :func:`create_volume`, then
-:func:`write_and_snapshot`: temporary access for the writing initiator, LUN discovery, write,
+:func:`write_and_snapshot`: temporary access for the writing initiator, the LUN that access
+record was given confirmed on the target (its unit serial number is the volume's), write,
 verify, access removed, base snapshot. After a failure :func:`discard` deletes the volume.
 
 Rules:
@@ -29,11 +30,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from . import dependents, temp_access
+from . import dependents, lunprobe, temp_access
 from . import imagewrite as iw
 
 if TYPE_CHECKING:
-    from .client import NimbleClient, NimbleError, Snapshot, Volume
+    from .client import AccessControlRecord, NimbleClient, NimbleError, Snapshot, Volume
 
 T = TypeVar("T")
 
@@ -217,10 +218,14 @@ def create_volume(
 
 
 @contextmanager
-def temporary_access(job: Job, vol: Volume, initiator: str, name: str) -> Iterator[None]:
+def temporary_access(
+    job: Job, vol: Volume, initiator: str, name: str
+) -> Iterator[AccessControlRecord]:
     """An access control record for `initiator` through a temporary initiator group of its
     own (never a group that exists already: see ``temp_access``), both removed on the way
-    out whatever happened. Leftover temporary groups of killed runs are removed first."""
+    out whatever happened. Leftover temporary groups of killed runs are removed first.
+    Yields the record: its ``lun`` is where the volume appears on the target (read back if
+    the answer omitted it)."""
     from .client import access_control_records as acrs
     from .client import initiator_groups as igs
 
@@ -254,8 +259,18 @@ def temporary_access(job: Job, vol: Volume, initiator: str, name: str) -> Iterat
                 f"access control record {acr.id}",
             ),
         )
-        job.log.info("image master %s: %s may write it (temporarily)", name, initiator)
-        yield
+        if acr.lun is None:
+            again = api(
+                lambda: acrs.get_access_control_record(cl, acr.id),
+                "read",
+                "access control record",
+                f"{name}/{group_name}",
+            )
+            acr = again if again is not None else acr
+        job.log.info(
+            "image master %s: %s may write it (temporarily) at LUN %s", name, initiator, acr.lun
+        )
+        yield acr
     except BaseException:
         problems = [p for fn, what in undo for p in _attempt(fn, what)]
         if problems:
@@ -291,10 +306,18 @@ def write_and_snapshot(
     from .client import snapshots
 
     cl, name, stop, deadline = job.client, vol.name, job.stop_event, job.deadline
-    with temporary_access(job, vol, initiator, name):
-        size = vol.size_mib * MIB
+    with temporary_access(job, vol, initiator, name) as acr:
+        if acr.lun is None:
+            raise Failure(
+                "Access Record Has No LUN",
+                f"The array created access control record {acr.id} for {name} but reports no "
+                "LUN for it, so the volume cannot be found on the target. Nothing was written.",
+            )
+        given: int = acr.lun
         lun = _iscsi(
-            lambda: iw.discover_lun(portal, vol.target_name, initiator, size, stop, deadline)
+            lambda: lunprobe.confirm_lun(
+                portal, vol.target_name, initiator, given, vol.serial_number, stop, deadline
+            )
         )
         target = iw.Target(portal, vol.target_name, lun, initiator)
         _iscsi(lambda: iw.write(src, target, stop, deadline, job.log))

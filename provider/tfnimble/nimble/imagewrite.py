@@ -43,7 +43,6 @@ __all__ = [
     "Source",
     "Target",
     "default_initiator_name",
-    "discover_lun",
     "display_source",
     "fingerprint",
     "is_url",
@@ -334,69 +333,6 @@ def parse_iscsi_ls(text: str) -> dict[str, list[tuple[int, str, int | None]]]:
             size = int(float(m.group(3)) * _UNIT[m.group(4).upper()]) if m.group(3) else None
             current.append((int(m.group(1)), m.group(2), size))
     return out
-
-
-def pick_lun(luns: Sequence[tuple[int, str, int | None]], size_bytes: int) -> int | None:
-    """The first disk LUN whose size matches (iscsi-ls rounds down to whole units)."""
-    disks = [(n, s) for n, t, s in luns if t == "DIRECT_ACCESS"]
-    for n, s in disks:
-        if s is None or abs(s - size_bytes) <= max(2 * MIB, size_bytes // 50):
-            return n
-    return disks[0][0] if disks else None
-
-
-def discover_lun(
-    portal: str,
-    target: str,
-    initiator: str,
-    size_bytes: int,
-    cancel: Cancel | None = None,
-    deadline: float | None = None,
-    settle: float = ACL_PROPAGATION,
-) -> int:
-    """The LUN of `target` that `initiator` sees at `portal`: the array API's ACR lun is not
-    what every target exports (a real Nimble: LUN 0; tgtd: LUN 1, LUN 0 is its controller),
-    so ask the target. A new access record may take a moment to apply: retry for `settle`."""
-    until = time.monotonic() + settle
-    if deadline is not None:
-        until = min(until, deadline)
-    argv = ["iscsi-ls", "-s", "-i", initiator, f"iscsi://{portal}"]
-    failures = 0
-    while True:
-        _check(cancel, deadline, "discovering the iSCSI target")
-        proc = run(argv, timeout=min(30.0, _remaining(deadline)), cancel=cancel, what="iscsi-ls")
-        seen = parse_iscsi_ls(proc.stdout) if proc.returncode == 0 else {}
-        if target in seen:
-            lun = pick_lun(seen[target], size_bytes)
-            if lun is not None:
-                return lun
-            raise ImageError(
-                "No Disk LUN On Target",
-                f"Target {target} at {portal} exports no disk LUN to {initiator}: {seen[target]}.",
-            )
-        # iscsi-ls also fails when a portal shows no target at all to this initiator; only a
-        # refused TCP connection means the portal is wrong.
-        if proc.returncode != 0 and not reachable(portal):
-            failures += 1
-            if failures >= CONNECT_ATTEMPTS:
-                raise ImageError(
-                    "iSCSI Portal Unreachable",
-                    f"No iSCSI portal answers at {portal}: "
-                    f"{last_line(proc.stderr or proc.stdout)}. Check portal (default: the "
-                    "array's discovery IP, port 3260) and that this host reaches the array's "
-                    "data network.",
-                )
-        if time.monotonic() >= until:
-            break
-        time.sleep(0.5)
-    said = f" (iscsi-ls: {last_line(proc.stderr)})" if proc.returncode != 0 else ""
-    raise ImageError(
-        "Initiator Refused",
-        f"The portal {portal} does not show target {target} to initiator {initiator}; it "
-        f"shows {len(seen)} other target(s){said}. The access control record was created, but "
-        "the target did not accept this initiator: check that portal belongs to this array "
-        "and that initiator_name is the name this host logs in with.",
-    )
 
 
 def reachable(portal: str, timeout: float = 5.0) -> bool:

@@ -5,7 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 
-from tfnimble.plugin import Context, DiagnosticError, Value, known_or_none, need, types
+from tfnimble.plugin import (
+    AttributePath,
+    Context,
+    DiagnosticError,
+    Value,
+    known_or_none,
+    need,
+    types,
+)
 from tfnimble.plugin.validators import int_between, one_of
 
 from . import _common as c
@@ -55,7 +63,11 @@ class AccessControlRecordModel:
         Value[int],
         f.argument(
             types.Number,
-            "LUN the volume appears at. Chosen by the array when unset.",
+            "LUN the volume appears at on its iSCSI target: always 0 on a volume-scoped "
+            "target; on a group-scoped target (one target for every volume) 0-2047, unique on "
+            "that target, chosen by the array when unset. Wire it into what finds the disk, "
+            "e.g. `glance_iscsi_store.lun = nimble_access_control_record.NAME.lun`. A LUN the "
+            "array refuses (another volume uses it) fails the apply, pointing at `lun`.",
             computed=True,
             validators=(int_between(0, 2047),),
             keep_prior=True,
@@ -127,16 +139,49 @@ class AccessControlRecordResource(NimbleResource):
         cl = c.client(ctx)
         vol_id, group_id = need(plan.volume_id), need(plan.initiator_group_id)
         lun, label = known_or_none(plan.lun), f"{vol_id}/{group_id}"
-        acr = c.create(
-            ctx,
-            lambda: acrs.create_access_control_record(
-                cl, vol_id, group_id, apply_to=need(plan.apply_to, "apply_to"), lun=lun
-            ),
-            KIND,
-            label,
-            missing=lambda: self._gone(ctx, vol_id, group_id),
-        )
+        try:
+            acr = c.create(
+                ctx,
+                lambda: acrs.create_access_control_record(
+                    cl, vol_id, group_id, apply_to=need(plan.apply_to, "apply_to"), lun=lun
+                ),
+                KIND,
+                label,
+                missing=lambda: self._gone(ctx, vol_id, group_id),
+            )
+        except DiagnosticError as err:
+            raise self._lun_refused(cl, err, vol_id, lun) from err.__cause__
         return self.to_model(acr, plan)
+
+    @staticmethod
+    def _lun_refused(
+        cl: NimbleClient, err: DiagnosticError, vol_id: str, lun: int | None
+    ) -> DiagnosticError:
+        """A configured LUN the array refused: point at `lun`, and name the volume that
+        already uses it on the target when the array's records show one."""
+        from .client import NimbleError
+        from .client import access_control_records as acrs
+
+        cause = err.__cause__
+        said = f"{getattr(cause, 'code', '')} {getattr(cause, 'text', '')} {cause}".lower()
+        if lun is None or not isinstance(cause, NimbleError) or "lun" not in said:
+            return err
+        try:
+            users = [
+                r.vol_name or r.vol_id
+                for r in acrs.list_access_control_records(cl)
+                if r.lun == lun and r.vol_id != vol_id
+            ]
+        except NimbleError:
+            users = []
+        who = f" (already used by {', '.join(sorted(set(users)))})" if users else ""
+        return DiagnosticError(
+            err.summary,
+            f"{err.detail}\n\nThe array refused lun = {lun}{who}. On a group-scoped target "
+            "every volume exported to a host needs its own LUN: choose a free one, or leave "
+            "lun unset so the array picks one.",
+            AttributePath.root().attr("lun"),
+        )
 
     @staticmethod
     def _gone(ctx: Context, vol_id: str, group_id: str) -> str | None:

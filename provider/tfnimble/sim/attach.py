@@ -3,7 +3,10 @@
 The model speaks ``seam.DataPlane`` (object ids, online/offline, ACL lists); the data plane
 speaks files and targets. This adapter translates and keeps the two facts the data plane does
 not track: which targets are exported, and the ACL to apply when one is (re)exported.
-Snapshots are not exported (the data plane exports volume files only).
+Snapshots are not exported (the data plane exports volume files only). The group target is
+stated whole by the model (``set_target``); its LUNs are the array's LUN numbers as they are
+(the model never gives LUN 0 on it: tgtd keeps LUN 0 for its controller). A volume's own target
+exports the array's LUN 0 as tgtd LUN 1, its one disk. Each LUN reports its volume's serial.
 """
 
 from __future__ import annotations
@@ -56,12 +59,12 @@ class DataPlaneAdapter:
         else:
             self.dp.delete_volume(object_id)
 
-    def set_online(self, target_name: str, object_id: str, online: bool) -> None:
+    def set_online(self, target_name: str, object_id: str, online: bool, serial: str = "") -> None:
         if self._is_snapshot(object_id) or not self._iscsi:
             return
         with self._lock:
             if online:
-                self.dp.export(object_id, target_name)
+                self.dp.export(object_id, target_name, serial=serial or None)
                 self._exported.add(target_name)
                 self.dp.set_acl(target_name, self._acl.get(target_name, []))
             else:
@@ -75,6 +78,23 @@ class DataPlaneAdapter:
             if target_name in self._exported and self._iscsi:
                 self.dp.set_acl(target_name, initiator_iqns)
 
+    def set_target(
+        self,
+        target_name: str,
+        luns: dict[int, str],
+        initiator_iqns: list[str],
+        serials: dict[str, str] | None = None,
+    ) -> None:
+        if not self._iscsi:
+            return
+        with self._lock:
+            if luns:
+                self.dp.export_volumes(target_name, dict(luns), serials)
+                self.dp.set_acl(target_name, initiator_iqns)
+            else:
+                self.dp.unexport(target_name)
+            self._targets_at = 0.0
+
     def usage(self, object_id: str, *, owns_shared: bool = False) -> int | None:
         try:
             if owns_shared:
@@ -86,19 +106,35 @@ class DataPlaneAdapter:
             log.debug("usage of %s unavailable: %s", object_id, exc)
             return None
 
-    def connections(self, target_name: str) -> int | None:
-        if not self._iscsi:
-            return None
+    def _target(self, target_name: str) -> tuple[bool, Any]:
+        """(known, the target or None); not known when tgtadm cannot answer."""
         with self._lock:
             if time.monotonic() - self._targets_at > TARGETS_CACHE_SECONDS:
                 try:
                     self._targets = dict(self.dp.targets())
                 except Exception as exc:
                     log.debug("tgtadm show failed: %s", exc)
-                    return None
+                    return False, None
                 self._targets_at = time.monotonic()
-            target = self._targets.get(target_name)
+            return True, self._targets.get(target_name)
+
+    def connections(self, target_name: str) -> int | None:
+        if not self._iscsi:
+            return None
+        known, target = self._target(target_name)
+        if not known:
+            return None
         return int(target.connections) if target is not None else 0
+
+    def sessions(self, target_name: str) -> list[str] | None:
+        """The initiator of each connection to the target."""
+        if not self._iscsi:
+            return None
+        known, target = self._target(target_name)
+        if not known:
+            return None
+        nexus = target.nexus if target is not None else []
+        return [name for name, ips in nexus for _ in range(max(1, len(ips)))]
 
     def close(self) -> None:
         self.dp.stop()

@@ -11,18 +11,20 @@ GIB = 1 << 30
 TIB = 1 << 40
 
 # Type prefixes. 00/03/06/09/0a/0d are seen on real arrays or HPE examples (nimble-api.md 4.0);
-# the others are open question 7: our choices, one constant each.
+# the others are open question 7: our choices, one constant each, unless evidence is noted.
 PREFIX = {
     "group": "00",
     "initiator_group": "02",  # open question: chosen
     "perfpolicy": "03",
-    "snapshot": "04",  # open question: chosen
+    # Seen: the NimbleOS 5.2 group captured in the example output of HPE's nimble-ansible-modules
+    # (hpe_nimble_info) lists a snapshot whose id begins 04 and network configs beginning 17.
+    "snapshot": "04",
     "volume": "06",
     "array": "09",
     "pool": "0a",
     "acr": "0d",  # seen only in HPE's mock
     "initiator": "0e",  # open question: chosen
-    "netconfig": "17",  # open question: chosen
+    "netconfig": "17",  # seen in the same capture (see "snapshot")
     "token": "19",  # open question: the Proxmox plugin reports token ids beginning 19
     "subnet": "1a",  # open question: chosen
     "job": "1c",  # open question: chosen
@@ -44,12 +46,35 @@ ARRAY_NAME_SUFFIX = "-a1"  # the array is named after the group: "<group>-a1"
 ARRAY_MODEL = "AF40"
 MAX_VOLUME_SIZE_MIB = 128 * 1024 * 1024  # 128 TiB, NimbleOS's largest volume
 NO_SNAP_LIMIT = 9223372036854775807  # what the array reports for "no limit" (2**63 - 1)
-# Open question: the scope new volumes get. "volume" gives each volume its own target IQN, which
-# is what iSCSI initiators (and the data plane's tgtd) address; the group may switch to "group".
-DEFAULT_ISCSI_TARGET_SCOPE = "volume"
-# Open question 9: a rename keeps the target IQN (renaming must not break iSCSI sessions).
+# The iSCSI target scopes (nimble-api.md 4.2). Under "group" every volume is a LUN of the one
+# group-scoped target (GST), whose IQN it and its snapshots report as target_name; under
+# "volume" each volume has its own target and LUN 0.
+TARGET_SCOPES = ("group", "volume")
+# The scope new volumes get: "group", with group-scoped targets on. The NimbleOS 5.2 group in
+# HPE's nimble-ansible-modules example output reports default_iscsi_target_scope "group", and its
+# snapshot reports the group's IQN (<group>-g<group uid>) as target_name. `--target-scope
+# volume` gives the other pairing real groups can have (GST on, new volumes volume-scoped).
+DEFAULT_ISCSI_TARGET_SCOPE = "group"
+# LUNs on the group target (API-access_control_records: "0-2047, auto-assigned" under GST): the
+# lowest free number, one per volume for all its access records.
+MAX_GROUP_LUN = 2047
+# Deviation from the array: the simulator's target keeps LUN 0 for its controller (tgtd cannot
+# give it up), so on the group target the lowest LUN the sim assigns is 1 and an explicit lun 0
+# under GST is refused with LUN_IN_USE_CODE. The array's LUN n is then the target's LUN n, so
+# what a host sees agrees with the access record. A volume-scoped target keeps lun 0 (the
+# target exports it as its LUN 1; each such target has one disk, so nothing is ambiguous).
+GROUP_LUN_RESERVED = 0
+MIN_GROUP_LUN = GROUP_LUN_RESERVED + 1
+# The codes for LUN conflicts on the group target are names from HPE's Go SDK error enum
+# (nimbleos NsError); no public source gives their texts or HTTP status, so those are ours.
+LUN_IN_USE_CODE = "SM_in_use_lun"  # an explicit lun another volume (or the controller) holds
+LUN_MISMATCH_CODE = "SM_lun_mismatch"  # an explicit lun other than the one the volume holds
+NO_LUN_CODE = "SM_no_available_lun"  # all 2048 LUNs of the group target are taken
+# Open question 9: a rename keeps the target IQN (renaming must not break iSCSI sessions). The
+# sim applies the same rule to the group target when the group is renamed.
 TARGET_NAME_FOLLOWS_RENAME = False
-# Open question 4: snapshot "size" is bytes, as HPE's generated spec says.
+# Open question 4, settled: snapshot "size" is bytes. HPE's generated spec says so, and the 5.2
+# capture in nimble-ansible-modules shows a snapshot of a 1 GiB volume with size 1073741824.
 SNAPSHOT_SIZE_IN_BYTES = True
 # Open question 11: onlining an online volume (or offlining an offline one) is a no-op; for
 # snapshots it is SM_ealready, which Cinder tolerates explicitly.
@@ -59,7 +84,8 @@ SNAPSHOT_STATE_NOOP_IS_ERROR = True
 ONLINE_DELETE_CODE = "SM_eperm"
 # Open question 12: an initiator group referenced by access control records cannot be deleted.
 IG_IN_USE_CODE = "SM_ebusy"
-# Open question 10: apply_to defaults to "both"; lun 0 for volume-scoped iSCSI targets.
+# Open question 10: apply_to defaults to "both"; lun 0 for volume-scoped iSCSI targets (any other
+# value is refused), MIN_GROUP_LUN..MAX_GROUP_LUN under the group target.
 DEFAULT_APPLY_TO = "both"
 # nimble-api.md section 2 (M): some firmware refuses an unfiltered snapshot list.
 SNAPSHOT_LIST_NEEDS_FILTER = True

@@ -80,6 +80,7 @@ class DataPlane(ReflinkPool, Tgtd):
         self.loop_mounted = False
         self._tgtd: subprocess.Popen[bytes] | None = None
         self._lock = threading.RLock()
+        self._serials: dict[str, str] = {}
         self._started = False
         self._owner_fd: int | None = None
 
@@ -202,11 +203,10 @@ class DataPlane(ReflinkPool, Tgtd):
             if self._tgtd is None:
                 return
             for t in self.targets().values():
-                if t.luns.get(1) == str(path) and not t.nexus:
-                    self._tgtadm(
-                        "--op", "delete", "--mode", "logicalunit", "--tid", str(t.tid), "--lun", "1"
-                    )
-                    self._add_lun(t.tid, path)
+                for lun in [n for n, p in t.luns.items() if p == str(path)]:
+                    if not t.nexus:
+                        self._delete_lun(t.tid, lun)
+                        self._add_lun(t.tid, path, lun=lun)
 
     def snapshot(self, vol_id: str, snap_id: str) -> Path:
         with self._lock:
@@ -243,13 +243,28 @@ class DataPlane(ReflinkPool, Tgtd):
         with self._lock:
             return self.export_file(self._existing("volume", vol_id), target_name, tid, serial)
 
+    def export_volumes(
+        self, target_name: str, luns: dict[int, str], serials: dict[str, str] | None = None
+    ) -> int:
+        """Make ``target_name`` export exactly these volumes (tgtd LUN number -> volume id);
+        ``serials`` (volume id -> serial) are what their LUNs report."""
+        with self._lock:
+            files = {lun: self._existing("volume", vol_id) for lun, vol_id in luns.items()}
+            by_lun = {lun: (serials or {}).get(vol_id, "") for lun, vol_id in luns.items()}
+            return self.export_luns(target_name, files, {k: v for k, v in by_lun.items() if v})
+
     def delete_volume(self, vol_id: str) -> None:
+        """Delete the file; a target exporting only it goes, a shared one loses its LUN."""
         with self._lock:
             path = self._vol_path(vol_id)
+            self._serials.pop(str(path), None)
             if self._tgtd is not None:
                 for t in self.targets().values():
-                    if t.luns.get(1) == str(path):
+                    mine = [n for n, p in t.luns.items() if p == str(path)]
+                    if mine and len(mine) == len(t.luns):  # luns lists disks, not LUN 0
                         self.unexport(t.name)
+                    for lun in mine if len(mine) < len(t.luns) else []:
+                        self._delete_lun(t.tid, lun)
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
 

@@ -70,6 +70,13 @@ DETAIL: dict[str, tuple[int, str]] = {
         409,
         "The operation will decrease the size of the volume. Use force option to proceed.",
     ),
+    # Group-target LUN conflicts: the codes are HPE's (Go SDK error enum), the texts ours.
+    "SM_in_use_lun": (409, "LUN {lun} is already in use on the group target."),
+    "SM_lun_mismatch": (
+        409,
+        "Volume {vol} already has LUN {have} on the group target; it cannot also have LUN {lun}.",
+    ),
+    "SM_no_available_lun": (409, "No free LUN is left on the group target."),
     "SM_duplicate_initiator_with_args": (409, "Initiator with {name} {value} already exists."),
     "SM_invalid_initiator_iqn": (400, "Invalid Initiator iqn specified."),
     "SM_fc_svc_not_available": (409, "Fibre Channel service is not available."),

@@ -16,7 +16,7 @@ import sys
 import threading
 from typing import Any
 
-from .constants import DEFAULT_GROUP_NAME, TIB
+from .constants import DEFAULT_GROUP_NAME, DEFAULT_ISCSI_TARGET_SCOPE, TARGET_SCOPES, TIB
 from .faults import Rule, parse_cli_rule
 from .server import SimServer, parse_portal
 from .store import StateLocked
@@ -128,6 +128,13 @@ def build_parser() -> argparse.ArgumentParser:
         "listens (default 127.0.0.1:3260)",
     )
     serve.add_argument(
+        "--target-scope",
+        choices=TARGET_SCOPES,
+        default=DEFAULT_ISCSI_TARGET_SCOPE,
+        help="iSCSI target scope of new volumes: group (one group target, a LUN per volume; "
+        "the default, as on real groups) or volume (a target per volume)",
+    )
+    serve.add_argument(
         "--session-timeout",
         type=_timeout,
         default=None,
@@ -219,6 +226,7 @@ def serve(args: argparse.Namespace) -> int:
         data_plane=data_plane,
         tls_names=args.tls_san,
         durable=not args.no_fsync,
+        target_scope=args.target_scope,
     )
     try:
         sim.start()

@@ -27,10 +27,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import validate as v
-from .constants import DEFAULT_GROUP_NAME, DEFAULT_POOL_CAPACITY, MIB, PREFIX
+from .constants import (
+    DEFAULT_GROUP_NAME,
+    DEFAULT_ISCSI_TARGET_SCOPE,
+    DEFAULT_POOL_CAPACITY,
+    MIB,
+    PREFIX,
+    TARGET_SCOPES,
+)
 from .errors import ProtocolError, SimError
 from .fields import Fields
-from .naming import make_id
+from .naming import group_target, make_id
 from .seam import DataPlane, NullDataPlane
 from .store import Doc, Store, Tx
 
@@ -62,6 +69,15 @@ class Config:
     session_timeout: int | None = None  # when set, overrides the group's user_inactivity_timeout
     username: str = "admin"
     password: str = "admin"
+    # The scope the group gives new volumes ("group" or "volume"); group-scoped targets are on
+    # either way. A change of this setting between starts is applied to the group.
+    target_scope: str = DEFAULT_ISCSI_TARGET_SCOPE
+
+    def __post_init__(self) -> None:
+        if self.target_scope not in TARGET_SCOPES:
+            raise ValueError(
+                f"target_scope must be one of {', '.join(TARGET_SCOPES)}, not {self.target_scope!r}"
+            )
 
 
 class Ctx:
@@ -193,6 +209,14 @@ class Model:
             if config.session_timeout is not None:
                 group["user_inactivity_timeout"] = config.session_timeout
                 self.save(tx, group)
+            if not group.get("group_target_name"):
+                group["group_target_name"] = group_target(group, guid)
+                self.save(tx, group)
+            if tx.meta("target_scope") != config.target_scope:
+                tx.set_meta("target_scope", config.target_scope)
+                group["group_target_enabled"] = True
+                group["default_iscsi_target_scope"] = config.target_scope
+                self.save(tx, group)
 
     # ----- persistence helpers -------------------------------------------------------------
     def save(self, tx: Tx, doc: Doc) -> None:
@@ -214,18 +238,9 @@ class Model:
 
     def replay_data_plane(self) -> None:
         """Re-export what is online (a restarted data plane starts with no targets)."""
-        with self.store.read() as tx:
-            ctx = self.ctx(tx)
-            for vol in ctx.preload("volume"):
-                if not vol["online"]:
-                    continue
-                try:
-                    self.dp.set_acl(
-                        vol["target_name"], vol["id"], self.initiator_iqns(ctx, vol["id"])
-                    )
-                    self.dp.set_online(vol["target_name"], vol["id"], True)
-                except Exception as exc:
-                    log.warning("data plane: cannot bring %s online: %s", vol["name"], exc)
+        from .exports import replay
+
+        replay(self)
 
     def group_doc(self, tx: Tx) -> Doc:
         return tx.list("group")[0]
@@ -304,12 +319,14 @@ class Model:
             if count is not None:
                 vol["connections"] = count
                 self.save(tx, vol)
-            return {"id": vol_id, "name": vol["name"], "connections": self.connections(vol)}
+            conns = self.connections(self.ctx(tx), vol)
+            return {"id": vol_id, "name": vol["name"], "connections": conns}
 
     # ----- space ---------------------------------------------------------------------------
-    def connections(self, vol: Doc) -> int:
-        reported = self.dp.connections(vol["target_name"])
-        return int(reported) if reported is not None else int(vol.get("connections", 0))
+    def connections(self, ctx: Ctx, vol: Doc) -> int:
+        from .exports import connections
+
+        return connections(ctx, vol)
 
     def vol_usage(self, vol: Doc) -> int:
         # A volume is charged for every block it maps, including blocks its own snapshots
@@ -354,30 +371,6 @@ class Model:
     def need_space(self, ctx: Ctx, nbytes: int) -> None:
         if nbytes > 0 and nbytes > self.space(ctx)["free_space"]:
             raise SimError("SM_enospc")
-
-    # ----- ACL fan-out to the data plane ---------------------------------------------------
-    def initiator_iqns(self, ctx: Ctx, vol_id: str, for_snapshot: bool = False) -> list[str]:
-        iqns: set[str] = set()
-        wanted = ("snapshot", "both") if for_snapshot else ("volume", "both")
-        for acr in ctx.children("acr", vol_id):
-            if acr["apply_to"] not in wanted:
-                continue
-            if not acr["initiator_group_id"]:
-                iqns.add("*")
-                continue
-            for ini in ctx.children("initiator", acr["initiator_group_id"]):
-                iqns.add(ini.get("iqn") or "*")
-        return sorted(iqns)
-
-    def push_acl(self, ctx: Ctx, vol_id: str) -> None:
-        vol = ctx.obj(vol_id)
-        if vol is None:
-            return
-        self.dp.set_acl(vol["target_name"], vol_id, self.initiator_iqns(ctx, vol_id))
-        snap_iqns = self.initiator_iqns(ctx, vol_id, for_snapshot=True)
-        for snap in ctx.children("snapshot", vol_id):
-            if snap.get("online"):
-                self.dp.set_acl(snap["target_name"], snap["id"], snap_iqns)
 
 
 PRELOAD_ABOVE = 32  # rendering more objects than this loads related sets whole, not per object

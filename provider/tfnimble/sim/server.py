@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .app import App, Request
-from .constants import DEFAULT_GROUP_NAME, DEFAULT_POOL_CAPACITY
+from .constants import DEFAULT_GROUP_NAME, DEFAULT_ISCSI_TARGET_SCOPE, DEFAULT_POOL_CAPACITY
 from .faults import Faults, Rule
 from .model import Config, Model
 from .seam import DataPlane
@@ -164,9 +164,12 @@ class SimServer:
         tls_names: list[str] | None = None,
         durable: bool = True,
         clock: Callable[[], float] = time.time,
+        target_scope: str = DEFAULT_ISCSI_TARGET_SCOPE,
     ) -> None:
         """``clock`` is the model's time (session expiry, timestamps): tests pass one they
-        advance instead of sleeping."""
+        advance instead of sleeping. ``target_scope`` is the scope the group gives new volumes:
+        "group" (every volume a LUN of the group target, as real groups default to) or
+        "volume" (each volume its own target)."""
         self.state_dir = Path(state_dir)
         self.host = host
         self._port = port
@@ -180,6 +183,7 @@ class SimServer:
             session_timeout=session_timeout,
             username=username,
             password=password,
+            target_scope=target_scope,
         )
         self.faults = Faults(fault_rules, fault_seed)
         self._data_plane = data_plane

@@ -1,8 +1,14 @@
 """The data plane's iSCSI side: a private tgtd and the targets it exports.
 
 One ``tgtd -f --iscsi portal=IP:PORT -C N`` per data plane, on its own control port N, so it
-never touches another tgtd. A target has LUN 1 backed by a volume file. ACL: ``set_acl`` binds
-exactly the given initiator names; an empty list means nobody may log in; ``["*"]`` means everyone.
+never touches another tgtd. A volume's own target has LUN 1 backed by the volume file; a shared
+target (the array's group target) has one LUN per volume (``export_luns``), numbered as the
+caller says. tgtd keeps LUN 0 of every target for its controller and refuses to replace it, so
+a shared target never exports LUN 0. A LUN given a serial reports it as its unit serial number
+(VPD page 0x80, ``scsi_sn``) and its ``scsi_id`` (page 0x83); the serial of a file is
+remembered, so a LUN re-made for a resize keeps it. ACL: ``set_acl`` binds exactly the given
+initiator names; an empty list means nobody may log in; ``["*"]`` means everyone. tgtd has no
+per-initiator LUN masking: every initiator a target lets in sees all of its LUNs.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ log = logging.getLogger("tfnimble.sim.dataplane")
 
 _TGTADM_TIMEOUT = 20.0
 _SOCKET_DIR = "/var/run/tgtd"
+SERIAL_MAX = 32  # a Nimble serial is 32 hex digits; tgtd keeps up to 36 characters
 _TERM_GRACE = 1.0  # tgtd 1.0.85 ignores SIGTERM once its owner is gone: SIGKILL after this
 
 
@@ -170,6 +177,7 @@ class Tgtd:
     _requested_control_port: int | None
     _tgtd: subprocess.Popen[bytes] | None
     _lock: threading.RLock
+    _serials: dict[str, str]  # backing file -> the serial its LUNs report
 
     @property
     def tgtd_pid(self) -> int | None:
@@ -374,28 +382,54 @@ class Tgtd:
     def targets(self) -> dict[str, TargetInfo]:
         return parse_tgtadm_targets(self._tgtadm("--op", "show", "--mode", "target"))
 
-    def _add_lun(self, tid: int, path: Path, serial: str | None = None) -> None:
-        self._tgtadm(
-            "--op", "new", "--mode", "logicalunit", "--tid", str(tid), "--lun", "1", "-b", str(path)
-        )
-        params = "vendor_id=Nimble,product_id=Server,product_rev=1.0"
+    def _lu(self, op: str, tid: int, lun: int, *args: str, check: bool = True) -> None:
+        """``tgtadm --op OP --mode logicalunit`` on LUN ``lun`` of target ``tid``."""
+        argv = ("--op", op, "--mode", "logicalunit", "--tid", str(tid), "--lun", str(lun))
+        self._tgtadm(*argv, *args, check=check)
+
+    def _add_lun(self, tid: int, path: Path, serial: str | None = None, lun: int = 1) -> None:
         if serial:
-            s = re.sub(r"[^A-Za-z0-9]", "", serial)[:32]
-            if s:
-                params += f",scsi_sn={s}"
-        self._tgtadm(
-            "--op",
-            "update",
-            "--mode",
-            "logicalunit",
-            "--tid",
-            str(tid),
-            "--lun",
-            "1",
-            "--params",
-            params,
-            check=False,
-        )
+            self._serials[str(path)] = serial
+        serial = self._serials.get(str(path))
+        self._lu("new", tid, lun, "-b", str(path))
+        params = "vendor_id=Nimble,product_id=Server,product_rev=1.0"
+        s = re.sub(r"[^A-Za-z0-9]", "", serial or "")[:SERIAL_MAX]
+        if s:
+            params += f",scsi_sn={s},scsi_id={s}"
+        # without its serial a LUN could be taken for another volume: a failure here is one
+        self._lu("update", tid, lun, "--params", params, check=bool(s))
+
+    def _delete_lun(self, tid: int, lun: int) -> None:
+        self._lu("delete", tid, lun)
+
+    def export_luns(
+        self, target_name: str, luns: dict[int, Path], serials: dict[int, str] | None = None
+    ) -> int:
+        """Make target ``target_name`` export exactly ``luns`` (tgtd LUN number -> file; never
+        0), creating it if needed (nobody may log in to a new target until ``set_acl``); LUNs it
+        has that are not wanted, or back another file, are removed. ``serials`` (LUN number ->
+        serial) are what the LUNs report. Returns the tid."""
+        serials = serials or {}
+        if 0 in luns:
+            raise DataPlaneError("LUN 0 of a tgtd target is its controller")
+        with self._lock:
+            existing = self.targets()
+            t = existing.get(target_name)
+            if t is None:
+                tid = max((x.tid for x in existing.values()), default=0) + 1
+                self._tgtadm(
+                    "--op", "new", "--mode", "target", "--tid", str(tid), "-T", target_name
+                )
+                have: dict[int, str] = {}
+            else:
+                tid, have = t.tid, t.luns
+            for lun, path in sorted(have.items()):
+                if lun != 0 and str(luns.get(lun)) != path:
+                    self._delete_lun(tid, lun)
+            for lun, file in sorted(luns.items()):
+                if have.get(lun) != str(file):
+                    self._add_lun(tid, file, serials.get(lun), lun=lun)
+            return tid
 
     def export_file(
         self, path: Path, target_name: str, tid: int | None = None, serial: str | None = None

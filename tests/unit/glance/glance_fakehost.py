@@ -54,6 +54,7 @@ class FakeHost:
     nodes: dict[tuple[str, str], str] = field(default_factory=dict)  # (iqn, portal) -> startup
     sessions: dict[str, tuple[int, str]] = field(default_factory=dict)  # iqn -> (sid, portal)
     link_delay: int = 0  # readlink polls before the by-path link appears
+    by_id: dict[str, list[str]] = field(default_factory=dict)  # disk name -> by-id link names
     mounts: list[tuple[str, str, str, str]] = field(default_factory=list)
     owners: dict[str, tuple[str, str, int]] = field(default_factory=dict)  # key -> owner
     users: dict[str, str] = field(
@@ -93,6 +94,12 @@ class FakeHost:
 
     def text(self, path: str) -> str:
         return self.transport.text(path)
+
+    def set_unit_serial(self, disk: str, serial: str) -> None:
+        """What sysfs shows of VPD page 0x80 for ``disk`` (4 header bytes, then ASCII)."""
+        data = serial.encode()
+        page = bytes([0, 0x80]) + len(data).to_bytes(2, "big") + data
+        self.transport.files[f"/sys/class/block/{disk}/device/vpd_pg80"] = page
 
     def make_fs(self, dev: str, fs_type: str = "ext4", uuid: str | None = None) -> str:
         uuid = uuid or str(uuidlib.uuid4())
@@ -278,6 +285,9 @@ class FakeHost:
     def cmd_find(self, a: list[str]) -> Reply:
         if a[0] == "/dev/disk/by-path":
             return 0
+        if a[0] == "/dev/disk/by-id":
+            disk = a[a.index("-lname") + 1].rsplit("/", 1)[-1]
+            return (0, "".join(f"/dev/disk/by-id/{n}\n" for n in self.by_id.get(disk, [])))
         directory = a[0]
         m = self.mount_at(directory)
         if m is None:

@@ -165,6 +165,85 @@ def test_device_not_found() -> None:
     assert host.mkfs_calls == []
 
 
+SERIAL = "0123456789abcdef0123456789abcdef"
+OTHER = "fedcba9876543210fedcba9876543210"
+
+
+@pytest.mark.parametrize(
+    ("links", "vpd80"),
+    [
+        ([f"scsi-2{SERIAL}"], None),  # a Nimble volume: EUI-64 built from its serial
+        ([f"scsi-36{SERIAL[:31]}", f"wwn-0x6{SERIAL[:31]}"], None),  # a type-6 NAA (tgtd)
+        ([f"scsi-SNimble_Server_{SERIAL}"], None),  # page 0x80 (sg3-utils rules)
+        ([], SERIAL.upper()),  # sysfs vpd_pg80 only
+    ],
+)
+def test_create_confirms_the_volume_before_mkfs(links: list[str], vpd80: str | None) -> None:
+    host = FakeHost(by_id={"sdc": links})
+    if vpd80:
+        host.set_unit_serial("sdc", vpd80)
+    state = create(host, spec(lun=0, volume_serial=SERIAL))
+    assert state.ok and host.mkfs_calls == [("-q", "-b", "4096", "/dev/sdc")]
+    assert index_of(host, "/dev/disk/by-id") < index_of(host, "mkfs.ext4")
+
+
+@pytest.mark.parametrize(
+    ("links", "vpd80"),
+    [
+        ([f"scsi-2{OTHER}", f"wwn-0x6{OTHER[:31]}"], None),
+        ([f"scsi-SIET_VIRTUAL-DISK_{OTHER}"], OTHER),
+        ([f"scsi-36{SERIAL[1:]}"], None),  # an NAA that only looks like it
+        ([], None),  # nothing identifies the disk: it cannot be confirmed
+    ],
+)
+def test_a_lun_holding_another_volume_is_refused_and_nothing_changes(
+    links: list[str], vpd80: str | None
+) -> None:
+    host = FakeHost(by_id={"sdc": links})
+    if vpd80:
+        host.set_unit_serial("sdc", vpd80)
+    files_before = {k: v for k, v in host.transport.files.items()}
+    with pytest.raises(ops.ControllerError) as err:
+        create(host, spec(lun=0, volume_serial=SERIAL))
+    assert err.value.summary == "Device Is Another Volume"
+    assert getattr(err.value, "attribute", None) == "volume_serial"
+    message = str(err.value)
+    assert f"LUN 0 of {IQN}" in message and SERIAL in message and "Nothing was written" in message
+    if links:
+        assert links[0] in message
+    # Nothing was made or changed: no mkfs, mount, fstab, config, restart, session or node.
+    assert host.mkfs_calls == [] and host.mounts == [] and host.restarts == 0
+    assert host.transport.files == files_before
+    assert host.sessions == {} and host.nodes == {}
+    assert not any(c.startswith(("mkfs", "mount", "systemctl restart")) for c in commands(host))
+
+
+def test_a_reused_session_is_kept_but_not_marked_when_the_volume_is_wrong() -> None:
+    host = FakeHost(by_id={"sdc": [f"scsi-2{OTHER}"]})
+    host.nodes[(IQN, PORTAL)] = "manual"
+    host.sessions[IQN] = (7, PORTAL)
+    with pytest.raises(ops.ControllerError, match="not the volume with serial number"):
+        create(host, spec(lun=0, volume_serial=SERIAL))
+    assert host.sessions == {IQN: (7, PORTAL)} and host.nodes[(IQN, PORTAL)] == "manual"
+    assert host.mkfs_calls == []
+
+
+def test_delete_keeps_a_group_target_session_other_mounted_luns_use() -> None:
+    host = FakeHost(
+        lun_disks={IQN: {0: "sdc", 1: "sdd"}},
+        disks={"/dev/sdc": Disk("sdc"), "/dev/sdd": Disk("sdd")},
+    )
+    state = create(host, spec(lun=0))
+    host.make_fs("/dev/sdd")
+    host.mounts.append(("/dev/sdd", "/srv/other", "ext4", "rw"))
+    ops.delete(host.transport, spec(lun=0), state, sleep=nosleep)
+    assert host.mount_at(MP) is None
+    assert IQN in host.sessions and host.nodes.get((IQN, PORTAL)) == "automatic"
+    host.mounts.remove(("/dev/sdd", "/srv/other", "ext4", "rw"))
+    ops.delete(host.transport, spec(lun=0), state, sleep=nosleep)  # the last user logs out
+    assert IQN not in host.sessions and (IQN, PORTAL) not in host.nodes
+
+
 def test_existing_session_is_reused_and_rescanned() -> None:
     host = FakeHost(link_delay=10)
     host.nodes[(IQN, PORTAL)] = "manual"
@@ -459,6 +538,8 @@ def test_delete_leaves_foreign_datadir_alone() -> None:
         {"mount_options": "a b"},
         {"owner": "a b"},
         {"config_file": "glance-api.conf"},
+        {"volume_serial": "not-hex"},
+        {"volume_serial": "abc"},
     ],
 )
 def test_spec_validation(kw: dict[str, object]) -> None:

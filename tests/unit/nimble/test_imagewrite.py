@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from testbed import caps
 from tfnimble.nimble import imagewrite as iw
+from tfnimble.nimble import lunprobe
 
 
 @pytest.fixture
@@ -41,17 +42,6 @@ def test_parse_iscsi_ls_reads_targets_luns_and_sizes() -> None:
         1023 * 1024,
     )
     assert iw.parse_iscsi_ls("") == {}
-
-
-def test_pick_lun_nimble_exports_lun_0_and_tgtd_lun_1() -> None:
-    assert iw.pick_lun(iw.parse_iscsi_ls(NIMBLE_LS)[T1], 10 << 30) == 0
-    assert iw.pick_lun(iw.parse_iscsi_ls(TGTD_LS)[T1], 64 << 20) == 1
-
-
-def test_pick_lun_prefers_the_lun_whose_size_matches() -> None:
-    luns = [(1, "DIRECT_ACCESS", 1 << 30), (2, "DIRECT_ACCESS", 64 << 20)]
-    assert iw.pick_lun(luns, 64 << 20) == 2
-    assert iw.pick_lun([(0, "STORAGE_ARRAY_CONTROLLER", None)], 1) is None
 
 
 def test_normalize_portal_adds_the_iscsi_port() -> None:
@@ -199,7 +189,41 @@ def test_run_streams_stdout_to_the_callback() -> None:
     assert proc.returncode == 0 and "100.00/100%" in "".join(seen)
 
 
-def test_discover_lun_fails_fast_on_a_refused_portal(monkeypatch: pytest.MonkeyPatch) -> None:
+def inq(serial: str) -> str:
+    return (
+        "Peripheral Qualifier:CONNECTED\nPeripheral Device Type:DIRECT_ACCESS\n"
+        f"Unit Serial Number:[    {serial}]\n"
+    )
+
+
+SER = "0123456789abcdef0123456789abcdef"
+GST_LS = """Target:iqn.2007-11.com.nimblestorage:grp-g49686580b78e0b16 Portal:127.0.0.1:3260,1
+Lun:0    Type:STORAGE_ARRAY_CONTROLLER
+Lun:1    Type:DIRECT_ACCESS (Size:63M)
+Lun:2    Type:DIRECT_ACCESS (Size:63M)
+"""
+GST = "iqn.2007-11.com.nimblestorage:grp-g49686580b78e0b16"
+
+
+def fake_target(ls: str, serials: dict[int, str], calls: list[list[str]] | None = None):  # type: ignore[no-untyped-def]
+    def run(argv, **kw):  # type: ignore[no-untyped-def]
+        if calls is not None:
+            calls.append(list(argv))
+        if argv[0] == "iscsi-ls":
+            return subprocess.CompletedProcess(argv, 0, ls, "")
+        lun = int(argv[-1].rsplit("/", 1)[1])
+        return subprocess.CompletedProcess(argv, 0, inq(serials[lun]), "")
+
+    return run
+
+
+def test_parse_unit_serial_strips_the_padding() -> None:
+    assert lunprobe.parse_unit_serial(inq(SER)) == SER
+    assert lunprobe.parse_unit_serial("Unit Serial Number:[   ]\n") is None
+    assert lunprobe.same_serial(SER.upper(), SER) and not lunprobe.same_serial(SER[:-1], SER)
+
+
+def test_confirm_lun_fails_fast_on_a_refused_portal(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[list[str]] = []
 
     def fake_run(argv, **kw):  # type: ignore[no-untyped-def]
@@ -208,27 +232,89 @@ def test_discover_lun_fails_fast_on_a_refused_portal(monkeypatch: pytest.MonkeyP
 
     monkeypatch.setattr(iw, "run", fake_run)
     monkeypatch.setattr(iw, "reachable", lambda portal: False)
-    monkeypatch.setattr(iw.time, "sleep", lambda s: None)
+    monkeypatch.setattr(lunprobe.time, "sleep", lambda s: None)
     with pytest.raises(iw.ImageError) as err:
-        iw.discover_lun("127.0.0.1:1", T1, "iqn.y:c", 64 << 20)
+        lunprobe.confirm_lun("127.0.0.1:1", T1, "iqn.y:c", 0, SER)
     assert err.value.summary == "iSCSI Portal Unreachable"
     assert len(calls) == iw.CONNECT_ATTEMPTS
     assert calls[0] == ["iscsi-ls", "-s", "-i", "iqn.y:c", "iscsi://127.0.0.1:1"]
 
 
-def test_discover_lun_reports_a_refused_initiator(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_confirm_lun_reports_a_refused_initiator(monkeypatch: pytest.MonkeyPatch) -> None:
     other = TGTD_LS.split("Target:")[2]
     monkeypatch.setattr(
         iw, "run", lambda argv, **kw: subprocess.CompletedProcess(argv, 0, "Target:" + other, "")
     )
     with pytest.raises(iw.ImageError) as err:
-        iw.discover_lun("127.0.0.1:3260", T1, "iqn.y:c", 64 << 20, settle=0.0)
+        lunprobe.confirm_lun("127.0.0.1:3260", T1, "iqn.y:c", 1, SER, settle=0.0)
     assert err.value.summary == "Initiator Refused"
     assert "shows 1 other target" in err.value.detail
 
 
-def test_discover_lun_finds_the_lun(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(
-        iw, "run", lambda argv, **kw: subprocess.CompletedProcess(argv, 0, TGTD_LS, "")
+def test_confirm_lun_confirms_the_records_lun_by_its_serial(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[list[str]] = []
+    monkeypatch.setattr(iw, "run", fake_target(TGTD_LS, {1: SER}, calls))
+    assert lunprobe.confirm_lun("127.0.0.1:3260", T1, "iqn.y:c", 1, SER) == 1
+    # tgtd's volume-scoped target: the record says 0 (a real Nimble's LUN), tgtd has it at 1.
+    assert lunprobe.confirm_lun("127.0.0.1:3260", T1, "iqn.y:c", 0, SER) == 1
+    assert calls[-1] == [
+        "iscsi-inq",
+        "-i",
+        "iqn.y:c",
+        "-e",
+        "1",
+        "-c",
+        "128",
+        f"iscsi://127.0.0.1:3260/{T1}/1",
+    ]
+
+
+def test_confirm_lun_under_a_group_target_takes_the_records_lun_not_the_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    other = "f" * 32
+    calls: list[list[str]] = []
+    monkeypatch.setattr(iw, "run", fake_target(GST_LS, {1: other, 2: SER}, calls))
+    assert lunprobe.confirm_lun("127.0.0.1:3260", GST, "iqn.y:c", 2, SER) == 2
+    assert [c[-1][-1] for c in calls if c[0] == "iscsi-inq"] == ["2"]  # the record's LUN only
+    # The record says LUN 1, and LUN 1 is another volume: the one LUN with this serial is used.
+    assert lunprobe.confirm_lun("127.0.0.1:3260", GST, "iqn.y:c", 1, SER) == 2
+    # No LUN carries the serial: refused, whatever the sizes.
+    monkeypatch.setattr(iw, "run", fake_target(GST_LS, {1: other, 2: other}))
+    with pytest.raises(iw.ImageError) as err:
+        lunprobe.confirm_lun("127.0.0.1:3260", GST, "iqn.y:c", 1, SER, settle=0.0)
+    assert err.value.summary == "LUN Holds Another Volume"
+    assert other in err.value.detail and SER in err.value.detail
+    assert "Nothing was written" in err.value.detail
+    # Two LUNs claim it: ambiguous, refused.
+    monkeypatch.setattr(iw, "run", fake_target(GST_LS, {1: SER, 2: SER}))
+    with pytest.raises(iw.ImageError) as err:
+        lunprobe.confirm_lun("127.0.0.1:3260", GST, "iqn.y:c", 3, SER, settle=0.0)
+    assert (
+        err.value.summary == "LUN Holds Another Volume" and "[1, 2] all claim" in err.value.detail
     )
-    assert iw.discover_lun("127.0.0.1:3260", T1, "iqn.y:c", 64 << 20) == 1
+
+
+def test_confirm_lun_refuses_a_lun_the_target_does_not_export(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(iw, "run", fake_target(GST_LS, {1: "e" * 32, 2: "f" * 32}))
+    with pytest.raises(iw.ImageError) as err:
+        lunprobe.confirm_lun("127.0.0.1:3260", GST, "iqn.y:c", 7, SER, settle=0.0)
+    assert err.value.summary == "LUN Not Exported"
+    assert "LUN 7" in err.value.detail and "[1, 2]" in err.value.detail
+    with pytest.raises(iw.ImageError) as err:  # the controller LUN is no disk
+        lunprobe.confirm_lun("127.0.0.1:3260", GST, "iqn.y:c", 0, SER, settle=0.0)
+    assert err.value.summary == "LUN Not Exported"
+
+
+def test_confirm_lun_refuses_when_no_serial_can_be_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(iw, "run", fake_target(NIMBLE_LS, {0: ""}))
+    with pytest.raises(iw.ImageError) as err:
+        lunprobe.confirm_lun("10.0.0.5:3260", T1, "iqn.y:c", 0, SER, settle=0.0)
+    assert err.value.summary == "Cannot Confirm The LUN"
+    with pytest.raises(iw.ImageError) as err:
+        lunprobe.confirm_lun("10.0.0.5:3260", T1, "iqn.y:c", 0, "")
+    assert err.value.summary == "Cannot Confirm The LUN"

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from tfnimble.nimble import image_master_ops as ops
 from tfnimble.nimble import imagewrite as iw
+from tfnimble.nimble import lunprobe
 from tfnimble.nimble import resource_image_master as rim
 from tfnimble.nimble.client import (
     Conflict,
@@ -221,6 +222,8 @@ class FakeArray:
         self.acr_groups: list[str] = []
         self.clones: list[Volume] = []
         self.snapshot: Snapshot | None = None
+        self.acr_lun: int | None = 0  # what the array gives the temporary record
+        self.written_to: list[tuple[int, str]] = []  # (LUN, serial) confirmed, then written
 
     def _do(self, name: str) -> None:
         self.calls.append(name)
@@ -250,7 +253,9 @@ def array(monkeypatch: pytest.MonkeyPatch) -> FakeArray:
     def create_acr(cl: Any, vol_id: str, group_id: str, **kw: Any) -> AccessControlRecord:
         a._do("create_acr")
         a.acr_groups.append(group_id)
-        return AccessControlRecord("0dacr", vol_id=vol_id, initiator_group_id=group_id)
+        return AccessControlRecord(
+            "0dacr", vol_id=vol_id, initiator_group_id=group_id, lun=a.acr_lun
+        )
 
     def create_snapshot(cl: Any, vol_id: str, name: str, **kw: Any) -> Snapshot:
         a._do("create_snapshot")
@@ -289,8 +294,17 @@ def image(monkeypatch: pytest.MonkeyPatch, array: FakeArray) -> dict[str, Any]:
         return result
 
     monkeypatch.setattr(iw, "prepare_source", lambda *a, **k: step("prepare", src))
-    monkeypatch.setattr(iw, "discover_lun", lambda *a, **k: step("discover", 1))
-    monkeypatch.setattr(iw, "write", lambda *a, **k: step("write"))
+
+    def confirm(portal: str, target: str, init: str, lun: int, serial: str, *a: Any) -> int:
+        array.written_to.append((lun, serial))
+        return int(step("discover", lun))
+
+    def write(src: Any, target: iw.Target, *a: Any, **k: Any) -> None:
+        assert target.lun == array.written_to[-1][0], "writes to the LUN it confirmed"
+        step("write")
+
+    monkeypatch.setattr(lunprobe, "confirm_lun", confirm)
+    monkeypatch.setattr(iw, "write", write)
     monkeypatch.setattr(iw, "verify", lambda *a, **k: step("verify"))
     monkeypatch.setattr(iw, "fingerprint", lambda path: (1000, 7))
     monkeypatch.setattr(iw, "default_initiator_name", lambda: INIT)
@@ -344,6 +358,40 @@ def test_create_never_uses_a_production_group_that_holds_the_initiator(
     assert "create_initiator_group" in array.calls
     assert "delete_group" in array.calls and "del_acr" in array.calls
     assert array.acr_groups == ["02g"]  # the temporary group, not "02h"
+
+
+@pytest.mark.parametrize("lun", [0, 1, 5, 2047])
+def test_create_writes_to_the_lun_its_access_record_was_given(
+    array: FakeArray, image: dict, lun: int
+) -> None:
+    # Group-scoped target: the record's LUN, whatever else the target exports.
+    array.acr_lun = lun
+    ImageMasterResource().create(ctx(), planned())
+    assert array.written_to == [(lun, "s")]  # that LUN, checked against the volume's serial
+
+
+def test_an_access_record_without_a_lun_writes_nothing(
+    array: FakeArray, image: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    array.acr_lun = None
+    monkeypatch.setattr(access_control_records, "get_access_control_record", lambda cl, i: None)
+    with pytest.raises(DiagnosticError) as err:
+        ImageMasterResource().create(ctx(), planned())
+    assert err.value.summary == "Access Record Has No LUN"
+    assert "Nothing was written" in err.value.detail
+    assert "write" not in array.calls and "discover" not in array.calls
+    assert array.calls[-3:] == ["del_acr", "delete_group", "delete_volume"]
+
+
+def test_a_lun_that_holds_another_volume_is_refused_before_the_write(
+    array: FakeArray, image: dict
+) -> None:
+    image["discover"] = iw.ImageError("LUN Holds Another Volume", "LUN 3 is the volume with x")
+    with pytest.raises(DiagnosticError) as err:
+        ImageMasterResource().create(ctx(), planned())
+    assert err.value.summary == "LUN Holds Another Volume"
+    assert "write" not in array.calls
+    assert array.calls[-3:] == ["del_acr", "delete_group", "delete_volume"]
 
 
 def test_sha256_mismatch_creates_nothing(array: FakeArray, image: dict) -> None:

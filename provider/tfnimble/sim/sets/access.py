@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import constants as c
 from .. import validate as v
 from ..constants import DEFAULT_APPLY_TO, IG_IN_USE_CODE
 from ..errors import SimError
+from ..exports import is_group_scoped, push_acls
 from ..fields import each, table
 from ..model import Ctx, ObjectSet, apply_update
 from ..store import Doc
@@ -92,9 +94,7 @@ def _add_initiator(ctx: Ctx, ig_id: str, data: dict[str, Any]) -> Doc:
 
 
 def _push_ig_acls(ctx: Ctx, ig_id: str) -> None:
-    for acr in ctx.tx.list("acr"):
-        if acr["initiator_group_id"] == ig_id:
-            ctx.model.push_acl(ctx, acr["vol_id"])
+    push_acls(ctx, [a["vol_id"] for a in ctx.tx.list("acr") if a["initiator_group_id"] == ig_id])
 
 
 def _no_fc(data: dict[str, Any]) -> None:
@@ -331,7 +331,7 @@ class AcrSet(
                 and _APPLY_SCOPE[other["apply_to"]] & _APPLY_SCOPE[apply_to]
             ):
                 raise SimError("SM_eexist")
-        lun = self._lun(ctx, data.get("lun"), vol["iscsi_target_scope"], ig_id)
+        snapshots_only = apply_to == "snapshot" and not snap
         doc = self.m.add(
             ctx.tx,
             "acr",
@@ -339,30 +339,54 @@ class AcrSet(
             initiator_group_id=ig_id,
             vol_id=vol["id"],
             snap_id=snap["id"] if snap else "",
-            lun=None if apply_to == "snapshot" and not snap else lun,
+            lun=None if snapshots_only else self._lun(ctx, data.get("lun"), vol),
             pe_id="",
         )
         ctx.forget("acr", vol["id"])
-        self.m.push_acl(ctx, vol["id"])
+        push_acls(ctx, [vol["id"]])
         return doc
 
     @staticmethod
-    def _lun(ctx: Ctx, lun: int | None, scope: str, ig_id: str) -> int:
-        """The next free LUN of the group for group-scoped targets; 0 for volume-scoped ones."""
-        if lun is None:
-            if scope == "group" and ig_id:
-                used = {
-                    a["lun"]
-                    for a in ctx.tx.list("acr")
-                    if a["initiator_group_id"] == ig_id and a["lun"] is not None
-                }
-                return next(n for n in range(2049) if n not in used)
-            return 0
-        if (scope == "volume" and lun != 0) or lun > 2047:
+    def _lun(ctx: Ctx, lun: int | None, vol: Doc) -> int:
+        """0 on a volume-scoped target; on the group target the volume's LUN (see ``group_lun``)."""
+        if (not is_group_scoped(vol) and lun not in (None, 0)) or (lun or 0) > c.MAX_GROUP_LUN:
             raise SimError("SM_invalid_arg_value", arg="lun", value=lun)
-        return lun
+        return group_lun(ctx, vol, lun) if is_group_scoped(vol) else 0
 
     def delete(self, ctx: Ctx, doc: Doc) -> None:
         ctx.tx.delete(doc["id"])
         ctx.forget("acr", doc["vol_id"])
-        self.m.push_acl(ctx, doc["vol_id"])
+        push_acls(ctx, [doc["vol_id"]])
+
+
+def group_luns_in_use(ctx: Ctx, exclude: str) -> set[int]:
+    """The LUNs the group target's other volumes hold (offline volumes keep theirs)."""
+    scoped = {x["id"] for x in ctx.tx.list("volume") if is_group_scoped(x)} - {exclude}
+    return {
+        int(a["lun"]) for a in ctx.tx.list("acr") if a["vol_id"] in scoped and a["lun"] is not None
+    }
+
+
+def group_lun(ctx: Ctx, vol: Doc, wanted: int | None = None, *, reassign: bool = False) -> int:
+    """The volume's LUN on the group target: the one its access records already have (one LUN
+    per volume), else ``wanted`` if no other volume holds it, else the lowest free number.
+    LUN 0 is the controller's (``constants.GROUP_LUN_RESERVED``): never assigned, refused.
+    ``reassign`` ignores what the volume's records say (they belong to another target)."""
+    own = (
+        []
+        if reassign
+        else [a["lun"] for a in ctx.children("acr", vol["id"]) if a["lun"] is not None]
+    )
+    if own:
+        if wanted is not None and wanted != own[0]:
+            raise SimError(c.LUN_MISMATCH_CODE, vol=vol["name"], have=own[0], lun=wanted)
+        return int(own[0])
+    used = group_luns_in_use(ctx, vol["id"]) | {c.GROUP_LUN_RESERVED}
+    if wanted is not None:
+        if wanted in used:
+            raise SimError(c.LUN_IN_USE_CODE, lun=wanted)
+        return wanted
+    free = next((n for n in range(c.MIN_GROUP_LUN, c.MAX_GROUP_LUN + 1) if n not in used), None)
+    if free is None:
+        raise SimError(c.NO_LUN_CODE)
+    return free

@@ -12,12 +12,13 @@ from .. import validate as v
 from ..constants import (
     ARRAY_MODEL,
     ARRAY_NAME_SUFFIX,
-    DEFAULT_ISCSI_TARGET_SCOPE,
     NO_SNAP_LIMIT,
     PREDEFINED_POLICIES,
     SOFTWARE_VERSION,
+    TARGET_NAME_FOLLOWS_RENAME,
 )
 from ..errors import SimError
+from ..exports import group_iqn
 from ..fields import each, table, words
 from ..model import Config, Ctx, Model, ObjectSet, now
 from ..naming import group_target
@@ -33,7 +34,7 @@ def create_inventory(m: Model, tx: Tx) -> None:
         name=m.config.group_name,
         user_inactivity_timeout=1800,
         group_target_enabled=True,
-        default_iscsi_target_scope=DEFAULT_ISCSI_TARGET_SCOPE,
+        default_iscsi_target_scope=m.config.target_scope,
         default_volume_reserve=0,
         default_volume_warn_level=80,
         default_volume_limit=100,
@@ -256,9 +257,7 @@ class GroupSet(ObjectSet, name="groups", type="group", fields=GROUP_FIELDS):
         return {
             "date": now(),
             "default_snap_limit": limit if limit is not None else NO_SNAP_LIMIT,
-            "group_target_name": group_target(d, self.m.guid)
-            if d["group_target_enabled"]
-            else None,
+            "group_target_name": group_iqn(self.m, d) if d["group_target_enabled"] else None,
             "leader_array_name": array["name"],
             "leader_array_serial": array["serial"],
             "member_list": [array["name"]],
@@ -273,9 +272,12 @@ class GroupSet(ObjectSet, name="groups", type="group", fields=GROUP_FIELDS):
 
     def update(self, ctx: Ctx, doc: Doc, raw: dict[str, Any], force: bool) -> Doc:
         data = self.check_update(doc, raw, GROUP_UPDATE)
+        renamed = "name" in data and data["name"] != doc["name"]
         for key, value in data.items():
             if key != "id":
                 doc[key] = value
+        if renamed and TARGET_NAME_FOLLOWS_RENAME:
+            doc["group_target_name"] = group_target(doc, self.m.guid)
         self.m.save(ctx.tx, doc)
         return doc
 
@@ -343,7 +345,6 @@ SUBNET_FIELDS = table(
         "failover": True,
         **each(0, "failover_enable_time vlan_id"),
         "mtu": 1500,
-        "netzone_type": "none",
     },
 )
 # The subnet keys a network configuration lists for each subnet.
@@ -354,13 +355,16 @@ _NETCONFIG_SUBNET_KEYS = words(
 
 
 def _render_subnet(ctx: Ctx, config: Config, d: Doc) -> Doc:
+    # As on the NimbleOS 5.2 group in HPE's nimble-ansible-modules example output: data subnets
+    # carry iSCSI and group traffic (netzone "single"), the management subnet neither.
     data = d["label"] == "data"
     ip = config.iscsi_portal_ip if data else config.mgmt_ip
     computed = {
-        "allow_group": not data,
+        "allow_group": data,
         "allow_iscsi": data,
         "discovery_ip": discovery_address(config) if data else "",
         "netmask": "255.255.255.0" if ":" not in ip else "ffff:ffff:ffff:ffff::",
+        "netzone_type": "single" if data else "none",
         "network": _network_of(ip),
         "type": "data" if data else "mgmt",
     }
@@ -394,7 +398,9 @@ class NetworkConfigSet(
         cfg = self.m.config
         subnets = [_render_subnet(ctx, cfg, s) for s in ctx.preload("subnet")]
         array = ctx.preload("array")[0]
-        nics = [("eth1", "management", cfg.mgmt_ip), ("tg1", "data", cfg.iscsi_portal_ip)]
+        # Only NICs on an iSCSI subnet carry a data_ip; the management NIC reports "" (as the
+        # 5.2 capture in HPE's nimble-ansible-modules shows), so it is never offered as a portal.
+        nics = [("eth1", "management", ""), ("tg1", "data", cfg.iscsi_portal_ip)]
         member = {
             "name": array["name"],
             "member_gid": 1,

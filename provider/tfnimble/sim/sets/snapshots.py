@@ -7,6 +7,7 @@ from typing import Any
 from .. import constants as c
 from .. import validate as v
 from ..errors import SimError
+from ..exports import group_iqn, initiator_iqns, is_group_scoped
 from ..fields import each, table
 from ..model import Ctx, ObjectSet, apply_update
 from ..naming import new_serial, snapshot_target, vpd
@@ -39,7 +40,7 @@ SNAPSHOT_FIELDS = table(
     "snap_collection_id snap_collection_name target_name vol_id vol_name writable "
     "vpd_t10 vpd_ieee0 vpd_ieee1",
     "agent_type app_uuid creation_time description expiry_after id last_modified name online "
-    "serial_number target_name vol_id writable",
+    "serial_number vol_id writable",
     names={"vol_name": "vol_id"},
     or_none="metadata",
     constants={
@@ -78,6 +79,10 @@ class SnapshotSet(ObjectSet, name="snapshots", type="snapshot", fields=SNAPSHOT_
             "offline_reason": None if d["online"] else "user",
             "pool_name": ctx.name_of(vol.get("pool_id", "")),
             "size": d["size_mib"] * c.MIB if c.SNAPSHOT_SIZE_IN_BYTES else d["size_mib"],
+            # under the group target a snapshot reports the group's IQN, as its volume does
+            "target_name": group_iqn(self.m, ctx.group)
+            if is_group_scoped(vol)
+            else d["target_name"],
             **vpd(d["serial_number"]),
         }
 
@@ -126,7 +131,7 @@ class SnapshotSet(ObjectSet, name="snapshots", type="snapshot", fields=SNAPSHOT_
         dp = self.m.dp
         dp.set_online(doc["target_name"], doc["id"], online)
         if online:
-            iqns = self.m.initiator_iqns(ctx, doc["vol_id"], for_snapshot=True)
+            iqns = initiator_iqns(ctx, doc["vol_id"], for_snapshot=True)
             dp.set_acl(doc["target_name"], doc["id"], iqns)
 
     def update(self, ctx: Ctx, doc: Doc, raw: dict[str, Any], force: bool) -> Doc:

@@ -7,11 +7,12 @@ from typing import Any
 from .. import constants as c
 from .. import validate as v
 from ..errors import ProtocolError, SimError
+from ..exports import export_volume, group_iqn, is_group_scoped, set_volume_online, unexport_volume
 from ..fields import each, table, words
 from ..model import Ctx, ObjectSet, apply_update, total_reserved
-from ..naming import group_target, new_serial, volume_target, vpd
+from ..naming import new_serial, volume_target, vpd
 from ..store import Doc
-from .access import acr_embedded
+from .access import acr_embedded, group_lun
 from .common import app_category, clones_of, state_changes
 
 _VOLUME_COMMON: dict[str, v.Validator] = {
@@ -135,7 +136,7 @@ class VolumeSet(ObjectSet, name="volumes", type="volume", fields=VOLUME_FIELDS):
             if s.get("online")
         ]
         last = max(snaps, key=lambda s: s["id"]) if snaps else None
-        conns = m.connections(d)
+        conns = m.connections(ctx, d)
         size_bytes = d["size"] * c.MIB
         level = "normal"
         if d["warn_level"] and vol_used >= size_bytes * d["warn_level"] // 100:
@@ -168,9 +169,7 @@ class VolumeSet(ObjectSet, name="volumes", type="volume", fields=VOLUME_FIELDS):
                 "snap_usage_uncompressed_bytes",
             ),
             "space_usage_level": level,
-            "target_name": group_target(group, m.guid)
-            if d["iscsi_target_scope"] == "group"
-            else d["target_name"],
+            "target_name": group_iqn(m, group) if is_group_scoped(d) else d["target_name"],
             "total_usage_bytes": vol_used + snap_used,
             "vol_state": state,
             **each(
@@ -282,16 +281,25 @@ class VolumeSet(ObjectSet, name="volumes", type="volume", fields=VOLUME_FIELDS):
         ):
             self._inherit_acl(ctx, parent, doc)
         ctx.remember(doc)
-        m.push_acl(ctx, doc["id"])
-        if doc["online"]:
-            m.dp.set_online(doc["target_name"], doc["id"], True)
+        export_volume(ctx, doc)
         return doc
 
     def _inherit_acl(self, ctx: Ctx, parent: Doc, doc: Doc) -> None:
-        """Copy the parent's access control records to the clone, without snapshot bindings."""
-        for acr in ctx.children("acr", parent["id"]):
-            kept = {k: acr[k] for k in ("apply_to", "initiator_group_id", "lun")}
-            self.m.add(ctx.tx, "acr", **kept, snap_id="", pe_id=acr["pe_id"], vol_id=doc["id"])
+        """Copy the parent's access control records to the clone, without snapshot bindings.
+        On the group target the clone gets a LUN of its own (one for all its records)."""
+        acrs = ctx.children("acr", parent["id"])
+        lun = group_lun(ctx, doc) if is_group_scoped(doc) and acrs else 0
+        for acr in acrs:
+            kept = {k: acr[k] for k in ("apply_to", "initiator_group_id")}
+            self.m.add(
+                ctx.tx,
+                "acr",
+                **kept,
+                lun=None if acr["lun"] is None else lun,
+                snap_id="",
+                pe_id=acr["pe_id"],
+                vol_id=doc["id"],
+            )
         ctx.forget("acr", doc["id"])
 
     def _pool(self, ctx: Ctx, data: dict[str, Any]) -> Doc:
@@ -324,7 +332,7 @@ class VolumeSet(ObjectSet, name="volumes", type="volume", fields=VOLUME_FIELDS):
         if data.get("owned_by_group_id") and data["owned_by_group_id"] != ctx.group["id"]:
             self.ref(ctx, data["owned_by_group_id"], "group", "owned_by_group_id")
         old_reserved = total_reserved(doc)
-        old_size = doc["size"]
+        old_size, old_scope = doc["size"], doc["iscsi_target_scope"]
         if "size" in data and data["size"] < doc["size"] and not force:
             raise SimError("SM_vol_size_decreased")
         apply_update(doc, data, _UPDATED)
@@ -338,6 +346,8 @@ class VolumeSet(ObjectSet, name="volumes", type="volume", fields=VOLUME_FIELDS):
             m.need_space(ctx, new_reserved - old_reserved)
         if doc["size"] != old_size:
             m.dp.resize(doc["id"], doc["size"] * c.MIB)
+        if doc["iscsi_target_scope"] != old_scope:
+            self._retarget(ctx, doc, old_scope)
         if "online" in data:
             self._set_online(ctx, doc, data["online"], force)
         m.save(ctx.tx, doc)
@@ -347,12 +357,25 @@ class VolumeSet(ObjectSet, name="volumes", type="volume", fields=VOLUME_FIELDS):
         if not state_changes(doc, online, c.VOLUME_STATE_NOOP_IS_ERROR):
             return
         if not online:
-            if self.m.connections(doc) and not force:
+            if self.m.connections(ctx, doc) and not force:
                 raise SimError("SM_vol_has_connections", vol=doc["name"])
             doc["connections"] = 0
         doc["online"] = online
         doc["offline_reason"] = None if online else "user"
-        self.m.dp.set_online(doc["target_name"], doc["id"], online)
+        set_volume_online(ctx, doc, online)
+
+    def _retarget(self, ctx: Ctx, doc: Doc, old_scope: str) -> None:
+        """Move the volume to the target of its new scope: its access records get the LUN they
+        have there (0 on its own target, a free one on the group target)."""
+        unexport_volume(ctx, doc, old_scope)
+        acrs = ctx.children("acr", doc["id"])
+        lun = group_lun(ctx, doc, reassign=True) if is_group_scoped(doc) else 0
+        for acr in acrs:
+            if acr["lun"] is not None:
+                acr["lun"] = lun
+                self.m.save(ctx.tx, acr)
+        ctx.forget("acr", doc["id"])
+        export_volume(ctx, doc)
 
     # ---- delete ----
     def delete(self, ctx: Ctx, doc: Doc) -> None:
