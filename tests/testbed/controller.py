@@ -187,7 +187,16 @@ def sweep_leftovers() -> None:
             owner = 0
         if owner and _alive(owner):
             continue
+        if not owner and _younger_than(Path("/run/netns") / name, 120):
+            continue  # a concurrent worker made it and is about to record itself as owner
         teardown_netns(name)
+
+
+def _younger_than(path: Path, seconds: float) -> bool:
+    try:
+        return time.time() - path.stat().st_mtime < seconds
+    except OSError:
+        return False
 
 
 class Controller:
