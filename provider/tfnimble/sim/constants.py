@@ -1,6 +1,6 @@
 """The array's fixed facts and behaviour switches, in one place.
 
-Each "open question" names a point nimble-api.md leaves open; the constant is our answer, so
+Each "open question" names a point no public source settles; the constant is our answer, so
 changing the sim's behaviour on that point is a one-line change here.
 """
 
@@ -10,7 +10,7 @@ MIB = 1 << 20
 GIB = 1 << 30
 TIB = 1 << 40
 
-# Type prefixes. 00/03/06/09/0a/0d are seen on real arrays or HPE examples (nimble-api.md 4.0);
+# Type prefixes. 00/03/06/09/0a/0d are seen on real arrays or HPE examples;
 # the others are open question 7: our choices, one constant each, unless evidence is noted.
 PREFIX = {
     "group": "00",
@@ -33,7 +33,7 @@ TYPE_OF_PREFIX = {p: t for t, p in PREFIX.items()}
 
 SOFTWARE_VERSION = "6.1.2.300-1059937-opt"  # a plausible NimbleOS 6.1 string (Cinder splits on ".")
 IQN_PREFIX = "iqn.2007-11.com.nimblestorage"
-# Volume-scoped target IQN, as on real arrays (nimble-api.md 4.2, verified captures):
+# Volume-scoped target IQN, as on real arrays (published captures):
 # <name>-v<group uid>.<last 8 hex of the volume id>.<last 4 serial bytes, reversed>.
 VOLUME_TARGET_FORMAT = "{prefix}:{name}-v{guid}.{seq}.{serial_tail}"
 # Open question: online snapshots get their own target; ours adds the snapshot name.
@@ -46,9 +46,9 @@ ARRAY_NAME_SUFFIX = "-a1"  # the array is named after the group: "<group>-a1"
 ARRAY_MODEL = "AF40"
 MAX_VOLUME_SIZE_MIB = 128 * 1024 * 1024  # 128 TiB, NimbleOS's largest volume
 NO_SNAP_LIMIT = 9223372036854775807  # what the array reports for "no limit" (2**63 - 1)
-# The iSCSI target scopes (nimble-api.md 4.2). Under "group" every volume is a LUN of the one
-# group-scoped target (GST), whose IQN it and its snapshots report as target_name; under
-# "volume" each volume has its own target and LUN 0.
+# The iSCSI target scopes (HPE's REST reference; docs/nimble-array-facts.md). Under "group" every
+# volume is a LUN of the one group-scoped target (GST), whose IQN it and its snapshots report as
+# target_name; under "volume" each volume has its own target and LUN 0.
 TARGET_SCOPES = ("group", "volume")
 # The scope new volumes get: "group", with group-scoped targets on. The NimbleOS 5.2 group in
 # HPE's nimble-ansible-modules example output reports default_iscsi_target_scope "group", and its
@@ -87,7 +87,7 @@ IG_IN_USE_CODE = "SM_ebusy"
 # Open question 10: apply_to defaults to "both"; lun 0 for volume-scoped iSCSI targets (any other
 # value is refused), MIN_GROUP_LUN..MAX_GROUP_LUN under the group target.
 DEFAULT_APPLY_TO = "both"
-# nimble-api.md section 2 (M): some firmware refuses an unfiltered snapshot list.
+# Field reports (Proxmox's Nimble plugin): some firmware refuses an unfiltered snapshot list.
 SNAPSHOT_LIST_NEEDS_FILTER = True
 SNAPSHOT_LIST_FILTERS = ("vol_id", "vol_name", "serial_number", "app_uuid", "id")
 # A clone inherits its parent's ACLs when both have agent_type "none" (HPE create description).

@@ -62,8 +62,8 @@ DETAIL: dict[str, tuple[int, str]] = {
     "SM_vol_has_online_snap": (409, "Volume {vol} has an online snapshot."),
     "SM_vol_has_clone": (409, "Volume {vol} has a clone."),
     "SM_snap_has_clone": (409, "Snapshot {snap} for volume {vol} has a clone."),
-    # Open question (nimble-api.md section 7.1): only Cinder's substring "Initiators are connected
-    # to" is known; the rest of the sentence is ours.
+    # Open question (no public source gives the exact text): only Cinder's substring "Initiators are
+    # connected to" is known; the rest of the sentence is ours.
     "SM_vol_has_connections": (409, "Initiators are connected to volume {vol}."),
     "SM_vol_not_offline_on_restore": (409, "Volume {vol} must be offline to be restored."),
     "SM_vol_size_decreased": (
@@ -161,6 +161,6 @@ def _short(value: Any) -> Any:
     return value
 
 
-# Single-message replies (nimble-api.md 3.2: the login 401 and bare protocol errors).
+# Single-message replies (the login 401 and bare protocol errors, as clients handle them).
 def unauthorized_body() -> dict[str, Any]:
     return {"messages": [protocol_message(401)]}

@@ -1,7 +1,7 @@
 """The array's domain rules, independent of HTTP: the model, its transaction context, the
 object-set base and honest space accounting. The object sets themselves live in ``sets/``.
 
-Rules (nimble-api.md sections 4 and 5):
+Rules (what HPE's REST reference and SDKs say of the object sets; docs/nimble-array-facts.md):
 1. IDs are 42 hex digits: 2-hex type prefix, 16-hex group uid, 16 zeros, 8-hex per-type sequence.
 2. Volume names are unique per group, snapshot names per volume, initiator-group names per group.
 3. A volume is deleted only when offline, without clones and without online snapshots; its

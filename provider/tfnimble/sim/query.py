@@ -15,8 +15,8 @@ from urllib.parse import unquote_plus
 
 from .errors import SimError
 
-# Open question (nimble-api.md 7.8): the server row limit is unknown. One window of 1024 rows is
-# the default page and the largest page a client may ask for.
+# Open question (no public source states it): the server row limit is unknown. One window of 1024
+# rows is the default page and the largest page a client may ask for.
 SERVER_ROW_LIMIT = 1024
 
 RESERVED_PARAMS = {"startRow", "endRow", "pageSize", "sortBy", "fields", "operationType"}

@@ -1,8 +1,7 @@
 """Argument validation with the array's lenient typing and its error codes.
 
-Lenient typing (nimble-api.md section 2): real arrays accept ``"true"``/``"false"`` for booleans
-and numeric strings for integers; Cinder and HPE's own tests rely on it.
-"""
+Lenient typing (as HPE's SDK and Cinder's driver rely on): real arrays accept ``"true"``/``"false"``
+for booleans and numeric strings for integers; Cinder and HPE's own tests rely on it."""
 
 from __future__ import annotations
 
