@@ -165,7 +165,7 @@ class ReflinkPool:
                     "and start again"
                 )
             done.append(f"unmounted {self.pool_dir} ({source})")
-        deadline = time.monotonic() + 10.0
+        deadline = time.monotonic() + 30.0  # a loaded machine can take seconds to let go
         while loops := loops_backed_by(image):
             # umount detaches an autoclear loop device itself, a moment later
             if time.monotonic() > deadline:
