@@ -190,19 +190,38 @@ class Provider:
 def model_from_value(cls: type[M], value: Mapping[str, Any] | None) -> M:
     """Build a Model dataclass from a decoded object value (missing attrs -> None; a wholly
     unknown object -> every attribute unknown)."""
-    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+    names = _field_names(cls)
     if is_unknown(value):
-        return cls(**{f.name: UNKNOWN for f in fields})
+        return cls(**dict.fromkeys(names, UNKNOWN))
     value = value or {}
-    kwargs = {f.name: value.get(f.name) for f in fields}
-    return cls(**kwargs)
+    return cls(**{name: value.get(name) for name in names})
 
 
 def model_to_value(model: Any, ty: ct.CtyType) -> dict[str, Any]:
     """Turn a Model back into an object value of `ty` (fields not in the type are ignored)."""
     assert isinstance(ty, ct.Object)
-    data = {f.name: getattr(model, f.name) for f in dataclasses.fields(model)}
-    return {name: data.get(name) for name in ty.attributes}
+    fields = _field_set(type(model))
+    return {name: getattr(model, name) if name in fields else None for name in ty.attributes}
+
+
+_FIELDS: dict[type, tuple[tuple[str, ...], frozenset[str]]] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    """A Model class's field names, in order (looked up on every RPC, so once per class)."""
+    return _fields_of(cls)[0]
+
+
+def _field_set(cls: type) -> frozenset[str]:
+    return _fields_of(cls)[1]
+
+
+def _fields_of(cls: type) -> tuple[tuple[str, ...], frozenset[str]]:
+    known = _FIELDS.get(cls)
+    if known is None:
+        names = tuple(f.name for f in dataclasses.fields(cls))
+        known = _FIELDS[cls] = (names, frozenset(names))
+    return known
 
 
 def check_model_matches_schema(model_cls: type, schema: Schema) -> list[str]:

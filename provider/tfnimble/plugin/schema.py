@@ -9,6 +9,7 @@ documentation (tools/gendocs.py renders docs/ from these same objects).
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -141,6 +142,12 @@ class Block:
         return False
 
     def cty_type(self) -> ct.CtyType:
+        return self._cty_type
+
+    @functools.cached_property
+    def _cty_type(self) -> ct.CtyType:
+        # built once: the engine and the codec ask for it on every RPC (a schema is not
+        # changed once declared)
         attrs: dict[str, ct.CtyType] = {k: a.cty_type() for k, a in self.attributes.items()}
         for name, nb in self.blocks.items():
             attrs[name] = nb.cty_type()
@@ -168,7 +175,7 @@ class Schema:
     version: int = 0
     deprecation_message: str = ""
 
-    @property
+    @functools.cached_property
     def block(self) -> Block:
         return Block(self.attributes, self.blocks, self.description, self.deprecation_message)
 

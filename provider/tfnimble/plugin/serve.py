@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     import socket
     import ssl
 
+    from .profiling import Recorder
     from .resource import Provider
 
 USAGE = """usage: {prog} [--debug] [--version]
@@ -125,13 +126,24 @@ def _run(
     debug: bool,
     workdir: str,
 ) -> int:
-    import asyncio
+    import uvloop
 
     from . import logging as plog
 
     plog.setup(f"provider.{program}")
+    recorder = None
+    if os.environ.get("TFNIMBLE_PROFILE_DIR"):
+        from . import profiling
+
+        recorder = profiling.from_env(program, os.environ)
     context = tls.context(workdir) if tls else None
-    return asyncio.run(_serve(factory, provider, sock, context, debug))
+    try:
+        # uvloop: the event loop and its TLS transport in C (libuv), where asyncio's
+        # SSLProtocol is Python; grpclib runs on it unchanged
+        return uvloop.run(_serve(factory, provider, sock, context, debug, recorder))
+    finally:
+        if recorder is not None:
+            recorder.write()
 
 
 async def _serve(
@@ -140,6 +152,7 @@ async def _serve(
     sock: socket.socket,
     context: ssl.SSLContext | None,
     debug: bool,
+    recorder: Recorder | None = None,
 ) -> int:
     import asyncio
     import logging
@@ -151,11 +164,14 @@ async def _serve(
 
     log = logging.getLogger("tfnimble.plugin.serve")
     shutdown = asyncio.Event()
-    service = ProviderService(Engine(provider if provider is not None else factory()))
+    engine = Engine(provider if provider is not None else factory())
+    service = ProviderService(engine, recorder=recorder)
     server = Server(
         [service, goplugin.Controller(shutdown), goplugin.Stdio(shutdown), goplugin.Health()]
     )
     await server.start(sock=sock, ssl=context)
+    if recorder is not None:
+        recorder.serving()
     loop = asyncio.get_running_loop()
     if debug:
         loop.add_signal_handler(signal.SIGINT, shutdown.set)

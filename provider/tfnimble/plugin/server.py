@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpclib.const
 from google.protobuf.message import DecodeError, Message
@@ -28,6 +28,9 @@ from .cty.path import CtyError
 from .diagnostics import DiagnosticError, Diagnostics
 from .engine import Engine
 from .rpc import CallFunctionRequest
+
+if TYPE_CHECKING:
+    from .profiling import Recorder
 
 PbReq = TypeVar("PbReq", bound=Message)
 PbResp = TypeVar("PbResp", bound=Message)
@@ -74,9 +77,16 @@ def _method(
 
 
 class ProviderService:
-    def __init__(self, engine: Engine, max_workers: int = 64) -> None:
+    def __init__(
+        self, engine: Engine, max_workers: int = 64, recorder: Recorder | None = None
+    ) -> None:
         self.engine = engine
-        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="tf-rpc")
+        self._recorder = recorder
+        self._pool = ThreadPoolExecutor(
+            max_workers=max_workers,
+            thread_name_prefix="tf-rpc",
+            initializer=None if recorder is None else recorder.profile_this_thread,
+        )
 
     def shutdown(self) -> None:
         self.engine.stop()
@@ -110,6 +120,8 @@ class ProviderService:
                 return rpc.reject(request, _decode_error(exc, rpc.what))
             return rpc.encode(req, handle(req))
 
+        if self._recorder is not None:
+            work = self._recorder.timed(rpc.name, work)
         if in_worker:
             reply = await asyncio.get_running_loop().run_in_executor(self._pool, work)
         else:

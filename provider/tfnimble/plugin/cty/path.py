@@ -81,17 +81,27 @@ class AttributePath:
     def root(cls) -> AttributePath:
         return _ROOT
 
+    # The codecs and conform() extend a path at every attribute of every value they visit:
+    # these skip __init__'s checks (the new step is valid by construction).
+
     def attr(self, name: str) -> AttributePath:
-        return AttributePath((*self.steps, AttrStep(name)))
+        step = _ATTR_STEPS.get(name)
+        if step is None:
+            step = AttrStep(name)
+            if len(_ATTR_STEPS) < 4096:  # schema names repeat; bound what odd input adds
+                _ATTR_STEPS[name] = step
+        return _extended(self.steps, step)
 
     def key(self, key: str) -> AttributePath:
-        return AttributePath((*self.steps, KeyStep(key)))
+        return _extended(self.steps, KeyStep(key))
 
     def index(self, index: int) -> AttributePath:
-        return AttributePath((*self.steps, IndexStep(index)))
+        return _extended(self.steps, IndexStep(index))
 
     def append(self, step: Step) -> AttributePath:
-        return AttributePath((*self.steps, step))
+        if not isinstance(step, AttrStep | KeyStep | IndexStep):
+            raise TypeError(f"invalid path step {step!r}")
+        return _extended(self.steps, step)
 
     def __add__(self, other: object) -> AttributePath:
         if isinstance(other, AttributePath):
@@ -181,6 +191,15 @@ class AttributePath:
 
 
 _ROOT = AttributePath(())
+_ATTR_STEPS: dict[str, AttrStep] = {}
+_new_path = object.__new__
+_set = object.__setattr__
+
+
+def _extended(steps: tuple[Step, ...], step: Step) -> AttributePath:
+    path = _new_path(AttributePath)
+    _set(path, "steps", (*steps, step))
+    return path
 
 
 class CtyError(ValueError):
