@@ -26,6 +26,7 @@ from typing import Any
 import msgpack as _msgpack
 
 from . import types as ct
+from .fastpath import DECODERS, ENCODERS, Slow
 from .numbers import format_number, normalize_number
 from .path import AttributePath, CtyError
 from .values import UNKNOWN, DynamicValue, Unknown, conform
@@ -56,7 +57,10 @@ def encode(value: Any, ty: ct.CtyType) -> bytes:
     root = AttributePath.root()
     value = conform(value, ty, root)
     try:
-        obj = _to_wire(value, ty, root)
+        try:
+            obj = ENCODERS.get(ty)(value)
+        except Slow:
+            obj = _to_wire(value, ty, root)
         packed: bytes = _msgpack.packb(obj, use_bin_type=True)
         return packed
     except CtyError:
@@ -199,7 +203,10 @@ def decode(data: bytes | bytearray | memoryview, ty: ct.CtyType) -> Any:
     except Exception as e:  # msgpack raises ValueError subclasses, TypeError, StackError...
         raise CtyError(root, f"malformed msgpack: {type(e).__name__}: {e}") from None
     try:
-        return _from_wire(raw, ty, root)
+        try:
+            return DECODERS.get(ty)(raw)
+        except Slow:
+            return _from_wire(raw, ty, root)
     except RecursionError:
         raise CtyError(root, "value is nested too deeply") from None
 

@@ -313,7 +313,10 @@ def conform(value: Any, ty: ct.CtyType, path: AttributePath | None = None) -> An
     bare value is wrapped in :class:`DynamicValue` using :func:`infer_type`.
     Raises :class:`CtyError` on mismatch.
     """
-    return _conform(value, ty, path if path is not None else AttributePath.root())
+    try:
+        return CONFORMERS.get(ty)(value)
+    except Slow:
+        return _conform(value, ty, path if path is not None else AttributePath.root())
 
 
 def _type_name(v: Any) -> str:
@@ -501,3 +504,7 @@ def _transform(value: Any, ty: ct.CtyType, fn: WalkFn, path: AttributePath) -> A
                 k: _transform(value.get(k), t, fn, path.attr(k)) for k, t in ty.attribute_items
             }
     return fn(path, value, ty)
+
+
+# the compiled fast path of conform() (it uses the helpers above)
+from .fastpath import CONFORMERS, Slow  # noqa: E402

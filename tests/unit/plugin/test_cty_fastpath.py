@@ -1,0 +1,154 @@
+"""The compiled fast paths of conform() and the msgpack codec answer exactly as the generic forms.
+
+The fast path (tfnimble.plugin.cty.fastpath) handles the common values itself and hands
+everything else to the generic form; these properties pin that, for any type and any value,
+right or wrong, the result or the error (message and path) is the generic form's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgpack as _mp  # type: ignore[import-untyped]
+from _cty_strategies import cty_types, typed_values
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from tfnimble.plugin.cty import AttributePath, CtyError, List, Number, Object, String
+from tfnimble.plugin.cty import msgpack as ctymsgpack
+from tfnimble.plugin.cty.fastpath import CONFORMERS, DECODERS, ENCODERS, Slow
+from tfnimble.plugin.cty.values import UNKNOWN, Unknown, _conform, conform
+
+ROOT = AttributePath.root()
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+
+
+def outcome(fn: Any, *args: Any) -> tuple[str, str]:
+    """What a call answers: ("ok", repr of the result) or ("error", message with its path)."""
+    try:
+        return "ok", repr(fn(*args))
+    except CtyError as exc:
+        return "error", f"{exc.path}: {exc.message}"
+
+
+def generic_decode(data: bytes, ty: Any) -> Any:
+    return ctymsgpack._from_wire(ctymsgpack._unpack(data), ty, ROOT)
+
+
+# raw msgpack-able data, right or wrong for any type
+raw_data = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats()
+    | st.text(max_size=4)
+    | st.binary(max_size=4),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(st.text(max_size=3) | st.binary(max_size=2), children, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@SETTINGS
+@given(typed_values)
+def test_conform_matches_generic_on_values_of_the_type(tv: tuple[Any, Any]) -> None:
+    ty, value = tv
+    assert outcome(conform, value, ty) == outcome(_conform, value, ty, ROOT)
+
+
+@SETTINGS
+@given(cty_types, typed_values)
+def test_conform_matches_generic_on_values_of_another_type(ty: Any, tv: tuple[Any, Any]) -> None:
+    value = tv[1]
+    assert outcome(conform, value, ty) == outcome(_conform, value, ty, ROOT)
+
+
+@SETTINGS
+@given(typed_values)
+def test_decode_matches_generic_on_encoded_values(tv: tuple[Any, Any]) -> None:
+    ty, value = tv
+    try:
+        data = ctymsgpack.encode(value, ty)
+    except CtyError:
+        return
+    assert outcome(ctymsgpack.decode, data, ty) == outcome(generic_decode, data, ty)
+
+
+@SETTINGS
+@given(typed_values)
+def test_encode_matches_generic(tv: tuple[Any, Any]) -> None:
+    ty, value = tv
+    try:
+        value = conform(value, ty)
+    except CtyError:
+        return
+
+    def fast(v: Any) -> Any:
+        try:
+            return ENCODERS.get(ty)(v)
+        except Slow:
+            return ctymsgpack._to_wire(v, ty, ROOT)
+
+    assert outcome(fast, value) == outcome(ctymsgpack._to_wire, value, ty, ROOT)
+
+
+@SETTINGS
+@given(cty_types, raw_data)
+def test_decode_matches_generic_on_arbitrary_data(ty: Any, raw: Any) -> None:
+    data = _mp.packb(raw, use_bin_type=True)
+    assert outcome(ctymsgpack.decode, data, ty) == outcome(generic_decode, data, ty)
+
+
+@SETTINGS
+@given(typed_values, st.data())
+def test_decode_matches_generic_when_an_attribute_is_left_out(
+    tv: tuple[Any, Any], data: Any
+) -> None:
+    ty, value = tv
+    if not isinstance(ty, Object) or not isinstance(value, dict) or not ty.attributes:
+        return
+    try:
+        wire = ctymsgpack._to_wire(conform(value, ty), ty, ROOT)
+    except CtyError:
+        return
+    del wire[data.draw(st.sampled_from(sorted(wire)))]
+    packed = _mp.packb(wire, use_bin_type=True)
+    assert outcome(ctymsgpack.decode, packed, ty) == outcome(generic_decode, packed, ty)
+
+
+NOT_NFC = ["e\u0301", "A\u030a", "\u212b", "x"]
+
+
+@given(st.sampled_from(NOT_NFC), st.sampled_from(NOT_NFC))
+def test_strings_are_normalized_as_the_generic_form_does(a: str, b: str) -> None:
+    ty = Object({"name": String, "tags": List(String)})
+    value = {"name": a, "tags": [b]}
+    assert outcome(conform, value, ty) == outcome(_conform, value, ty, ROOT)
+    raw = _mp.packb({"name": a, "tags": [b]}, use_bin_type=True)
+    assert outcome(ctymsgpack.decode, raw, ty) == outcome(generic_decode, raw, ty)
+    assert conform(value, ty)["name"] == _conform(a, String, ROOT)
+
+
+def test_the_fast_path_handles_a_plan_and_hands_over_what_it_does_not() -> None:
+    ty = Object({"name": String, "size": Number, "tags": List(String)})
+    value = {"name": "a", "size": 3, "tags": ["x", UNKNOWN]}
+    assert CONFORMERS.get(ty)(value) == value
+    # a tuple for a list, a bytes key, a refined unknown that does not fit: generic form
+    for odd in ({"name": "a", "size": 3, "tags": ("x",)}, {b"name": "a"}):
+        try:
+            CONFORMERS.get(ty)(odd)
+        except Slow:
+            continue
+        raise AssertionError(f"the fast path accepted {odd!r}")
+    assert conform({"name": "a", "size": 3, "tags": ("x",)}, ty)["tags"] == ["x"]
+    bad = {"name": Unknown(number_lower=(1, True)), "size": 3, "tags": None}
+    assert outcome(conform, bad, ty) == outcome(_conform, bad, ty, ROOT)
+    assert outcome(conform, bad, ty)[1].startswith("name: number bound refinement")
+    missing = _mp.packb({"name": "a", "size": 1}, use_bin_type=True)
+    assert outcome(ctymsgpack.decode, missing, ty) == (
+        "error",
+        ": missing required attribute 'tags'",
+    )
+    data = ctymsgpack.encode(value, ty)
+    assert DECODERS.get(ty)(_mp.unpackb(data, raw=False, ext_hook=ctymsgpack._ext_hook)) == value
