@@ -34,6 +34,37 @@ def _give_up() -> Any:
     raise Slow
 
 
+def _or_slow(fn: Callable[[Any], Any]) -> Fn:
+    """`fn` with its CtyError turned into Slow (the generic form then says it, with its path)."""
+
+    def run(v: Any) -> Any:
+        try:
+            return fn(v)
+        except CtyError:
+            raise Slow from None
+
+    return run
+
+
+def _specialized(ty: ct.CtyType) -> bool:
+    """Whether the type gets its own fast function (Dynamic goes to the generic form)."""
+    return not isinstance(ty, ct.DynamicPseudoType) and isinstance(
+        ty, ct.PrimitiveType | ct.List | ct.Set | ct.Map | ct.Tuple | ct.Object
+    )
+
+
+def _rest(unknown: Fn, is_unknown: Callable[[Any], bool]) -> Fn:
+    """What every fast function does with a value that is not its common case: null stays
+    null, an unknown is interpreted by `unknown`, anything else goes to the generic form."""
+
+    def rest(v: Any) -> Any:
+        if v is None:
+            return None
+        return unknown(v) if is_unknown(v) else _give_up()
+
+    return rest
+
+
 class _Cache:
     """Compiled functions by type. Schema types are built once and asked for on every RPC,
     so they are found by identity before equality (hashing a large object type walks it)."""
@@ -57,39 +88,16 @@ class _Cache:
         return fn
 
 
-# --------------------------------------------------------------------------- conform
+def _shared(ty: ct.CtyType, cache: _Cache, rest: Fn) -> Fn | None:
+    """The fast function of a string, number, bool, map or tuple type: conform and decode
+    treat these alike (a decoded string is NFC-normalized as conform does); None for an
+    object, list or set type."""
+    from .values import _nfc
 
-
-def _conformer(ty: ct.CtyType) -> Fn:
-    from .values import Unknown, _conform, _conform_unknown, _dedup, _nfc
-
-    def unknown(u: Unknown) -> Unknown:
-        try:
-            return _conform_unknown(u, ty, _ROOT)
-        except CtyError:
-            raise Slow from None
-
-    if isinstance(ty, ct.DynamicPseudoType) or not isinstance(
-        ty, ct.PrimitiveType | ct.List | ct.Set | ct.Map | ct.Tuple | ct.Object
-    ):
-
-        def generic(v: Any) -> Any:
-            if v is None:
-                return None
-            try:
-                return _conform(v, ty, _ROOT)
-            except CtyError:
-                raise Slow from None
-
-        return generic
     if ty == ct.String:
 
         def string(v: Any) -> Any:
-            if type(v) is str:
-                return _nfc(v)
-            if v is None:
-                return None
-            return unknown(v) if isinstance(v, Unknown) else _give_up()
+            return _nfc(v) if type(v) is str else rest(v)
 
         return string
     if ty == ct.Number:
@@ -98,19 +106,67 @@ def _conformer(ty: ct.CtyType) -> Fn:
             t = type(v)
             if t is int or (t is float and not math.isnan(v)):
                 return v
-            if v is None:
-                return None
-            return unknown(v) if isinstance(v, Unknown) else _give_up()
+            return rest(v)
 
         return number
     if ty == ct.Bool:
 
         def boolean(v: Any) -> Any:
-            if type(v) is bool or v is None:
-                return v
-            return unknown(v) if isinstance(v, Unknown) else _give_up()
+            return v if type(v) is bool else rest(v)
 
         return boolean
+    if isinstance(ty, ct.Map):
+        elem = cache.get(ty.element)
+
+        def mapping(v: Any) -> Any:
+            if type(v) is dict:
+                out = {}
+                for k, e in v.items():
+                    if type(k) is not str:
+                        _give_up()
+                    out[k] = elem(e)
+                return out
+            return rest(v)
+
+        return mapping
+    if isinstance(ty, ct.Tuple):
+        fns = [cache.get(t) for t in ty.elements]
+
+        def tup(v: Any) -> Any:
+            if type(v) is list and len(v) == len(fns):
+                return [f(e) for f, e in zip(fns, v, strict=True)]
+            return rest(v)
+
+        return tup
+    return None
+
+
+def _sequence(elem: Fn, finish: Fn | None, rest: Fn) -> Fn:
+    """A list's or set's fast function: each element by `elem`, then (a set) `finish`."""
+
+    def sequence(v: Any) -> Any:
+        if type(v) is list:
+            out = [elem(e) for e in v]
+            return out if finish is None else finish(out)
+        return rest(v)
+
+    return sequence
+
+
+# --------------------------------------------------------------------------- conform
+
+
+def _conformer(ty: ct.CtyType) -> Fn:
+    from .values import Unknown, _conform, _conform_unknown, _dedup
+
+    if not _specialized(ty):
+        return _or_slow(lambda v: _conform(v, ty, _ROOT))
+    rest = _rest(
+        _or_slow(lambda u: _conform_unknown(u, ty, _ROOT)), lambda v: isinstance(v, Unknown)
+    )
+    shared = _shared(ty, CONFORMERS, rest)
+    if shared is not None:
+        return shared
     if isinstance(ty, ct.Object):
         names = frozenset(ty.attributes)
         items = [(k, CONFORMERS.get(t)) for k, t in ty.attribute_items]
@@ -121,52 +177,13 @@ def _conformer(ty: ct.CtyType) -> Fn:
                     _give_up()
                 get = v.get
                 return {k: f(get(k)) for k, f in items}
-            if v is None:
-                return None
-            return unknown(v) if isinstance(v, Unknown) else _give_up()
+            return rest(v)
 
         return obj
-    if isinstance(ty, ct.Map):
-        elem = CONFORMERS.get(ty.element)
-
-        def mapping(v: Any) -> Any:
-            if type(v) is dict:
-                out = {}
-                for k, e in v.items():
-                    if type(k) is not str:
-                        _give_up()
-                    out[k] = elem(e)
-                return out
-            if v is None:
-                return None
-            return unknown(v) if isinstance(v, Unknown) else _give_up()
-
-        return mapping
-    if isinstance(ty, ct.Tuple):
-        fns = [CONFORMERS.get(t) for t in ty.elements]
-
-        def tup(v: Any) -> Any:
-            if type(v) is list and len(v) == len(fns):
-                return [f(e) for f, e in zip(fns, v, strict=True)]
-            if v is None:
-                return None
-            return unknown(v) if isinstance(v, Unknown) else _give_up()
-
-        return tup
     assert isinstance(ty, ct.List | ct.Set)
-    elem = CONFORMERS.get(ty.element)
-    is_set = isinstance(ty, ct.Set)
     ety = ty.element
-
-    def sequence(v: Any) -> Any:
-        if type(v) is list:
-            out = [elem(e) for e in v]
-            return _dedup(out, ety) if is_set else out
-        if v is None:
-            return None
-        return unknown(v) if isinstance(v, Unknown) else _give_up()
-
-    return sequence
+    dedup = (lambda out: _dedup(out, ety)) if isinstance(ty, ct.Set) else None
+    return _sequence(CONFORMERS.get(ety), dedup, rest)
 
 
 CONFORMERS = _Cache(_conformer)
@@ -177,54 +194,13 @@ CONFORMERS = _Cache(_conformer)
 
 def _decoder(ty: ct.CtyType) -> Fn:
     from .msgpack import _decode_unknown, _Ext, _from_wire
-    from .values import _nfc
 
-    def unknown(ext: Any) -> Any:
-        try:
-            return _decode_unknown(ext, ty, _ROOT)
-        except CtyError:
-            raise Slow from None
-
-    if isinstance(ty, ct.DynamicPseudoType) or not isinstance(
-        ty, ct.PrimitiveType | ct.List | ct.Set | ct.Map | ct.Tuple | ct.Object
-    ):
-
-        def generic(raw: Any) -> Any:
-            try:
-                return _from_wire(raw, ty, _ROOT)
-            except CtyError:
-                raise Slow from None
-
-        return generic
-    if ty == ct.String:
-
-        def string(raw: Any) -> Any:
-            if type(raw) is str:
-                return _nfc(raw)
-            if raw is None:
-                return None
-            return unknown(raw) if type(raw) is _Ext else _give_up()
-
-        return string
-    if ty == ct.Number:
-
-        def number(raw: Any) -> Any:
-            t = type(raw)
-            if t is int or (t is float and not math.isnan(raw)):
-                return raw
-            if raw is None:
-                return None
-            return unknown(raw) if t is _Ext else _give_up()
-
-        return number
-    if ty == ct.Bool:
-
-        def boolean(raw: Any) -> Any:
-            if type(raw) is bool or raw is None:
-                return raw
-            return unknown(raw) if type(raw) is _Ext else _give_up()
-
-        return boolean
+    if not _specialized(ty):
+        return _or_slow(lambda raw: _from_wire(raw, ty, _ROOT))
+    rest = _rest(_or_slow(lambda ext: _decode_unknown(ext, ty, _ROOT)), lambda r: type(r) is _Ext)
+    shared = _shared(ty, DECODERS, rest)
+    if shared is not None:
+        return shared
     if isinstance(ty, ct.Object):
         attrs = ty.attributes
         fns = {k: DECODERS.get(t) for k, t in ty.attribute_items}
@@ -238,51 +214,12 @@ def _decoder(ty: ct.CtyType) -> Fn:
                 got = {k: fns[k](e) for k, e in raw.items()}
                 get = got.get
                 return {k: get(k) for k in order}
-            if raw is None:
-                return None
-            return unknown(raw) if type(raw) is _Ext else _give_up()
+            return rest(raw)
 
         return obj
-    if isinstance(ty, ct.Map):
-        elem = DECODERS.get(ty.element)
-
-        def mapping(raw: Any) -> Any:
-            if type(raw) is dict:
-                out = {}
-                for k, e in raw.items():
-                    if type(k) is not str:
-                        _give_up()
-                    out[k] = elem(e)
-                return out
-            if raw is None:
-                return None
-            return unknown(raw) if type(raw) is _Ext else _give_up()
-
-        return mapping
-    if isinstance(ty, ct.Tuple):
-        tfns = [DECODERS.get(t) for t in ty.elements]
-
-        def tup(raw: Any) -> Any:
-            if type(raw) is list and len(raw) == len(tfns):
-                return [f(e) for f, e in zip(tfns, raw, strict=True)]
-            if raw is None:
-                return None
-            return unknown(raw) if type(raw) is _Ext else _give_up()
-
-        return tup
     assert isinstance(ty, ct.List | ct.Set)
-    elem = DECODERS.get(ty.element)
     conform_set = CONFORMERS.get(ty) if isinstance(ty, ct.Set) else None
-
-    def sequence(raw: Any) -> Any:
-        if type(raw) is list:
-            out = [elem(e) for e in raw]
-            return conform_set(out) if conform_set is not None else out
-        if raw is None:
-            return None
-        return unknown(raw) if type(raw) is _Ext else _give_up()
-
-    return sequence
+    return _sequence(DECODERS.get(ty.element), conform_set, rest)
 
 
 DECODERS = _Cache(_decoder)
@@ -296,17 +233,8 @@ def _encoder(ty: ct.CtyType) -> Fn:
     from .msgpack import _INT64_MAX, _INT64_MIN, _to_wire, _unknown_to_wire, number_to_wire
     from .values import Unknown
 
-    if isinstance(ty, ct.DynamicPseudoType) or not isinstance(
-        ty, ct.PrimitiveType | ct.List | ct.Set | ct.Map | ct.Tuple | ct.Object
-    ):
-
-        def generic(v: Any) -> Any:
-            try:
-                return _to_wire(v, ty, _ROOT)
-            except CtyError:
-                raise Slow from None
-
-        return generic
+    if not _specialized(ty):
+        return _or_slow(lambda v: _to_wire(v, ty, _ROOT))
     if ty == ct.Number:
 
         def number(v: Any) -> Any:
