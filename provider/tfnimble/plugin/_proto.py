@@ -181,7 +181,10 @@ def schema_to_proto(schema: Schema) -> pb.Schema:
 
 
 def _capabilities() -> pb.ServerCapabilities:
-    return pb.ServerCapabilities(plan_destroy=False, get_provider_schema_optional=False)
+    # get_provider_schema_optional: every RPC decodes with the schema the engine builds on
+    # demand, so Terraform may use the schema it already has from this command's first
+    # provider process instead of asking each later one again (issue 14: start-up cost)
+    return pb.ServerCapabilities(plan_destroy=False, get_provider_schema_optional=True)
 
 
 def _rpc(

@@ -173,6 +173,25 @@ def test_get_metadata_lists_types_and_capabilities(service: ProviderService) -> 
     assert [d.type_name for d in reply.data_sources] == ["ex_lookup"]
     assert reply.HasField("server_capabilities")
     assert not reply.server_capabilities.plan_destroy
+    assert reply.server_capabilities.get_provider_schema_optional
+
+
+def test_requests_are_answered_without_the_schema_asked_for_first() -> None:
+    """What get_provider_schema_optional promises: a fresh process answers a resource RPC
+    although Terraform never called GetProviderSchema on it."""
+    ty = Engine(Example()).resource_schema("ex_thing").cty_type()
+    config = cty_msgpack.encode({"name": "x"}, ty)
+    fresh = ProviderService(Engine(Example()), max_workers=1)
+    try:
+        req = pb.ValidateResourceConfig.Request(
+            type_name="ex_thing", config=pb.DynamicValue(msgpack=config)
+        )
+        reply = call(fresh.ValidateResourceConfig, req)
+    finally:
+        fresh.shutdown()
+    assert isinstance(reply, pb.ValidateResourceConfig.Response)
+    assert summaries(reply) == []
+    assert fresh.engine._schema_response is None  # no schema response was built to answer
 
 
 def test_get_provider_schema_is_built_once(service: ProviderService) -> None:
