@@ -15,8 +15,8 @@ auth, valid from 30 s ago for a day, ECDSA P-256 with SHA-256 (tests/unit/plugin
 
 from __future__ import annotations
 
-import datetime
-import secrets
+import os
+import time
 
 # object identifiers, DER-encoded (tag 06, length, body)
 _OID_ECDSA_SHA256 = bytes.fromhex("06082a8648ce3d040302")  # 1.2.840.10045.4.3.2
@@ -50,11 +50,12 @@ def _name(organization: str, common_name: str) -> bytes:
     return _seq(rdn(_OID_ORGANIZATION, organization), rdn(_OID_COMMON_NAME, common_name))
 
 
-def _time(t: datetime.datetime) -> bytes:
+def _time(epoch: int) -> bytes:
     """UTCTime through 2049, GeneralizedTime after (RFC 5280 4.1.2.5)."""
-    if t.year < 2050:
-        return _tlv(0x17, t.strftime("%y%m%d%H%M%SZ").encode())
-    return _tlv(0x18, t.strftime("%Y%m%d%H%M%SZ").encode())
+    t = time.gmtime(epoch)
+    if t.tm_year < 2050:
+        return _tlv(0x17, time.strftime("%y%m%d%H%M%SZ", t).encode())
+    return _tlv(0x18, time.strftime("%Y%m%d%H%M%SZ", t).encode())
 
 
 def _extension(oid: bytes, value: bytes, critical: bool = False) -> bytes:
@@ -63,11 +64,11 @@ def _extension(oid: bytes, value: bytes, critical: bool = False) -> bytes:
 
 def _serial() -> bytes:
     """A positive random serial number of at most 20 octets (RFC 5280 4.1.2.2)."""
-    raw = secrets.token_bytes(19)
+    raw = os.urandom(19)  # what secrets.token_bytes reads, without importing hashlib
     return _tlv(0x02, raw if raw[0] < 0x80 else b"\x00" + raw)
 
 
-def tbs_certificate(spki_der: bytes, now: datetime.datetime) -> bytes:
+def tbs_certificate(spki_der: bytes, now: int) -> bytes:
     """The to-be-signed part: everything but the signature."""
     name = _name("HashiCorp", "localhost")
     # digitalSignature(0), keyEncipherment(2), keyAgreement(4), keyCertSign(5): 101011, 2 unused
@@ -83,10 +84,7 @@ def tbs_certificate(spki_der: bytes, now: datetime.datetime) -> bytes:
         _serial(),
         _seq(_OID_ECDSA_SHA256),
         name,
-        _seq(
-            _time(now - datetime.timedelta(seconds=30)),
-            _time(now + datetime.timedelta(days=1)),
-        ),
+        _seq(_time(now - 30), _time(now + 24 * 3600)),
         name,
         spki_der,
         _tlv(0xA3, extensions),  # [3] EXPLICIT extensions
@@ -106,7 +104,7 @@ def self_signed() -> tuple[bytes, bytes]:
 
     key = ec.generate_private_key(ec.SECP256R1())
     spki = key.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
-    tbs = tbs_certificate(spki, datetime.datetime.now(datetime.UTC).replace(microsecond=0))
+    tbs = tbs_certificate(spki, int(time.time()))
     signature = key.sign(tbs, ec.ECDSA(hashes.SHA256()))
     cert = _seq(tbs, _seq(_OID_ECDSA_SHA256), _tlv(0x03, b"\x00" + signature))
     key_pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())

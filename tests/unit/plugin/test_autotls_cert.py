@@ -89,11 +89,14 @@ def test_every_certificate_has_its_own_key_and_serial() -> None:
 
 
 @pytest.mark.parametrize(
-    ("when", "tag"),
-    [(datetime.datetime(2049, 12, 31, 23, 59, 59), 0x17), (datetime.datetime(2050, 1, 1), 0x18)],
+    ("when", "der"),
+    [
+        (datetime.datetime(2049, 12, 31, 23, 59, 59), b"\x17\x0d491231235959Z"),
+        (datetime.datetime(2050, 1, 1), b"\x18\x0f20500101000000Z"),
+    ],
 )
-def test_dates_after_2049_are_generalized_time(when: datetime.datetime, tag: int) -> None:
-    assert _cert._time(when)[0] == tag
+def test_dates_after_2049_are_generalized_time(when: datetime.datetime, der: bytes) -> None:
+    assert _cert._time(int(when.replace(tzinfo=datetime.UTC).timestamp())) == der
 
 
 def test_long_values_get_a_long_form_length() -> None:
