@@ -19,7 +19,7 @@ from tfnimble.plugin.cty.fastpath import CONFORMERS, DECODERS, ENCODERS, Slow
 from tfnimble.plugin.cty.values import UNKNOWN, Unknown, _conform, conform
 
 ROOT = AttributePath.root()
-SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 
 
 def outcome(fn: Any, *args: Any) -> tuple[str, str]:
