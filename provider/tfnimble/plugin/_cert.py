@@ -62,10 +62,21 @@ def _extension(oid: bytes, value: bytes, critical: bool = False) -> bytes:
     return _seq(oid, _TRUE if critical else b"", _tlv(0x04, value))
 
 
+def _positive_integer(raw: bytes) -> bytes:
+    """DER INTEGER of the positive number `raw` holds: minimal (no leading zero octet unless
+    the next one's top bit is set; Go refuses a serial number encoded any other way)."""
+    raw = raw.lstrip(b"\x00")
+    if not raw:
+        raise ValueError("a serial number must be positive")
+    return _tlv(0x02, raw if raw[0] < 0x80 else b"\x00" + raw)
+
+
 def _serial() -> bytes:
     """A positive random serial number of at most 20 octets (RFC 5280 4.1.2.2)."""
-    raw = os.urandom(19)  # what secrets.token_bytes reads, without importing hashlib
-    return _tlv(0x02, raw if raw[0] < 0x80 else b"\x00" + raw)
+    while True:
+        raw = os.urandom(19)  # what secrets.token_bytes reads, without importing hashlib
+        if raw.strip(b"\x00"):
+            return _positive_integer(raw)
 
 
 def tbs_certificate(spki_der: bytes, now: int) -> bytes:

@@ -102,3 +102,20 @@ def test_dates_after_2049_are_generalized_time(when: datetime.datetime, der: byt
 def test_long_values_get_a_long_form_length() -> None:
     assert _cert._tlv(0x04, b"x" * 200)[:3] == b"\x04\x81\xc8"
     assert _cert._tlv(0x04, b"x" * 300)[:4] == b"\x04\x82\x01\x2c"
+
+
+@pytest.mark.parametrize(
+    ("raw", "der"),
+    [
+        (b"\x00\x05\x01", b"\x02\x02\x05\x01"),  # a leading zero octet is dropped
+        (b"\x00\x00\x85", b"\x02\x02\x00\x85"),  # kept only before a set top bit
+        (b"\x85\x01", b"\x02\x03\x00\x85\x01"),
+        (b"\x7f", b"\x02\x01\x7f"),
+    ],
+)
+def test_serial_numbers_are_minimal_der(raw: bytes, der: bytes) -> None:
+    """Go's x509 parser refuses a serial number with a needless leading zero octet (one
+    certificate in 512 had one before this test)."""
+    assert _cert._positive_integer(raw) == der
+    with pytest.raises(ValueError):
+        _cert._positive_integer(b"\x00\x00")
