@@ -525,8 +525,7 @@ def section_sim(r: dict[str, Any]) -> list[str]:
 
 
 def section_fanout(r: dict[str, Any]) -> list[str]:
-    rows = r["rows"]
-    ph = fanout.PHASES
+    rows, ph = r["rows"], fanout.PHASES
     out = [
         "Issue 14's comparison, measured by `bench/fanout.py`: `terraform apply` (from empty "
         "state), `plan` (no changes) and `destroy` of `count = N` of three resources, "
