@@ -106,8 +106,6 @@ class App:
             except SimError as exc:
                 return _error(exc)
         decision = self.faults.decide(req.method, path)
-        if decision.latency:
-            self.faults.sleep(decision.latency)
         if decision.expire_sessions:
             self.model.expire_sessions()
         if decision.error_status:
@@ -124,6 +122,10 @@ class App:
                 resp = _error(ProtocolError(500))
         resp.drop = decision.drop
         self.stats.count(req.method, path, resp.status)
+        if decision.latency:
+            # The array answers late: what the request did is done (and visible to others)
+            # before its reply leaves, as on a slow link.
+            self.faults.sleep(decision.latency)
         return resp
 
     # ----- /v1 ------------------------------------------------------------------------------
