@@ -424,6 +424,20 @@ def volume_changes(ctx: Context, plan: SizedVolume, state: SizedVolume, kind: st
     )
 
 
+#: The volume fields `volume_fields` reads (with the array's names).
+VOLUME_READ_FIELDS = (
+    "id",
+    "name",
+    "size",
+    "description",
+    "perfpolicy_name",
+    "online",
+    "target_name",
+    "serial_number",
+    "total_usage_bytes",
+)
+
+
 def volume_fields(vol: Volume, prior: object) -> dict[str, Any]:
     """The attributes a volume and a clone share, from the array's view of it."""
     return {
