@@ -161,14 +161,22 @@ def _apply_until_done(tf: Harness, env: dict[str, str], attempts: int = 3) -> li
     raise AssertionError(f"apply did not converge in {attempts} attempts:\n{res.output[-4000:]}")
 
 
-def test_acc_fanout_converges_with_10_percent_failures(tf: Harness, sim: Sim) -> None:
-    prefix = sim.unique("itof")
+def _fanout_workdir(
+    tf: Harness, sim: Sim, tag: str, workdir: str
+) -> tuple[str, dict[str, set[str]], dict[str, str]]:
+    """An initialised working directory of 20 clones: (prefix, the array before, env)."""
+    prefix = sim.unique(tag)
     before = sim.inventory()
     env = fanout_env(sim, prefix, 20)
-    tf.workdir = Path(tf.root) / "fanout-faults"
+    tf.workdir = Path(tf.root) / workdir
     tf.workdir.mkdir()
     tf.write_config(fanout_config())
     tf.init(env=env)
+    return prefix, before, env
+
+
+def test_acc_fanout_converges_with_10_percent_failures(tf: Harness, sim: Sim) -> None:
+    prefix, before, env = _fanout_workdir(tf, sim, "itof", "fanout-faults")
     try:
         sim.set_faults(
             [{"path": "^/v1/", "error_rate": 0.1, "error_status": 503, "drop_rate": 0.05}],
@@ -243,13 +251,7 @@ def test_acc_refresh_of_20_clones_is_one_listing_and_still_sees_drift(
     """A refresh of 20 clones of one snapshot asks the array with one list query (the
     clones) and one GET (the master), not 21 GETs; a clone deleted out of band is still
     found gone, by its own GET after the listing lacked it, and planned again."""
-    prefix = sim.unique("itor")
-    before = sim.inventory()
-    env = fanout_env(sim, prefix, 20)
-    tf.workdir = Path(tf.root) / "fanout-refresh"
-    tf.workdir.mkdir()
-    tf.write_config(fanout_config())
-    tf.init(env=env)
+    _, before, env = _fanout_workdir(tf, sim, "itor", "fanout-refresh")
     try:
         tf.terraform("apply", "-auto-approve", "-no-color", "-input=false", env=env)
         ids = clone_ids(tf.state(env=env))

@@ -79,11 +79,13 @@ def _step(sim: Sim, rng: random.Random, n: int) -> None:
         if op == "overwrite" and snaps:  # moves blocks to the volume's newest snapshot
             with sim.store.read() as tx:
                 vol = tx.get(rng.choice(snaps))["vol_id"]  # type: ignore[index]
-        body = {"bytes": rng.randrange(0, 8 * GIB, MIB), "overwrite": op == "overwrite"}
-        sim.call("POST", f"/sim/volumes/{vol}/write", body)
+        nbytes = rng.randrange(0, 8 * GIB, MIB)
+        sim.call(
+            "POST", f"/sim/volumes/{vol}/write", {"bytes": nbytes, "overwrite": op == "overwrite"}
+        )
     elif op == "resize":
-        body = {"data": {"size": rng.choice([32, 512, 2048, 20 * 1024])}}
-        sim.call("PUT", f"/v1/volumes/{vol}?force=true", body)
+        size = rng.choice([32, 512, 2048, 20 * 1024])
+        sim.call("PUT", f"/v1/volumes/{vol}?force=true", {"data": {"size": size}})
     elif op == "reserve":
         sim.data("PUT", f"/v1/volumes/{vol}", reserve=rng.choice([0, 50, 100]))
     elif op == "restore":

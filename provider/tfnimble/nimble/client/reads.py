@@ -145,10 +145,7 @@ _reads_lock = threading.Lock()
 def reads_of(client: NimbleClient) -> VolumeReads:
     """The listings of ``client`` (made on first use; they end with the client)."""
     with _reads_lock:
-        found = _reads.get(client)
-        if found is None:
-            found = _reads[client] = VolumeReads(client)
-        return found
+        return _reads.setdefault(client, VolumeReads(client))
 
 
 def read_volume(

@@ -20,32 +20,30 @@ FIELDS = CloneVolumeResource.READ_FIELDS
 
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    srv = server.SimServer(
-        tmp_path_factory.mktemp("sim"), username=USER, password=PASSWORD, durable=False
-    ).start()
-    try:
+    state = tmp_path_factory.mktemp("sim")
+    with server.SimServer(state, username=USER, password=PASSWORD, durable=False) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture
 def nc(sim: Any) -> Iterator[NimbleClient]:
     c = NimbleClient(sim.host, sim.port, USER, PASSWORD, ca_file=sim.ca_file, retries=1, backoff=0)
     c.login()
-    sim.app.stats.reset()
     yield c
     sim.faults.clear()
     c.close()
 
 
 @pytest.fixture
-def family(nc: NimbleClient, request: pytest.FixtureRequest) -> tuple[dict[str, str], list[str]]:
-    """({"base_snap_id": S}, the ids of 12 clones of S)."""
+def family(
+    sim: Any, nc: NimbleClient, request: pytest.FixtureRequest
+) -> tuple[dict[str, str], list[str]]:
+    """({"base_snap_id": S}, the ids of 12 clones of S); the sim's request counts start here."""
     name = request.node.name.replace("_", "-").replace("[", "-").replace("]", "")[:40]
     base = volumes.create_volume(nc, f"{name}-base", 1024)
     snap = snapshots.create_snapshot(nc, base.id, "s")
     ids = [volumes.clone_volume(nc, f"{name}-c{i}", snap.id).id for i in range(12)]
+    sim.app.stats.reset()
     return {"base_snap_id": snap.id}, ids
 
 
@@ -57,7 +55,6 @@ def test_concurrent_reads_of_one_family_share_one_listing(
     sim: Any, nc: NimbleClient, family: tuple[dict[str, str], list[str]]
 ) -> None:
     fam, ids = family
-    sim.app.stats.reset()
     reads = VolumeReads(nc)
     with ThreadPoolExecutor(10) as pool:
         found = list(pool.map(lambda i: reads.get(i, fam, FIELDS), ids))
@@ -185,7 +182,6 @@ def test_an_array_that_refuses_the_query_gets_plain_gets(
     sim: Any, nc: NimbleClient, family: tuple[dict[str, str], list[str]]
 ) -> None:
     _, ids = family
-    sim.app.stats.reset()
     reads = reads_of(nc)
     assert reads is reads_of(nc)
     odd = {"no_such_field": "x"}  # the array answers 400 SM_unexpected_query_param
