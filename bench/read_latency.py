@@ -9,7 +9,8 @@ latency on every /v1 request, interleaved (0, L, 0, L, ...), so that a change in
 load hits both sides alike. The latency is the simulator's own fault rule (`PUT /sim/faults`,
 `latency_ms`): the array answers each request that much later. The REST requests of each plan
 are counted by the simulator (`/sim/stats`, reset before each plan). Prints medians, the
-requests per plan and the ratio of the plan times; asserts nothing.
+requests per plan and the ratio of the plan times (and the requests of the apply and the
+destroy around them); asserts nothing.
 """
 
 from __future__ import annotations
@@ -48,7 +49,9 @@ def run(count: int, latency_ms: int = 20, repeat: int = 3, parallelism: int = 10
             tf = Terraform(base / "clones", {**env, **s.env()})
             tf.write(clones_hcl(count, "rl"))
             tf.init()
+            s.admin("DELETE", "stats")
             tf.apply(f"-parallelism={parallelism}")
+            applied = s.admin("GET", "stats")["total"]
             times: dict[int, list[float]] = {0: [], latency_ms: []}
             requests: dict[int, dict[str, int]] = {}
             for i in range(repeat):
@@ -60,7 +63,9 @@ def run(count: int, latency_ms: int = 20, repeat: int = 3, parallelism: int = 10
                         f"read_latency N={count} run {i + 1}: {ms} ms latency -> plan "
                         f"{seconds:.2f} s, {sum(reqs.values())} REST requests"
                     )
+            s.admin("DELETE", "stats")
             tf.destroy(f"-parallelism={parallelism}")
+            destroyed = s.admin("GET", "stats")["total"]
     plain, slow = median(times[0]), median(times[latency_ms])
     return {
         "count": count,
@@ -73,6 +78,8 @@ def run(count: int, latency_ms: int = 20, repeat: int = 3, parallelism: int = 10
         "requests_by_route": requests[0],
         "requests_per_plan_with_latency": sum(requests[latency_ms].values()),
         "ratio": slow / plain,
+        "requests_per_apply": applied,
+        "requests_per_destroy": destroyed,
     }
 
 
@@ -97,6 +104,10 @@ def main() -> int:
     )
     for route, n in sorted(r["requests_by_route"].items(), key=lambda kv: -kv[1]):
         print(f"  {n:6d}  {route}")
+    print(
+        f"the apply that made them: {r['requests_per_apply']} REST requests; "
+        f"the destroy: {r['requests_per_destroy']}"
+    )
     return 0
 
 

@@ -529,6 +529,10 @@ def section_read_latency(r: dict[str, Any]) -> list[str]:
         f"| {ms} ms | {_fmt_s(slow)} | {r['requests_per_plan_with_latency']} |",
         f"| ratio | {r['ratio']:.2f} | |",
         "",
+        f"The apply that created them sent {r['requests_per_apply']} REST requests and the "
+        f"destroy {r['requests_per_destroy']} (a clone is one POST to create; an offline PUT "
+        "and a DELETE to destroy, since the array deletes only offline volumes).",
+        "",
         f"Requests of one plan: {routes}. A clone's refresh reads from one listing of its "
         "snapshot's clones (`GET /v1/volumes/detail?base_snap_id=...&fields=...`, paged), "
         "shared by every refresh of the command; a clone the listing lacks is read on its "
