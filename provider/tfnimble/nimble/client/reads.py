@@ -11,9 +11,9 @@ Rules this module keeps:
    ``GET /v1/volumes/detail?<F>&fields=<fields>``. The first read that needs one sends it;
    reads of F that come while it is in flight wait for it (single flight), so concurrent and
    later reads of F share one listing.
-2. A listing serves reads for at most ``FRESH_SECONDS`` after it was sent, and only while
-   this client has sent no request that may change the array since (``NimbleClient.writes``);
-   a listing sent while such a request was in flight serves no one but its own waiters.
+2. A listing serves reads for at most ``FRESH_SECONDS`` after it was sent, and only while no
+   request of this client that may change the array has ended since it was sent
+   (``NimbleClient.writes``): a change this client has made is seen by every later read.
    Nothing outlives the provider process, which lives for one Terraform command.
 3. A volume the listing does not hold is read on its own with ``GET /v1/volumes/<id>``: so a
    volume deleted behind Terraform's back is found gone by the array's own 404 (drift), and a
@@ -52,7 +52,7 @@ Key = tuple[tuple[tuple[str, str], ...], tuple[str, ...]]
 @dataclass
 class _Listing:
     sent: float
-    writes: int | None  # the client's write count when it was sent; None: a write was in flight
+    writes: int  # the client's count of ended writes when it was sent
     done: threading.Event = field(default_factory=threading.Event)
     rows: dict[str, JSON] = field(default_factory=dict)
     error: BaseException | None = None
@@ -99,18 +99,16 @@ class VolumeReads:
             current = self._listings.get(key)
             if current is not None and self._serves(current):
                 return current, False
-            listing = _Listing(sent=self._clock(), writes=self._client.writes.mark())
+            listing = _Listing(sent=self._clock(), writes=self._client.writes.ended)
             self._listings[key] = listing
             self.listings += 1
             return listing, True
 
     def _serves(self, listing: _Listing) -> bool:
-        """Rule 2 (a listing still in flight is joined unless a write came since)."""
-        if listing.error is not None or listing.writes is None:
+        """Rule 2 (a listing still in flight is joined unless a write ended since)."""
+        if listing.error is not None or listing.writes != self._client.writes.ended:
             return False
-        if listing.writes != self._client.writes.mark():
-            return False
-        return listing.done.is_set() is False or self._clock() - listing.sent < FRESH_SECONDS
+        return not listing.done.is_set() or self._clock() - listing.sent < FRESH_SECONDS
 
     def _fill(self, key: Key, listing: _Listing) -> None:
         family, fields = dict(key[0]), key[1]

@@ -10,8 +10,8 @@ Rules this module keeps (the transport, retry, login and object modules keep the
 3. A 202 with a job id is awaited (polled every ``job_poll_interval`` seconds, at most
    ``job_timeout``); a failed job raises the job's error as a 409-class error.
 4. Every request that may change the array (any method but GET and HEAD) is counted in
-   ``writes`` from before it is sent until it has ended, so that an answer read earlier can
-   tell whether it may be out of date (see ``reads``).
+   ``writes`` when it has ended, whatever its outcome, so that an answer read earlier can tell
+   whether a change has been made since (see ``reads``).
 """
 
 from __future__ import annotations
@@ -258,29 +258,24 @@ class NimbleClient(ObjectRequests):
 
 
 class WriteClock:
-    """Counts requests that may change the array (rule 4): ``started`` grows when one is about
-    to be sent and ``ended`` when it is over, whatever its outcome."""
+    """Counts the requests that may have changed the array (rule 4) once each has ended."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.started = 0
-        self.ended = 0
+        self._ended = 0
 
     @contextlib.contextmanager
     def writing(self) -> Iterator[None]:
-        with self._lock:
-            self.started += 1
         try:
             yield
         finally:
             with self._lock:
-                self.ended += 1
+                self._ended += 1
 
-    def mark(self) -> int | None:
-        """The count of writes so far when none is in flight, else ``None`` (an answer read
-        now may or may not show the write in flight)."""
+    @property
+    def ended(self) -> int:
         with self._lock:
-            return self.started if self.started == self.ended else None
+            return self._ended
 
 
 def _job_id(payload: Any) -> str | None:
