@@ -10,7 +10,9 @@ Rules this module keeps:
 1. A read of volume V in family F is answered from a *listing* of F: every page of
    ``GET /v1/volumes/detail?<F>&fields=<fields>``. The first read that needs one sends it;
    reads of F that come while it is in flight wait for it (single flight), so concurrent and
-   later reads of F share one listing.
+   later reads of F share one listing. The cost is one round trip per page, whoever else's
+   clones the family holds (a snapshot that other configurations clone too): rows nobody reads
+   against a round trip per clone.
 2. A listing serves reads for at most ``FRESH_SECONDS`` after it was sent, and only while no
    request of this client that may change the array has ended since it was sent
    (``NimbleClient.writes``): a change this client has made is seen by every later read.
