@@ -1,0 +1,179 @@
+"""nimble_volume_collection and nimble_protection_schedule against nimble-sim: one case walks
+create, import (ID and name), update in place, scheduled snapshots on the sim's clock, drift
+(membership and a schedule changed or deleted behind Terraform's back), a member leaving with
+its volume, and destroy back to the array as found; another checks plan-time diagnostics."""
+
+from __future__ import annotations
+
+from harness import Case, Harness, State, Step
+from nimble_fixtures import Sim
+from nimble_hcl import config, expect, resource
+
+VC = "nimble_volume_collection.vc"
+PS = "nimble_protection_schedule.s"
+DAY = 86400
+
+
+def volumes(names: list[str]) -> str:
+    return "".join(
+        resource("nimble_volume", f"v{i}", name=name, size_mib=64) for i, name in enumerate(names)
+    )
+
+
+def protection_config(
+    prefix: str, vols: int, members: list[int], vc: dict[str, object], ps: dict[str, object]
+) -> str:
+    names = [f"{prefix}-v{i}" for i in range(vols)]
+    ids = "=[" + ", ".join(f"nimble_volume.v{i}.id" for i in members) + "]"
+    return config(
+        volumes(names),
+        resource("nimble_volume_collection", "vc", name=prefix, volume_ids=ids, **vc),
+        resource(
+            "nimble_protection_schedule",
+            "s",
+            volume_collection_id="=nimble_volume_collection.vc.id",
+            **ps,
+        ),
+    )
+
+
+def test_acc_volume_collection_and_schedule(tf: Harness, sim: Sim) -> None:
+    from tfnimble.nimble.client import protection_schedules as ps
+    from tfnimble.nimble.client import snapshots
+    from tfnimble.nimble.client import volume_collections as vcs
+
+    prefix = sim.unique("pc")
+    before = sim.inventory()
+    hourly = {"name": "hourly", "period": 1, "period_unit": "hours", "num_retain": 2}
+
+    def ids(state: State) -> tuple[str, str]:
+        return state.attrs(VC)["id"], state.attrs(PS)["id"]
+
+    def members_on_array(want: list[int]) -> object:
+        def check(state: State) -> None:
+            vc = vcs.get_volume_collection(sim.client, ids(state)[0])
+            names = {sim.volumes()[f"{prefix}-v{i}"].id for i in want}
+            assert set(vc.volume_ids) == names
+            for i in want:
+                assert (
+                    vcs.volume_collection_of(sim.client, sim.volume(f"{prefix}-v{i}").id) == vc.id
+                )
+
+        return check
+
+    def scheduled_snapshots(state: State) -> None:
+        sched = ps.get_protection_schedule(sim.client, ids(state)[1])
+        assert (sched.period, sched.num_retain, sched.days) == (2, 3, "monday,friday")
+        taken = sim.advance_clock(14 * DAY)["snapshots_taken"]
+        assert taken > 0
+        for i in (0, 1):
+            vol = sim.volume(f"{prefix}-v{i}")
+            mine = [s for s in snapshots.list_snapshots(sim.client, vol.id) if s.raw["schedule_id"]]
+            assert len(mine) == 3, mine  # pruned to num_retain
+            assert all(s.name.startswith(f"{prefix}-hourly-") for s in mine)
+
+    def drift_behind_terraform() -> None:
+        vc = vcs.find_volume_collection_by_name(sim.client, prefix)
+        vcs.set_volume_collection(sim.client, sim.volume(f"{prefix}-v1").id, "")
+        sched = ps.find_protection_schedule(sim.client, vc.id, "hourly")
+        ps.update_protection_schedule(sim.client, sched.id, {"num_retain": 9})
+
+    def delete_schedule_behind_terraform() -> None:
+        vc = vcs.find_volume_collection_by_name(sim.client, prefix)
+        sched = ps.find_protection_schedule(sim.client, vc.id, "hourly")
+        ps.delete_protection_schedule(sim.client, sched.id)
+
+    updated = dict(hourly, period=2, num_retain=3, days="monday,friday")
+    two = protection_config(prefix, 2, [0, 1], {"description": "masters"}, updated)
+    tf.run(
+        Case(
+            env=sim.env(),
+            steps=[
+                Step(
+                    config=protection_config(prefix, 2, [0], {}, hourly),
+                    checks=[
+                        expect(VC, "app_sync", "none"),
+                        expect(PS, "at_time", 0),
+                        expect(PS, "until_time", 86399),
+                        expect(PS, "days", "all"),
+                        members_on_array([0]),
+                    ],
+                ),
+                Step(import_state=True, resource_name=VC, import_state_verify=True),
+                Step(
+                    import_state=True,
+                    resource_name=VC,
+                    import_state_id=prefix,
+                    import_state_verify=True,
+                ),
+                Step(import_state=True, resource_name=PS, import_state_verify=True),
+                Step(
+                    import_state=True,
+                    resource_name=PS,
+                    import_state_id=f"{prefix}/hourly",
+                    import_state_verify=True,
+                ),
+                Step(
+                    config=two,
+                    expect_actions={VC: ["update"], PS: ["update"]},
+                    checks=[members_on_array([0, 1]), scheduled_snapshots],
+                ),
+                Step(
+                    config=two,
+                    preconfig=drift_behind_terraform,
+                    plan_only=True,
+                    expect_non_empty_plan=True,
+                ),
+                Step(config=two, checks=[members_on_array([0, 1]), expect(PS, "num_retain", 3)]),
+                Step(
+                    config=two,
+                    preconfig=delete_schedule_behind_terraform,
+                    expect_actions={PS: ["create"]},
+                ),
+                # the second volume leaves the collection and is destroyed in one apply:
+                # Terraform updates the collection before it deletes the volume
+                Step(
+                    config=protection_config(prefix, 1, [0], {"description": "masters"}, updated),
+                    checks=[members_on_array([0])],
+                ),
+            ],
+            check_destroy=sim.back_to(before),
+        )
+    )
+
+
+def test_acc_protection_bad_input_at_plan_time(tf: Harness, sim: Sim) -> None:
+    prefix = sim.unique("pb")
+    bad = protection_config(
+        prefix,
+        1,
+        [0],
+        {"app_id": "sql2017"},
+        {
+            "name": "s",
+            "period_unit": "months",
+            "at_time": 7200,
+            "until_time": 3600,
+            "days": "monday,funday",
+            "num_retain": 0,
+        },
+    )
+    errors = [
+        r"app_id applies only to VSS-synchronized collections",
+        r"period_unit must be one of",
+        r"Invalid Time Window.*until_time \(3600\) is before at_time \(7200\)",
+        r"Invalid Days.*'funday' is not a weekday",
+        r"num_retain",
+    ]
+    stray = config(
+        resource("nimble_volume_collection", "vc", name=prefix, volume_ids=["not-an-id"])
+    )
+    tf.run(
+        Case(
+            env=sim.env(),
+            steps=[
+                Step(config=bad, expect_error="".join(f"(?=.*{e})" for e in errors)),
+                Step(config=stray, expect_error=r"Invalid Volume ID.*volume_ids.*'not-an-id'"),
+            ],
+        )
+    )
