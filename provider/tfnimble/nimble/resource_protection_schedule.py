@@ -29,6 +29,7 @@ from . import _common as c
 from . import _fields as f
 from . import diagnostics as diag
 from ._base import NimbleResource
+from .resource_volume_collection import changes_between
 
 if TYPE_CHECKING:
     from .client import NimbleClient
@@ -241,11 +242,7 @@ class ProtectionScheduleResource(NimbleResource):
         from .client import protection_schedules as ps
 
         cl, ident, name = c.client(ctx), need(state.id, "id"), str(state.name)
-        changes: dict[str, Any] = {}
-        for attr, api in MUTABLE.items():
-            new = getattr(plan, attr)
-            if new != getattr(state, attr) and is_known(new):
-                changes[api] = "" if new is None else new
+        changes = changes_between(plan, state, MUTABLE)
         ctx.check(f"updating {KIND} {name}")
         sched = c.call(
             lambda: ps.update_protection_schedule(cl, ident, changes), "update", KIND, name

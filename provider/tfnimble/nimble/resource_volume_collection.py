@@ -8,7 +8,7 @@ leaves membership alone. A volume already in another collection is never taken f
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -50,6 +50,7 @@ APP_IDS = (
     "sql2017",
 )
 _VSS_ONLY = ("app_server", "app_id")
+MUTABLE = ("name", "description", "app_sync", "app_server", "app_id")
 
 
 def _ids_rule(value: Any, path: AttributePath) -> Sequence[Diagnostic]:
@@ -199,11 +200,7 @@ class VolumeCollectionResource(NimbleResource):
         from .client import volume_collections as vcs
 
         cl, ident, name = c.client(ctx), need(state.id, "id"), str(state.name)
-        changes: dict[str, Any] = {}
-        for attr in ("name", "description", "app_sync", "app_server", "app_id"):
-            new = getattr(plan, attr)
-            if new != getattr(state, attr) and is_known(new):
-                changes[attr] = "" if new is None else new
+        changes = changes_between(plan, state, {a: a for a in MUTABLE})
         ctx.check(f"updating {KIND} {name}")
         c.call(lambda: vcs.update_volume_collection(cl, ident, changes), "update", KIND, name)
         if plan.volume_ids is not None:
@@ -248,6 +245,17 @@ class VolumeCollectionResource(NimbleResource):
         if found is None:
             raise diag.not_found(KIND, import_id)
         return self.to_model(found, None)
+
+
+def changes_between(plan: Any, state: Any, fields: Mapping[str, str]) -> dict[str, Any]:
+    """The PUT body of an update: each model attribute of `fields` the plan changes, under
+    the array's field name; a value removed from the configuration is sent as ""."""
+    changes: dict[str, Any] = {}
+    for attr, api in fields.items():
+        new = getattr(plan, attr)
+        if new != getattr(state, attr) and is_known(new):
+            changes[api] = "" if new is None else new
+    return changes
 
 
 def _reread(cl: NimbleClient, ident: str, name: str) -> VolumeCollection:

@@ -14,6 +14,7 @@ from typing import Any
 from .models import JSON, _ApiModel
 from .objects import ObjectSet
 from .session import NimbleClient
+from .volume_collections import differs_from
 
 __all__ = [
     "ProtectionSchedule",
@@ -75,19 +76,12 @@ def create_protection_schedule(
         "volcoll_or_prottmpl_id": volcoll_id,
         **fields,
     }
-
-    def mismatch(s: ProtectionSchedule) -> str | None:
-        for key, want in fields.items():
-            if s.raw.get(key, want) != want:
-                return f"its {key} is {s.raw.get(key)!r}"
-        return None
-
     return _SET.create_or_adopt(
         client,
         body,
         name=name,
         find=lambda: find_protection_schedule(client, volcoll_id, name),
-        mismatch=mismatch,
+        mismatch=differs_from(fields),
     )
 
 

@@ -8,6 +8,7 @@ its members in ``volume_list``. A volume in a collection cannot be deleted
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,20 +61,26 @@ def create_volume_collection(
     None ones left out. A lost response adopts the collection of that name only if it was
     created within this call's time window with the same fields."""
     body: dict[str, Any] = {"name": name, **{k: v for k, v in fields.items() if v is not None}}
-
-    def mismatch(vc: VolumeCollection) -> str | None:
-        for key, want in body.items():
-            if vc.raw.get(key, want) != want:
-                return f"its {key} is {vc.raw.get(key)!r}"
-        return None
-
     return _SET.create_or_adopt(
         client,
         body,
         name=name,
         find=lambda: find_volume_collection_by_name(client, name),
-        mismatch=mismatch,
+        mismatch=differs_from(body),
     )
+
+
+def differs_from(body: Mapping[str, Any]) -> Callable[[Any], str | None]:
+    """For create_or_adopt: the first field of ``body`` an object found after a lost
+    response reports otherwise (it has a ``raw`` dict), or None when all agree."""
+
+    def mismatch(obj: Any) -> str | None:
+        for key, want in body.items():
+            if obj.raw.get(key, want) != want:
+                return f"its {key} is {obj.raw.get(key)!r}"
+        return None
+
+    return mismatch
 
 
 def get_volume_collection(client: NimbleClient, volcoll_id: str) -> VolumeCollection | None:
