@@ -55,6 +55,9 @@ __all__ = [
 log = logging.getLogger("nimble-sim")
 
 
+SCHEDULER_RETRY = 60.0  # seconds before a failed scheduler run is tried again
+
+
 def now() -> int:
     return int(time.time())
 
@@ -246,7 +249,13 @@ class Model:
         with self._sched_lock:
             if self._next_due is not None and now < self._next_due:
                 return 0
-            taken, nxt = run_due(self, now)
+            try:
+                taken, nxt = run_due(self, now)
+            except Exception:
+                # the scheduler failing never fails a client's request; it tries again later
+                log.exception("protection schedules could not run")
+                self._next_due = now + SCHEDULER_RETRY
+                return 0
             self._next_due = float("inf") if nxt is None else float(nxt)
         return taken
 

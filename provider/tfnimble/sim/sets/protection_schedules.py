@@ -17,6 +17,7 @@ Rules (HPE's REST reference and SDKs; docs/nimble-array-facts.md):
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from .. import schedule as timing
@@ -28,6 +29,7 @@ from ..store import Doc
 from .common import clones_of
 
 MAX_TIME = timing.DAY - 1
+log = logging.getLogger("nimble-sim")
 
 
 def v_days(value: Any, arg: str) -> str:
@@ -218,7 +220,11 @@ def take(ctx: Ctx, sched: Doc, volcoll: Doc, t: int) -> int:
     for vol in members(ctx, volcoll["id"]):
         if ctx.tx.by_name("snapshot", name, vol["id"]) is not None:
             continue
-        snap = snapshots.create(ctx, {"name": name, "vol_id": vol["id"]})
+        try:
+            snap = snapshots.create(ctx, {"name": name, "vol_id": vol["id"]})
+        except SimError as err:  # e.g. no space: this volume misses this firing, as on an array
+            log.warning("schedule %s: no snapshot of %s: %s", sched["name"], vol["name"], err)
+            continue
         snap.update(creation_time=t, schedule_id=sched["id"], is_unmanaged=False)
         ctx.model.save(ctx.tx, snap)
         taken += 1
