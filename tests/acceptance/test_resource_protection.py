@@ -144,8 +144,38 @@ def every(patterns: list[str]) -> str:
     return "".join(f"(?=.*{p})" for p in patterns)
 
 
-def test_acc_protection_bad_input_at_plan_time(tf: Harness, sim: Sim) -> None:
+def test_acc_protection_bad_input(tf: Harness, sim: Sim) -> None:
+    """Plan-time diagnostics on the attributes written, and at apply a volume that belongs to
+    another collection: refused, not moved, and the new collection rolled back."""
+    from tfnimble.nimble.client import volume_collections as vcs
+    from tfnimble.nimble.client import volumes
+
     prefix = sim.unique("pb")
+    before = sim.inventory()
+    other: dict[str, str] = {}
+
+    def volume_in_another_collection() -> None:
+        other["vol"] = volumes.create_volume(sim.client, f"{prefix}-taken", 64).id
+        other["vc"] = vcs.create_volume_collection(sim.client, f"{prefix}-other").id
+        vcs.set_volume_collection(sim.client, other["vol"], other["vc"])
+
+    def still_there_and_rolled_back() -> None:
+        assert vcs.volume_collection_of(sim.client, other["vol"]) == other["vc"]
+        assert vcs.find_volume_collection_by_name(sim.client, prefix) is None
+        vcs.set_volume_collection(sim.client, other["vol"], "")
+        vcs.delete_volume_collection(sim.client, other["vc"])
+        volumes.offline_and_delete_volume(sim.client, other["vol"])
+        sim.back_to(before)()
+
+    taken = config(
+        '\ndata "nimble_volume" "taken" {\n  name = "' + prefix + '-taken"\n}\n',
+        resource(
+            "nimble_volume_collection",
+            "vc",
+            name=prefix,
+            volume_ids="=[data.nimble_volume.taken.id]",
+        ),
+    )
     bad_schedule = protection_config(
         prefix,
         1,
@@ -185,6 +215,12 @@ def test_acc_protection_bad_input_at_plan_time(tf: Harness, sim: Sim) -> None:
             steps=[
                 Step(config=bad_schedule, expect_error=every(schedule_errors)),
                 Step(config=bad_collection, expect_error=every(collection_errors)),
+                Step(
+                    config=taken,
+                    preconfig=volume_in_another_collection,
+                    expect_error=r"Volume In Another Collection.*volume_ids.*not move it",
+                ),
             ],
+            check_destroy=still_there_and_rolled_back,
         )
     )

@@ -3,11 +3,13 @@ simulator's clock (advanced through /sim/clock, never waited for)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
-from sim_testkit import Api
+from sim_testkit import PASSWORD, USER, Api
 from tfnimble.sim import schedule as timing
+from tfnimble.sim.server import SimServer
 
 DAY = 86400
 
@@ -296,3 +298,35 @@ def test_clock_endpoint_refuses_bad_input(api: Api) -> None:
         assert api.admin("POST", "/sim/clock", body).code == "SM_invalid_arg_value"
     before = api.admin("GET", "/sim/clock").json["now"]
     assert advance(api, 1000)["now"] >= before + 1000
+
+
+def test_clock_and_schedule_progress_survive_a_restart(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    with SimServer(state, "127.0.0.1", port=0, username=USER, password=PASSWORD) as sim:
+        api = Api(sim.url, sim.ca_file)
+        vc = volcoll(api)
+        vol = api.volume("v")
+        join(api, vol["id"], vc["id"])
+        schedule(api, vc["id"], "daily", num_retain=10)
+        moved = advance(api, 3 * DAY)["now"]
+        assert len(snaps(api, vol["id"])) == 3
+    with SimServer(state, "127.0.0.1", port=0, username=USER, password=PASSWORD) as sim:
+        api = Api(sim.url, sim.ca_file)
+        assert api.admin("GET", "/sim/clock").json["now"] >= moved
+        assert len(snaps(api, vol["id"])) == 3  # nothing taken twice after the restart
+        assert advance(api, DAY)["snapshots_taken"] == 1
+
+
+def test_a_failing_scheduler_never_fails_a_request(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tfnimble.sim.sets import protection_schedules
+
+    def broken(*_: object) -> None:
+        raise RuntimeError("scheduler down")
+
+    monkeypatch.setattr(protection_schedules, "run_due", broken)
+    vc = volcoll(api)
+    schedule(api, vc["id"], "daily")
+    assert api.get("/v1/volume_collections").status == 200
+    assert advance(api, DAY)["snapshots_taken"] == 0

@@ -77,7 +77,7 @@ def _time_of_day(what: str, default: int) -> f.Field:
     return f.argument(
         types.Number,
         f"{what}, in seconds after midnight on the array's clock (0-{LAST_SECOND}; e.g. 3600 "
-        f"is 01:00, 79200 is 22:00). Default {default}. Changed in place.",
+        "is 01:00, 79200 is 22:00). Changed in place.",
         computed=True,
         default=default,
         validators=(int_between(0, LAST_SECOND),),
@@ -108,7 +108,7 @@ class ProtectionScheduleModel:
         Value[int],
         f.argument(
             types.Number,
-            "Snapshot every `period` `period_unit`s (e.g. 4 hours). Default 1. Changed in place.",
+            "Snapshot every `period` `period_unit`s (e.g. 4 hours). Changed in place.",
             computed=True,
             default=1,
             validators=(int_between(1, 2**31 - 1),),
