@@ -3,6 +3,7 @@ simulator's clock (advanced through /sim/clock, never waited for)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,28 @@ from tfnimble.sim import schedule as timing
 from tfnimble.sim.server import SimServer
 
 DAY = 86400
+MIDNIGHT = 19675 * DAY  # 2023-11-14 00:00 UTC, a Tuesday
+
+
+class StoppedClock:
+    """The sim's base clock in these tests: it stands still, so only /sim/clock moves time
+    and no firing depends on how long a request took."""
+
+    def __call__(self) -> float:
+        return float(MIDNIGHT)
+
+
+@pytest.fixture
+def sim(tmp_path: Path) -> Iterator[SimServer]:
+    with SimServer(
+        tmp_path / "state",
+        "127.0.0.1",
+        port=0,
+        username=USER,
+        password=PASSWORD,
+        clock=StoppedClock(),
+    ) as server:
+        yield server
 
 
 def volcoll(api: Api, name: str = "vc1", **kw: Any) -> dict[str, Any]:
@@ -302,7 +325,9 @@ def test_clock_endpoint_refuses_bad_input(api: Api) -> None:
 
 def test_clock_and_schedule_progress_survive_a_restart(tmp_path: Path) -> None:
     state = tmp_path / "state"
-    with SimServer(state, "127.0.0.1", port=0, username=USER, password=PASSWORD) as sim:
+    with SimServer(
+        state, "127.0.0.1", port=0, username=USER, password=PASSWORD, clock=StoppedClock()
+    ) as sim:
         api = Api(sim.url, sim.ca_file)
         vc = volcoll(api)
         vol = api.volume("v")
@@ -310,7 +335,9 @@ def test_clock_and_schedule_progress_survive_a_restart(tmp_path: Path) -> None:
         schedule(api, vc["id"], "daily", num_retain=10)
         moved = advance(api, 3 * DAY)["now"]
         assert len(snaps(api, vol["id"])) == 3
-    with SimServer(state, "127.0.0.1", port=0, username=USER, password=PASSWORD) as sim:
+    with SimServer(
+        state, "127.0.0.1", port=0, username=USER, password=PASSWORD, clock=StoppedClock()
+    ) as sim:
         api = Api(sim.url, sim.ca_file)
         assert api.admin("GET", "/sim/clock").json["now"] >= moved
         assert len(snaps(api, vol["id"])) == 3  # nothing taken twice after the restart

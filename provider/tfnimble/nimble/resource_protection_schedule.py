@@ -165,6 +165,7 @@ class ProtectionScheduleModel:
             default=False,
         ),
     ] = None
+    timeouts: Annotated[Value[f.Timeouts], f.timeouts("create", "update", "delete")] = None
 
 
 class ProtectionScheduleResource(NimbleResource):
@@ -215,6 +216,7 @@ class ProtectionScheduleResource(NimbleResource):
             days=obj.days,
             num_retain=obj.num_retain,
             disable_appsync=obj.disable_appsync,
+            timeouts=getattr(prior, "timeouts", None),
         )
 
     def create(self, ctx: Context, plan: ProtectionScheduleModel) -> ProtectionScheduleModel:

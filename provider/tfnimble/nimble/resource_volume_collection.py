@@ -119,6 +119,7 @@ class VolumeCollectionModel:
             validators=(_ids_rule,),
         ),
     ] = None
+    timeouts: Annotated[Value[f.Timeouts], f.timeouts("create", "update", "delete")] = None
 
 
 class VolumeCollectionResource(NimbleResource):
@@ -166,6 +167,7 @@ class VolumeCollectionResource(NimbleResource):
             app_id=c.text_or_prior(obj.app_id, getattr(prior, "app_id", None)),
             # unmanaged (null) stays null; an import adopts the members it finds
             volume_ids=members if prior_ids is not None or (prior is None and members) else None,
+            timeouts=getattr(prior, "timeouts", None),
         )
 
     def create(self, ctx: Context, plan: VolumeCollectionModel) -> VolumeCollectionModel:
