@@ -22,19 +22,28 @@ def volumes(names: list[str]) -> str:
 
 
 def protection_config(
-    prefix: str, vols: int, members: list[int], vc: dict[str, object], ps: dict[str, object]
+    prefix: str,
+    vols: int,
+    members: list[int],
+    vc: dict[str, object],
+    ps: dict[str, object] | None,
 ) -> str:
     names = [f"{prefix}-v{i}" for i in range(vols)]
     ids = "=[" + ", ".join(f"nimble_volume.v{i}.id" for i in members) + "]"
-    return config(
-        volumes(names),
-        resource("nimble_volume_collection", "vc", name=prefix, volume_ids=ids, **vc),
+    schedule = (
         resource(
             "nimble_protection_schedule",
             "s",
             volume_collection_id="=nimble_volume_collection.vc.id",
             **ps,
-        ),
+        )
+        if ps is not None
+        else ""
+    )
+    return config(
+        volumes(names),
+        resource("nimble_volume_collection", "vc", name=prefix, volume_ids=ids, **vc),
+        schedule,
     )
 
 
@@ -80,7 +89,19 @@ def test_acc_volume_collection_and_schedule(tf: Harness, sim: Sim) -> None:
         sched = ps.find_protection_schedule(sim.client, vc.id, "hourly")
         ps.delete_protection_schedule(sim.client, sched.id)
 
-    updated = dict(hourly, period=2, num_retain=3, days="monday,friday")
+    updated = dict(
+        hourly, period=2, num_retain=3, days="monday,friday", delete_snapshots_on_destroy=True
+    )
+
+    def fire() -> None:
+        sim.advance_clock(7 * DAY)
+
+    def only_unmanaged_snapshots_left(state: State) -> None:
+        vol = sim.volume(f"{prefix}-v0")
+        left = snapshots.list_snapshots(sim.client, vol.id)
+        assert left, "the first schedule's snapshots (unmanaged since it was deleted) stay"
+        assert all(s.raw["schedule_id"] == "" and s.raw["is_unmanaged"] for s in left)
+
     two = protection_config(prefix, 2, [0, 1], {"description": "masters"}, updated)
     tf.run(
         Case(
@@ -132,6 +153,13 @@ def test_acc_volume_collection_and_schedule(tf: Harness, sim: Sim) -> None:
                 Step(
                     config=protection_config(prefix, 1, [0], {"description": "masters"}, updated),
                     checks=[members_on_array([0])],
+                ),
+                # the schedule goes with delete_snapshots_on_destroy: the snapshots it took go
+                # too; those of the schedule deleted behind Terraform's back stay
+                Step(
+                    config=protection_config(prefix, 1, [0], {"description": "masters"}, None),
+                    preconfig=fire,
+                    checks=[only_unmanaged_snapshots_left],
                 ),
             ],
             check_destroy=sim.back_to(before),

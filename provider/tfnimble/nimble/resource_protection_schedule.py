@@ -165,6 +165,18 @@ class ProtectionScheduleModel:
             default=False,
         ),
     ] = None
+    delete_snapshots_on_destroy: Annotated[
+        Value[bool],
+        f.argument(
+            types.Bool,
+            "On destroy, also delete the snapshots this schedule took of the collection's "
+            "volumes. Default `false`: they stay, as the array keeps them, because they may be "
+            "the only copy of something. Snapshots the array keeps (online, or the base of a "
+            "clone) stay either way, named in a warning. Terraform-only; changed in place.",
+            computed=True,
+            default=False,
+        ),
+    ] = None
     timeouts: Annotated[Value[f.Timeouts], f.timeouts("create", "update", "delete")] = None
 
 
@@ -178,7 +190,8 @@ class ProtectionScheduleResource(NimbleResource):
         "`nimble_volume_collection` on this schedule and keeps the newest `num_retain` "
         "snapshots of each. Timing, retention and name change in place. On destroy the "
         "snapshots it took stay on the volumes (unmanaged); delete them yourself if they are "
-        "not wanted, or they go with their volume. Import with the schedule's ID or "
+        "not wanted (or set `delete_snapshots_on_destroy`), or they go with their volume. "
+        "Import with the schedule's ID or "
         "`COLLECTION/SCHEDULE` (names)."
     )
 
@@ -216,6 +229,7 @@ class ProtectionScheduleResource(NimbleResource):
             days=obj.days,
             num_retain=obj.num_retain,
             disable_appsync=obj.disable_appsync,
+            delete_snapshots_on_destroy=bool(getattr(prior, "delete_snapshots_on_destroy", False)),
             timeouts=getattr(prior, "timeouts", None),
         )
 
@@ -256,9 +270,22 @@ class ProtectionScheduleResource(NimbleResource):
 
         cl, ident, name = c.client(ctx), need(state.id, "id"), str(state.name)
         ctx.check(f"deleting {KIND} {name}")
-        c.call(
-            lambda: ps.delete_protection_schedule(cl, ident, missing_ok=True), "delete", KIND, name
-        )
+        if not state.delete_snapshots_on_destroy:
+            c.call(
+                lambda: ps.delete_protection_schedule(cl, ident, missing_ok=True),
+                "delete",
+                KIND,
+                name,
+            )
+            return
+        kept = c.call(lambda: ps.delete_schedule_and_its_snapshots(cl, ident), "delete", KIND, name)
+        if kept:
+            ctx.diagnostics.add_warning(
+                "Scheduled Snapshots Kept",
+                f'Protection schedule "{name}" is deleted, but the array kept {len(kept)} of '
+                f"the snapshots it took: {', '.join(kept)}. They are online or the base of a "
+                "clone; take them offline or delete their clones, then delete them.",
+            )
 
     def import_state(self, ctx: Context, import_id: str) -> ProtectionScheduleModel:
         from .client import protection_schedules as ps

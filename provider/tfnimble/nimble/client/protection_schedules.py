@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .models import JSON, _ApiModel
+from .errors import Conflict
+from .models import JSON, Snapshot, _ApiModel
 from .objects import ObjectSet
 from .session import NimbleClient
 from .volume_collections import differs_from
@@ -20,9 +21,11 @@ __all__ = [
     "ProtectionSchedule",
     "create_protection_schedule",
     "delete_protection_schedule",
+    "delete_schedule_and_its_snapshots",
     "find_protection_schedule",
     "get_protection_schedule",
     "list_protection_schedules",
+    "snapshots_taken_by",
     "update_protection_schedule",
 ]
 
@@ -110,3 +113,37 @@ def delete_protection_schedule(
     client: NimbleClient, schedule_id: str, *, missing_ok: bool = False
 ) -> None:
     _SET.delete(client, schedule_id, missing_ok=missing_ok)
+
+
+def snapshots_taken_by(client: NimbleClient, schedule: ProtectionSchedule) -> list[Snapshot]:
+    """The snapshots the schedule took of the volumes now in its collection (each snapshot
+    names its schedule in ``schedule_id``)."""
+    from . import snapshots
+    from . import volume_collections as vcs
+
+    vc = vcs.get_volume_collection(client, schedule.volcoll_id)
+    taken: list[Snapshot] = []
+    for vol_id in vc.volume_ids if vc else ():
+        rows = snapshots.list_snapshots(client, vol_id)
+        taken += [s for s in rows if s.raw.get("schedule_id") == schedule.id]
+    return taken
+
+
+def delete_schedule_and_its_snapshots(client: NimbleClient, schedule_id: str) -> list[str]:
+    """Delete the schedule (so it takes no more), then the snapshots it took of its
+    collection's volumes. The ones the array keeps (online, or the base of a clone) are
+    returned as ``VOLUME/SNAPSHOT (code)``; they stay, unmanaged."""
+    from . import snapshots
+
+    schedule = get_protection_schedule(client, schedule_id)
+    if schedule is None:
+        return []
+    taken = snapshots_taken_by(client, schedule)
+    delete_protection_schedule(client, schedule_id, missing_ok=True)
+    kept = []
+    for snap in taken:
+        try:
+            snapshots.delete_snapshot(client, snap.id, missing_ok=True)
+        except Conflict as err:
+            kept.append(f"{snap.vol_name}/{snap.name} ({err.code})")
+    return kept
