@@ -91,7 +91,8 @@ class Sim:
         return volumes.find_volume_by_name(self.client, name)
 
     def inventory(self) -> dict[str, set[str]]:
-        """Names of every volume, snapshot, initiator group and access control record."""
+        """Names of every volume, snapshot, initiator group, access control record, volume
+        collection and protection schedule."""
         from tfnimble.nimble.client import access_control_records as acrs
         from tfnimble.nimble.client import initiator_groups, snapshots
 
@@ -111,7 +112,33 @@ class Sim:
                 f"{a.vol_name}/{a.initiator_group_name}"
                 for a in acrs.list_access_control_records(self.client)
             },
+            "volume_collections": self._collections(),
         }
+
+    def _collections(self) -> set[str]:
+        """Each volume collection and each of its protection schedules, by name."""
+        from tfnimble.nimble.client import protection_schedules as ps
+        from tfnimble.nimble.client import volume_collections as vcs
+
+        out = set()
+        for vc in vcs.list_volume_collections(self.client):
+            out.add(vc.name)
+            out |= {f"{vc.name}/{s.name}" for s in ps.list_protection_schedules(self.client, vc.id)}
+        return out
+
+    def advance_clock(self, seconds: int) -> dict[str, Any]:
+        """Move the simulator's clock on: the protection schedules fire as they would have."""
+        import requests
+
+        resp = requests.post(
+            f"{self.url}/sim/clock",
+            json={"advance": seconds},
+            auth=(self.username, self.password),
+            verify=self.ca_file,
+            timeout=60,
+        )
+        resp.raise_for_status()
+        return resp.json()  # type: ignore[no-any-return]
 
     def back_to(self, before: dict[str, set[str]]) -> Callable[[], None]:
         """A check_destroy: the array holds exactly what it held before."""

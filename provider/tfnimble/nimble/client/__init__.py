@@ -21,7 +21,9 @@ from . import (
     network,
     performance_policies,
     pools,
+    protection_schedules,
     snapshots,
+    volume_collections,
     volumes,
 )
 from .errors import (
@@ -84,6 +86,8 @@ __all__ = [
     "network",
     "performance_policies",
     "pools",
+    "protection_schedules",
     "snapshots",
+    "volume_collections",
     "volumes",
 ]
