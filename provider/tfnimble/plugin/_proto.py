@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from google.protobuf.message import Message
-from tfplugin_proto import tfplugin6_5_pb2 as pb
 
+from ._gen import tfplugin6_pb2 as pb
 from .cty import json as cty_json
 from .cty import msgpack as cty_msgpack
 from .cty import types as ct
@@ -407,6 +407,15 @@ def _encode_stopped(_req: None, _resp: None) -> pb.StopProvider.Response:
     return pb.StopProvider.Response()
 
 
+def _function_error(_req: object, diags: Diagnostics) -> pb.CallFunction.Response:
+    """CallFunction answers with a FunctionError, not diagnostics (released protocol 6.5 on):
+    its text is every error's summary and detail."""
+    errors = [f"{d.summary}: {d.detail}" if d.detail else d.summary for d in diags]
+    if not errors:
+        return pb.CallFunction.Response()
+    return pb.CallFunction.Response(error=pb.FunctionError(text="\n".join(errors)))
+
+
 def _decode_call_function(msg: pb.CallFunction.Request, _schemas: Schemas) -> CallFunctionRequest:
     return CallFunctionRequest(msg.name)
 
@@ -441,7 +450,7 @@ READ_DATA_SOURCE = _rpc(
 )
 GET_FUNCTIONS = _rpc(pb.GetFunctions, _no_fields, _encode_no_functions)
 CALL_FUNCTION = _rpc(
-    pb.CallFunction, _decode_call_function, _diagnostics_only(pb.CallFunction.Response)
+    pb.CallFunction, _decode_call_function, _function_error, reject=_function_error
 )
 STOP_PROVIDER = _rpc(pb.StopProvider, _no_fields, _encode_stopped)
 
