@@ -138,6 +138,7 @@ def _attribute_to_proto(name: str, attr: Attribute) -> pb.Schema.Attribute:
         computed=attr.computed,
         sensitive=attr.sensitive,
         deprecated=bool(attr.deprecation_message),
+        write_only=attr.write_only,
     )
     if attr.nested is not None:
         msg.nested_type.CopyFrom(
@@ -284,7 +285,8 @@ def _decode_resource_config(
     msg: pb.ValidateResourceConfig.Request, schemas: Schemas
 ) -> ConfigRequest:
     ty = schemas.resource_schema(msg.type_name).cty_type()
-    return ConfigRequest(decode_dynamic(msg.config, ty), msg.type_name)
+    allowed = msg.client_capabilities.write_only_attributes_allowed
+    return ConfigRequest(decode_dynamic(msg.config, ty), msg.type_name, write_only_allowed=allowed)
 
 
 def _decode_data_source_config(
