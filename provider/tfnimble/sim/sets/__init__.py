@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..model import ObjectSet
 from .access import AcrSet, InitiatorGroupSet, InitiatorSet
+from .chap_users import ChapUserSet
 from .inventory import ArraySet, GroupSet, NetworkConfigSet, PerfPolicySet, PoolSet, SubnetSet
 from .sessions import JobSet, TokenSet
 from .snapshots import SnapshotSet
@@ -15,6 +16,7 @@ SET_CLASSES: tuple[type[ObjectSet], ...] = (
     InitiatorGroupSet,
     InitiatorSet,
     AcrSet,
+    ChapUserSet,
     PoolSet,
     PerfPolicySet,
     GroupSet,
