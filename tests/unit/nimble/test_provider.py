@@ -40,6 +40,7 @@ def test_type_names_and_address() -> None:
         "snapshot",
         "initiator_group",
         "access_control_record",
+        "chap_user",
     }
     assert {d.TYPE_NAME for d in DATA_SOURCES} == {
         "pool",
