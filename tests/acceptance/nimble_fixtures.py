@@ -91,9 +91,10 @@ class Sim:
         return volumes.find_volume_by_name(self.client, name)
 
     def inventory(self) -> dict[str, set[str]]:
-        """Names of every volume, snapshot, initiator group and access control record."""
+        """Names of every volume, snapshot, initiator group, access control record and CHAP
+        user."""
         from tfnimble.nimble.client import access_control_records as acrs
-        from tfnimble.nimble.client import initiator_groups, snapshots
+        from tfnimble.nimble.client import chap_users, initiator_groups, snapshots
 
         vols = self.volumes()
         snaps = {
@@ -111,6 +112,7 @@ class Sim:
                 f"{a.vol_name}/{a.initiator_group_name}"
                 for a in acrs.list_access_control_records(self.client)
             },
+            "chap_users": {u.name for u in chap_users.list_chap_users(self.client)},
         }
 
     def back_to(self, before: dict[str, set[str]]) -> Callable[[], None]:

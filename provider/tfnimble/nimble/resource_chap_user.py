@@ -99,8 +99,9 @@ class ChapUserModel:
                 validators=(secret_rule,),
                 description=(
                     f"The CHAP secret: {SECRET_MIN} to {SECRET_MAX} printable ASCII characters, "
-                    f"no spaces, none of `{SECRET_EXCLUDED}`. Write-only (Terraform 1.11 or "
-                    "later): sent to the array, never kept in plan or state, never read back. "
+                    f"no spaces, none of {' '.join(SECRET_EXCLUDED[:-1])} and the backquote. "
+                    "Write-only (Terraform 1.11 or later): sent to the array, never kept in "
+                    "plan or state, never read back. "
                     "Pass it from an ephemeral variable or ephemeral resource. A new value "
                     "reaches the array only when `secret_wo_version` changes."
                 ),

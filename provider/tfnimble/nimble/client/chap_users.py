@@ -19,6 +19,7 @@ __all__ = [
     "delete_chap_user",
     "find_chap_user_by_name",
     "get_chap_user",
+    "list_chap_users",
     "update_chap_user",
 ]
 
@@ -67,6 +68,11 @@ def get_chap_user(client: NimbleClient, user_id: str) -> ChapUser | None:
 def find_chap_user_by_name(client: NimbleClient, name: str) -> ChapUser | None:
     """The CHAP user with that exact name, or ``None``."""
     return _USERS.find_by_name(client, name)
+
+
+def list_chap_users(client: NimbleClient) -> list[ChapUser]:
+    """Every CHAP user (all pages)."""
+    return _USERS.list(client)
 
 
 def update_chap_user(
