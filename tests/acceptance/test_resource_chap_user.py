@@ -1,6 +1,7 @@
 """nimble_chap_user (write-only secret) and access control records that name it, with real
 terraform against nimble-sim: bad input at plan, create, the secret in neither state nor plan
-files, import, a version bump that sends a new secret, drift, destroy."""
+files nor the provider's log, import, a version bump that sends a new secret, drift,
+destroy."""
 
 from __future__ import annotations
 
@@ -89,6 +90,7 @@ def test_acc_chap_user_write_only_secret(tf: Harness, sim: Sim) -> None:
         assert record is not None and record.vol_count == 1
         assert "password" not in record.raw
         no_secret_on_disk(SECRET_1)
+        assert tf.workdir is not None and (tf.workdir / "provider.log").stat().st_size > 0
 
     def bump_is_planned_without_the_secret(state: State) -> None:
         """A saved plan that sends a new secret holds neither secret (the plan file, and
@@ -117,7 +119,14 @@ def test_acc_chap_user_write_only_secret(tf: Harness, sim: Sim) -> None:
 
     tf.run(
         Case(
-            env={**sim.env(), "TF_VAR_chap_secret": SECRET_1},
+            # The provider's own log, at its most verbose, lands in the working directory,
+            # which no_secret_on_disk searches.
+            env={
+                **sim.env(),
+                "TF_VAR_chap_secret": SECRET_1,
+                "TF_LOG_PROVIDER": "TRACE",
+                "TF_LOG_PATH": "provider.log",
+            },
             steps=[
                 Step(
                     config=chap_config(name, secret="short"),
