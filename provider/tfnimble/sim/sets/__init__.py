@@ -6,8 +6,10 @@ from ..model import ObjectSet
 from .access import AcrSet, InitiatorGroupSet, InitiatorSet
 from .chap_users import ChapUserSet
 from .inventory import ArraySet, GroupSet, NetworkConfigSet, PerfPolicySet, PoolSet, SubnetSet
+from .protection_schedules import ProtectionScheduleSet
 from .sessions import JobSet, TokenSet
 from .snapshots import SnapshotSet
+from .volume_collections import VolumeCollectionSet
 from .volumes import VolumeSet
 
 SET_CLASSES: tuple[type[ObjectSet], ...] = (
@@ -25,6 +27,8 @@ SET_CLASSES: tuple[type[ObjectSet], ...] = (
     SubnetSet,
     JobSet,
     TokenSet,
+    VolumeCollectionSet,
+    ProtectionScheduleSet,
 )
 
 __all__ = ["SET_CLASSES"]
