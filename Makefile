@@ -54,7 +54,7 @@ test: venv check
 proto: venv
 	$(BIN)/python -m grpc_tools.protoc -Iproto \
 	  --python_out=provider/tfnimble/plugin/_gen --pyi_out=provider/tfnimble/plugin/_gen \
-	  proto/grpc_controller.proto proto/grpc_stdio.proto
+	  proto/grpc_controller.proto proto/grpc_stdio.proto proto/tfplugin6.proto
 
 docs: venv
 	$(BIN)/python tools/gendocs.py

@@ -124,6 +124,8 @@ def _attr_line(name: str, attr: Attribute, anchor: str) -> str:
     flags = []
     if attr.sensitive:
         flags.append("Sensitive")
+    if attr.write_only:
+        flags.append("Write-only")
     if attr.deprecation_message:
         flags.append("Deprecated")
     extra = f", {', '.join(flags)}" if flags else ""

@@ -92,9 +92,9 @@ class Sim:
 
     def inventory(self) -> dict[str, set[str]]:
         """Names of every volume, snapshot, initiator group, access control record, volume
-        collection and protection schedule."""
+        collection, protection schedule and CHAP user."""
         from tfnimble.nimble.client import access_control_records as acrs
-        from tfnimble.nimble.client import initiator_groups, snapshots
+        from tfnimble.nimble.client import chap_users, initiator_groups, snapshots
 
         vols = self.volumes()
         snaps = {
@@ -113,6 +113,7 @@ class Sim:
                 for a in acrs.list_access_control_records(self.client)
             },
             "volume_collections": self._collections(),
+            "chap_users": {u.name for u in chap_users.list_chap_users(self.client)},
         }
 
     def _collections(self) -> set[str]:

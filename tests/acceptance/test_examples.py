@@ -76,7 +76,7 @@ def test_acc_example_applies(tf: Harness, request: pytest.FixtureRequest, exampl
 
     else:
         sim = request.getfixturevalue("sim")
-        env = sim.env()
+        env = {**sim.env(), "TF_VAR_chap_secret": "Example-chap-1"}  # nimble_chap_user's
     before = sim.inventory()
     tf.run(
         Case(

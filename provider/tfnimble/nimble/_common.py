@@ -71,6 +71,8 @@ ARGS = {
     "apply_to": "apply_to",
     "iqn": "initiators",
     "iscsi_initiators": "initiators",
+    "password": "secret_wo",
+    "chap_user_id": "chap_user_id",
 }
 
 

@@ -145,6 +145,12 @@ def initiator_group(ctx: Context, attr: str, ident: str) -> Any:
     return _by_id(ctx, "initiator group", attr, ident, initiator_groups.get_initiator_group)
 
 
+def chap_user(ctx: Context, attr: str, ident: str) -> Any:
+    from .client import chap_users
+
+    return _by_id(ctx, "CHAP user", attr, ident, chap_users.get_chap_user)
+
+
 # --- objects referred to by name ------------------------------------------------------------
 
 

@@ -38,6 +38,7 @@ from .data_source_pool import PoolDataSource
 from .data_source_snapshot import SnapshotDataSource
 from .data_source_volume import VolumeDataSource
 from .resource_access_control_record import AccessControlRecordResource
+from .resource_chap_user import ChapUserResource
 from .resource_clone_volume import CloneVolumeResource
 from .resource_image_master import ImageMasterResource
 from .resource_initiator_group import InitiatorGroupResource
@@ -270,6 +271,7 @@ class NimbleProvider(Provider):
             AccessControlRecordResource,
             VolumeCollectionResource,
             ProtectionScheduleResource,
+            ChapUserResource,
         ]
 
     def data_sources(self) -> list[type[DataSource]]:

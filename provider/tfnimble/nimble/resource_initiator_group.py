@@ -30,7 +30,7 @@ KIND = "initiator group"
 _IQN = re.compile(r"(iqn\.\d{4}-\d{2}\.[A-Za-z0-9.:-]{1,243}|eui\.[0-9A-Fa-f]{16})")
 
 
-def _iqns_rule(value: Any, path: AttributePath) -> Sequence[Diagnostic]:
+def iqns_rule(value: Any, path: AttributePath) -> Sequence[Diagnostic]:
     bad = [v for v in value or () if isinstance(v, str) and not _IQN.fullmatch(v)]
     if not bad:
         return []
@@ -61,7 +61,7 @@ class InitiatorGroupModel:
             "IQNs of the member hosts, e.g. `iqn.1993-08.org.debian:01:controller`. "
             "Each member gets a label derived from its IQN. Updated in place as a "
             "whole.",
-            validators=(_iqns_rule,),
+            validators=(iqns_rule,),
         ),
     ] = None
     timeouts: Annotated[Value[f.Timeouts], f.timeouts("create", "update", "delete")] = None

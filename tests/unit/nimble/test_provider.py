@@ -42,6 +42,7 @@ def test_type_names_and_address() -> None:
         "access_control_record",
         "volume_collection",
         "protection_schedule",
+        "chap_user",
     }
     assert {d.TYPE_NAME for d in DATA_SOURCES} == {
         "pool",

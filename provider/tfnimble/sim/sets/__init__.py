@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..model import ObjectSet
 from .access import AcrSet, InitiatorGroupSet, InitiatorSet
+from .chap_users import ChapUserSet
 from .inventory import ArraySet, GroupSet, NetworkConfigSet, PerfPolicySet, PoolSet, SubnetSet
 from .protection_schedules import ProtectionScheduleSet
 from .sessions import JobSet, TokenSet
@@ -17,6 +18,7 @@ SET_CLASSES: tuple[type[ObjectSet], ...] = (
     InitiatorGroupSet,
     InitiatorSet,
     AcrSet,
+    ChapUserSet,
     PoolSet,
     PerfPolicySet,
     GroupSet,
