@@ -6,8 +6,8 @@
 The image is a raw 32 MiB disk (MBR):
 
     sector 0                syslinux's MBR boot code, partition 1 active
-    partition 1  1..29 MiB  FAT12 "TFNIMBLE" (32 KiB clusters): ldlinux.sys/.c32 (SYSLINUX), syslinux.cfg,
-                            vmlinuz (the Debian kernel) and initrd.gz (busybox + /init)
+    partition 1  1..29 MiB  FAT12 "TFNIMBLE" (32 KiB clusters): ldlinux.sys/.c32 (SYSLINUX),
+                            syslinux.cfg, vmlinuz (the Debian kernel), initrd.gz (busybox + /init)
     partition 2 30..31 MiB  type 0xda (non-FS data): the marker partition, zeros in the image
 
 SeaBIOS runs the MBR, which chain-loads SYSLINUX, which boots the kernel with the
@@ -279,9 +279,7 @@ def kernel_files(deb: Path, release: str) -> tuple[bytes, dict[str, bytes], list
 def cpio_newc(entries: list[tuple[str, int, bytes]], mtime: int) -> bytes:
     """A newc cpio archive of (path, mode, data) in path order, owners root, fixed mtime."""
     out = bytearray()
-    ino = 0
-    for name, mode, data in [*sorted(entries), ("TRAILER!!!", 0, b"")]:
-        ino += 1
+    for ino, (name, mode, data) in enumerate([*sorted(entries), ("TRAILER!!!", 0, b"")], 1):
         nlink = 2 if mode & 0o040000 else 1
         is_trailer = name == "TRAILER!!!"
         fields = (

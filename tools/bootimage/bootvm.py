@@ -242,10 +242,7 @@ def wait(instances: Iterable[Instance], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while pending and time.monotonic() < deadline:
         for inst in list(pending):
-            if inst.proc.poll() is not None:
-                inst.finished = time.monotonic()
-                pending.remove(inst)
-            elif inst.qmp is not None and _powered_off(inst):
+            if inst.proc.poll() is not None or (inst.qmp is not None and _powered_off(inst)):
                 inst.finished = time.monotonic()
                 pending.remove(inst)
         time.sleep(0.05)
