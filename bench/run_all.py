@@ -23,6 +23,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import apply_scaling
+import boot_storm
 import ito_vs_copy
 import noop
 from _common import PY, ROOT, log, machine
@@ -68,12 +69,17 @@ def bench_sim(quick: bool) -> Any:
     return last_json([PY, "bench/sim_throughput.py", "--json", "--seconds", "2" if quick else "5"])
 
 
+def bench_boot(quick: bool) -> Any:
+    return boot_storm.run(5 if quick else 20, ROOT / "docs/img/boot_console.png")
+
+
 BENCHES: dict[str, Callable[[bool], Any]] = {
     "startup": bench_startup,
     "noop": bench_noop,
     "apply_scaling": bench_scaling,
     "ito_vs_copy": bench_ito,
     "sim_throughput": bench_sim,
+    "boot_storm": bench_boot,
 }
 
 
@@ -508,6 +514,7 @@ SECTIONS = {
     "apply_scaling": ("3. Apply / plan / destroy vs clone count", section_scaling),
     "ito_vs_copy": ("4. ITO vs full copies", section_ito),
     "sim_throughput": ("5. Simulator throughput and memory", section_sim),
+    "boot_storm": (boot_storm.TITLE, boot_storm.section),
 }
 
 
@@ -585,7 +592,12 @@ def main() -> int:
             results[name] = {"error": f"{type(exc).__name__}: {str(exc)[:300]}"}
             failed = True
         log(f"== {name}: {time.perf_counter() - t0:.0f} s")
-    plots = {"startup": plot_startup, "apply_scaling": None, "ito_vs_copy": plot_ito}
+    plots = {
+        "startup": plot_startup,
+        "apply_scaling": None,
+        "ito_vs_copy": plot_ito,
+        "boot_storm": boot_storm.plot,
+    }
     for name, fn in plots.items():
         r = results.get(name)
         if r is None or (isinstance(r, dict) and "error" in r):
