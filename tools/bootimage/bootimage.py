@@ -443,9 +443,13 @@ def ensure(cache: Path | None = None) -> BootImage:
         "packages": versions,
     }
     manifest.write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
-    for old in cache.iterdir():  # one image per key is enough; keep the downloaded packages
+    for old in cache.iterdir():  # one image (the current key) and its packages are kept
         if old.is_dir() and old.name not in (key, "debs"):
             shutil.rmtree(old, ignore_errors=True)
+    for deb in (cache / "debs").glob("*.deb"):
+        name = _run(["dpkg-deb", "-f", str(deb), "Package"]).strip()
+        if versions.get(name) != _deb_version(deb):
+            deb.unlink()
     return BootImage(path=image, cached=False, **info)  # type: ignore[arg-type]
 
 
