@@ -261,7 +261,22 @@ def sim_env() -> dict[str, str]:
     return demo.tf_env(info)
 
 
+#: What demo-boot runs: the data plane, the image writer, qemu and the image builder's tools.
+PACKAGES = [
+    "tgt",
+    "xfsprogs",
+    "qemu-utils",
+    "qemu-block-extra",
+    "libiscsi-bin",
+    "qemu-system-x86",
+    *bootimage.HOST_TOOLS,
+]
+
+
 def up(n: int) -> None:
+    import demo
+
+    demo.apt_install(PACKAGES)
     env = sim_env()
     WORK.parent.mkdir(exist_ok=True)
     log = DEMO / "boot-terraform.log"
