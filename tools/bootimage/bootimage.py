@@ -39,6 +39,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -113,53 +114,57 @@ def _run(argv: list[str], **kw: object) -> str:
     return str(res.stdout)
 
 
-def _control_field(text: str, field: str) -> str:
-    for line in text.splitlines():
-        if line.startswith(f"{field}:"):
-            return line.split(":", 1)[1].strip()
-    return ""
+def _stanzas(text: str) -> list[dict[str, str]]:
+    """apt/dpkg control stanzas (blank-line separated) as dicts of their one-line fields."""
+    out = []
+    for block in text.strip().split("\n\n"):
+        fields = {}
+        for line in block.splitlines():
+            if line[:1] not in (" ", "\t") and ":" in line:
+                key, _, value = line.partition(":")
+                fields[key] = value.strip()
+        out.append(fields)
+    return out
 
 
-def candidate(package: str) -> str:
-    """The version apt would install now (needs `apt-get update` once)."""
-    out = _run(["apt-cache", "show", "--no-all-versions", package])
-    version = _control_field(out, "Version")
-    if not version:
-        raise BuildError(f"apt knows no {package}: run `apt-get update` first")
-    return version
-
-
-def kernel_package() -> str:
-    """The current kernel ABI package behind KERNEL_META (e.g. linux-image-6.1.0-57-cloud-amd64)."""
-    out = _run(["apt-cache", "show", "--no-all-versions", KERNEL_META])
-    for dep in _control_field(out, "Depends").split(","):
-        name = dep.strip().split(" ")[0]
-        if name.startswith("linux-image-") and name.endswith("-cloud-amd64"):
-            return name
+def candidates() -> dict[str, str]:
+    """The kernel ABI package behind KERNEL_META (e.g. linux-image-6.1.0-57-cloud-amd64) and
+    busybox-static, at the versions apt would install now: one apt-cache call (needs
+    `apt-get update` once)."""
+    out = _run(["apt-cache", "show", "--no-all-versions", KERNEL_META, BUSYBOX])
+    by_name = {st.get("Package", ""): st for st in _stanzas(out)}
+    if KERNEL_META not in by_name or BUSYBOX not in by_name:
+        raise BuildError(f"apt knows no {KERNEL_META} or {BUSYBOX}: run `apt-get update` first")
+    for dep in by_name[KERNEL_META].get("Depends", "").split(","):
+        m = re.fullmatch(r"\s*(linux-image-\S+-cloud-amd64) \(= (\S+)\)\s*", dep)
+        if m:
+            return {m.group(1): m.group(2), BUSYBOX: by_name[BUSYBOX]["Version"]}
     raise BuildError(f"cannot tell which kernel {KERNEL_META} depends on: {out[:300]}")
 
 
-def installed_version(package: str) -> str:
+def installed_versions(packages: tuple[str, ...]) -> dict[str, str]:
     res = subprocess.run(
-        ["dpkg-query", "-W", "-f=${Status}|${Version}", package],
+        ["dpkg-query", "-W", "-f=${Package}|${Status}|${Version}\n", *packages],
         capture_output=True,
         text=True,
     )
-    status, _, version = res.stdout.partition("|")
-    if res.returncode != 0 or not status.endswith(" installed"):
+    found = {}
+    for line in res.stdout.splitlines():
+        name, status, version = line.split("|", 2)
+        if status.endswith(" installed"):
+            found[name] = version
+    missing = [p for p in packages if p not in found]
+    if missing:
         raise BuildError(
-            f"{package} is not installed: the image needs it to be built "
+            f"{', '.join(missing)} not installed: the image needs them to be built "
             f"(apt-get install {' '.join(HOST_TOOLS)}; see .ci/apt-packages.txt)"
         )
-    return version
+    return found
 
 
 def inputs() -> dict[str, str]:
     """Every package that goes into the image, with its version."""
-    kernel = kernel_package()
-    versions = {kernel: candidate(kernel), BUSYBOX: candidate(BUSYBOX)}
-    versions.update({tool: installed_version(tool) for tool in HOST_TOOLS})
-    return versions
+    return {**candidates(), **installed_versions(HOST_TOOLS)}
 
 
 def cache_key(versions: dict[str, str]) -> str:
