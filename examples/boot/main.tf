@@ -52,13 +52,17 @@ resource "nimble_access_control_record" "boot" {
 }
 
 # For comparison only: the image written in full into its own volume for the
-# first full_copy_count instances, as a deployment without ITO does it.
+# first full_copy_count instances, as a deployment without ITO does it. Written
+# once the instances' own access records exist: a write is never under way while
+# the group target changes for them.
 resource "nimble_image_master" "copy" {
   count       = min(var.full_copy_count, var.instance_count)
   name        = "${local.instances[count.index]}-copy"
   source      = var.image_source
   sha256      = var.image_sha256
   description = "Full copy of the boot image for ${local.instances[count.index]}"
+
+  depends_on = [nimble_access_control_record.boot]
 }
 
 resource "nimble_access_control_record" "copy" {
