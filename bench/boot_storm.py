@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import sys
@@ -34,6 +35,7 @@ IMG = ROOT / "docs" / "img"
 
 
 def run(n: int = 20, screenshot: Path | None = None) -> dict[str, Any]:
+    load1, cores = os.getloadavg()[0], os.cpu_count() or 0
     with workspace("nimble-boot-") as base:
         env = plugin_env(base)
         with sim(base / "sim", data_plane=True) as s:
@@ -46,7 +48,7 @@ def run(n: int = 20, screenshot: Path | None = None) -> dict[str, Any]:
                     r["screenshot"] = str(screenshot.relative_to(ROOT))
             finally:
                 demo_boot.destroy(work, env, base / "terraform.log")
-    return r
+    return {**r, "load1": load1, "cores": cores}
 
 
 def plot(r: dict[str, Any], path: Path, m: dict[str, Any]) -> None:
@@ -113,6 +115,7 @@ def section(r: dict[str, Any]) -> list[str]:
         f"their initiator groups and access records took {r['apply_seconds']:.1f} s; of the "
         f"{n} full copies, written and verified one at a time, "
         f"{r['copies_apply_seconds']:.1f} s.",
+        "",
     ]
     ratio = f["seconds"] / c["seconds"] if c["seconds"] else 0.0
     out.append(
@@ -120,10 +123,16 @@ def section(r: dict[str, Any]) -> list[str]:
         "copy are both files on one XFS filesystem served by one tgtd, and the instances are "
         "CPU-bound, so the two storms take about as long: what ITO saves here is space and "
         "provisioning, not boot time."
+        + (
+            f" Load average (1 min) when the storms began: {r['load1']:.1f} on "
+            f"{r['cores']} cores; the boot-storm seconds grow with it."
+            if "load1" in r
+            else ""
+        )
     )
     if r.get("screenshot"):
         out += ["", "Instance 0's screen after it powered off (QMP `screendump`):", ""]
-        out += [f"![instance 0's console]({Path(r['screenshot']).relative_to('docs')})", ""]
+        out += [f"![instance 0's console]({Path(r['screenshot']).relative_to('docs')})"]
     out += ["", "One console line per instance (from clones):", "", "```"]
     out += [*c["lines"], "```", ""]
     return out
@@ -147,10 +156,17 @@ def main() -> int:
     ap.add_argument("--instances", type=int, default=20)
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--update-doc", action="store_true")
+    ap.add_argument(
+        "--from-json", type=Path, help="re-render from an earlier run's --json output (no run)"
+    )
     args = ap.parse_args()
     m = machine()
     shot = IMG / "boot_console.png" if args.update_doc else None
-    r = run(args.instances, shot)
+    if args.from_json:
+        r = json.loads(args.from_json.read_text().strip().splitlines()[-1])
+        args.instances = r["instances"]
+    else:
+        r = run(args.instances, shot)
     log(demo_boot.report_text(r))
     if args.update_doc:
         update_doc(r, m)
