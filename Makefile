@@ -7,7 +7,7 @@ VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' provider/tfnimble/__i
 PLUGIN_DIR ?= $(HOME)/.terraform.d/plugins
 PYTEST_ARGS ?= -n 2 --dist loadfile
 
-.PHONY: default venv dev fmt lint check test testacc unit proto docs docs-check release install install-dev sim demo demo-destroy bench ci clean
+.PHONY: default venv dev fmt lint check test testacc unit proto docs docs-check release install install-dev sim demo demo-boot demo-destroy bench ci clean
 
 default: fmt lint test
 
@@ -83,7 +83,13 @@ sim: venv
 demo: install
 	$(BIN)/python tools/demo.py up
 
+# Boot 20 instances from 20 clones of a real bootable image (after `make demo`, or alone),
+# then the same 20 from full copies, and report (docs/guides/boot-20-instances.md).
+demo-boot: install
+	$(BIN)/python tools/bootimage/demo_boot.py up
+
 demo-destroy: venv
+	$(BIN)/python tools/bootimage/demo_boot.py down
 	$(BIN)/python tools/demo.py down
 
 bench: venv install

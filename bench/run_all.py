@@ -23,6 +23,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import apply_scaling
+import boot_storm
 import ito_vs_copy
 import noop
 import read_latency
@@ -75,6 +76,10 @@ def bench_read_latency(quick: bool) -> Any:
     return read_latency.run(500, 20, repeat=5)
 
 
+def bench_boot(quick: bool) -> Any:
+    return boot_storm.run(5 if quick else 20, ROOT / "docs/img/boot_console.png")
+
+
 BENCHES: dict[str, Callable[[bool], Any]] = {
     "startup": bench_startup,
     "noop": bench_noop,
@@ -82,6 +87,7 @@ BENCHES: dict[str, Callable[[bool], Any]] = {
     "ito_vs_copy": bench_ito,
     "sim_throughput": bench_sim,
     "read_latency": bench_read_latency,
+    "boot_storm": bench_boot,
 }
 
 
@@ -558,6 +564,7 @@ SECTIONS = {
     "ito_vs_copy": ("4. ITO vs full copies", section_ito),
     "sim_throughput": ("5. Simulator throughput and memory", section_sim),
     "read_latency": ("6. Array latency and the refresh of many clones", section_read_latency),
+    "boot_storm": (boot_storm.TITLE, boot_storm.section),
 }
 
 
@@ -635,7 +642,12 @@ def main() -> int:
             results[name] = {"error": f"{type(exc).__name__}: {str(exc)[:300]}"}
             failed = True
         log(f"== {name}: {time.perf_counter() - t0:.0f} s")
-    plots = {"startup": plot_startup, "apply_scaling": None, "ito_vs_copy": plot_ito}
+    plots = {
+        "startup": plot_startup,
+        "apply_scaling": None,
+        "ito_vs_copy": plot_ito,
+        "boot_storm": boot_storm.plot,
+    }
     for name, fn in plots.items():
         r = results.get(name)
         if r is None or (isinstance(r, dict) and "error" in r):
