@@ -49,6 +49,8 @@ def test_type_names_and_address() -> None:
         "volume",
         "snapshot",
         "discovery",
+        "volumes",
+        "snapshots",
     }
 
 
