@@ -55,7 +55,7 @@ class SnapshotsDataModel:
             S,
             "Only snapshots of the volume with this ID (sent to the array). Conflicts with "
             "`volume_name`.",
-            validators=(c.id_rule("volume", "0628" + "0" * 38),),
+            validators=(c.id_rule("volume", "nimble_volume.NAME.id"),),
         ),
     ] = None
     volume_name: Annotated[

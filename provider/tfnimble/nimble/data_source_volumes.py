@@ -64,8 +64,8 @@ def _row(vol: Volume) -> dict[str, Any]:
     return out
 
 
-def _id_filter(kind: str, description: str) -> f.Field:
-    return f.argument(S, description, validators=(c.id_rule(kind, "0628" + "0" * 38),))
+def _id_filter(kind: str, example: str, description: str) -> f.Field:
+    return f.argument(S, description, validators=(c.id_rule(kind, example),))
 
 
 @dataclass
@@ -80,6 +80,7 @@ class VolumesDataModel:
         Value[str],
         _id_filter(
             "snapshot",
+            "nimble_snapshot.NAME.id",
             "Only clones of the snapshot with this ID, e.g. the `snapshot_id` of a "
             "`nimble_image_master` (sent to the array).",
         ),
@@ -87,13 +88,16 @@ class VolumesDataModel:
     parent_volume_id: Annotated[
         Value[str],
         _id_filter(
-            "volume", "Only clones of any snapshot of the volume with this ID (sent to the array)."
+            "volume",
+            "nimble_volume.NAME.id",
+            "Only clones of any snapshot of the volume with this ID (sent to the array).",
         ),
     ] = None
     volume_collection_id: Annotated[
         Value[str],
         _id_filter(
             "volume collection",
+            "nimble_volume_collection.NAME.id",
             "Only volumes in the volume collection with this ID (sent to the array).",
         ),
     ] = None
