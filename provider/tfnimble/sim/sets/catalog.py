@@ -3,7 +3,7 @@ disks, folders, protection templates, snapshot collections, software versions, u
 protocol endpoints.
 
 What a new single-array group holds (docs/nimble-array-facts.md, "Inventory object sets"): one
-shelf of SSDs in the array's slots, the four protection templates the array ships, its running
+shelf of SSDs in the array's slots, the three protection templates the array ships, its running
 software version, the administrator, and no folders, snapshot collections or protocol endpoints
 (those are VMware Virtual Volumes objects, absent on an iSCSI group). The simulator serves reads
 only: a create, update or delete is answered 405 ``SM_http_method_not_allowed``, the array's
@@ -24,13 +24,12 @@ DISK_SLOTS = 24
 DISK_BANK_SIZE = 12
 DISK_MODEL, DISK_VENDOR, DISK_FIRMWARE = "SIM-SSD-1920", "NIMBLE-SIM", "S1.0"
 
-# The protection templates the array ships (named in HPE's storage-plugin documentation, which
-# lists General, Retain-30Daily, Retain-90Daily and Retain-48Hourly-30Daily-52Weekly). The
-# schedules of the three "Retain" templates follow their names; General's are not published:
-# one daily snapshot kept 10 days is the simulator's choice.
+# The protection templates the array ships. HPE's storage-plugin documentation names
+# Retain-30Daily, Retain-90Daily and Retain-48Hourly-30Daily-52Weekly as the defaults, and the
+# NimbleOS 5.2 group captured in HPE's Ansible info module reports 3 protection templates; their
+# schedules follow their names.
 _DAILY, _HOURLY, _WEEKLY = ("days", 1, "daily"), ("hours", 1, "hourly"), ("weeks", 1, "weekly")
 PREDEFINED_TEMPLATES: tuple[tuple[str, tuple[tuple[tuple[str, int, str], int], ...]], ...] = (
-    ("General", ((_DAILY, 10),)),
     ("Retain-30Daily", ((_DAILY, 30),)),
     ("Retain-90Daily", ((_DAILY, 90),)),
     ("Retain-48Hourly-30Daily-52Weekly", ((_HOURLY, 48), (_DAILY, 30), (_WEEKLY, 52))),
