@@ -2,9 +2,9 @@
 
 One apply puts a volume and a snapshot on the primary array and a volume on the "dr" array;
 then an ID of one array given to the other fails clearly, naming the attribute, the array
-asked (host and group) and that the ID was made by another group: a clone on "dr" of the
-primary's snapshot (refused at plan), and `terraform import` of the primary's volume through
-the aliased provider. Destroy leaves both arrays as they were.
+asked (host and group) and that the ID was made by another group: `terraform import` of the
+primary's volume through the aliased provider, and a clone on "dr" of the primary's snapshot
+(refused at plan). Destroy leaves both arrays as they were.
 """
 
 from __future__ import annotations
@@ -15,19 +15,18 @@ from typing import Any
 
 import pytest
 from harness import Case, Harness, State, Step
-from nimble_fixtures import PROVIDER_BLOCK, Sim, start_sim
+from nimble_fixtures import PROVIDER_BLOCK, Sim, own_sim
+from nimble_hcl import data, resource
+
+ON_DR = "=nimble.dr"
+GROUP_PART = slice(2, 18)
 
 
 @pytest.fixture(scope="module")
 def dr(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim]:
     """The second array: its own process, state, certificate, password and group."""
-    state = tmp_path_factory.mktemp("nimble-sim-dr") / "state"
-    state.mkdir()
-    s = start_sim(state, ("--group-name", "group-dr"))
-    try:
+    with own_sim(tmp_path_factory, "dr", ("--group-name", "group-dr")) as s:
         yield s
-    finally:
-        s.stop()
 
 
 def _providers(dr: Sim) -> str:
@@ -39,6 +38,28 @@ def _providers(dr: Sim) -> str:
     )
 
 
+def _main(dr: Sim, name: str) -> str:
+    return "".join(
+        (
+            _providers(dr),
+            resource("nimble_volume", "primary", name=name, size_mib=256),
+            resource(
+                "nimble_snapshot", "primary", name="golden", volume_id="=nimble_volume.primary.id"
+            ),
+            resource("nimble_volume", "dr", provider=ON_DR, name=name, size_mib=256),
+            data("nimble_discovery", "primary", depends_on=["=nimble_volume.primary"]),
+            data("nimble_discovery", "dr", provider=ON_DR, depends_on=["=nimble_volume.dr"]),
+            data(
+                "nimble_volumes",
+                "on_dr",
+                provider=ON_DR,
+                name_prefix=name,
+                depends_on=["=nimble_volume.dr"],
+            ),
+        )
+    )
+
+
 def _flat(text: str) -> str:
     return re.sub(r"\s+", " ", text.replace("│", " "))
 
@@ -46,88 +67,46 @@ def _flat(text: str) -> str:
 def test_acc_two_arrays_and_an_id_of_the_other_array(tf: Harness, sim: Sim, dr: Sim) -> None:
     name = sim.unique("twin")
     before = (sim.inventory(), dr.inventory())
-    main = (
-        _providers(dr)
-        + f'''
-resource "nimble_volume" "primary" {{
-  name     = "{name}"
-  size_mib = 256
-}}
-
-resource "nimble_snapshot" "primary" {{
-  name      = "golden"
-  volume_id = nimble_volume.primary.id
-}}
-
-resource "nimble_volume" "dr" {{
-  provider = nimble.dr
-  name     = "{name}"
-  size_mib = 256
-}}
-
-data "nimble_discovery" "primary" {{
-  depends_on = [nimble_volume.primary]
-}}
-
-data "nimble_discovery" "dr" {{
-  provider   = nimble.dr
-  depends_on = [nimble_volume.dr]
-}}
-
-data "nimble_volumes" "on_dr" {{
-  provider    = nimble.dr
-  name_prefix = "{name}"
-  depends_on  = [nimble_volume.dr]
-}}
-'''
-    )
+    main = _main(dr, name)
     env = {**sim.env(), "TF_VAR_dr_password": dr.password}
-    group_part = slice(2, 18)
+    ids: dict[str, Any] = {}
 
     def check(state: State) -> None:
         primary, other = state.attrs("nimble_volume.primary"), state.attrs("nimble_volume.dr")
         assert primary["id"] != other["id"]
-        assert primary["id"][group_part] != other["id"][group_part], "one ID space for two arrays"
+        assert primary["id"][GROUP_PART] != other["id"][GROUP_PART], "one ID space, two arrays"
         assert sim.volume(name).id == primary["id"] and dr.volume(name).id == other["id"]
         assert state.attrs("data.nimble_discovery.primary")["group_name"] == "group-sim"
         assert state.attrs("data.nimble_discovery.dr")["group_name"] == "group-dr"
         assert state.attrs("data.nimble_volumes.on_dr")["ids"] == [other["id"]]
         snap = state.attrs("nimble_snapshot.primary")
-        assert snap["id"][group_part] == primary["id"][group_part]
-        ids.update(primary=primary["id"], snapshot=snap["id"], dr=other["id"])
-
-    ids: dict[str, Any] = {}
-    wrong_clone = main + (
-        '\nresource "nimble_clone_volume" "wrong" {\n  provider    = nimble.dr\n'
-        f'  name        = "{name}-clone"\n  snapshot_id = nimble_snapshot.primary.id\n}}\n'
-    )
+        assert snap["id"][GROUP_PART] == primary["id"][GROUP_PART]
+        ids.update(primary=primary["id"], dr=other["id"])
 
     def import_through_dr(_: State) -> None:
         assert tf.workdir is not None
-        (tf.workdir / "main.tf").write_text(
-            main + f'\nresource "nimble_volume" "adopt" {{\n  provider = nimble.dr\n'
-            f'  name     = "{name}"\n  size_mib = 256\n}}\n'
-        )
-        res = tf.terraform(
-            "import",
-            "-no-color",
-            "-input=false",
-            "nimble_volume.adopt",
-            ids["primary"],
-            env=env,
-            check=False,
-        )
+        adopt = resource("nimble_volume", "adopt", provider=ON_DR, name=name, size_mib=256)
+        (tf.workdir / "main.tf").write_text(main + adopt)
+        args = ("import", "-no-color", "-input=false", "nimble_volume.adopt", ids["primary"])
+        res = tf.terraform(*args, env=env, check=False)
         flat = _flat(res.output)
         assert res.returncode == 1, res.output
         assert "Volume Not Found" in flat
         where = f'on the array at {dr.host}:{dr.port} (group "group-dr")'
         assert f"the import ID belongs to no volume {where}" in flat, flat
-        assert f"its group part is {ids['primary'][group_part]}" in flat
-        assert f"this group's is {ids['dr'][group_part]}" in flat
+        assert f"its group part is {ids['primary'][GROUP_PART]}" in flat
+        assert f"this group's is {ids['dr'][GROUP_PART]}" in flat
         assert "belongs to another array" in flat and "provider = nimble.dr" in flat
         assert "nimble_volume.adopt" not in tf.state(env=env)
         (tf.workdir / "main.tf").write_text(main)
 
+    wrong_clone = main + resource(
+        "nimble_clone_volume",
+        "wrong",
+        provider=ON_DR,
+        name=f"{name}-clone",
+        snapshot_id="=nimble_snapshot.primary.id",
+    )
     tf.run(
         Case(
             env=env,

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
-from tfnimble.plugin import Attribute, AttributePath, Value, types
+from tfnimble.plugin import Attribute, AttributePath, DataSource, Schema, Value, types
 from tfnimble.plugin.diagnostics import Diagnostic, Severity
 from tfnimble.plugin.schema import NestedAttributes, Nesting
 
@@ -66,11 +66,15 @@ def kept(
     return sorted((o for o in objects if name_kept(name(o), prefix, regex)), key=name)
 
 
-def object_list(description: str, columns: Mapping[str, tuple[Any, str]]) -> f.Field:
-    """A read-only list of objects: ``columns`` maps attribute name -> (type, description)."""
+#: A data source's report of one object: attribute -> (type, description, how to read it).
+Columns = Mapping[str, tuple[Any, str, Callable[[Any], Any]]]
+
+
+def object_list(description: str, columns: Columns) -> f.Field:
+    """A read-only list of objects, one attribute per column."""
     inner = {
         key: Attribute(type=ty, computed=True, description=text)
-        for key, (ty, text) in columns.items()
+        for key, (ty, text, _) in columns.items()
     }
     return f.attr(
         Attribute(
@@ -79,5 +83,19 @@ def object_list(description: str, columns: Mapping[str, tuple[Any, str]]) -> f.F
     )
 
 
+def rows(objects: Iterable[Any], columns: Columns) -> list[dict[str, Any]]:
+    """The list attribute's value: each object read column by column."""
+    return [{key: read(o) for key, (_, _, read) in columns.items()} for o in objects]
+
+
 def strings(description: str) -> f.Field:
     return f.attr(Attribute(type=types.List(types.String), computed=True, description=description))
+
+
+class PluralDataSource(DataSource):
+    """A data source whose schema is its model's attribute table and that lists objects."""
+
+    DESCRIPTION: ClassVar[str]
+
+    def schema(self) -> Schema:
+        return f.schema_of(self.Model, self.DESCRIPTION)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
-from tfnimble.plugin import AttributePath, Context, DataSource, Schema, Value, types
+from tfnimble.plugin import AttributePath, Context, Value, types
 
 from . import _common as c
 from . import _fields as f
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 S, N, B = types.String, types.Number, types.Bool
 
-COLUMNS: dict[str, tuple[Any, str, Any]] = {
+COLUMNS: flt.Columns = {
     "id": (S, "ID of the snapshot.", lambda s: s.id),
     "name": (S, "Name of the snapshot.", lambda s: s.name),
     "volume_id": (S, "ID of the snapshotted volume.", lambda s: s.vol_id),
@@ -34,17 +34,14 @@ COLUMNS: dict[str, tuple[Any, str, Any]] = {
     "online": (B, "Whether the snapshot is online.", lambda s: s.online),
     "writable": (B, "Whether the snapshot is writable.", lambda s: s.writable),
     "size_mib": (N, "Size of the volume when snapshotted, in MiB.", c.snapshot_size_mib),
-    "creation_time": (N, "When the snapshot was taken (seconds since the epoch).", None),
+    "creation_time": (
+        N,
+        "When the snapshot was taken (seconds since the epoch).",
+        lambda s: s.creation_time,
+    ),
     "target_name": (S, "iSCSI target name (IQN).", lambda s: s.target_name),
     "serial_number": (S, "SCSI serial number.", lambda s: s.serial_number),
 }
-
-
-def _row(snap: Snapshot) -> dict[str, Any]:
-    return {
-        key: (source(snap) if source else snap.creation_time)
-        for key, (_, _, source) in COLUMNS.items()
-    }
 
 
 @dataclass
@@ -81,12 +78,12 @@ class SnapshotsDataModel:
         Value[list[dict[str, Any]]],
         flt.object_list(
             "The matching snapshots, sorted by volume name, then snapshot name.",
-            {k: (ty, text) for k, (ty, text, _) in COLUMNS.items()},
+            COLUMNS,
         ),
     ] = None
 
 
-class SnapshotsDataSource(DataSource):
+class SnapshotsDataSource(flt.PluralDataSource):
     TYPE_NAME = "snapshots"
     Model = SnapshotsDataModel
     DESCRIPTION = (
@@ -94,9 +91,6 @@ class SnapshotsDataSource(DataSource):
         "(`volume_id` or `volume_name`), or of every volume (optionally in one `pool`), "
         "narrowed by name."
     )
-
-    def schema(self) -> Schema:
-        return f.schema_of(SnapshotsDataModel, self.DESCRIPTION)
 
     def validate_config(self, ctx: Context, config: SnapshotsDataModel) -> None:
         root = AttributePath.root()
@@ -120,10 +114,10 @@ class SnapshotsDataSource(DataSource):
         for vol_id in self._volumes(ctx, cl, config):
             ctx.check("listing snapshots")
             found += _snapshots_of(cl, vol_id)
-        rows = flt.kept(found, lambda s: s.name, config.name_prefix, config.name_regex)
-        rows.sort(key=lambda s: (s.vol_name, s.name))
-        config.ids = [s.id for s in rows]
-        config.snapshots = [_row(s) for s in rows]
+        matched = flt.kept(found, lambda s: s.name, config.name_prefix, config.name_regex)
+        matched.sort(key=lambda s: (s.vol_name, s.name))
+        config.ids = [s.id for s in matched]
+        config.snapshots = flt.rows(matched, COLUMNS)
         return config
 
     @staticmethod

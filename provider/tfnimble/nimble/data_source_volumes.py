@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
-from tfnimble.plugin import AttributePath, Context, DataSource, Schema, Value, types
+from tfnimble.plugin import AttributePath, Context, Value, types
 
 from . import _common as c
 from . import _fields as f
@@ -21,12 +21,17 @@ from . import diagnostics as diag
 from . import foreign_ids
 
 if TYPE_CHECKING:
-    from .client import NimbleClient, Volume
+    from .client import NimbleClient
 
 S, N, B = types.String, types.Number, types.Bool
 
-#: attribute -> (type, description, how it is read from a client Volume)
-COLUMNS: dict[str, tuple[Any, str, Any]] = {
+
+def _raw(key: str) -> Any:
+    """A column read from the array's own field (one the client model does not carry)."""
+    return lambda v: str(v.raw.get(key) or "")
+
+
+COLUMNS: flt.Columns = {
     "id": (S, "ID of the volume.", lambda v: v.id),
     "name": (S, "Name of the volume.", lambda v: v.name),
     "size_mib": (N, "Size in MiB.", lambda v: v.size_mib),
@@ -35,16 +40,20 @@ COLUMNS: dict[str, tuple[Any, str, Any]] = {
     "description": (S, "Description (empty when unset).", lambda v: v.description),
     "online": (B, "Whether the volume is online.", lambda v: v.online),
     "clone": (B, "Whether the volume is a clone of a snapshot.", lambda v: v.clone),
-    "base_snapshot_id": (S, "For a clone, the ID of its snapshot; else empty.", "base_snap_id"),
+    "base_snapshot_id": (
+        S,
+        "For a clone, the ID of its snapshot; else empty.",
+        lambda v: v.base_snap_id,
+    ),
     "parent_volume_id": (
         S,
         "For a clone, the ID of its snapshot's volume; else empty.",
-        "parent_vol_id",
+        lambda v: v.parent_vol_id,
     ),
     "volume_collection_id": (
         S,
         "ID of the volume collection the volume belongs to; empty when none.",
-        "volcoll_id",
+        _raw("volcoll_id"),
     ),
     "target_name": (S, "iSCSI target name (IQN).", lambda v: v.target_name),
     "serial_number": (S, "SCSI serial number.", lambda v: v.serial_number),
@@ -55,13 +64,6 @@ API_FIELDS = (
     "base_snap_id,base_snap_name,parent_vol_id,parent_vol_name,volcoll_id,volcoll_name,"
     "target_name,serial_number,creation_time,last_modified"
 )
-
-
-def _row(vol: Volume) -> dict[str, Any]:
-    out = {}
-    for key, (_, _, source) in COLUMNS.items():
-        out[key] = source(vol) if callable(source) else str(vol.raw.get(source) or "")
-    return out
 
 
 def _id_filter(kind: str, example: str, description: str) -> f.Field:
@@ -112,12 +114,12 @@ class VolumesDataModel:
         flt.object_list(
             "The matching volumes, sorted by name. For `for_each`, key them by name: "
             "`{ for v in data.nimble_volumes.x.volumes : v.name => v }`.",
-            {k: (ty, text) for k, (ty, text, _) in COLUMNS.items()},
+            COLUMNS,
         ),
     ] = None
 
 
-class VolumesDataSource(DataSource):
+class VolumesDataSource(flt.PluralDataSource):
     TYPE_NAME = "volumes"
     Model = VolumesDataModel
     DESCRIPTION = (
@@ -126,9 +128,6 @@ class VolumesDataSource(DataSource):
         "and `for_each`. The pool, snapshot, parent volume and volume collection filters are "
         "applied by the array; the name filters by the provider."
     )
-
-    def schema(self) -> Schema:
-        return f.schema_of(VolumesDataModel, self.DESCRIPTION)
 
     def read(self, ctx: Context, config: VolumesDataModel) -> VolumesDataModel:
         from .client import volumes
@@ -145,10 +144,10 @@ class VolumesDataSource(DataSource):
         cl = c.client(ctx)
         _check_references(ctx, cl, config)
         found = c.call(lambda: volumes.list_volumes(cl, query), "list", "volume", "volumes")
-        rows = flt.kept(found, lambda v: v.name, config.name_prefix, config.name_regex)
-        config.ids = [v.id for v in rows]
-        config.names = [v.name for v in rows]
-        config.volumes = [_row(v) for v in rows]
+        matched = flt.kept(found, lambda v: v.name, config.name_prefix, config.name_regex)
+        config.ids = [v.id for v in matched]
+        config.names = [v.name for v in matched]
+        config.volumes = flt.rows(matched, COLUMNS)
         return config
 
 
