@@ -18,6 +18,7 @@ from tfnimble.plugin import AttributePath, Context, Value, types
 from . import _common as c
 from . import _fields as f
 from . import _filters as flt
+from . import _plancheck as pc
 from . import diagnostics as diag
 
 if TYPE_CHECKING:
@@ -126,10 +127,8 @@ class SnapshotsDataSource(flt.PluralDataSource):
         from .client import volumes
 
         if isinstance(config.volume_id, str):
-            vol_id = config.volume_id
-            if c.call(lambda: volumes.get_volume(cl, vol_id), "find", "volume", vol_id) is None:
-                raise diag.not_found("volume", vol_id)
-            return [vol_id]
+            pc.volume(ctx, "volume_id", config.volume_id)
+            return [config.volume_id]
         if isinstance(config.volume_name, str):
             name = config.volume_name
             vol = c.call(lambda: volumes.find_volume_by_name(cl, name), "find", "volume", name)

@@ -203,3 +203,20 @@ def test_an_id_made_by_another_group_is_named_as_such(client: NimbleClient) -> N
 def test_without_a_client_the_diagnostic_is_unchanged() -> None:
     base = DiagnosticError("Snapshot Not Found", "x", path("snapshot_id"))
     assert foreign_ids.explained(None, base, "snapshot", SNAP, "snapshot_id") is base
+
+
+@pytest.mark.parametrize("type_name", ["nimble_snapshot", "nimble_initiator_group"])
+def test_importing_an_id_of_another_array_says_so(
+    client: NimbleClient, monkeypatch: pytest.MonkeyPatch, type_name: str
+) -> None:
+    from tfnimble.nimble.client import initiator_groups
+
+    monkeypatch.setattr(snapshots, "get_snapshot", lambda c, i: None)
+    monkeypatch.setattr(initiator_groups, "get_initiator_group", lambda c, i: None)
+    monkeypatch.setattr(initiator_groups, "find_initiator_group_by_name", lambda c, n: None)
+    other = f"02{THERE}{'0' * 16}00000007"
+    res = engine(client).import_resource_state(type_name, other)
+    [err] = errors(res.diagnostics)
+    assert err.summary.endswith("Not Found") and err.path is None
+    assert "the import ID belongs to no" in err.detail and "array-a.example:5392" in err.detail
+    assert "belongs to another array" in err.detail
