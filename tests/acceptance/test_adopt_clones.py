@@ -35,7 +35,7 @@ output "import_blocks" {
 """
 
 
-def _main_tf(p: str, snap_id: str, master_id: str) -> str:
+def _main_tf(p: str, snap_id: str, master_id: str, volcoll_id: str) -> str:
     return config(
         f'''
 data "nimble_volumes" "generated" {{
@@ -72,6 +72,10 @@ data "nimble_volumes" "not_clones" {{
   clone       = false
 }}
 
+data "nimble_volumes" "in_collection" {{
+  volume_collection_id = "{volcoll_id}"
+}}
+
 data "nimble_snapshots" "of_master" {{
   volume_id   = "{master_id}"
   name_prefix = "base"
@@ -82,13 +86,14 @@ output "fleet" {{ value = data.nimble_volumes.fleet.names }}
 output "all_clones" {{ value = data.nimble_volumes.all_clones.names }}
 output "not_clones" {{ value = data.nimble_volumes.not_clones.names }}
 output "snapshots" {{ value = data.nimble_snapshots.of_master.snapshots }}
+output "in_collection" {{ value = data.nimble_volumes.in_collection.volumes }}
 '''
         + IMPORT_BLOCKS
     )
 
 
 def test_acc_adopt_clones_for_each_and_generated_config(tf: Harness, sim: Sim) -> None:
-    from tfnimble.nimble.client import snapshots, volumes
+    from tfnimble.nimble.client import snapshots, volume_collections, volumes
 
     before = sim.inventory()
     p = sim.unique("adopt")
@@ -104,12 +109,16 @@ def test_acc_adopt_clones_for_each_and_generated_config(tf: Harness, sim: Sim) -
         )["id"]
         for n in names
     }
+    # The master and the clone no filter selects are in a volume collection.
+    coll = volume_collections.create_volume_collection(cl, f"{p}-coll")
+    for vol_id in (master.id, made[f"{p}-other"]):
+        volume_collections.set_volume_collection(cl, vol_id, coll.id)
     work = Path(tempfile.mkdtemp(prefix="tfacc-adopt-", dir=tf.root))
     tf.workdir = work
     env = sim.env()
     applied = False
     try:
-        tf.write_config(_main_tf(p, snap.id, master.id))
+        tf.write_config(_main_tf(p, snap.id, master.id, coll.id))
         tf.init(env=env)
         first = tf.terraform("apply", "-auto-approve", "-no-color", "-input=false", env=env)
         applied = True
@@ -126,6 +135,11 @@ def test_acc_adopt_clones_for_each_and_generated_config(tf: Harness, sim: Sim) -
         assert out["all_clones"] == sorted(names)
         assert out["not_clones"] == [f"{p}-master"]
         assert [(s["name"], s["volume_id"]) for s in out["snapshots"]] == [("base-1", master.id)]
+        in_coll = out["in_collection"]
+        assert [(v["name"], v["volume_collection_id"]) for v in in_coll] == [
+            (f"{p}-master", coll.id),
+            (f"{p}-other", coll.id),
+        ]
         for n in out["fleet"]:
             assert state.attrs(f'nimble_clone_volume.fleet["{n}"]')["id"] == made[n]
 
@@ -165,6 +179,9 @@ def test_acc_adopt_clones_for_each_and_generated_config(tf: Harness, sim: Sim) -
     finally:
         if applied:
             tf.terraform("destroy", "-auto-approve", "-no-color", "-input=false", env=env)
+        for vol_id in (master.id, made[f"{p}-other"]):
+            volume_collections.set_volume_collection(cl, vol_id, "")
+        volume_collections.delete_volume_collection(cl, coll.id)
         for vol_id in made.values():
             volumes.offline_and_delete_volume(cl, vol_id)
         snapshots.delete_snapshot(cl, snap.id, missing_ok=True)

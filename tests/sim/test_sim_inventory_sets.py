@@ -15,8 +15,9 @@ from tfnimble.sim.server import SimServer
 from tfnimble.sim.sets.catalog import DISK_SLOTS, PREDEFINED_TEMPLATES
 
 # What an inventory walk lists: the sets this simulator already served, and the seven this
-# module is about. (volume_collections, protection_schedules and chap_users come with the
-# resources that manage them.)
+# module is about. (HPE's Ansible info module's default walk is arrays, groups, disks, folders,
+# initiator groups, protection schedules and templates, protocol endpoints, snapshot
+# collections, snapshots, software versions, users, volume collections and volumes.)
 NEW_SETS = (
     "disks",
     "folders",
@@ -37,6 +38,8 @@ INVENTORY = (
     "initiator_groups",
     "initiators",
     "access_control_records",
+    "volume_collections",
+    "protection_schedules",
     *NEW_SETS,
 )
 

@@ -31,6 +31,10 @@ def test_clone_filters_fields_and_windows(api: Api) -> None:
     )
     assert names(pool_id="0a" + "f" * 40) == []
     assert names(volcoll_id="") == sorted(["flt-a", "flt-b", *(c["name"] for c in clones.values())])
+    coll = api.post("/v1/volume_collections", {"name": "flt-coll"}).data
+    assert api.put(f"/v1/volumes/{b['id']}", {"volcoll_id": coll["id"]}).status == 200
+    assert names(volcoll_id=coll["id"]) == ["flt-b"]
+    assert names(volcoll_name="flt-coll") == ["flt-b"]
     fields = "id,name,size,base_snap_id,parent_vol_id,volcoll_id"
     r = api.get("/v1/volumes/detail", fields=fields, base_snap_id=sa1["id"])
     assert [set(d) for d in r.data] == [set(fields.split(","))] * 2
