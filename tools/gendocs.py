@@ -41,6 +41,8 @@ SUBCATEGORIES = {
     "nimble_clone_volume": "Image Transfer Optimization",
     "nimble_volume": "Volumes and Snapshots",
     "nimble_snapshot": "Volumes and Snapshots",
+    "nimble_volumes": "Volumes and Snapshots",
+    "nimble_snapshots": "Volumes and Snapshots",
     "nimble_initiator_group": "Access",
     "nimble_access_control_record": "Access",
     "nimble_discovery": "Array",

@@ -8,6 +8,7 @@ what it held before the test.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import secrets
@@ -236,6 +237,20 @@ def start_sim(state_dir: Path, extra_args: tuple[str, ...] = (), timeout: float 
         proc.kill()
         raise RuntimeError(f"nimble-sim did not start (rc={proc.poll()})")
     return Sim(json.loads(line), password, proc)
+
+
+@contextlib.contextmanager
+def own_sim(
+    tmp_path_factory: pytest.TempPathFactory, label: str, extra_args: tuple[str, ...] = ()
+) -> Iterator[Sim]:
+    """A simulator process of its own (state, certificate, password, group ID), stopped after."""
+    state = tmp_path_factory.mktemp(f"nimble-sim-{label}") / "state"
+    state.mkdir()
+    s = start_sim(state, extra_args)
+    try:
+        yield s
+    finally:
+        s.stop()
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ from tfnimble.plugin import Context, DataSource, Resource, Schema, need
 
 from . import _common as c
 from . import diagnostics as diag
+from . import foreign_ids
 from ._fields import from_object, schema_of
 
 if TYPE_CHECKING:
@@ -116,6 +117,7 @@ class VolumeBackedResource(NimbleResource):
     def import_state(self, ctx: Context, import_id: str) -> Any:
         vol = c.find_volume(ctx, import_id, self.KIND)
         if vol is None:
-            raise diag.not_found(self.KIND, import_id)
+            err = diag.not_found(self.KIND, import_id)
+            raise foreign_ids.explained(c.client(ctx), err, self.KIND, import_id, None)
         self.check_import(vol)
         return self.to_model(vol, None)

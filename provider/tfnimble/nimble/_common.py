@@ -253,7 +253,9 @@ def by_id_or_parts(
         if found is not None:
             return found
     if "/" not in import_id:
-        raise diag.not_found(kind, import_id, hint)
+        from .foreign_ids import explained
+
+        raise explained(client(ctx), diag.not_found(kind, import_id, hint), kind, import_id, None)
     parts = split_import_id(import_id, names, sep="/")
     vol = find_volume(ctx, parts[names[0]])
     if vol is None:

@@ -36,7 +36,9 @@ from .data_source_discovery import DiscoveryDataSource
 from .data_source_performance_policy import PerformancePolicyDataSource
 from .data_source_pool import PoolDataSource
 from .data_source_snapshot import SnapshotDataSource
+from .data_source_snapshots import SnapshotsDataSource
 from .data_source_volume import VolumeDataSource
+from .data_source_volumes import VolumesDataSource
 from .resource_access_control_record import AccessControlRecordResource
 from .resource_chap_user import ChapUserResource
 from .resource_clone_volume import CloneVolumeResource
@@ -281,6 +283,8 @@ class NimbleProvider(Provider):
             VolumeDataSource,
             SnapshotDataSource,
             DiscoveryDataSource,
+            VolumesDataSource,
+            SnapshotsDataSource,
         ]
 
 

@@ -21,6 +21,7 @@ from tfnimble.plugin import (
 from . import _common as c
 from . import _fields as f
 from . import diagnostics as diag
+from . import foreign_ids
 from ._base import NimbleResource
 
 if TYPE_CHECKING:
@@ -154,5 +155,6 @@ class InitiatorGroupResource(NimbleResource):
     def import_state(self, ctx: Context, import_id: str) -> InitiatorGroupModel:
         group = c.find_initiator_group(ctx, import_id, "import", KIND, import_id)
         if group is None:
-            raise diag.not_found(KIND, import_id)
+            err = diag.not_found(KIND, import_id)
+            raise foreign_ids.explained(c.client(ctx), err, KIND, import_id, None)
         return self.to_model(group, None)

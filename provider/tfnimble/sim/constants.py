@@ -31,6 +31,14 @@ PREFIX = {
     "volcoll": "07",  # open question: chosen
     "prot_sched": "0c",  # open question: chosen
     "chap_user": "1b",  # open question: chosen
+    # The inventory sets (sets/catalog.py): open question, chosen.
+    "disk": "2c",
+    "folder": "2f",
+    "prottmpl": "12",
+    "snapcoll": "05",
+    "softver": "2e",
+    "user": "1e",
+    "protoep": "2d",
 }
 TYPE_OF_PREFIX = {p: t for t, p in PREFIX.items()}
 

@@ -182,6 +182,7 @@ class Model:
     ) -> None:
         # The sets import this module for ObjectSet and Ctx, so they are imported here.
         from .sets import SET_CLASSES
+        from .sets.catalog import seed_catalog
         from .sets.inventory import create_inventory
 
         self.store = store
@@ -208,6 +209,7 @@ class Model:
             self._clock_offset = float(tx.meta("clock_offset") or 0)
             if not tx.list("group"):
                 create_inventory(self, tx)
+            seed_catalog(self, tx)
             group = tx.list("group")[0]
             if config.group_name != DEFAULT_GROUP_NAME and group["name"] != config.group_name:
                 group["name"] = config.group_name

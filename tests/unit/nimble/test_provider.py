@@ -50,6 +50,8 @@ def test_type_names_and_address() -> None:
         "volume",
         "snapshot",
         "discovery",
+        "volumes",
+        "snapshots",
     }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..model import ObjectSet
 from .access import AcrSet, InitiatorGroupSet, InitiatorSet
+from .catalog import CATALOG_SETS
 from .chap_users import ChapUserSet
 from .inventory import ArraySet, GroupSet, NetworkConfigSet, PerfPolicySet, PoolSet, SubnetSet
 from .protection_schedules import ProtectionScheduleSet
@@ -29,6 +30,7 @@ SET_CLASSES: tuple[type[ObjectSet], ...] = (
     TokenSet,
     VolumeCollectionSet,
     ProtectionScheduleSet,
+    *CATALOG_SETS,
 )
 
 __all__ = ["SET_CLASSES"]
