@@ -44,6 +44,7 @@ from . import _common as c
 from . import _fields as f
 from . import _plancheck as pc
 from . import diagnostics as diag
+from . import image_master_glance as ig
 from . import image_master_ops as ops
 from . import imagewrite as iw
 from ._base import NimbleResource
@@ -112,11 +113,11 @@ class ImageMasterModel:
             "must exist at plan time when known then) or an `http(s)://` URL, "
             "downloaded to a temporary file (credentials go in `source_username` and "
             "`source_password`: a URL with `user:password@` is refused, as are other "
-            "schemes such as `ftp://`). Changing it replaces "
+            "schemes such as `ftp://`). For an image in Glance, set `glance_image_id` "
+            "instead: exactly one of the two is set. Changing it replaces "
             "the master. For a local file, a refresh notices when its contents changed "
             "since it was written (size or modification time changed and the SHA-256 "
             "differs) and plans a replacement.",
-            required=True,
             modifiers=_replaced_if_set("A new source replaces the master."),
         ),
     ] = None
@@ -147,6 +148,12 @@ class ImageMasterModel:
             )
         ),
     ] = None
+    glance_image_id: Annotated[
+        Value[str], ig.image_id_field(_replaced_if_set("A new Glance image replaces the master."))
+    ] = None
+    glance_endpoint: Annotated[Value[str], ig.ENDPOINT_FIELD] = None
+    glance_token: Annotated[Value[str], ig.TOKEN_FIELD] = None
+    glance_ca_file: Annotated[Value[str], ig.CA_FILE_FIELD] = None
     source_format: Annotated[
         Value[str],
         _recorded(
@@ -268,17 +275,21 @@ class ImageMasterResource(NimbleResource):
         "by reading it back, and a base snapshot that `nimble_clone_volume` clones from. The "
         "host running Terraform needs `qemu-img` with the iSCSI block driver and `iscsi-ls` "
         "(Debian: `qemu-utils`, `qemu-block-extra`, `libiscsi-bin`) and must reach the array's "
-        "iSCSI portal. Delete is refused while clones of the snapshot exist outside this "
-        "configuration. The create timeout defaults to 60 minutes. Import with the volume's ID "
-        "or name (or `NAME/SNAPSHOT` when the snapshot is not called `ito-base`): the image "
-        "attributes come back from the provenance the provider records in the base snapshot's "
-        "description."
+        "iSCSI portal. The image comes from a local file, an http(s) URL, or Glance "
+        "(`glance_image_id`): a Glance image is downloaded to a temporary file and verified "
+        "against Glance's checksums first, so a damaged image never creates a volume and no "
+        "snapshot ever holds unverified data. Delete is refused while clones of the snapshot "
+        "exist outside this configuration. The create timeout defaults to 60 minutes. Import "
+        "with the volume's ID or name (or `NAME/SNAPSHOT` when the snapshot is not called "
+        "`ito-base`): the image attributes come back from the provenance the provider records "
+        "in the base snapshot's description."
     )
 
     # --- plan ---------------------------------------------------------------------------
 
     def validate_config(self, ctx: Context, config: ImageMasterModel) -> None:
         pc.check_source(ctx, config.source, config.source_username, config.source_password)
+        ig.validate(ctx, config)
 
     def modify_plan(
         self,
@@ -288,6 +299,8 @@ class ImageMasterResource(NimbleResource):
         config: ImageMasterModel,
     ) -> ImageMasterModel:
         pc.pool_and_policy(ctx, plan, state)
+        if state is None:
+            pc.report(ctx, lambda: ig.plan_check(config))
         source = plan.source
         if state is not None or not is_known(source) or source is None or iw.is_url(source):
             return plan
@@ -312,7 +325,8 @@ class ImageMasterResource(NimbleResource):
 
     def create(self, ctx: Context, plan: ImageMasterModel) -> ImageMasterModel:
         job = _job(ctx)
-        name, source = need(plan.name, "name"), need(plan.source, "source")
+        name, glance = need(plan.name, "name"), ig.resolve(plan)
+        source = f"{ops.GLANCE_SOURCE}{glance.image_id}" if glance else need(plan.source, "source")
         snapshot_name = known_or_none(plan.snapshot_name) or DEFAULT_SNAPSHOT
         workdir = iw.make_workdir()
         try:
@@ -330,6 +344,7 @@ class ImageMasterResource(NimbleResource):
                     planned,
                     workdir,
                     _credentials(plan),
+                    glance,
                 )
             )
             size_mib = known_or_none(plan.size_mib) or None
@@ -405,7 +420,11 @@ class ImageMasterResource(NimbleResource):
         if snap is None:
             # No base snapshot: clones cannot be made; plan a new master.
             model.snapshot_id = None
-            model.source = _mark(source, "the base snapshot is gone")
+            gone = "the base snapshot is gone"
+            if model.glance_image_id is not None:
+                model.glance_image_id = _mark(known_or_none(state.glance_image_id), gone)
+            else:
+                model.source = _mark(source, gone)
             return model
         model.snapshot_name = snap.name
         if source and CHANGED_MARK not in source:
@@ -488,6 +507,10 @@ class ImageMasterResource(NimbleResource):
                 "snapshot clones are made from.",
             )
         found = ops.parse_provenance(snap.description)
+        source: str | None = found.get("source")
+        image_id = None
+        if source and source.startswith(ops.GLANCE_SOURCE):
+            source, image_id = None, source.removeprefix(ops.GLANCE_SOURCE)
         return ImageMasterModel(
             pool=vol.pool_name,
             performance_policy=vol.perfpolicy_name,
@@ -495,7 +518,8 @@ class ImageMasterResource(NimbleResource):
             snapshot_name=snap.name,
             snapshot_id=snap.id,
             size_mib=vol.size_mib,
-            source=found.get("source"),
+            source=source,
+            glance_image_id=image_id,
             sha256=found.get("sha256") if found.get("pinned") else None,
             source_format=found.get("format"),
             image_sha256=found.get("sha256"),
