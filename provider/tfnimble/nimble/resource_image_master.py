@@ -508,9 +508,8 @@ class ImageMasterResource(NimbleResource):
             )
         found = ops.parse_provenance(snap.description)
         source: str | None = found.get("source")
-        image_id = None
-        if source and source.startswith(ops.GLANCE_SOURCE):
-            source, image_id = None, source.removeprefix(ops.GLANCE_SOURCE)
+        glance = bool(source and source.startswith(ops.GLANCE_SOURCE))
+        image_id = source.removeprefix(ops.GLANCE_SOURCE) if source and glance else None
         return ImageMasterModel(
             pool=vol.pool_name,
             performance_policy=vol.perfpolicy_name,
@@ -518,7 +517,7 @@ class ImageMasterResource(NimbleResource):
             snapshot_name=snap.name,
             snapshot_id=snap.id,
             size_mib=vol.size_mib,
-            source=source,
+            source=None if glance else source,
             glance_image_id=image_id,
             sha256=found.get("sha256") if found.get("pinned") else None,
             source_format=found.get("format"),
