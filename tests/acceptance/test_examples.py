@@ -9,6 +9,7 @@ against the data-plane sim, with a real disk image placed where they expect it
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -25,9 +26,9 @@ def nimble_example_dirs() -> list[Path]:
     out = []
     for d in dirs:
         text = "".join(p.read_text() for p in sorted(d.glob("*.tf")))
-        # Examples that need the glance provider (an OpenStack controller) are applied by
-        # the glance tests.
-        if 'source = "ito/nimble"' in text and "ito/glance" not in text:
+        # Examples that need the glance provider or a Glance image (an OpenStack controller)
+        # are applied by the glance tests.
+        if 'source = "ito/nimble"' in text and not re.search(r"ito/glance|glance_image_id", text):
             out.append(d)
     return out
 

@@ -174,3 +174,25 @@ def plan_check(config: Any) -> None:
         gs.check_ready(g, gs.image_info(g))
     except gs.GlanceError as err:
         raise diagnostic(err) from err
+
+
+# --- provenance -------------------------------------------------------------------------------
+
+#: How the base snapshot's provenance records a Glance source: ``glance:IMAGE_ID[@ENDPOINT]``.
+PREFIX = "glance:"
+
+
+def recorded(model: Any, g: gs.Glance) -> str:
+    """The `source` the provenance records for a Glance image: its ID, and the endpoint when
+    the configuration names it (one from OS_IMAGE_URL is left out, so that an import restores
+    exactly what was configured and the plan after it is empty)."""
+    configured = known_or_none(model.glance_endpoint)
+    return f"{PREFIX}{g.image_id}" + (f"@{configured}" if configured else "")
+
+
+def from_provenance(source: str | None) -> tuple[str | None, str | None, str | None]:
+    """(source, glance_image_id, glance_endpoint) from a recorded source."""
+    if not source or not source.startswith(PREFIX):
+        return source, None, None
+    image_id, _, endpoint = source.removeprefix(PREFIX).partition("@")
+    return None, image_id, endpoint or None

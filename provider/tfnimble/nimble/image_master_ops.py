@@ -42,8 +42,6 @@ T = TypeVar("T")
 KIND = "image master"
 DEFAULT_SNAPSHOT = "ito-base"
 PROVENANCE = "nimble_image_master"
-#: How provenance records a Glance source: ``glance:IMAGE_ID``.
-GLANCE_SOURCE = "glance:"
 MIB = 1024 * 1024
 
 

@@ -326,7 +326,7 @@ class ImageMasterResource(NimbleResource):
     def create(self, ctx: Context, plan: ImageMasterModel) -> ImageMasterModel:
         job = _job(ctx)
         name, glance = need(plan.name, "name"), ig.resolve(plan)
-        source = f"{ops.GLANCE_SOURCE}{glance.image_id}" if glance else need(plan.source, "source")
+        source = ig.recorded(plan, glance) if glance else need(plan.source, "source")
         snapshot_name = known_or_none(plan.snapshot_name) or DEFAULT_SNAPSHOT
         workdir = iw.make_workdir()
         try:
@@ -507,9 +507,7 @@ class ImageMasterResource(NimbleResource):
                 "snapshot clones are made from.",
             )
         found = ops.parse_provenance(snap.description)
-        source: str | None = found.get("source")
-        glance = bool(source and source.startswith(ops.GLANCE_SOURCE))
-        image_id = source.removeprefix(ops.GLANCE_SOURCE) if source and glance else None
+        source, image_id, endpoint = ig.from_provenance(found.get("source"))
         return ImageMasterModel(
             pool=vol.pool_name,
             performance_policy=vol.perfpolicy_name,
@@ -517,8 +515,9 @@ class ImageMasterResource(NimbleResource):
             snapshot_name=snap.name,
             snapshot_id=snap.id,
             size_mib=vol.size_mib,
-            source=None if glance else source,
+            source=source,
             glance_image_id=image_id,
+            glance_endpoint=endpoint,
             sha256=found.get("sha256") if found.get("pinned") else None,
             source_format=found.get("format"),
             image_sha256=found.get("sha256"),
