@@ -62,14 +62,12 @@ def refused(summary: str, label: str, attribute: str) -> str:
 
 def queue_image(base: str) -> str:
     """An image record whose data was never uploaded: Glance says `queued`."""
+    body = json.dumps({"name": "q", "disk_format": "raw", "container_format": "bare"})
     req = urllib.request.Request(
-        f"{base}/v2/images",
-        method="POST",
-        data=json.dumps({"name": "q", "disk_format": "raw", "container_format": "bare"}).encode(),
-        headers={"Content-Type": "application/json"},
+        f"{base}/v2/images", body.encode(), {"Content-Type": "application/json"}
     )
-    with urllib.request.urlopen(req, timeout=30) as resp:
-        return str(json.loads(resp.read())["id"])
+    with urllib.request.urlopen(req, timeout=30) as resp:  # a POST: it has a body
+        return str(json.load(resp)["id"])
 
 
 def test_acc_image_master_from_real_glance(tf: Harness, controller_and_array, tmp_path) -> None:  # noqa: F811
