@@ -4,7 +4,8 @@ lands on the array; examples/image-master-from-glance writes the master from Gla
 against Glance's checksums, and clones it; the clone holds exactly the uploaded bytes.
 
 The faults are refused with a diagnostic on the attribute they concern before anything is
-created: a missing image, an image still being uploaded and an unreachable endpoint at plan,
+created: a missing image, an image still being uploaded, an unreachable endpoint and a URL
+that is not glance-api's at plan,
 an image whose stored data no longer matches Glance's checksum at apply (its file is damaged
 on the store, which glance-api serves without checking).
 """
@@ -146,6 +147,7 @@ def test_acc_image_master_from_real_glance(tf: Harness, controller_and_array, tm
             rf"(?=.*{refused('Glance Image Not Active', 'queued', 'glance_image_id')}"
             r".*upload has not finished)"
             rf"(?=.*{refused('Glance Unreachable', 'unreachable', 'glance_endpoint')})"
+            rf"(?=.*{refused('Not A Glance Endpoint', 'wrong', 'glance_endpoint')})"
         ),
     )
     damaged_at_apply = Step(
@@ -164,6 +166,7 @@ def test_acc_image_master_from_real_glance(tf: Harness, controller_and_array, tm
                 master("missing", MISSING),
                 master("queued", images["queued"]),
                 master("unreachable", images["good"], '"http://127.0.0.1:9"'),
+                master("wrong", images["good"], f'"{base}/image"'),  # not glance-api's root
             ]
         )
         damaged_at_apply.config = (

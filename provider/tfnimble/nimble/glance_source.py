@@ -231,8 +231,33 @@ def _reason(err: BaseException) -> str:
     return type(err).__name__
 
 
+def _not_glance(g: Glance, why: str) -> GlanceError:
+    return GlanceError(
+        "Not A Glance Endpoint",
+        f"{g.endpoint} {why}. Set endpoint to glance-api's URL as the catalog lists it "
+        "(openstack endpoint list --service image), e.g. https://controller:9292. Nothing was "
+        "created on the array.",
+        "endpoint",
+    )
+
+
+def _is_glance(g: Glance) -> bool:
+    """Whether the endpoint answers ``GET /versions`` as glance-api does (a 404 for the image
+    then means the image is missing, not that the endpoint is wrong)."""
+    try:
+        with _get(g, f"{g.endpoint}/versions") as resp:
+            doc = resp.json() if resp.status_code in (200, 300) else None
+    except (GlanceError, ValueError):
+        return False
+    return isinstance(doc, dict) and isinstance(doc.get("versions"), list)
+
+
 def _refused(g: Glance, resp: Any, what: str) -> GlanceError:
     code = resp.status_code
+    if code == 404 and not _is_glance(g):
+        return _not_glance(g, f"answered HTTP 404 to {what} and is not glance-api's root URL")
+    if code == 300:
+        return _not_glance(g, f"answered {what} with a list of API versions (HTTP 300)")
     if code == 404:
         return GlanceError(
             "Glance Image Not Found",
@@ -276,12 +301,7 @@ def image_info(g: Glance) -> ImageInfo:
         except ValueError:
             doc = None
     if not isinstance(doc, dict) or "status" not in doc or "disk_format" not in doc:
-        raise GlanceError(
-            "Not A Glance Endpoint",
-            f"{g.endpoint} answered GET /v2/images/{{id}}, but not with a Glance image record. "
-            "Set endpoint to glance-api's URL (openstack endpoint list --service image).",
-            "endpoint",
-        )
+        raise _not_glance(g, "answered GET /v2/images/{id}, but not with a Glance image record")
     return ImageInfo.from_json(doc)
 
 

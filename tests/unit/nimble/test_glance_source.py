@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import socket
+import ssl
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -43,9 +44,12 @@ def record(data: bytes = DATA, **changes: Any) -> dict[str, Any]:
 
 class FakeGlance:
     """GET /v2/images/{id} answers `records[id]`; GET .../file sends `files[id]`, or its first
-    `cut` bytes and then closes the connection while promising all of them."""
+    `cut` bytes and then closes the connection while promising all of them; GET /versions
+    answers as glance-api does unless `is_glance` is false. With `tls` (cert, key) it speaks
+    HTTPS."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: tuple[Path, Path] | None = None) -> None:
+        self.is_glance = True
         self.records: dict[str, dict[str, Any]] = {IMAGE: record()}
         self.files: dict[str, bytes] = {IMAGE: DATA}
         self.cut: int | None = None
@@ -60,6 +64,9 @@ class FakeGlance:
             def do_GET(self) -> None:
                 fake.tokens.append(self.headers.get("X-Auth-Token"))
                 parts = self.path.strip("/").split("/")
+                if parts == ["versions"] and fake.is_glance:
+                    self._send(b'{"versions": [{"id": "v2.17", "status": "CURRENT"}]}', "a/json")
+                    return
                 if fake.status is not None:
                     self.send_response(fake.status)
                     self.send_header("Location", "http://elsewhere.example/")
@@ -89,7 +96,12 @@ class FakeGlance:
                 self.wfile.write(body)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
+        if tls is not None:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*tls)
+            self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
+        scheme = "https" if tls else "http"
+        self.endpoint = f"{scheme}://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(
             target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
@@ -111,7 +123,10 @@ def fake() -> Iterator[FakeGlance]:
 
 
 def fetch(fake: FakeGlance, workdir: Path) -> tuple[str, str]:
-    g = fake.glance()
+    return fetch_with(fake.glance(), workdir)
+
+
+def fetch_with(g: gs.Glance, workdir: Path) -> tuple[str, str]:
     info = gs.image_info(g)
     gs.check_ready(g, info)
     return gs.download(g, info, str(workdir))
@@ -266,6 +281,33 @@ def test_missing_image_unreachable_and_wrong_endpoints(fake: FakeGlance) -> None
     assert (err.value.summary, err.value.attribute) == ("Not A Glance Endpoint", "endpoint")
 
 
+def test_a_404_from_something_else_is_a_wrong_endpoint(fake: FakeGlance) -> None:
+    fake.is_glance = False
+    with pytest.raises(gs.GlanceError) as err:
+        gs.image_info(fake.glance("00000000-0000-0000-0000-000000000000"))
+    assert (err.value.summary, err.value.attribute) == ("Not A Glance Endpoint", "endpoint")
+
+
+def test_tls_is_verified_by_default_and_ca_file_trusts_glance(tmp_path: Path) -> None:
+    from tfnimble.sim.tls import ensure_certificates
+
+    ca, cert, key = ensure_certificates(tmp_path / "pki", "127.0.0.1")
+    fake = FakeGlance(tls=(cert, key))
+    try:
+        with pytest.raises(gs.GlanceError) as err:
+            gs.image_info(gs.Glance(IMAGE, fake.endpoint, TOKEN))
+        assert (err.value.summary, err.value.attribute) == (
+            "Glance TLS Certificate Not Trusted",
+            "ca_file",
+        )
+        assert "CERTIFICATE_VERIFY_FAILED" in err.value.detail
+        assert fake.tokens == []  # the token was never sent to an unverified server
+        g = gs.Glance(IMAGE, fake.endpoint, TOKEN, str(ca))
+        assert Path(fetch_with(g, tmp_path)[0]).read_bytes() == DATA
+    finally:
+        fake.close()
+
+
 def test_a_missing_ca_file_is_named(tmp_path: Path) -> None:
     g = gs.Glance(IMAGE, "https://glance.example:9292", None, str(tmp_path / "nope.pem"))
     with pytest.raises(gs.GlanceError) as err:
@@ -366,4 +408,4 @@ def test_plan_of_a_ready_image_passes_and_an_unknown_endpoint_is_not_asked(
 
 
 def test_glance_rule_matches_the_module_pattern() -> None:
-    assert ig.IMAGE_ID_RULE(IMAGE, None) == []  # type: ignore[arg-type]
+    assert ig.IMAGE_ID_RULE(IMAGE, None) == []
