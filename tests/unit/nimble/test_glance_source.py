@@ -13,6 +13,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -409,3 +410,39 @@ def test_plan_of_a_ready_image_passes_and_an_unknown_endpoint_is_not_asked(
 
 def test_glance_rule_matches_the_module_pattern() -> None:
     assert ig.IMAGE_ID_RULE(IMAGE, None) == []
+
+
+def test_provenance_records_the_image_and_only_a_configured_endpoint() -> None:
+    g = gs.Glance(IMAGE, "http://g:9292")
+    configured = ig.recorded(SimpleNamespace(glance_endpoint="http://g:9292"), g)
+    assert ig.from_provenance(configured) == (None, IMAGE, "http://g:9292")
+    from_env = ig.recorded(SimpleNamespace(glance_endpoint=None), g)
+    assert from_env == f"glance:{IMAGE}" and ig.from_provenance(from_env) == (None, IMAGE, None)
+    assert ig.from_provenance("images/x.qcow2") == ("images/x.qcow2", None, None)
+
+
+def test_a_glance_master_whose_snapshot_is_gone_is_replaced_through_glance_image_id(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tfnimble.nimble.client import Volume, snapshots, volumes
+    from tfnimble.nimble.resource_image_master import ImageMasterModel, ImageMasterResource
+    from tfnimble.plugin import Context
+
+    vol = "06" + "0" * 39 + "1"
+    monkeypatch.setattr(volumes, "get_volume", lambda cl, i: Volume(vol, "m", 64, pool_name="p"))
+    monkeypatch.setattr(snapshots, "get_snapshot", lambda cl, i: None)
+    state = ImageMasterModel(
+        id=vol, name="m", glance_image_id=IMAGE, snapshot_id="04" + "0" * 40, snapshot_name="b"
+    )
+    got = ImageMasterResource().read(Context(provider_data=object()), state)
+    assert got is not None and got.source is None and got.snapshot_id is None
+    assert str(got.glance_image_id).startswith(f"{IMAGE} [changed since written: the base")
+
+
+def test_plan_without_an_endpoint_says_where_to_set_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OS_IMAGE_URL", raising=False)
+    diags = list(plan_new(config()).diagnostics)
+    assert [(d.summary, str(d.path).split(".")[-1]) for d in diags] == [
+        ("Missing Glance Endpoint", "glance_endpoint")
+    ]
+    assert "OS_IMAGE_URL" in diags[0].detail
