@@ -444,7 +444,7 @@ def download(
             "Glance Download Failed",
             f"Downloading {g.shown} from {g.endpoint} failed after {verifier.size} bytes: "
             f"{_reason(err)}. Nothing was written to the array; apply again.",
-            "endpoint",
+            None,  # the transfer broke off: no setting is wrong
         ) from err
     except BaseException:
         _discard(path)

@@ -199,7 +199,7 @@ def test_a_stream_cut_short_is_refused_and_discarded(fake: FakeGlance, tmp_path:
     fake.cut = len(DATA) // 2
     with pytest.raises(gs.GlanceError) as err:
         fetch(fake, tmp_path)
-    assert err.value.summary == "Glance Download Failed"
+    assert (err.value.summary, err.value.attribute) == ("Glance Download Failed", None)
     assert "Nothing was written to the array" in err.value.detail
     assert os.listdir(tmp_path) == []
 
