@@ -5,9 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' provider/tfnimble/__init__.py)
 PLUGIN_DIR ?= $(HOME)/.terraform.d/plugins
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= -n 2 --dist loadfile
 
-.PHONY: default venv dev fmt lint check test testacc unit proto docs docs-check release install install-dev sim demo demo-destroy bench ci clean
+.PHONY: default venv dev fmt lint check test testacc unit proto docs docs-check release install install-dev sim demo demo-boot demo-destroy bench ci clean
 
 default: fmt lint test
 
@@ -45,16 +45,16 @@ unit: venv
 testacc: venv
 	TF_ACC=1 $(BIN)/pytest tests/acceptance $(PYTEST_ARGS)
 
-# The whole suite: unit, simulator, protocol, data plane and acceptance (real terraform).
-# Serial: two xdist workers (PYTEST_ARGS="-n 2 --dist loadfile") take 8 minutes instead of
-# ~15, but once left a loop device busy past the sim's reclaim deadline under that load.
+# The whole suite: unit, simulator, protocol, data plane and acceptance (real terraform), on two
+# pytest-xdist workers, one test file per worker at a time (module fixtures stay per file).
+# Serial (PYTEST_ARGS="-n 0") takes about twice as long.
 test: venv check
 	TF_ACC=1 $(BIN)/pytest $(PYTEST_ARGS)
 
 proto: venv
 	$(BIN)/python -m grpc_tools.protoc -Iproto \
 	  --python_out=provider/tfnimble/plugin/_gen --pyi_out=provider/tfnimble/plugin/_gen \
-	  proto/grpc_controller.proto proto/grpc_stdio.proto
+	  proto/grpc_controller.proto proto/grpc_stdio.proto proto/tfplugin6.proto
 
 docs: venv
 	$(BIN)/python tools/gendocs.py
@@ -83,7 +83,13 @@ sim: venv
 demo: install
 	$(BIN)/python tools/demo.py up
 
+# Boot 20 instances from 20 clones of a real bootable image (after `make demo`, or alone),
+# then the same 20 from full copies, and report (docs/guides/boot-20-instances.md).
+demo-boot: install
+	$(BIN)/python tools/bootimage/demo_boot.py up
+
 demo-destroy: venv
+	$(BIN)/python tools/bootimage/demo_boot.py down
 	$(BIN)/python tools/demo.py down
 
 bench: venv install

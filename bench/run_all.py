@@ -23,8 +23,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import apply_scaling
+import boot_storm
 import ito_vs_copy
 import noop
+import read_latency
 from _common import PY, ROOT, log, machine
 
 MiB = 1 << 20
@@ -68,12 +70,24 @@ def bench_sim(quick: bool) -> Any:
     return last_json([PY, "bench/sim_throughput.py", "--json", "--seconds", "2" if quick else "5"])
 
 
+def bench_read_latency(quick: bool) -> Any:
+    if quick:
+        return read_latency.run(100, 20, repeat=1)
+    return read_latency.run(500, 20, repeat=5)
+
+
+def bench_boot(quick: bool) -> Any:
+    return boot_storm.run(5 if quick else 20, ROOT / "docs/img/boot_console.png")
+
+
 BENCHES: dict[str, Callable[[bool], Any]] = {
     "startup": bench_startup,
     "noop": bench_noop,
     "apply_scaling": bench_scaling,
     "ito_vs_copy": bench_ito,
     "sim_throughput": bench_sim,
+    "read_latency": bench_read_latency,
+    "boot_storm": bench_boot,
 }
 
 
@@ -502,12 +516,55 @@ def section_sim(r: dict[str, Any]) -> list[str]:
     ]
 
 
+def section_read_latency(r: dict[str, Any]) -> list[str]:
+    ms, plain, slow = r["latency_ms"], r["plan_s"]["0"], r["plan_s"][str(r["latency_ms"])]
+    best = r["best_s"]
+    routes = ", ".join(
+        f"{n} `{route}`" for route, n in sorted(r["requests_by_route"].items(), key=lambda x: -x[1])
+    )
+    return [
+        f"`bench/read_latency.py`: `terraform plan` (no changes: a refresh of every clone) of "
+        f"one `nimble_volume`, one `nimble_snapshot` and {r['count']} `nimble_clone_volume`, "
+        f"with no injected latency and with {ms} ms on every REST request (nimble-sim's "
+        f"`latency_ms` fault rule: the reply leaves {ms} ms late), interleaved, "
+        f"-parallelism={r['parallelism']}; median of {r['repeat']} plans each. The simulator "
+        "counts the REST requests of each plan (`/sim/stats`).",
+        "",
+        "| latency | plan s (median) | fastest | REST requests per plan |",
+        "|---:|---:|---:|---:|",
+        f"| 0 ms | {_fmt_s(plain)} | {_fmt_s(best['0'])} | {r['requests_per_plan']} |",
+        f"| {ms} ms | {_fmt_s(slow)} | {_fmt_s(best[str(ms)])} | "
+        f"{r['requests_per_plan_with_latency']} |",
+        f"| ratio | {r['ratio']:.2f} | {r['best_ratio']:.2f} | |",
+        "",
+        f"The apply that created them sent {r['requests_per_apply']} REST requests and the "
+        f"destroy {r['requests_per_destroy']} (a clone is one POST to create; an offline PUT "
+        "and a DELETE to destroy, since the array deletes only offline volumes).",
+        "",
+        f"Requests of one plan: {routes}. Terraform refreshes in dependency order (the "
+        "volume, then its snapshot, then the clones), so about five of them follow one another "
+        f"(login, volume, snapshot, the clones' listing, logout): some {5 * ms} ms of the "
+        "plan; the rest of a difference between the rows is the machine's other work. "
+        "A clone's refresh reads from one listing of its "
+        "snapshot's clones (`GET /v1/volumes/detail?base_snap_id=...&fields=...`, paged), "
+        "shared by every refresh of the command; a clone the listing lacks is read on its "
+        "own, so a clone deleted out of band is still found gone. Before the listings a plan sent "
+        "one `GET /v1/volumes/{id}` per clone (504 requests for 500 clones): at "
+        f"-parallelism={r['parallelism']}, some {r['count'] // r['parallelism']} round trips "
+        f"one after another, {r['count'] // r['parallelism'] * ms / 1000:g} s at {ms} ms, "
+        "which a busy machine partly hides behind CPU.",
+        "",
+    ]
+
+
 SECTIONS = {
     "startup": ("1. Provider cold start", section_startup),
     "noop": ("2. A no-op provider vs terraform_data", section_noop),
     "apply_scaling": ("3. Apply / plan / destroy vs clone count", section_scaling),
     "ito_vs_copy": ("4. ITO vs full copies", section_ito),
     "sim_throughput": ("5. Simulator throughput and memory", section_sim),
+    "read_latency": ("6. Array latency and the refresh of many clones", section_read_latency),
+    "boot_storm": (boot_storm.TITLE, boot_storm.section),
 }
 
 
@@ -585,7 +642,12 @@ def main() -> int:
             results[name] = {"error": f"{type(exc).__name__}: {str(exc)[:300]}"}
             failed = True
         log(f"== {name}: {time.perf_counter() - t0:.0f} s")
-    plots = {"startup": plot_startup, "apply_scaling": None, "ito_vs_copy": plot_ito}
+    plots = {
+        "startup": plot_startup,
+        "apply_scaling": None,
+        "ito_vs_copy": plot_ito,
+        "boot_storm": boot_storm.plot,
+    }
     for name, fn in plots.items():
         r = results.get(name)
         if r is None or (isinstance(r, dict) and "error" in r):

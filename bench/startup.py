@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests/protocol"))
 
 from plugin_process import COOKIE, ClientCert, make_client_cert  # noqa: E402
+from provider_stub import ProviderStub  # noqa: E402
 
 
 def time_to_first_line(argv: list[str], env: dict[str, str]) -> float:
@@ -52,8 +53,7 @@ def time_to_first_rpc(argv: list[str], env: dict[str, str], cert: ClientCert) ->
     import grpc
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
-    from tfplugin_proto import tfplugin6_5_pb2 as pb
-    from tfplugin_proto import tfplugin6_5_pb2_grpc as pb_grpc
+    from tfnimble.plugin._gen import tfplugin6_pb2 as pb
 
     start = time.perf_counter()
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
@@ -65,7 +65,7 @@ def time_to_first_rpc(argv: list[str], env: dict[str, str], cert: ClientCert) ->
     with grpc.secure_channel(
         f"unix:{parts[3]}", creds, options=[("grpc.ssl_target_name_override", "localhost")]
     ) as ch:
-        pb_grpc.ProviderStub(ch).GetProviderSchema(pb.GetProviderSchema.Request(), timeout=30)
+        ProviderStub(ch).GetProviderSchema(pb.GetProviderSchema.Request(), timeout=30)
     elapsed = time.perf_counter() - start
     proc.kill()
     proc.wait()

@@ -41,6 +41,8 @@ SUBCATEGORIES = {
     "nimble_clone_volume": "Image Transfer Optimization",
     "nimble_volume": "Volumes and Snapshots",
     "nimble_snapshot": "Volumes and Snapshots",
+    "nimble_volumes": "Volumes and Snapshots",
+    "nimble_snapshots": "Volumes and Snapshots",
     "nimble_initiator_group": "Access",
     "nimble_access_control_record": "Access",
     "nimble_discovery": "Array",
@@ -124,6 +126,8 @@ def _attr_line(name: str, attr: Attribute, anchor: str) -> str:
     flags = []
     if attr.sensitive:
         flags.append("Sensitive")
+    if attr.write_only:
+        flags.append("Write-only")
     if attr.deprecation_message:
         flags.append("Deprecated")
     extra = f", {', '.join(flags)}" if flags else ""

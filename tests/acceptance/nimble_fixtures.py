@@ -8,6 +8,7 @@ what it held before the test.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import secrets
@@ -91,9 +92,10 @@ class Sim:
         return volumes.find_volume_by_name(self.client, name)
 
     def inventory(self) -> dict[str, set[str]]:
-        """Names of every volume, snapshot, initiator group and access control record."""
+        """Names of every volume, snapshot, initiator group, access control record, volume
+        collection, protection schedule and CHAP user."""
         from tfnimble.nimble.client import access_control_records as acrs
-        from tfnimble.nimble.client import initiator_groups, snapshots
+        from tfnimble.nimble.client import chap_users, initiator_groups, snapshots
 
         vols = self.volumes()
         snaps = {
@@ -111,7 +113,34 @@ class Sim:
                 f"{a.vol_name}/{a.initiator_group_name}"
                 for a in acrs.list_access_control_records(self.client)
             },
+            "volume_collections": self._collections(),
+            "chap_users": {u.name for u in chap_users.list_chap_users(self.client)},
         }
+
+    def _collections(self) -> set[str]:
+        """Each volume collection and each of its protection schedules, by name."""
+        from tfnimble.nimble.client import protection_schedules as ps
+        from tfnimble.nimble.client import volume_collections as vcs
+
+        out = set()
+        for vc in vcs.list_volume_collections(self.client):
+            out.add(vc.name)
+            out |= {f"{vc.name}/{s.name}" for s in ps.list_protection_schedules(self.client, vc.id)}
+        return out
+
+    def advance_clock(self, seconds: int) -> dict[str, Any]:
+        """Move the simulator's clock on: the protection schedules fire as they would have."""
+        import requests
+
+        resp = requests.post(
+            f"{self.url}/sim/clock",
+            json={"advance": seconds},
+            auth=(self.username, self.password),
+            verify=self.ca_file,
+            timeout=60,
+        )
+        resp.raise_for_status()
+        return resp.json()  # type: ignore[no-any-return]
 
     def back_to(self, before: dict[str, set[str]]) -> Callable[[], None]:
         """A check_destroy: the array holds exactly what it held before."""
@@ -208,6 +237,20 @@ def start_sim(state_dir: Path, extra_args: tuple[str, ...] = (), timeout: float 
         proc.kill()
         raise RuntimeError(f"nimble-sim did not start (rc={proc.poll()})")
     return Sim(json.loads(line), password, proc)
+
+
+@contextlib.contextmanager
+def own_sim(
+    tmp_path_factory: pytest.TempPathFactory, label: str, extra_args: tuple[str, ...] = ()
+) -> Iterator[Sim]:
+    """A simulator process of its own (state, certificate, password, group ID), stopped after."""
+    state = tmp_path_factory.mktemp(f"nimble-sim-{label}") / "state"
+    state.mkdir()
+    s = start_sim(state, extra_args)
+    try:
+        yield s
+    finally:
+        s.stop()
 
 
 @pytest.fixture(scope="module")

@@ -161,14 +161,22 @@ def _apply_until_done(tf: Harness, env: dict[str, str], attempts: int = 3) -> li
     raise AssertionError(f"apply did not converge in {attempts} attempts:\n{res.output[-4000:]}")
 
 
-def test_acc_fanout_converges_with_10_percent_failures(tf: Harness, sim: Sim) -> None:
-    prefix = sim.unique("itof")
+def _fanout_workdir(
+    tf: Harness, sim: Sim, tag: str, workdir: str
+) -> tuple[str, dict[str, set[str]], dict[str, str]]:
+    """An initialised working directory of 20 clones: (prefix, the array before, env)."""
+    prefix = sim.unique(tag)
     before = sim.inventory()
     env = fanout_env(sim, prefix, 20)
-    tf.workdir = Path(tf.root) / "fanout-faults"
+    tf.workdir = Path(tf.root) / workdir
     tf.workdir.mkdir()
     tf.write_config(fanout_config())
     tf.init(env=env)
+    return prefix, before, env
+
+
+def test_acc_fanout_converges_with_10_percent_failures(tf: Harness, sim: Sim) -> None:
+    prefix, before, env = _fanout_workdir(tf, sim, "itof", "fanout-faults")
     try:
         sim.set_faults(
             [{"path": "^/v1/", "error_rate": 0.1, "error_status": 503, "drop_rate": 0.05}],
@@ -230,3 +238,38 @@ def test_acc_fanout_survives_expired_sessions(tf: Harness, sim: Sim) -> None:
     finally:
         done.set()
         watcher.join(timeout=5)
+
+
+def _volume_requests(sim: Sim) -> dict[str, int]:
+    reqs = sim.admin("GET", "stats")["requests"]
+    return {k: n for k, n in reqs.items() if k.startswith("GET /v1/volumes")}
+
+
+def test_acc_refresh_of_20_clones_is_one_listing_and_still_sees_drift(
+    tf: Harness, sim: Sim
+) -> None:
+    """A refresh of 20 clones of one snapshot asks the array with one list query (the
+    clones) and one GET (the master), not 21 GETs; a clone deleted out of band is still
+    found gone, by its own GET after the listing lacked it, and planned again."""
+    _, before, env = _fanout_workdir(tf, sim, "itor", "fanout-refresh")
+    try:
+        tf.terraform("apply", "-auto-approve", "-no-color", "-input=false", env=env)
+        ids = clone_ids(tf.state(env=env))
+        sim.admin("DELETE", "stats")
+        assert tf.plan_exitcode(env=env).returncode == 0
+        refresh = _volume_requests(sim)
+        assert refresh == {"GET /v1/volumes/detail": 1, "GET /v1/volumes/{id}": 1}, refresh
+        assert sum(sim.admin("GET", "stats")["requests"].values()) <= 8
+
+        from tfnimble.nimble.client import volumes
+
+        volumes.offline_and_delete_volume(sim.client, ids[boot(7)])
+        sim.admin("DELETE", "stats")
+        res = tf.plan_exitcode(env=env)
+        assert res.returncode == 2 and f"{boot(7)} will be created" in res.stdout, res.stdout
+        assert re.search(r"Plan: 1 to add, 0 to change, 0 to destroy", res.stdout)
+        drift = _volume_requests(sim)
+        assert drift == {"GET /v1/volumes/detail": 1, "GET /v1/volumes/{id}": 2}, drift
+    finally:
+        tf.terraform("destroy", "-auto-approve", "-no-color", "-input=false", env=env)
+    sim.back_to(before)()

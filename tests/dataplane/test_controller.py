@@ -341,3 +341,40 @@ def test_glance_service_lookalike(controller) -> None:
     )
     assert c.run([*sc, "stop", "glance-api"]).returncode == 0
     assert c.run([*sc, "is-active", "glance-api"]).returncode == 3
+
+
+@pytest.fixture
+def host_loop_mount(tmp_path):
+    """A loop-mounted ext4 image under /tmp on the host, made before the controller starts
+    (what a simulator's pool on another xdist worker looks like)."""
+    image, mnt = tmp_path / "other.img", tmp_path / "other"
+    with open(image, "wb") as f:
+        f.truncate(16 * MiB)
+    subprocess.run(["mkfs.ext4", "-q", "-F", str(image)], check=True, timeout=60)
+    mnt.mkdir()
+    subprocess.run(["mount", "-o", "loop", str(image), str(mnt)], check=True, timeout=60)
+    try:
+        yield image, mnt
+    finally:
+        if os.path.ismount(mnt):
+            subprocess.run(["umount", str(mnt)], check=False, timeout=60)
+
+
+def test_controller_does_not_pin_host_loop_mounts(host_loop_mount, controller) -> None:
+    image, mnt = host_loop_mount
+    r = controller.run(["findmnt", "-rn", "-o", "TARGET"], timeout=10)
+    assert str(mnt) not in r.stdout.split()
+    # so unmounting on the host really releases the loop device (autoclear), as a killed
+    # simulator's restart needs while a controller runs on another worker
+    subprocess.run(["umount", str(mnt)], check=True, timeout=60)
+    attached = subprocess.run(
+        ["losetup", "-j", str(image)], capture_output=True, text=True, timeout=30
+    ).stdout
+    for _ in range(100):
+        if not attached.strip():
+            break
+        time.sleep(0.1)
+        attached = subprocess.run(
+            ["losetup", "-j", str(image)], capture_output=True, text=True, timeout=30
+        ).stdout
+    assert attached.strip() == "", attached

@@ -28,7 +28,7 @@ import grpc
 import msgpack
 import pytest
 from plugin_process import ROOT, ClientCert, PluginProcess, make_client_cert, start_plugin
-from tfplugin_proto import tfplugin6_5_pb2 as pb
+from tfnimble.plugin._gen import tfplugin6_pb2 as pb
 
 SEED = 20240611
 CALLS_PER_RPC = 400

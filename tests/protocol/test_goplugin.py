@@ -20,9 +20,9 @@ from plugin_process import (
     make_client_cert,
     start_plugin,
 )
+from provider_stub import ProviderStub
 from tfnimble.plugin._gen import grpc_controller_pb2
-from tfplugin_proto import tfplugin6_5_pb2 as pb
-from tfplugin_proto import tfplugin6_5_pb2_grpc as pb_grpc
+from tfnimble.plugin._gen import tfplugin6_pb2 as pb
 
 
 def secure_channel(p: PluginProcess, cert: ClientCert) -> grpc.Channel:
@@ -47,7 +47,7 @@ def test_handshake_line_and_private_socket(plugin: PluginProcess) -> None:
 
 def test_mtls_schema_over_grpcio(plugin: PluginProcess, client_cert: ClientCert) -> None:
     with secure_channel(plugin, client_cert) as ch:
-        stub = pb_grpc.ProviderStub(ch)
+        stub = ProviderStub(ch)
         resp = stub.GetProviderSchema(pb.GetProviderSchema.Request(), timeout=10)
     assert "example_thing" in resp.resource_schemas
     attrs = {a.name: a for a in resp.resource_schemas["example_thing"].block.attributes}
@@ -65,13 +65,13 @@ def test_mtls_refuses_client_without_certificate(plugin: PluginProcess) -> None:
         options=[("grpc.ssl_target_name_override", "localhost")],
     )
     with ch, pytest.raises(grpc.RpcError):
-        pb_grpc.ProviderStub(ch).GetProviderSchema(pb.GetProviderSchema.Request(), timeout=5)
+        ProviderStub(ch).GetProviderSchema(pb.GetProviderSchema.Request(), timeout=5)
 
 
 def test_mtls_refuses_a_different_client_certificate(plugin: PluginProcess) -> None:
     stranger = make_client_cert()
     with secure_channel(plugin, stranger) as ch, pytest.raises(grpc.RpcError):
-        pb_grpc.ProviderStub(ch).GetProviderSchema(pb.GetProviderSchema.Request(), timeout=5)
+        ProviderStub(ch).GetProviderSchema(pb.GetProviderSchema.Request(), timeout=5)
 
 
 def test_plain_mode_only_without_client_cert(tmp_path: Path) -> None:
@@ -79,9 +79,7 @@ def test_plain_mode_only_without_client_cert(tmp_path: Path) -> None:
     try:
         assert p.handshake[5] == ""
         with grpc.insecure_channel(f"unix:{p.socket_path}") as ch:
-            resp = pb_grpc.ProviderStub(ch).GetProviderSchema(
-                pb.GetProviderSchema.Request(), timeout=10
-            )
+            resp = ProviderStub(ch).GetProviderSchema(pb.GetProviderSchema.Request(), timeout=10)
         assert "example_thing" in resp.resource_schemas
     finally:
         p.proc.kill()
@@ -92,7 +90,7 @@ def test_shutdown_ends_the_process(
     plugin: PluginProcess, client_cert: ClientCert, tmp_path: Path
 ) -> None:
     with secure_channel(plugin, client_cert) as ch:
-        stub = pb_grpc.ProviderStub(ch)
+        stub = ProviderStub(ch)
         schema = stub.GetProviderSchema(pb.GetProviderSchema.Request(), timeout=5)
         empty_cfg = msgpack.packb({"store_dir": str(tmp_path)})
         assert schema.provider.block.attributes[0].name == "store_dir"
@@ -129,7 +127,7 @@ def test_stop_provider_answers_and_keeps_serving(
     plugin: PluginProcess, client_cert: ClientCert
 ) -> None:
     with secure_channel(plugin, client_cert) as ch:
-        stub = pb_grpc.ProviderStub(ch)
+        stub = ProviderStub(ch)
         assert stub.StopProvider(pb.StopProvider.Request(), timeout=5).Error == ""
         assert stub.GetProviderSchema(pb.GetProviderSchema.Request(), timeout=5).resource_schemas
 
@@ -138,7 +136,7 @@ def test_malformed_msgpack_gives_diagnostic_not_crash(
     plugin: PluginProcess, client_cert: ClientCert
 ) -> None:
     with secure_channel(plugin, client_cert) as ch:
-        stub = pb_grpc.ProviderStub(ch)
+        stub = ProviderStub(ch)
         for garbage in (b"\xc1", b"\x92\x01", msgpack.packb({"name": 5}), b"\xdd\xff\xff\xff\xff"):
             resp = stub.ValidateResourceConfig(
                 pb.ValidateResourceConfig.Request(
@@ -152,7 +150,7 @@ def test_malformed_msgpack_gives_diagnostic_not_crash(
         )
         assert "no resource type" in resp2.diagnostics[0].detail
         fn = stub.CallFunction(pb.CallFunction.Request(name="nope"), timeout=5)
-        assert fn.diagnostics[0].summary == "Function Not Found"
+        assert fn.error.text.startswith("Function Not Found: ")
         assert not stub.GetFunctions(pb.GetFunctions.Request(), timeout=5).functions
 
 

@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -261,3 +262,16 @@ def start_sim_process(state_dir: Path, *args: str, env: dict[str, str] | None = 
         err = proc.stderr.read() if proc.stderr else ""
         raise AssertionError(f"nimble-sim exited with {proc.returncode}: {err}")
     return SimProcess(proc, json.loads(line))
+
+
+def hold_latency(sim: SimServer) -> tuple[threading.Event, threading.Event]:
+    """Make the simulator's injected latency wait for the test instead of the clock: returns
+    (inside: set once a request is held, release: set it to let the request go)."""
+    inside, release = threading.Event(), threading.Event()
+
+    def hold(_seconds: float) -> None:
+        inside.set()
+        release.wait(timeout=120)
+
+    sim.faults.sleep = hold
+    return inside, release

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from sim_testkit import Api
+from sim_testkit import Api, hold_latency
 from tfnimble.sim.server import SimServer
 
 
@@ -52,13 +52,7 @@ def test_100_concurrent_creates_of_one_name_give_one_winner(sim: SimServer) -> N
 def test_a_slow_request_does_not_block_the_others(sim: SimServer) -> None:
     # The slow request is held inside its latency until the test releases it, so the fast
     # ones provably ran while it was still in flight (no wall-clock margin).
-    inside, release = threading.Event(), threading.Event()
-
-    def hold(_seconds: float) -> None:
-        inside.set()
-        release.wait(timeout=120)
-
-    sim.faults.sleep = hold
+    inside, release = hold_latency(sim)
     api = Api(sim.url, sim.ca_file)
     api.admin("PUT", "/sim/faults", {"rules": [{"path": "^/v1/pools", "latency_ms": 3000}]})
     clients = _clients(sim, 50)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
-from sim_testkit import Api
+from sim_testkit import Api, hold_latency
 from tfnimble.sim.faults import Faults, parse_cli_rule
 from tfnimble.sim.server import SimServer
 
@@ -188,3 +190,26 @@ def test_sim_write_and_connections_validation(api: Api) -> None:
     assert api.admin("GET", f"/sim/volumes/{vol['id']}/connections").data["connections"] == 0
     assert api.admin("POST", f"/sim/volumes/06{'a' * 40}/write", {"bytes": 1}).status == 404
     assert api.admin("POST", "/sim/volumes/bad/write", {"bytes": 1}).status == 400
+
+
+def test_latency_delays_the_reply_not_the_work(sim: SimServer, api: Api) -> None:
+    # While a create's reply is held inside its latency, the volume already exists for every
+    # other client: the array did the work and the answer is late, as over a slow link.
+    inside, release = hold_latency(sim)
+    other = Api(sim.url, sim.ca_file)
+    api.admin(
+        "PUT",
+        "/sim/faults",
+        {"rules": [{"method": "POST", "path": "^/v1/volumes$", "latency_ms": 20}]},
+    )
+    created: list[Any] = []
+    slow = threading.Thread(target=lambda: created.append(api.volume("late", 64)))
+    slow.start()
+    try:
+        assert inside.wait(timeout=60)
+        seen = other.get("/v1/volumes", name="late").data
+        assert [v["name"] for v in seen] == ["late"] and created == []
+    finally:
+        release.set()
+        slow.join(timeout=60)
+    assert created and created[0]["id"] == seen[0]["id"]

@@ -225,3 +225,35 @@ def test_sdk_relogs_in_after_session_expiry(sim: SimServer, sdk: NimOSClient) ->
     vol = sdk.volumes.create("after-expiry", size=8)
     assert vol.attrs["name"] == "after-expiry"
     assert sdk._client.session_token != old
+
+
+def test_sdk_volume_collection_and_schedule_flow(sdk: NimOSClient) -> None:
+    """The flow of HPE's own SDK tests for volume collections and protection schedules."""
+    vc = sdk.volume_collections.create(name="sdk-vc", description="created by testcase")
+    assert vc.attrs.get("description") == "created by testcase"
+    vol = sdk.volumes.create("sdk-vc-vol", size=50)
+    joined = sdk.volumes.associate(id=vol.attrs.get("id"), volcoll=vc)
+    assert joined.get("volcoll_name") == "sdk-vc"
+    assert joined.get("volcoll_id") == vc.attrs.get("id")
+    with pytest.raises(NimOSAPIError, match="SM_ebusy"):
+        sdk.volume_collections.delete(id=vc.attrs.get("id"))
+    sdk.volumes.offline(id=vol.attrs.get("id"))
+    with pytest.raises(NimOSAPIError, match="SM_vol_assoc_volcoll"):
+        sdk.volumes.delete(id=vol.attrs.get("id"))
+    sched = sdk.protection_schedules.create(
+        name="sdk-sched",
+        days="monday,tuesday,wednesday,thursday,friday",
+        description="super cool schedule",
+        volcoll_or_prottmpl_id=vc.attrs.get("id"),
+        volcoll_or_prottmpl_type="volume_collection",
+        num_retain=2,
+    )
+    assert sched.attrs.get("days") == "monday,tuesday,wednesday,thursday,friday"
+    updated = sdk.protection_schedules.update(id=sched.attrs.get("id"), period_unit="minutes")
+    assert updated.attrs.get("period_unit") == "minutes"
+    sdk.protection_schedules.delete(id=sched.attrs.get("id"))
+    assert sdk.volume_collections.get(id=vc.attrs.get("id")).attrs.get("schedule_list") is None
+    sdk.volumes.dissociate(id=vol.attrs.get("id"))
+    assert sdk.volume_collections.get(id=vc.attrs.get("id")).attrs.get("volume_count") == 0
+    sdk.volumes.delete(id=vol.attrs.get("id"))
+    sdk.volume_collections.delete(id=vc.attrs.get("id"))

@@ -379,6 +379,12 @@ class Controller:
         script = textwrap.dedent(f"""\
             set -e
             hostname {self.name}
+            # This mount namespace is a private copy of the host's: drop the copies of other
+            # tests' loop and /tmp mounts (a simulator's pool on another worker), which would
+            # otherwise keep their loop devices attached for as long as this sshd lives.
+            findmnt -rn -o TARGET,SOURCE \
+                | awk 'index($2, "/dev/loop") == 1 || index($1, "/tmp/") == 1 {{ print $1 }}' \
+                | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
             mount -t overlay overlay \
                 -o lowerdir=/etc,upperdir={w}/etc.upper,workdir={w}/etc.work /etc
             mount -t overlay overlay \

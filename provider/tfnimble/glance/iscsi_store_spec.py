@@ -7,7 +7,7 @@ walks the store's steps to turn one into the other.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .controller.iscsi import parse_portal
@@ -31,6 +31,7 @@ REPLACE_FIELDS = frozenset(
         "mkfs_options",
         "config_file",
         "backend",
+        "chap_username",
     }
 )
 
@@ -88,6 +89,10 @@ class StoreSpec:
     """How long to wait for udev to create the by-path link after login."""
     volume_serial: str | None = None
     """Serial number of the volume the LUN must be (checked before any mkfs or mount)."""
+    chap_username: str | None = None
+    """CHAP user the login authenticates as (with ``chap_secret``); None: no CHAP."""
+    chap_secret: str | None = field(default=None, repr=False)
+    """The CHAP secret: written to the node record through stdin only, never logged."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mkfs_options", tuple(self.mkfs_options))
@@ -122,6 +127,8 @@ class StoreSpec:
             raise ValueError(f"owner {self.owner!r} must be 'user' or 'user:group'")
         if not self.config_file.startswith("/"):
             raise ValueError("config_file must be an absolute path")
+        if self.chap_secret is not None and self.chap_username is None:
+            raise ValueError("chap_secret_wo needs chap_username")
 
 
 @dataclass(frozen=True)

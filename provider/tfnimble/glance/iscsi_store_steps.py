@@ -64,6 +64,9 @@ def _ensure_session(r: Run) -> None:
             )
         wanted = ctl.parse_portal(r.spec.portal)
         portal = next((x.portal for x in ours if x.portal == wanted), ours[0].portal)
+        if r.spec.chap_username is not None and r.spec.chap_secret is not None:
+            r.step(f"setting CHAP user {r.spec.chap_username} in the node record of {iqn}")
+            ctl.iscsi_set_chap(r.t, iqn, portal, r.spec.chap_username, r.spec.chap_secret)
         r.step(f"logging in to {iqn} at {portal}")
         ctl.iscsi_login(r.t, iqn, portal, initiator=r.initiator)
         sessions = _sessions_for(r)

@@ -43,6 +43,9 @@ class IscsiStoreModel:
     target_iqn: Value[str] = None
     lun: Value[int] = None
     volume_serial: Value[str] = None
+    chap_username: Value[str] = None
+    chap_secret_wo: Value[str] = None
+    chap_secret_wo_version: Value[int] = None
     mount_point: Value[str] = None
     fs_type: Value[str] = None
     mkfs_options: Value[list[str]] = None
@@ -134,6 +137,34 @@ class IscsiStoreResource(Resource):
                             "nimble_volume.NAME.serial_number",
                         ),
                     ),
+                ),
+                "chap_username": _replace(
+                    "CHAP user the controller logs in as, when the volume's access control "
+                    "record names one (`nimble_chap_user.NAME.name`); with `chap_secret_wo`. "
+                    "A change replaces the store (the data stays on the volume).",
+                    optional=True,
+                    validators=(matches(r"[!-~]{1,256}", "must be printable ASCII, no spaces"),),
+                ),
+                "chap_secret_wo": Attribute(
+                    type=types.String,
+                    optional=True,
+                    sensitive=True,
+                    write_only=True,
+                    validators=(matches(r"[!-~]{1,256}", "must be printable ASCII, no spaces"),),
+                    description=(
+                        "The CHAP secret of `chap_username`. Write-only (Terraform 1.11 or "
+                        "later): never kept in plan or state. It is written into the "
+                        "controller's iSCSI node record (mode 0600, as iscsiadm keeps it) "
+                        "through the transport's standard input, never as a command argument, "
+                        "before the login. Change `chap_secret_wo_version` to log in with a "
+                        "new one."
+                    ),
+                ),
+                "chap_secret_wo_version": _replace(
+                    "Any number; a change replaces the store (log out, write the new "
+                    "`chap_secret_wo`, log in again; the data stays on the volume).",
+                    type=types.Number,
+                    optional=True,
                 ),
                 "mount_point": _replace(
                     "Where the filesystem is mounted; becomes Glance's datadir.",
@@ -234,6 +265,8 @@ class IscsiStoreResource(Resource):
                 owner=known_or_none(m.owner),
                 force_format=bool(known_or_none(m.force_format)),
                 volume_serial=known_or_none(m.volume_serial),
+                chap_username=known_or_none(m.chap_username),
+                chap_secret=known_or_none(m.chap_secret_wo),
             )
         except ValueError as exc:
             raise DiagnosticError("Invalid Glance Store Configuration", str(exc)) from exc
@@ -270,6 +303,9 @@ class IscsiStoreResource(Resource):
             target_iqn=prev.target_iqn,
             lun=state.lun if state.lun is not None else prev.lun,
             volume_serial=prev.volume_serial,
+            chap_username=prev.chap_username,
+            chap_secret_wo=None,
+            chap_secret_wo_version=prev.chap_secret_wo_version,
             mount_point=spec.mount_point,
             fs_type=spec.fs_type,
             mkfs_options=list(spec.mkfs_options),
@@ -315,6 +351,17 @@ class IscsiStoreResource(Resource):
         return report
 
     # --- CRUD ----------------------------------------------------------------------------
+
+    def validate_config(self, ctx: Context, config: IscsiStoreModel) -> None:
+        user, secret = config.chap_username, config.chap_secret_wo
+        if (user is None) != (secret is None) and not is_unknown(user) and not is_unknown(secret):
+            missing = "chap_secret_wo" if secret is None else "chap_username"
+            ctx.diagnostics.add_error(
+                "Incomplete CHAP Login",
+                "chap_username and chap_secret_wo go together: set both for a CHAP login, or "
+                f"neither. Set {missing}.",
+                AttributePath.root().attr(missing) if missing == "chap_username" else None,
+            )
 
     def modify_plan(
         self,

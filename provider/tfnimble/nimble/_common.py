@@ -71,6 +71,8 @@ ARGS = {
     "apply_to": "apply_to",
     "iqn": "initiators",
     "iscsi_initiators": "initiators",
+    "password": "secret_wo",
+    "chap_user_id": "chap_user_id",
 }
 
 
@@ -251,7 +253,9 @@ def by_id_or_parts(
         if found is not None:
             return found
     if "/" not in import_id:
-        raise diag.not_found(kind, import_id, hint)
+        from .foreign_ids import explained
+
+        raise explained(client(ctx), diag.not_found(kind, import_id, hint), kind, import_id, None)
     parts = split_import_id(import_id, names, sep="/")
     vol = find_volume(ctx, parts[names[0]])
     if vol is None:
@@ -337,10 +341,12 @@ def delete_volume(ctx: Context, vol_id: str, name: str, kind: str, was_online: b
     waited for, others explained. A refused delete brings the volume back online, so a failed
     destroy leaves it as it was."""
     from .client import NimbleError, NotFound, volumes
+    from .client import volume_collections as vcs
     from .dependents import deleting
 
     c = client(ctx)
     ctx.check(f"deleting {kind} {name}")
+    left: list[str] = []  # the volume collection the volume was taken out of, if any
     with deleting(vol_id):
         try:
             volumes.set_volume_online(c, vol_id, False)
@@ -354,7 +360,7 @@ def delete_volume(ctx: Context, vol_id: str, name: str, kind: str, was_online: b
                 delete_after_dependents(
                     ctx,
                     vol_id,
-                    lambda: volumes.delete_volume(c, vol_id, missing_ok=True),
+                    lambda: _delete_leaving_collection(c, vol_id, left),
                     lambda: clones_of_volume(ctx, vol_id),
                     ("SM_vol_has_clone",),
                     lambda clones, err: diag.has_clones("volume", name, clones, err),
@@ -362,12 +368,35 @@ def delete_volume(ctx: Context, vol_id: str, name: str, kind: str, was_online: b
             except NimbleError as err:
                 raise diag.api_error("delete", kind, name, err) from err
         except BaseException:
-            if was_online:
-                try:
+            try:
+                if left:
+                    vcs.set_volume_collection(c, vol_id, left[0])
+                if was_online:
                     volumes.set_volume_online(c, vol_id, True)
-                except NimbleError:
-                    pass
+            except NimbleError:
+                pass
             raise
+
+
+def _delete_leaving_collection(c: NimbleClient, vol_id: str, left: list[str]) -> None:
+    """Delete the volume; one the array keeps because it is in a volume collection
+    (SM_vol_assoc_volcoll) leaves the collection first: a destroyed volume cannot stay a
+    member, and Terraform may destroy it before it updates the collection's volume_ids.
+    `left` records the collection, so a delete that fails after all can put it back."""
+    from .client import Conflict, volumes
+    from .client import volume_collections as vcs
+
+    try:
+        volumes.delete_volume(c, vol_id, missing_ok=True)
+        return
+    except Conflict as err:
+        if err.code != "SM_vol_assoc_volcoll":
+            raise
+    current = vcs.volume_collection_of(c, vol_id)
+    if current:
+        vcs.set_volume_collection(c, vol_id, "")
+        left.append(current)
+    volumes.delete_volume(c, vol_id, missing_ok=True)
 
 
 # --- volumes, clones and image masters ----------------------------------------------------------
@@ -422,6 +451,20 @@ def volume_changes(ctx: Context, plan: SizedVolume, state: SizedVolume, kind: st
     return call(
         lambda: volumes.update_volume(c, vol_id, size_mib=size, **changes), "update", kind, name
     )
+
+
+#: The volume fields `volume_fields` reads (with the array's names).
+VOLUME_READ_FIELDS = (
+    "id",
+    "name",
+    "size",
+    "description",
+    "perfpolicy_name",
+    "online",
+    "target_name",
+    "serial_number",
+    "total_usage_bytes",
+)
 
 
 def volume_fields(vol: Volume, prior: object) -> dict[str, Any]:

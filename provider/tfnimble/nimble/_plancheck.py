@@ -37,6 +37,7 @@ from tfnimble.plugin import AttributePath, Context, DiagnosticError, Value, is_k
 
 from . import _common as c
 from . import diagnostics as diag
+from . import foreign_ids
 from . import imagewrite as iw
 
 if TYPE_CHECKING:
@@ -122,7 +123,8 @@ def _by_id(
         (kind, ident.lower()), lambda: c.call(lambda: get(cl, ident), "find", kind, ident, path)
     )
     if found is None:
-        raise diag.reference_id_not_found(kind, ident, attr)
+        err = diag.reference_id_not_found(kind, ident, attr)
+        raise foreign_ids.explained(cl, err, kind, ident, attr)
     return found
 
 
@@ -143,6 +145,12 @@ def initiator_group(ctx: Context, attr: str, ident: str) -> Any:
     from .client import initiator_groups
 
     return _by_id(ctx, "initiator group", attr, ident, initiator_groups.get_initiator_group)
+
+
+def chap_user(ctx: Context, attr: str, ident: str) -> Any:
+    from .client import chap_users
+
+    return _by_id(ctx, "CHAP user", attr, ident, chap_users.get_chap_user)
 
 
 # --- objects referred to by name ------------------------------------------------------------

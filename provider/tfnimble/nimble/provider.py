@@ -36,13 +36,18 @@ from .data_source_discovery import DiscoveryDataSource
 from .data_source_performance_policy import PerformancePolicyDataSource
 from .data_source_pool import PoolDataSource
 from .data_source_snapshot import SnapshotDataSource
+from .data_source_snapshots import SnapshotsDataSource
 from .data_source_volume import VolumeDataSource
+from .data_source_volumes import VolumesDataSource
 from .resource_access_control_record import AccessControlRecordResource
+from .resource_chap_user import ChapUserResource
 from .resource_clone_volume import CloneVolumeResource
 from .resource_image_master import ImageMasterResource
 from .resource_initiator_group import InitiatorGroupResource
+from .resource_protection_schedule import ProtectionScheduleResource
 from .resource_snapshot import SnapshotResource
 from .resource_volume import VolumeResource
+from .resource_volume_collection import VolumeCollectionResource
 
 DEFAULT_PORT = 5392
 DEFAULT_MAX_CONCURRENCY = 8
@@ -266,6 +271,9 @@ class NimbleProvider(Provider):
             SnapshotResource,
             InitiatorGroupResource,
             AccessControlRecordResource,
+            VolumeCollectionResource,
+            ProtectionScheduleResource,
+            ChapUserResource,
         ]
 
     def data_sources(self) -> list[type[DataSource]]:
@@ -275,6 +283,8 @@ class NimbleProvider(Provider):
             VolumeDataSource,
             SnapshotDataSource,
             DiscoveryDataSource,
+            VolumesDataSource,
+            SnapshotsDataSource,
         ]
 
 

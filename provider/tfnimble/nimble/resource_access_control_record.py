@@ -74,6 +74,17 @@ class AccessControlRecordModel:
             replaces=True,
         ),
     ] = None
+    chap_user_id: Annotated[
+        Value[str],
+        f.argument(
+            types.String,
+            "ID of a CHAP user (`nimble_chap_user.NAME.id`) the initiators must authenticate "
+            "as; unset: no CHAP. A known ID the array does not have is refused at plan time. "
+            "A change replaces the record.",
+            validators=(c.id_rule("CHAP user", "nimble_chap_user.NAME.id"),),
+            replaces=True,
+        ),
+    ] = None
     volume_name: Annotated[Value[str], f.computed("Name of the volume.")] = None
     initiator_group_name: Annotated[Value[str], f.computed("Name of the initiator group.")] = None
     timeouts: Annotated[Value[f.Timeouts], f.timeouts("create", "delete")] = None
@@ -86,7 +97,8 @@ class AccessControlRecordResource(NimbleResource):
     TYPE_NAME = "access_control_record"
     Model = AccessControlRecordModel
     DESCRIPTION = (
-        "Grants the hosts of an initiator group access to a volume, at a LUN. The array has no "
+        "Grants the hosts of an initiator group access to a volume, at a LUN, optionally only "
+        "when they authenticate as a CHAP user (`chap_user_id`). The array has no "
         "update for records: changing any argument replaces the record. Import with the "
         "record's ID or with `VOLUME_NAME/INITIATOR_GROUP_NAME`."
     )
@@ -105,6 +117,7 @@ class AccessControlRecordResource(NimbleResource):
             initiator_group_id=obj.initiator_group_id,
             apply_to=obj.apply_to or "both",
             lun=obj.lun,
+            chap_user_id=obj.chap_user_id or None,
             volume_name=obj.vol_name,
             initiator_group_name=obj.initiator_group_name,
             timeouts=getattr(prior, "timeouts", None),
@@ -120,6 +133,7 @@ class AccessControlRecordResource(NimbleResource):
         creating = state is None
         vol = None if state is None else state.volume_id
         group = None if state is None else state.initiator_group_id
+        chap = None if state is None else state.chap_user_id
         pc.report(
             ctx,
             lambda: (
@@ -129,6 +143,11 @@ class AccessControlRecordResource(NimbleResource):
             lambda: (
                 pc.changed(plan.initiator_group_id, group, creating)
                 and pc.initiator_group(ctx, "initiator_group_id", str(plan.initiator_group_id))
+            ),
+            lambda: (
+                pc.changed(plan.chap_user_id, chap, creating)
+                and plan.chap_user_id != ""
+                and pc.chap_user(ctx, "chap_user_id", str(plan.chap_user_id))
             ),
         )
         return plan
@@ -143,11 +162,16 @@ class AccessControlRecordResource(NimbleResource):
             acr = c.create(
                 ctx,
                 lambda: acrs.create_access_control_record(
-                    cl, vol_id, group_id, apply_to=need(plan.apply_to, "apply_to"), lun=lun
+                    cl,
+                    vol_id,
+                    group_id,
+                    apply_to=need(plan.apply_to, "apply_to"),
+                    lun=lun,
+                    chap_user_id=known_or_none(plan.chap_user_id),
                 ),
                 KIND,
                 label,
-                missing=lambda: self._gone(ctx, vol_id, group_id),
+                missing=lambda: self._gone(ctx, vol_id, group_id, known_or_none(plan.chap_user_id)),
             )
         except DiagnosticError as err:
             raise self._lun_refused(cl, err, vol_id, lun) from err.__cause__
@@ -184,15 +208,17 @@ class AccessControlRecordResource(NimbleResource):
         )
 
     @staticmethod
-    def _gone(ctx: Context, vol_id: str, group_id: str) -> str | None:
-        """After SM_enoent: which of the two referenced objects is gone."""
-        from .client import NimbleError, volumes
+    def _gone(ctx: Context, vol_id: str, group_id: str, chap_id: str | None) -> str | None:
+        """After SM_enoent: which of the referenced objects is gone."""
+        from .client import NimbleError, chap_users, volumes
 
         try:
             if volumes.get_volume(c.client(ctx), vol_id) is None:
                 return "volume_id"
             if c.find_initiator_group(ctx, group_id, "create", KIND, group_id) is None:
                 return "initiator_group_id"
+            if chap_id and chap_users.get_chap_user(c.client(ctx), chap_id) is None:
+                return "chap_user_id"
         except (NimbleError, DiagnosticError):
             pass
         return None

@@ -82,6 +82,7 @@ class CloneVolumeResource(VolumeBackedResource):
 
     TYPE_NAME = "clone_volume"
     Model = CloneVolumeModel
+    READ_FIELDS = (*c.VOLUME_READ_FIELDS, "base_snap_id", "parent_vol_id", "base_snap_name")
     DESCRIPTION = (
         "A zero-copy clone of a snapshot (`POST /v1/volumes` with `clone: true`): created in "
         "seconds, using no space until written. Delete takes the clone offline first. Import "
@@ -135,6 +136,11 @@ class CloneVolumeResource(VolumeBackedResource):
         snap_mib = c.snapshot_size_mib(snap)
         if size_mib < snap_mib:
             raise diag.size_below_snapshot(str(name), snap.name, snap_mib, size_mib)
+
+    def family(self, state: CloneVolumeModel) -> dict[str, str] | None:
+        """The clones of one snapshot: a fan-out of one image refreshes in one listing."""
+        snap = state.snapshot_id
+        return {"base_snap_id": snap} if is_known(snap) and snap and c.is_id(snap) else None
 
     def to_model(self, obj: Volume, prior: CloneVolumeModel | None) -> CloneVolumeModel:
         return CloneVolumeModel(

@@ -44,6 +44,7 @@ from . import _common as c
 from . import _fields as f
 from . import _plancheck as pc
 from . import diagnostics as diag
+from . import foreign_ids
 from . import image_master_glance as ig
 from . import image_master_ops as ops
 from . import imagewrite as iw
@@ -491,7 +492,8 @@ class ImageMasterResource(NimbleResource):
         snap_name = snap_name or DEFAULT_SNAPSHOT
         vol = c.find_volume(ctx, ident, KIND)
         if vol is None:
-            raise diag.not_found(KIND, ident, "Import an image master by its volume's ID or name.")
+            err = diag.not_found(KIND, ident, "Import an image master by its volume's ID or name.")
+            raise foreign_ids.explained(cl, err, KIND, ident, None)
         snap = c.call(
             lambda: snapshots.find_snapshot_by_name(cl, vol.id, snap_name), "import", KIND, ident
         )

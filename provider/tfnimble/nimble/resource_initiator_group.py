@@ -21,6 +21,7 @@ from tfnimble.plugin import (
 from . import _common as c
 from . import _fields as f
 from . import diagnostics as diag
+from . import foreign_ids
 from ._base import NimbleResource
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ KIND = "initiator group"
 _IQN = re.compile(r"(iqn\.\d{4}-\d{2}\.[A-Za-z0-9.:-]{1,243}|eui\.[0-9A-Fa-f]{16})")
 
 
-def _iqns_rule(value: Any, path: AttributePath) -> Sequence[Diagnostic]:
+def iqns_rule(value: Any, path: AttributePath) -> Sequence[Diagnostic]:
     bad = [v for v in value or () if isinstance(v, str) and not _IQN.fullmatch(v)]
     if not bad:
         return []
@@ -61,7 +62,7 @@ class InitiatorGroupModel:
             "IQNs of the member hosts, e.g. `iqn.1993-08.org.debian:01:controller`. "
             "Each member gets a label derived from its IQN. Updated in place as a "
             "whole.",
-            validators=(_iqns_rule,),
+            validators=(iqns_rule,),
         ),
     ] = None
     timeouts: Annotated[Value[f.Timeouts], f.timeouts("create", "update", "delete")] = None
@@ -154,5 +155,6 @@ class InitiatorGroupResource(NimbleResource):
     def import_state(self, ctx: Context, import_id: str) -> InitiatorGroupModel:
         group = c.find_initiator_group(ctx, import_id, "import", KIND, import_id)
         if group is None:
-            raise diag.not_found(KIND, import_id)
+            err = diag.not_found(KIND, import_id)
+            raise foreign_ids.explained(c.client(ctx), err, KIND, import_id, None)
         return self.to_model(group, None)

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from google.protobuf.message import Message
-from tfplugin_proto import tfplugin6_5_pb2 as pb
 
+from ._gen import tfplugin6_pb2 as pb
 from .cty import json as cty_json
 from .cty import msgpack as cty_msgpack
 from .cty import types as ct
@@ -138,6 +138,7 @@ def _attribute_to_proto(name: str, attr: Attribute) -> pb.Schema.Attribute:
         computed=attr.computed,
         sensitive=attr.sensitive,
         deprecated=bool(attr.deprecation_message),
+        write_only=attr.write_only,
     )
     if attr.nested is not None:
         msg.nested_type.CopyFrom(
@@ -284,7 +285,8 @@ def _decode_resource_config(
     msg: pb.ValidateResourceConfig.Request, schemas: Schemas
 ) -> ConfigRequest:
     ty = schemas.resource_schema(msg.type_name).cty_type()
-    return ConfigRequest(decode_dynamic(msg.config, ty), msg.type_name)
+    allowed = msg.client_capabilities.write_only_attributes_allowed
+    return ConfigRequest(decode_dynamic(msg.config, ty), msg.type_name, write_only_allowed=allowed)
 
 
 def _decode_data_source_config(
@@ -407,6 +409,15 @@ def _encode_stopped(_req: None, _resp: None) -> pb.StopProvider.Response:
     return pb.StopProvider.Response()
 
 
+def _function_error(_req: object, diags: Diagnostics) -> pb.CallFunction.Response:
+    """CallFunction answers with a FunctionError, not diagnostics (released protocol 6.5 on):
+    its text is every error's summary and detail."""
+    errors = [f"{d.summary}: {d.detail}" if d.detail else d.summary for d in diags]
+    if not errors:
+        return pb.CallFunction.Response()
+    return pb.CallFunction.Response(error=pb.FunctionError(text="\n".join(errors)))
+
+
 def _decode_call_function(msg: pb.CallFunction.Request, _schemas: Schemas) -> CallFunctionRequest:
     return CallFunctionRequest(msg.name)
 
@@ -441,7 +452,7 @@ READ_DATA_SOURCE = _rpc(
 )
 GET_FUNCTIONS = _rpc(pb.GetFunctions, _no_fields, _encode_no_functions)
 CALL_FUNCTION = _rpc(
-    pb.CallFunction, _decode_call_function, _diagnostics_only(pb.CallFunction.Response)
+    pb.CallFunction, _decode_call_function, _function_error, reject=_function_error
 )
 STOP_PROVIDER = _rpc(pb.StopProvider, _no_fields, _encode_stopped)
 

@@ -20,6 +20,8 @@ Rule 8: no diagnostic points at a sensitive attribute: Terraform would print tha
         the configuration (and so the secret) under the error. Every diagnostic an RPC
         answers with whose path is (or lies inside) a sensitive attribute of that RPC's
         schema loses its path, so it is shown against the resource or provider block.
+Rule 10: write-only attributes are null in every plan and state (:mod:`.plan`); create
+        and update see the configured values; Terraform < 1.11 is refused at validation.
 Rule 7: when the provider is configured, the string values of its sensitive attributes
         (three characters or more) are registered with the log redactor
         (:func:`.logging.redact`), so no log line written through
@@ -44,9 +46,13 @@ from .diagnostics import DiagnosticError, Diagnostics
 from .plan import (
     check_apply_matches_plan,
     check_plan_respects_config,
+    check_write_only,
     propose,
+    refuse_unsupported_write_only,
     run_validators,
     unknown_to_null,
+    with_write_only,
+    without_write_only,
 )
 from .resource import (
     Context,
@@ -145,6 +151,7 @@ class Engine:
                     {t: self.resource_schema(t) for t in self.resource_types()},
                     {t: self.data_source_schema(t) for t in self.data_source_types()},
                 )
+                check_write_only(self._schema_response)
             except Exception as exc:  # a schema bug must reach the user, not kill the plugin
                 log.exception("building schema failed")
                 diags = Diagnostics()
@@ -254,10 +261,15 @@ class Engine:
         return self._validate(self.provider_schema(), p.Model, p.validate_config, config)
 
     @_screened("resource")
-    def validate_resource_config(self, type_name: str, config: Any) -> Diagnostics:
+    def validate_resource_config(
+        self, type_name: str, config: Any, write_only_allowed: bool = False
+    ) -> Diagnostics:
         res = self._resource(type_name)
         schema = self.resource_schema(type_name)
-        return self._validate(schema, res.Model, res.validate_config, config)
+        diags = self._validate(schema, res.Model, res.validate_config, config)
+        if schema.has_write_only and not write_only_allowed:
+            refuse_unsupported_write_only(schema.block, config, AttributePath.root(), diags)
+        return diags
 
     @_screened("data source")
     def validate_data_source_config(self, type_name: str, config: Any) -> Diagnostics:
@@ -332,7 +344,7 @@ class Engine:
     @_screened("resource")
     def read_resource(self, type_name: str, state: Any, private: bytes | None) -> StateResponse:
         res = self._resource(type_name)
-        ty = self.resource_schema(type_name).cty_type()
+        ty = (schema := self.resource_schema(type_name)).cty_type()
         if state is None:
             return StateResponse(None, private or b"", Diagnostics())
         if (unconfigured := self._unconfigured()) is not None:
@@ -355,6 +367,7 @@ class Engine:
             new_state = self._finish_state(new_state, ty, ctx.diagnostics, "read")
             if new_state is None:
                 return StateResponse(state, private or b"", ctx.diagnostics)
+            new_state = without_write_only(schema, new_state)
         return StateResponse(new_state, encode_private(ctx.private), ctx.diagnostics)
 
     # --- plan -----------------------------------------------------------------------
@@ -374,6 +387,7 @@ class Engine:
         diags = Diagnostics()
         if proposed is None:  # destroy
             return PlanResourceChangeResponse(None, [], prior_private or b"", diags)
+        proposed = without_write_only(schema, proposed)  # plans hold no write-only value
         planned, replace = propose(schema.block, ty, prior, proposed, config, diags)
         ctx = self._ctx(decode_private(prior_private))
 
@@ -397,6 +411,7 @@ class Engine:
         diags.extend(ctx.diagnostics)
         if modified is not None:
             planned = modified
+        planned = without_write_only(schema, planned)
         if diags.has_error():
             return PlanResourceChangeResponse(planned, replace, prior_private or b"", diags)
         try:
@@ -419,7 +434,7 @@ class Engine:
         planned_private: bytes | None,
     ) -> StateResponse:
         res = self._resource(type_name)
-        ty = self.resource_schema(type_name).cty_type()
+        ty = (schema := self.resource_schema(type_name)).cty_type()
         private = decode_private(planned_private)
         if (unconfigured := self._unconfigured()) is not None:
             return StateResponse(prior, planned_private or b"", unconfigured)
@@ -433,7 +448,7 @@ class Engine:
             return StateResponse(prior, planned_private or b"", ctx.diagnostics)
 
         op = "create" if prior is None else "update"
-        plan_model: Any = model_from_value(res.Model, planned)
+        plan_model: Any = model_from_value(res.Model, with_write_only(schema, planned, config))
         ctx = self._ctx(private, timeout_for(plan_model, op, res.DEFAULT_TIMEOUTS))
 
         def run() -> object:
@@ -448,10 +463,12 @@ class Engine:
                 fallback = self._finish_state(
                     model_to_value(ctx.partial_state, ty), ty, ctx.diagnostics, op, partial=True
                 )
+            fallback = without_write_only(schema, fallback)
             return StateResponse(fallback, encode_private(ctx.private), ctx.diagnostics)
         finished = self._finish_state(model_to_value(model, ty), ty, ctx.diagnostics, op)
         if finished is None:
             return StateResponse(prior, encode_private(ctx.private), ctx.diagnostics)
+        finished = without_write_only(schema, finished)
         check_apply_matches_plan(planned, finished, ty, AttributePath.root(), ctx.diagnostics)
         return StateResponse(finished, encode_private(ctx.private), ctx.diagnostics)
 
@@ -479,7 +496,7 @@ class Engine:
     @_screened("resource")
     def import_resource_state(self, type_name: str, import_id: str) -> ImportResourceStateResponse:
         res = self._resource(type_name)
-        ty = self.resource_schema(type_name).cty_type()
+        ty = (schema := self.resource_schema(type_name)).cty_type()
         if (unconfigured := self._unconfigured()) is not None:
             return ImportResourceStateResponse([], unconfigured)
         ctx = self._ctx()
@@ -491,6 +508,7 @@ class Engine:
         )
         if state is None:
             return ImportResourceStateResponse([], ctx.diagnostics)
+        state = without_write_only(schema, state)
         imported = ImportedResource(type_name, state, encode_private(ctx.private))
         return ImportResourceStateResponse([imported], ctx.diagnostics)
 

@@ -8,9 +8,13 @@ Rule 2 (update): when anything changes, computed attributes with no config value
         become unknown again, except where `use_state_for_unknown` keeps the prior value.
 Rule 3: requires-replace paths come from the attributes' plan modifiers.
 Rule 4: a plan may not change a configured top-level value
-        (:func:`check_plan_respects_config`),
+        (:func:`check_plan_respects_config`; write-only values are never planned),
         and apply must return exactly what the plan promised for every known value
         (:func:`check_apply_matches_plan`); either is reported as a provider bug.
+
+Write-only attributes (protocol 6.8) are null in every plan and state
+(:func:`without_write_only`); the resource is given the configured values to apply
+(:func:`with_write_only`).
 
 Nested blocks and nested attributes are followed where their elements can be aligned
 by index or key (single, list, map); set elements cannot be, so rules stop at sets.
@@ -28,7 +32,8 @@ from .cty.path import AttributePath
 from .cty.values import UNKNOWN, is_known, is_unknown, values_equal
 from .diagnostics import Diagnostics
 from .planmodifiers import AttributePlanRequest
-from .schema import Attribute, Block, BlockNesting, Nesting
+from .rpc import GetProviderSchemaResponse
+from .schema import Attribute, Block, BlockNesting, Nesting, Schema
 
 Key = int | str | None
 
@@ -173,7 +178,7 @@ def check_plan_respects_config(
         return
     for name, attr in block.attributes.items():
         cfg = config.get(name)
-        if cfg is None and attr.computed:
+        if (cfg is None and attr.computed) or attr.write_only:
             continue
         if attr.nested is not None:
             continue
@@ -219,6 +224,66 @@ def check_apply_matches_plan(
         )
 
 
+def _null_write_only(name: str, attr: Attribute, obj: dict[str, Any], _cfg: Any) -> None:
+    if attr.write_only:
+        obj[name] = None
+
+
+def _take_write_only(name: str, attr: Attribute, obj: dict[str, Any], cfg: Any) -> None:
+    if attr.write_only:
+        obj[name] = cfg
+
+
+def without_write_only(schema: Schema, value: Any) -> Any:
+    """`value` with every write-only attribute null (a copy if it had any): what plan and
+    state hold (Terraform refuses a plan or a state that holds a write-only value)."""
+    if not schema.has_write_only or not isinstance(value, dict):
+        return value
+    out = copy.deepcopy(value)
+    _each_attribute(schema.block, out, None, _null_write_only)
+    return out
+
+
+def with_write_only(schema: Schema, planned: Any, config: Any) -> Any:
+    """The planned value with the configuration's write-only values (a copy if it has any):
+    what the resource is given to apply, the only time it sees them."""
+    if not schema.has_write_only or not isinstance(planned, dict):
+        return planned
+    out = copy.deepcopy(planned)
+    _each_attribute(schema.block, out, config, _take_write_only)
+    return out
+
+
+def check_write_only(schemas: GetProviderSchemaResponse) -> None:
+    """Write-only attributes belong to managed resources only (protocol 6.8): ValueError
+    (an invalid schema) for one in the provider's or a data source's schema, or in a set."""
+    for schema in schemas.resources.values():
+        _ = schema.has_write_only
+    others = [schemas.provider, *schemas.data_sources.values()]
+    if any(schema is not None and schema.has_write_only for schema in others):
+        raise ValueError("only managed resources may have write-only attributes")
+
+
+def refuse_unsupported_write_only(
+    block: Block, config: Any, path: AttributePath, diags: Diagnostics
+) -> None:
+    """A configured write-only value when Terraform has not said it handles them (it is
+    older than 1.11): it would be kept in plan and state, so it is an error."""
+    if not isinstance(config, dict):
+        return
+    for name, attr in block.attributes.items():
+        if attr.write_only and config.get(name) is not None:
+            diags.add_error(
+                "Write-Only Attribute Not Supported",
+                f"{path.attr(name)} is write-only: Terraform keeps no copy of it in plan or "
+                "state. This version of Terraform does not support write-only attributes; "
+                "use Terraform 1.11 or later, or leave it unset.",
+                path.attr(name),
+            )
+    for child, elem, name, key, _ in _each_nested(block, config):
+        refuse_unsupported_write_only(child, elem, _element_path(path, name, key), diags)
+
+
 def run_validators(block: Block, config: Any, path: AttributePath, diags: Diagnostics) -> None:
     """Run attribute validators on known, non-null config values (recursively), and warn
     about every deprecated attribute that is set. A number attribute set to an infinity is
@@ -259,7 +324,11 @@ def unknown_to_null(value: Any) -> Any:
 __all__ = [
     "check_apply_matches_plan",
     "check_plan_respects_config",
+    "check_write_only",
     "propose",
+    "refuse_unsupported_write_only",
     "run_validators",
     "unknown_to_null",
+    "with_write_only",
+    "without_write_only",
 ]

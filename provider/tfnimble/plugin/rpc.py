@@ -46,6 +46,8 @@ class ConfigRequest:
     type_name: str = ""
     #: The Terraform CLI version (ConfigureProvider only).
     terraform_version: str = ""
+    #: Terraform handles write-only attributes (ValidateResourceConfig, protocol 6.8).
+    write_only_allowed: bool = False
 
 
 @dataclass(frozen=True)

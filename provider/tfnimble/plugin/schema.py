@@ -9,6 +9,7 @@ documentation (tools/gendocs.py renders docs/ from these same objects).
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -76,6 +77,9 @@ class Attribute:
     plan_modifiers: tuple[PlanModifier, ...] = ()
     validators: tuple[Validator, ...] = ()
     nested: NestedAttributes | None = None
+    #: Protocol 6.8 (Terraform 1.11): the value is read from the configuration only, never
+    #: kept in plan or state; the resource sees it during apply (see :mod:`.engine`).
+    write_only: bool = False
 
     def __post_init__(self) -> None:
         if (self.type is None) == (self.nested is None):
@@ -86,6 +90,11 @@ class Attribute:
             raise ValueError("an attribute must be required, optional or computed")
         if self.default is not NO_DEFAULT and not self.computed:
             raise ValueError("an attribute with a default must be computed (and optional)")
+        if self.write_only and self.computed:
+            raise ValueError(
+                "a write-only attribute cannot be computed (nor have a default): Terraform "
+                "keeps no value of it for the provider to fill in"
+            )
 
     def cty_type(self) -> ct.CtyType:
         if self.nested is not None:
@@ -140,6 +149,26 @@ class Block:
             i += 1
         return False
 
+    def write_only_paths(self, inside_set: bool = False) -> list[tuple[str, ...]]:
+        """The attribute names leading to every write-only attribute (nested ones too).
+        ValueError for one inside a set: its elements cannot be aligned with the
+        configuration's to be filled in and emptied."""
+        found: list[tuple[str, ...]] = []
+        nested: list[tuple[str, Block, bool]] = []
+        for name, attr in self.attributes.items():
+            if attr.write_only:
+                if inside_set:
+                    raise ValueError(f"write-only attribute {name!r} is inside a set")
+                found.append((name,))
+            if attr.nested is not None:
+                in_set = inside_set or attr.nested.nesting is Nesting.SET
+                nested.append((name, Block(attributes=attr.nested.attributes), in_set))
+        for name, nb in self.blocks.items():
+            nested.append((name, nb.block, inside_set or nb.nesting is BlockNesting.SET))
+        for name, block, in_set in nested:
+            found.extend((name, *p) for p in block.write_only_paths(in_set))
+        return found
+
     def cty_type(self) -> ct.CtyType:
         attrs: dict[str, ct.CtyType] = {k: a.cty_type() for k, a in self.attributes.items()}
         for name, nb in self.blocks.items():
@@ -174,6 +203,11 @@ class Schema:
 
     def cty_type(self) -> ct.CtyType:
         return self.block.cty_type()
+
+    @functools.cached_property
+    def has_write_only(self) -> bool:
+        """Whether any attribute is write-only (the engine's write-only steps run only then)."""
+        return bool(self.block.write_only_paths())
 
     def sensitive_paths(self) -> list[AttributePath]:
         return [AttributePath.root().attr(k) for k, a in self.attributes.items() if a.sensitive]

@@ -135,7 +135,9 @@ class ProviderService:
     )
     ValidateResourceConfig = _method(
         _proto.VALIDATE_RESOURCE_CONFIG,
-        lambda e, req: e.validate_resource_config(req.type_name, req.config),
+        lambda e, req: e.validate_resource_config(
+            req.type_name, req.config, req.write_only_allowed
+        ),
     )
     ValidateDataResourceConfig = _method(
         _proto.VALIDATE_DATA_RESOURCE_CONFIG,

@@ -106,8 +106,6 @@ class App:
             except SimError as exc:
                 return _error(exc)
         decision = self.faults.decide(req.method, path)
-        if decision.latency:
-            self.faults.sleep(decision.latency)
         if decision.expire_sessions:
             self.model.expire_sessions()
         if decision.error_status:
@@ -116,6 +114,7 @@ class App:
             )
         else:
             try:
+                self.model.run_schedules()  # the array's scheduler, on the model's clock
                 resp = self._api(req)
             except SimError as exc:
                 resp = _error(exc)
@@ -124,6 +123,10 @@ class App:
                 resp = _error(ProtocolError(500))
         resp.drop = decision.drop
         self.stats.count(req.method, path, resp.status)
+        if decision.latency:
+            # The array answers late: what the request did is done (and visible to others)
+            # before its reply leaves, as on a slow link.
+            self.faults.sleep(decision.latency)
         return resp
 
     # ----- /v1 ------------------------------------------------------------------------------
@@ -334,6 +337,8 @@ class App:
                 self.stats.reset()
                 return Response(200, self.stats.to_json())
             raise ProtocolError(405)
+        if parts == ["clock"]:
+            return self._clock(req.method, body)
         if parts == ["sessions", "expire"] and req.method == "POST":
             return Response(200, {"expired": self.model.expire_sessions()})
         if len(parts) == 3 and parts[0] == "volumes":
@@ -359,6 +364,24 @@ class App:
                     return Response(200, {"data": self.model.sim_connections(vol_id, count)})
                 raise ProtocolError(405)
         raise ProtocolError(404)
+
+    def _clock(self, method: str, body: Any) -> Response:
+        """GET: the array's time. POST {"advance": seconds}: move it on (never back) and take
+        the scheduled snapshots that fell due, so tests need not wait."""
+        if method == "GET":
+            return Response(200, {"now": int(self.model.clock())})
+        if method != "POST":
+            raise ProtocolError(405)
+        spec = body if isinstance(body, dict) else {}
+        seconds = spec.get("advance")
+        if (
+            isinstance(seconds, bool)
+            or not isinstance(seconds, int)
+            or seconds < 0
+            or len(spec) != 1
+        ):
+            raise SimError("SM_invalid_arg_value", arg="advance", value=seconds)
+        return Response(200, self.model.advance_clock(seconds))
 
     def _admin_auth(self, req: Request) -> bool:
         auth = req.headers.get("authorization", "")

@@ -28,6 +28,17 @@ PREFIX = {
     "token": "19",  # open question: the Proxmox plugin reports token ids beginning 19
     "subnet": "1a",  # open question: chosen
     "job": "1c",  # open question: chosen
+    "volcoll": "07",  # open question: chosen
+    "prot_sched": "0c",  # open question: chosen
+    "chap_user": "1b",  # open question: chosen
+    # The inventory sets (sets/catalog.py): open question, chosen.
+    "disk": "2c",
+    "folder": "2f",
+    "prottmpl": "12",
+    "snapcoll": "05",
+    "softver": "2e",
+    "user": "1e",
+    "protoep": "2d",
 }
 TYPE_OF_PREFIX = {p: t for t, p in PREFIX.items()}
 
@@ -84,6 +95,9 @@ SNAPSHOT_STATE_NOOP_IS_ERROR = True
 ONLINE_DELETE_CODE = "SM_eperm"
 # Open question 12: an initiator group referenced by access control records cannot be deleted.
 IG_IN_USE_CODE = "SM_ebusy"
+# Open question: deleting a CHAP user an access control record names; chosen like an initiator
+# group in use (docs/nimble-array-facts.md, "CHAP users").
+CHAP_USER_IN_USE_CODE = "SM_ebusy"
 # Open question 10: apply_to defaults to "both"; lun 0 for volume-scoped iSCSI targets (any other
 # value is refused), MIN_GROUP_LUN..MAX_GROUP_LUN under the group target.
 DEFAULT_APPLY_TO = "both"

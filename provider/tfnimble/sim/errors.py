@@ -61,6 +61,9 @@ DETAIL: dict[str, tuple[int, str]] = {
     "SM_enospc": (409, "Available space insufficient for operation."),
     "SM_vol_has_online_snap": (409, "Volume {vol} has an online snapshot."),
     "SM_vol_has_clone": (409, "Volume {vol} has a clone."),
+    # The code is HPE's (Go SDK error enum; HPE's Python SDK tests expect it when a volume still
+    # in a volume collection is deleted); the text is ours.
+    "SM_vol_assoc_volcoll": (409, "Volume {vol} is associated with a volume collection."),
     "SM_snap_has_clone": (409, "Snapshot {snap} for volume {vol} has a clone."),
     # Open question (no public source gives the exact text): only Cinder's substring "Initiators are
     # connected to" is known; the rest of the sentence is ours.

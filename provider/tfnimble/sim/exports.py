@@ -65,20 +65,24 @@ def _group_target(
     ctx: Ctx, changed: Doc | None = None
 ) -> tuple[dict[int, str], list[str], dict[str, str]]:
     """``group_target_state`` and the serial of each volume it exports."""
-    vols = {v["id"]: v for v in ctx.tx.list("volume")}
+    # Only the volumes of records that export one are read: a create in a pool of thousands of
+    # volumes without access records reads none of them.
+    acrs = [acr for acr in ctx.tx.list("acr") if _exports_volume(acr)]
+    vols: dict[str, Doc | None] = {}
+    for vol_id in dict.fromkeys(acr["vol_id"] for acr in acrs):
+        vols[vol_id] = ctx.tx.get(vol_id)
     if changed is not None:
         vols[changed["id"]] = changed
     luns: dict[int, str] = {}
     iqns: set[str] = set()
     serials: dict[str, str] = {}
-    for acr in ctx.tx.list("acr"):
+    for acr in acrs:
         vol = vols.get(acr["vol_id"])
-        if vol is None or not is_group_scoped(vol) or not vol["online"]:
+        if vol is None or vol["type"] != "volume" or not is_group_scoped(vol) or not vol["online"]:
             continue
-        if _exports_volume(acr):
-            luns[int(acr["lun"])] = vol["id"]
-            serials[vol["id"]] = str(vol.get("serial_number") or "")
-            iqns |= _acr_iqns(ctx, acr)
+        luns[int(acr["lun"])] = vol["id"]
+        serials[vol["id"]] = str(vol.get("serial_number") or "")
+        iqns |= _acr_iqns(ctx, acr)
     return luns, sorted(iqns), serials
 
 

@@ -1,5 +1,8 @@
 """Fault injection for /v1 requests: latency, 500/503 errors, session expiry, lost responses.
 
+Latency delays the reply, not the work: the request is carried out at once and its response
+leaves ``latency_ms`` later (``bench/read_latency.py`` uses it as the array's round trip).
+
 A rule matches on HTTP method and a regular expression searched in the request path. Every
 matching rule contributes: latencies add up; an error, an expiry or a drop happens when that
 rule's draw says so. Draws come from one ``random.Random(seed)``, so a sequential client sees

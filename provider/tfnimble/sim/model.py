@@ -11,6 +11,8 @@ Rules (what HPE's REST reference and SDKs say of the object sets; docs/nimble-ar
    ``shared_bytes`` (the part of it still shared with its newest snapshot); each snapshot keeps
    ``unique_bytes`` (data it alone holds because the volume overwrote it). Reservations
    (``reserve`` and ``snap_reserve`` percent of size) are held back from free space and must fit.
+   The pool's totals are sums over a ledger with one row per volume (``space.py``), so a
+   create costs the same with 20 volumes as with 20,000.
 5. Every mutation runs in one write transaction, and data-plane calls run inside it: a failing
    data-plane call rolls the records back (the client gets a 500), but the data-plane steps that
    already succeeded in that request are not undone (see ``seam.py``).
@@ -26,6 +28,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from . import space
 from . import validate as v
 from .constants import (
     DEFAULT_GROUP_NAME,
@@ -39,6 +42,7 @@ from .errors import ProtocolError, SimError
 from .fields import Fields
 from .naming import group_target, make_id
 from .seam import DataPlane, NullDataPlane
+from .space import total_reserved, vol_reserved
 from .store import Doc, Store, Tx
 
 __all__ = [
@@ -50,9 +54,14 @@ __all__ = [
     "ObjectSet",
     "apply_update",
     "now",
+    "total_reserved",
+    "vol_reserved",
 ]
 
 log = logging.getLogger("nimble-sim")
+
+
+SCHEDULER_RETRY = 60.0  # seconds before a failed scheduler run is tried again
 
 
 def now() -> int:
@@ -147,6 +156,8 @@ def _scope_of(doc: Doc) -> str:
         return str(doc["vol_id"])
     if t == "initiator":
         return str(doc["initiator_group_id"])
+    if t == "prot_sched":  # schedule names are unique per volume collection
+        return str(doc["volcoll_id"])
     return ""
 
 
@@ -161,16 +172,6 @@ def _name_of(doc: Doc) -> str | None:
     return str(doc["name"])
 
 
-def vol_reserved(vol: Doc) -> int:
-    """Bytes the volume's own ``reserve`` holds back."""
-    return int(vol.get("reserve", 0)) * int(vol["size"]) * MIB // 100
-
-
-def total_reserved(vol: Doc) -> int:
-    """Bytes the volume's ``reserve`` and ``snap_reserve`` hold back together."""
-    return vol_reserved(vol) + int(vol["snap_reserve"]) * int(vol["size"]) * MIB // 100
-
-
 class Model:
     def __init__(
         self,
@@ -181,18 +182,23 @@ class Model:
     ) -> None:
         # The sets import this module for ObjectSet and Ctx, so they are imported here.
         from .sets import SET_CLASSES
+        from .sets.catalog import seed_catalog
         from .sets.inventory import create_inventory
 
         self.store = store
         self.config = config
         self.dp: DataPlane = data_plane or NullDataPlane()
-        self.clock = clock
+        self._base_clock = clock
+        self._clock_offset = 0.0  # seconds /sim/clock moved the clock on (kept in SQLite)
+        self._next_due: float | None = None  # when a schedule fires next (None: find out)
+        self._sched_lock = threading.Lock()
         self._activity: dict[str, float] = {}
         self._activity_lock = threading.Lock()
         self._sessions_expired_before = 0.0
         self._started = clock()
         self.guid = ""
         self.sets: dict[str, ObjectSet] = {cls.name: cls(self) for cls in SET_CLASSES}
+        self.store.before_commit.append(space.settle)
         with self.store.write() as tx:
             guid = tx.meta("group_uid")
             if guid is None:
@@ -200,8 +206,10 @@ class Model:
                 tx.set_meta("group_uid", guid)
                 tx.set_meta("created", str(int(clock())))
             self.guid = guid
+            self._clock_offset = float(tx.meta("clock_offset") or 0)
             if not tx.list("group"):
                 create_inventory(self, tx)
+            seed_catalog(self, tx)
             group = tx.list("group")[0]
             if config.group_name != DEFAULT_GROUP_NAME and group["name"] != config.group_name:
                 group["name"] = config.group_name
@@ -212,11 +220,44 @@ class Model:
             if not group.get("group_target_name"):
                 group["group_target_name"] = group_target(group, guid)
                 self.save(tx, group)
+            space.ensure_ledger(tx)
             if tx.meta("target_scope") != config.target_scope:
                 tx.set_meta("target_scope", config.target_scope)
                 group["group_target_enabled"] = True
                 group["default_iscsi_target_scope"] = config.target_scope
                 self.save(tx, group)
+
+    def clock(self) -> float:
+        """The array's time: the injected clock plus what /sim/clock advanced it by."""
+        return self._base_clock() + self._clock_offset
+
+    def advance_clock(self, seconds: float) -> dict[str, Any]:
+        """Move the clock on (tests do, instead of waiting) and run what fell due."""
+        with self.store.write() as tx:
+            self._clock_offset += seconds
+            tx.set_meta("clock_offset", repr(self._clock_offset))
+        return {"now": int(self.clock()), "snapshots_taken": self.run_schedules()}
+
+    def schedules_changed(self) -> None:
+        self._next_due = None
+
+    def run_schedules(self) -> int:
+        """Take the snapshots of every protection schedule due by now (cheap when none is)."""
+        from .sets.protection_schedules import run_due
+
+        now = self.clock()
+        with self._sched_lock:
+            if self._next_due is not None and now < self._next_due:
+                return 0
+            try:
+                taken, nxt = run_due(self, now)
+            except Exception:
+                # the scheduler failing never fails a client's request; it tries again later
+                log.exception("protection schedules could not run")
+                self._next_due = now + SCHEDULER_RETRY
+                return 0
+            self._next_due = float("inf") if nxt is None else float(nxt)
+        return taken
 
     # ----- persistence helpers -------------------------------------------------------------
     def save(self, tx: Tx, doc: Doc) -> None:
@@ -340,33 +381,13 @@ class Model:
         return int(reported) if reported is not None else int(snap.get("unique_bytes", 0))
 
     def space(self, ctx: Ctx) -> dict[str, int]:
-        vols = ctx.preload("volume")
-        snaps = ctx.preload("snapshot")
-        vol_used = sum(self.vol_usage(x) for x in vols)
-        snap_used = sum(self.snap_usage(s) for s in snaps)
-        snap_by_vol: dict[str, int] = {}
-        for s in snaps:
-            snap_by_vol[s["vol_id"]] = snap_by_vol.get(s["vol_id"], 0) + self.snap_usage(s)
-        reserve = unused = 0
-        for x in vols:
-            r_vol = vol_reserved(x)
-            r_snap = x.get("snap_reserve", 0) * x["size"] * MIB // 100
-            reserve += r_vol + r_snap
-            unused += max(0, r_vol - self.vol_usage(x))
-            unused += max(0, r_snap - snap_by_vol.get(x["id"], 0))
-        capacity = self.config.pool_capacity
-        usage = vol_used + snap_used
-        return {
-            "capacity": capacity,
-            "usage": usage,
-            "vol_usage": vol_used,
-            "snap_usage": snap_used,
-            "reserve": reserve,
-            "unused_reserve": unused,
-            "free_space": max(0, capacity - usage - unused),
-            "vol_count": len(vols),
-            "snap_count": len(snaps),
-        }
+        """The pool's space: the ledger's sums (rule 4), or, when a data plane reports usage
+        out of band, a recount over every volume and snapshot (see ``space``)."""
+        if not isinstance(self.dp, NullDataPlane):
+            return space.recount(self, ctx)
+        if ctx.tx.changed:
+            space.settle(ctx.tx)  # this transaction's own writes count, as in a recount
+        return space.pool_space(self.config.pool_capacity, ctx.tx.space_totals())
 
     def need_space(self, ctx: Ctx, nbytes: int) -> None:
         if nbytes > 0 and nbytes > self.space(ctx)["free_space"]:

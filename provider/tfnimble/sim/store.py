@@ -9,6 +9,9 @@ Invariants:
 - One process per state directory, enforced with an exclusive ``flock`` on ``DIR/sim.lock``.
 - Objects are JSON documents keyed by their 42-hex id; ``(type, scope, name)`` is unique so the
   array's name-uniqueness rules hold even if a rule check were skipped.
+- A write transaction records which objects it put or deleted (``Tx.changed``) and runs the
+  store's ``before_commit`` hooks inside the transaction, so a derived table (the space ledger)
+  is brought up to date atomically with the objects it is derived from.
 """
 
 from __future__ import annotations
@@ -40,9 +43,21 @@ CREATE TABLE IF NOT EXISTS objects (
 CREATE UNIQUE INDEX IF NOT EXISTS objects_name ON objects (type, scope, name);
 CREATE INDEX IF NOT EXISTS objects_type ON objects (type, id);
 CREATE INDEX IF NOT EXISTS objects_scope ON objects (type, scope, id);
+CREATE TABLE IF NOT EXISTS space (
+    family TEXT PRIMARY KEY,
+    vol_used INTEGER NOT NULL,
+    snap_used INTEGER NOT NULL,
+    reserve INTEGER NOT NULL,
+    unused INTEGER NOT NULL,
+    vols INTEGER NOT NULL,
+    snaps INTEGER NOT NULL
+);
 """
 
 Doc = dict[str, Any]
+
+#: The columns of one row of the space ledger, in order (see ``Tx.set_space``).
+SPACE_COLUMNS = ("vol_used", "snap_used", "reserve", "unused", "vols", "snaps")
 
 
 class StateLocked(RuntimeError):
@@ -56,6 +71,8 @@ class Tx:
         self._conn = conn
         self.writable = writable
         self._after_commit: list[Any] = []
+        #: (type, id, scope) of every object put or deleted in this transaction.
+        self.changed: set[tuple[str, str, str]] = set()
 
     def get(self, obj_id: str) -> Doc | None:
         row = self._conn.execute("SELECT doc FROM objects WHERE id = ?", (obj_id,)).fetchone()
@@ -116,10 +133,37 @@ class Tx:
             "doc = excluded.doc",
             (doc["id"], doc["type"], scope, name, json.dumps(doc, separators=(",", ":"))),
         )
+        self.changed.add((doc["type"], doc["id"], scope))
 
     def delete(self, obj_id: str) -> None:
         self._need_write()
-        self._conn.execute("DELETE FROM objects WHERE id = ?", (obj_id,))
+        row = self._conn.execute(
+            "DELETE FROM objects WHERE id = ? RETURNING type, scope", (obj_id,)
+        ).fetchone()
+        if row is not None:
+            self.changed.add((row[0], obj_id, row[1]))
+
+    def set_space(self, family: str, row: tuple[int, ...] | None) -> None:
+        """Store (or, with ``None``, drop) one family's row of the space ledger."""
+        self._need_write()
+        if row is None:
+            self._conn.execute("DELETE FROM space WHERE family = ?", (family,))
+            return
+        self._conn.execute(
+            f"INSERT OR REPLACE INTO space (family, {', '.join(SPACE_COLUMNS)}) "
+            f"VALUES (?{', ?' * len(SPACE_COLUMNS)})",
+            (family, *row),
+        )
+
+    def space_totals(self) -> dict[str, int]:
+        """The sums of the space ledger's columns (zeros when it is empty)."""
+        sums = ", ".join(f"coalesce(sum({c}), 0)" for c in SPACE_COLUMNS)
+        row = self._conn.execute(f"SELECT {sums} FROM space").fetchone()
+        return dict(zip(SPACE_COLUMNS, (int(x) for x in row), strict=True))
+
+    def clear_space(self) -> None:
+        self._need_write()
+        self._conn.execute("DELETE FROM space")
 
     def next_seq(self, obj_type: str) -> int:
         self._need_write()
@@ -168,6 +212,9 @@ class Store:
         self._all_lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._closed = False
+        #: Called with the transaction just before every write transaction commits (an
+        #: exception rolls it back).
+        self.before_commit: list[Any] = []
         conn = self._connect()
         with self._all_lock:
             self._all.append(conn)
@@ -214,6 +261,8 @@ class Store:
             tx = Tx(conn, writable=True)
             try:
                 yield tx
+                for hook in self.before_commit:
+                    hook(tx)
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise

@@ -44,11 +44,24 @@ class Disk:
     files: int = 0
 
 
+NODE_DIR = "/etc/iscsi/nodes"
+NODE_RECORD = """# BEGIN RECORD 2.1.8
+node.name = {iqn}
+node.tpgt = 1
+node.startup = manual
+node.session.auth.authmethod = None
+node.session.auth.chap_algs = MD5
+node.conn[0].address = 10.200.2.2
+# END RECORD
+"""
+
+
 @dataclass
 class FakeHost:
     targets: dict[str, list[tuple[int, str]]] = field(default_factory=lambda: {PORTAL: [(1, IQN)]})
     reachable: bool = True
     login_error: int | None = None
+    chap: tuple[str, str] | None = None  # the target admits only this CHAP (user, secret)
     lun_disks: dict[str, dict[int, str | None]] = field(default_factory=lambda: {IQN: {0: "sdc"}})
     disks: dict[str, Disk] = field(default_factory=lambda: {"/dev/sdc": Disk("sdc")})
     nodes: dict[tuple[str, str], str] = field(default_factory=dict)  # (iqn, portal) -> startup
@@ -187,6 +200,8 @@ class FakeHost:
                     "iscsiadm: default: 1 session requested, but 1 already present.\n"
                     "iscsiadm: Could not log into all portals\n",
                 )
+            if self.chap is not None and self._record_chap(iqn, portal) != self.chap:
+                self.login_error = 24
             if self.login_error is not None:
                 texts = {
                     19: "target not found",
@@ -282,7 +297,36 @@ class FakeHost:
         }
         return (0, json.dumps(body))
 
+    def _record_chap(self, iqn: str, portal: str) -> tuple[str, str] | None:
+        """The CHAP login the node record asks for (what iscsid would send), if any."""
+        prefix = f"{NODE_DIR}/{iqn}/{portal.replace(':', ',')},"
+        for path, data in self.transport.files.items():
+            if path.startswith(prefix):
+                auth = dict(
+                    (k.strip(), v.strip())
+                    for k, _, v in (ln.partition("=") for ln in data.decode().splitlines())
+                    if k.strip().startswith("node.session.auth.")
+                )
+                if auth.get("node.session.auth.authmethod") == "CHAP":
+                    user = auth.get("node.session.auth.username", "")
+                    return user, auth.get("node.session.auth.password", "")
+        return None
+
     def cmd_find(self, a: list[str]) -> Reply:
+        if a[0].startswith("/etc/iscsi/nodes/"):
+            # The node records discovery made, as files (made on first look, so that tests
+            # which never look see the file system they expect).
+            for (iqn, portal), _ in self.nodes.items():
+                tpgt = next((t for t, i in self.targets.get(portal, []) if i == iqn), 1)
+                record = f"{NODE_DIR}/{iqn}/{portal.replace(':', ',')},{tpgt}/default"
+                self.transport.files.setdefault(record, NODE_RECORD.format(iqn=iqn).encode())
+            dirs = a[: a.index("-type")]
+            found = sorted(
+                p for p in self.transport.files if any(p.startswith(d + "/") for d in dirs)
+            )
+            missing = [d for d in dirs if not any(p.startswith(d + "/") for p in found)]
+            errors = "".join(f"find: '{d}': No such file or directory\n" for d in missing)
+            return (1 if missing else 0, "".join(p + "\n" for p in found), errors)
         if a[0] == "/dev/disk/by-path":
             return 0
         if a[0] == "/dev/disk/by-id":

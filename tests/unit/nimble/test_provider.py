@@ -40,6 +40,9 @@ def test_type_names_and_address() -> None:
         "snapshot",
         "initiator_group",
         "access_control_record",
+        "volume_collection",
+        "protection_schedule",
+        "chap_user",
     }
     assert {d.TYPE_NAME for d in DATA_SOURCES} == {
         "pool",
@@ -47,6 +50,8 @@ def test_type_names_and_address() -> None:
         "volume",
         "snapshot",
         "discovery",
+        "volumes",
+        "snapshots",
     }
 
 

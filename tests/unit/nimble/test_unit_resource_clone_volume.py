@@ -114,3 +114,12 @@ def test_invalid_name_and_zero_size_are_refused_by_validators() -> None:
     paths = {str(d.path) for d in diags}
     assert str(AttributePath.root().attr("name")) in paths
     assert str(AttributePath.root().attr("size_mib")) in paths
+
+
+def test_a_clone_is_refreshed_with_the_clones_of_its_snapshot() -> None:
+    res = CloneVolumeResource()
+    assert res.family(CloneVolumeModel(snapshot_id=SNAP)) == {"base_snap_id": SNAP}
+    for unusable in (None, UNKNOWN, "", "not-an-id"):  # then its own GET, as before
+        assert res.family(CloneVolumeModel(snapshot_id=unusable)) is None
+    # the listing asks for what the model reads: the volume's fields and the clone's own
+    assert {"id", "base_snap_id", "parent_vol_id", "base_snap_name"} <= set(res.READ_FIELDS)

@@ -8,10 +8,10 @@ import logging
 import pytest
 from tfnimble.plugin import Attribute, Schema, parse_duration, timeouts_block, types
 from tfnimble.plugin import logging as plog
+from tfnimble.plugin._gen import tfplugin6_pb2 as pb
 from tfnimble.plugin._proto import schema_to_proto
 from tfnimble.plugin.cty.types import type_from_json_bytes
 from tfnimble.plugin.resource import format_duration
-from tfplugin_proto import tfplugin6_5_pb2 as pb
 
 
 def test_log_lines_are_hclog_json_and_redacted(capsys: pytest.CaptureFixture[str]) -> None:

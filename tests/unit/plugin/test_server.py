@@ -27,10 +27,10 @@ from tfnimble.plugin import (
     requires_replace,
     types,
 )
+from tfnimble.plugin._gen import tfplugin6_pb2 as pb
 from tfnimble.plugin.cty import msgpack as cty_msgpack
 from tfnimble.plugin.engine import Engine
 from tfnimble.plugin.server import ProviderService
-from tfplugin_proto import tfplugin6_5_pb2 as pb
 
 
 @dataclass
@@ -374,8 +374,10 @@ def test_upgrade_resource_state_refuses_flatmap_and_reads_empty_as_null(
 def test_functions_none_defined(service: ProviderService) -> None:
     assert call(service.GetFunctions, pb.GetFunctions.Request()) == pb.GetFunctions.Response()
     reply = call(service.CallFunction, pb.CallFunction.Request(name="f"))
-    assert summaries(reply) == ["Function Not Found"]
-    assert "'f'" in reply.diagnostics[0].detail  # type: ignore[attr-defined]
+    # The released protocol answers with a FunctionError (the 6.5 draft had diagnostics).
+    assert reply.error.text.startswith("Function Not Found: ")  # type: ignore[attr-defined]
+    assert "'f'" in reply.error.text  # type: ignore[attr-defined]
+    assert not reply.HasField("result")
 
 
 def test_stop_provider_sets_the_stop_event(service: ProviderService) -> None:

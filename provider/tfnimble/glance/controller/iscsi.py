@@ -34,6 +34,7 @@ __all__ = [
     "iscsi_rescan",
     "iscsi_session_details",
     "iscsi_sessions",
+    "iscsi_set_chap",
     "iscsi_set_startup",
     "parse_discovery",
     "parse_initiator_name",
@@ -41,6 +42,7 @@ __all__ = [
     "parse_session_details",
     "parse_sessions",
     "read_initiator_name",
+    "with_chap",
 ]
 
 ISCSIADM = "iscsiadm"
@@ -239,6 +241,67 @@ def iscsi_set_startup(t: Transport, iqn: str, portal: str | Portal | None, mode:
             f"no iSCSI node record for {iqn} at {p} to mark node.startup = {mode}", result=r
         )
     return run_or_absent(r, f"setting node.startup = {mode} for {iqn} at {p}")
+
+
+# -- CHAP --------------------------------------------------------------------------------
+#
+# iscsiadm takes a node setting only on its command line (``-o update -n KEY -v VALUE``),
+# where any local user can read it; so the CHAP secret is written into the node record
+# file itself, through the transport's write_file (content on stdin, mode 0600).
+
+NODE_DIRS = ("/etc/iscsi/nodes", "/var/lib/iscsi/nodes")  # Debian/Ubuntu, RHEL/Fedora
+_AUTH = "node.session.auth."
+_CHAP_VALUE = re.compile(r"^[!-~]{1,256}$")  # printable ASCII, no space: one token
+
+
+def with_chap(record: str, username: str, secret: str) -> str:
+    """The node record (``key = value`` lines) logging in with CHAP as ``username``."""
+    for what, value in (("user name", username), ("secret", secret)):
+        if not _CHAP_VALUE.match(value):
+            raise ValueError(f"the CHAP {what} must be 1-256 printable ASCII characters, no space")
+    values = {
+        _AUTH + "authmethod": "CHAP",
+        _AUTH + "username": username,
+        _AUTH + "password": secret,
+    }
+    out: list[str] = []
+    for line in record.splitlines():
+        key = line.partition("=")[0].strip()
+        if key in values and not line.lstrip().startswith("#"):
+            out.append(f"{key} = {values.pop(key)}")
+        elif line.strip() == "# END RECORD" and values:
+            out.extend(f"{k} = {v}" for k, v in values.items())
+            values.clear()
+            out.append(line)
+        else:
+            out.append(line)
+    out.extend(f"{k} = {v}" for k, v in values.items())
+    return "\n".join(out) + "\n"
+
+
+def node_record_files(t: Transport, iqn: str, portal: Portal) -> list[str]:
+    """The node record files of the target at that portal (any TPGT, any iface)."""
+    r = t.run(["find", *(f"{d}/{iqn}" for d in NODE_DIRS), "-type", "f"], idempotent=True)
+    prefix = f"{portal.host},{portal.port}"
+    found = []
+    for path in r.stdout.splitlines():
+        for d in NODE_DIRS:
+            rest = path.removeprefix(f"{d}/{iqn}/")
+            if rest != path and (rest == prefix or rest.startswith(prefix + ",")):
+                found.append(path)
+    return sorted(found)
+
+
+def iscsi_set_chap(t: Transport, iqn: str, portal: Portal, username: str, secret: str) -> int:
+    """Make the target's node records at ``portal`` log in with CHAP (the next login, and at
+    boot); how many records. The secret goes through stdin only, never an argument."""
+    files = node_record_files(t, iqn, portal)
+    if not files:
+        raise LoginError(f"no iSCSI node record for {iqn} at {portal} to set CHAP on")
+    for path in files:
+        record = (t.read_file(path) or b"").decode("utf-8", "replace")
+        t.write_file(path, with_chap(record, username, secret).encode(), mode=0o600)
+    return len(files)
 
 
 def iscsi_logout(t: Transport, iqn: str, portal: str | Portal) -> bool:

@@ -8,6 +8,7 @@ Knows HTTP and the Nimble API, nothing of Terraform. Usage::
         vol = volumes.create_volume(c, "data-1", size_mib=10240)
 
 Object modules (``volumes``, ``snapshots``, ``initiator_groups``, ``access_control_records``,
+``chap_users``,
 ``pools``, ``performance_policies``, ``groups``, ``network``) hold verb functions that take
 the client as their first argument and return frozen dataclasses from ``models`` (deletes and
 actions return nothing). Every create survives a lost response without duplicating the object
@@ -16,12 +17,15 @@ actions return nothing). Every create survives a lost response without duplicati
 
 from . import (
     access_control_records,
+    chap_users,
     groups,
     initiator_groups,
     network,
     performance_policies,
     pools,
+    protection_schedules,
     snapshots,
+    volume_collections,
     volumes,
 )
 from .errors import (
@@ -41,6 +45,7 @@ from .errors import (
 )
 from .models import (
     AccessControlRecord,
+    ChapUser,
     Discovery,
     Group,
     Initiator,
@@ -57,6 +62,7 @@ __all__ = [
     "AccessControlRecord",
     "AuthenticationFailed",
     "BadRequest",
+    "ChapUser",
     "Conflict",
     "ConnectionFailed",
     "Discovery",
@@ -79,11 +85,14 @@ __all__ = [
     "Unauthorized",
     "Volume",
     "access_control_records",
+    "chap_users",
     "groups",
     "initiator_groups",
     "network",
     "performance_policies",
     "pools",
+    "protection_schedules",
     "snapshots",
+    "volume_collections",
     "volumes",
 ]

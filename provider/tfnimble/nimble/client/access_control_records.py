@@ -27,10 +27,12 @@ def create_access_control_record(
     initiator_group_id: str,
     apply_to: str = "both",
     lun: int | None = None,
+    chap_user_id: str | None = None,
 ) -> AccessControlRecord:
-    """Grant an initiator group access to a volume. A duplicate raises ``Conflict``
-    (SM_eexist); a lost response adopts the record for the same volume and group only if it
-    was created within this call's time window with the same ``apply_to``."""
+    """Grant an initiator group access to a volume (its initiators authenticating as the CHAP
+    user ``chap_user_id``, if given). A duplicate raises ``Conflict`` (SM_eexist); a lost
+    response adopts the record for the same volume and group only if it was created within
+    this call's time window with the same ``apply_to`` and CHAP user."""
     body: dict[str, Any] = {
         "vol_id": vol_id,
         "initiator_group_id": initiator_group_id,
@@ -38,8 +40,12 @@ def create_access_control_record(
     }
     if lun is not None:
         body["lun"] = lun
+    if chap_user_id:
+        body["chap_user_id"] = chap_user_id
 
     def mismatch(acr: AccessControlRecord) -> str | None:
+        if acr.chap_user_id != (chap_user_id or ""):
+            return f"CHAP user {acr.chap_user_id or 'none'}"
         return None if acr.apply_to in ("", apply_to) else f"apply_to {acr.apply_to}"
 
     return _RECORDS.create_or_adopt(

@@ -35,6 +35,7 @@ from typing import Any, Self
 
 __all__ = [
     "AccessControlRecord",
+    "ChapUser",
     "Discovery",
     "Group",
     "Initiator",
@@ -353,6 +354,25 @@ class InitiatorGroup(_ApiModel):
     @property
     def iqns(self) -> tuple[str, ...]:
         return tuple(i.iqn for i in self.iscsi_initiators if i.iqn)
+
+
+@dataclass(frozen=True)
+class ChapUser(_ApiModel):
+    """A CHAP account initiators log in with. The array never returns its secret."""
+
+    id: str
+    name: str
+    description: str = ""
+    initiator_iqns: tuple[str, ...] = ()
+    vol_count: int = 0
+    creation_time: int = 0
+    raw: JSON = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def from_api(cls, d: JSON) -> Self:
+        """``initiator_iqns`` arrives as ``[{"name": IQN}]`` (NsISCSIIQN)."""
+        iqns = [i.get("name") for i in d.get("initiator_iqns") or () if isinstance(i, dict)]
+        return _build(cls, {**d, "initiator_iqns": [i for i in iqns if isinstance(i, str)]}, {})
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,18 @@ Rules this module keeps (the transport, retry, login and object modules keep the
    marked ``after_lost_response`` so callers can re-read and compare.
 3. A 202 with a job id is awaited (polled every ``job_poll_interval`` seconds, at most
    ``job_timeout``); a failed job raises the job's error as a 409-class error.
+4. Every request that may change the array (any method but GET and HEAD) is counted in
+   ``writes`` when it has ended, whatever its outcome, so that an answer read earlier can tell
+   whether a change has been made since (see ``reads``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import requests
@@ -103,6 +108,7 @@ class NimbleClient(ObjectRequests):
         self._policy = RetryPolicy(retries, backoff, backoff_max, sleep)
         creds = Credentials(username, password, app_name)
         self._tokens = TokenKeeper(self._transport, self._policy, self.host, self.port, creds)
+        self.writes = WriteClock()
 
     # ----------------------------------------------------------------------- lifecycle
 
@@ -155,6 +161,21 @@ class NimbleClient(ObjectRequests):
         ``idempotent`` defaults to true for GET, HEAD, PUT and DELETE.
         """
         method = method.upper()
+        if method in ("GET", "HEAD"):
+            return self._request(method, path, params, body, idempotent, operation, object_name)
+        with self.writes.writing():
+            return self._request(method, path, params, body, idempotent, operation, object_name)
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None,
+        body: Any,
+        idempotent: bool | None,
+        operation: str | None,
+        object_name: str | None,
+    ) -> JSON:
         if idempotent is None:
             idempotent = method in IDEMPOTENT_METHODS
         attempt = 0
@@ -234,6 +255,27 @@ class NimbleClient(ObjectRequests):
         if object_id and method != "DELETE":
             return self.request("GET", object_path(object_set, object_id))
         return {}
+
+
+class WriteClock:
+    """Counts the requests that may have changed the array (rule 4) once each has ended."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ended = 0
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._ended += 1
+
+    @property
+    def ended(self) -> int:
+        with self._lock:
+            return self._ended
 
 
 def _job_id(payload: Any) -> str | None:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from ..model import ObjectSet
 from .access import AcrSet, InitiatorGroupSet, InitiatorSet
+from .catalog import CATALOG_SETS
+from .chap_users import ChapUserSet
 from .inventory import ArraySet, GroupSet, NetworkConfigSet, PerfPolicySet, PoolSet, SubnetSet
+from .protection_schedules import ProtectionScheduleSet
 from .sessions import JobSet, TokenSet
 from .snapshots import SnapshotSet
+from .volume_collections import VolumeCollectionSet
 from .volumes import VolumeSet
 
 SET_CLASSES: tuple[type[ObjectSet], ...] = (
@@ -15,6 +19,7 @@ SET_CLASSES: tuple[type[ObjectSet], ...] = (
     InitiatorGroupSet,
     InitiatorSet,
     AcrSet,
+    ChapUserSet,
     PoolSet,
     PerfPolicySet,
     GroupSet,
@@ -23,6 +28,9 @@ SET_CLASSES: tuple[type[ObjectSet], ...] = (
     SubnetSet,
     JobSet,
     TokenSet,
+    VolumeCollectionSet,
+    ProtectionScheduleSet,
+    *CATALOG_SETS,
 )
 
 __all__ = ["SET_CLASSES"]

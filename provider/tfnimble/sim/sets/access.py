@@ -258,7 +258,7 @@ ACR_FIELDS = table(
     names={"snap_name": "snap_id"},
     constants={
         "access_protocol": "iscsi",
-        **each("", "chap_user_id pe_id pe_name"),
+        **each("", "pe_id pe_name"),
         **each(None, "pe_ids pe_lun snapluns"),
     },
 )
@@ -274,9 +274,10 @@ _APPLY_SCOPE = {
 
 def render_acr(ctx: Ctx, d: Doc) -> Doc:
     vol = ctx.obj(d["vol_id"]) or {}
-    ig_id = d["initiator_group_id"]
+    ig_id, chap_id = d["initiator_group_id"], d.get("chap_user_id", "")
     computed = {
-        "chap_user_name": "*" if not ig_id else "",
+        "chap_user_id": chap_id,  # computed: records stored before CHAP users had none
+        "chap_user_name": ctx.name_of(chap_id) if chap_id else "*" if not ig_id else "",
         "initiator_group_name": ctx.name_of(ig_id) if ig_id else "*",
         "vol_agent_type": vol.get("agent_type", "none"),
         "vol_name": vol.get("name", ""),
@@ -296,7 +297,7 @@ class AcrSet(
         return render_acr(ctx, d)
 
     def prepare(self, ctx: Ctx) -> None:
-        for obj_type in ("volume", "initiator_group", "snapshot"):
+        for obj_type in ("volume", "initiator_group", "snapshot", "chap_user"):
             ctx.preload(obj_type)
 
     def create(self, ctx: Ctx, raw: dict[str, Any]) -> Doc:
@@ -341,6 +342,7 @@ class AcrSet(
             snap_id=snap["id"] if snap else "",
             lun=None if snapshots_only else self._lun(ctx, data.get("lun"), vol),
             pe_id="",
+            chap_user_id=data.get("chap_user_id", ""),
         )
         ctx.forget("acr", vol["id"])
         push_acls(ctx, [vol["id"]])

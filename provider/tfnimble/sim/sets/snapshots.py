@@ -45,11 +45,8 @@ SNAPSHOT_FIELDS = table(
     or_none="metadata",
     constants={
         **each(True, "is_manually_managed new_data_valid"),
-        **each(False, "is_replica is_unmanaged"),
-        **each(
-            "",
-            "origin_name schedule_id schedule_name snap_collection_id snap_collection_name",
-        ),
+        "is_replica": False,
+        **each("", "origin_name snap_collection_id snap_collection_name"),
         "replication_status": None,
     },
 )
@@ -78,6 +75,10 @@ class SnapshotSet(ObjectSet, name="snapshots", type="snapshot", fields=SNAPSHOT_
             **each(used, "new_data_compressed_bytes new_data_uncompressed_bytes"),
             "offline_reason": None if d["online"] else "user",
             "pool_name": ctx.name_of(vol.get("pool_id", "")),
+            # taken by a protection schedule; unmanaged once that schedule is deleted
+            "schedule_id": d.get("schedule_id", ""),
+            "schedule_name": ctx.name_of(d.get("schedule_id", "")),
+            "is_unmanaged": d.get("is_unmanaged", False),
             "size": d["size_mib"] * c.MIB if c.SNAPSHOT_SIZE_IN_BYTES else d["size_mib"],
             # under the group target a snapshot reports the group's IQN, as its volume does
             "target_name": group_iqn(self.m, ctx.group)

@@ -113,7 +113,7 @@ VOLUME_FIELDS = table(
             "content_repl_errors_found move_aborting needs_content_repl previously_deduped "
             "upstream_cache_pinned",
         ),
-        **each("", "dest_pool_id dest_pool_name folder_id folder_name volcoll_id volcoll_name"),
+        **each("", "dest_pool_id dest_pool_name folder_id folder_name"),
         **each(None, "fc_sessions iscsi_sessions last_replicated_snap"),
         "protection_type": "unprotected",
         "replication_role": "no_replication",
@@ -171,6 +171,8 @@ class VolumeSet(ObjectSet, name="volumes", type="volume", fields=VOLUME_FIELDS):
             "space_usage_level": level,
             "target_name": group_iqn(m, group) if is_group_scoped(d) else d["target_name"],
             "total_usage_bytes": vol_used + snap_used,
+            "volcoll_id": d.get("volcoll_id", ""),
+            "volcoll_name": ctx.name_of(d.get("volcoll_id", "")),
             "vol_state": state,
             **each(
                 vol_used,
@@ -243,6 +245,7 @@ class VolumeSet(ObjectSet, name="volumes", type="volume", fields=VOLUME_FIELDS):
             read_only=data.get("read_only", False),
             multi_initiator=data.get("multi_initiator", False),
             iscsi_target_scope=scope,
+            volcoll_id=data.get("volcoll_id", ""),
             agent_type=data.get("agent_type", "none"),
             block_size=block_size,
             clone=clone,
@@ -329,6 +332,8 @@ class VolumeSet(ObjectSet, name="volumes", type="volume", fields=VOLUME_FIELDS):
         for ref in ("folder_id", "volcoll_id"):
             if data.get(ref):
                 self.ref(ctx, data[ref], ref.removesuffix("_id"), ref)
+        if "volcoll_id" in data:  # membership lives on the volume; "" leaves the collection
+            doc["volcoll_id"] = data["volcoll_id"]
         if data.get("owned_by_group_id") and data["owned_by_group_id"] != ctx.group["id"]:
             self.ref(ctx, data["owned_by_group_id"], "group", "owned_by_group_id")
         old_reserved = total_reserved(doc)
@@ -382,6 +387,8 @@ class VolumeSet(ObjectSet, name="volumes", type="volume", fields=VOLUME_FIELDS):
         m, tx = self.m, ctx.tx
         if doc["online"]:
             raise SimError(c.ONLINE_DELETE_CODE, vol=doc["name"])
+        if doc.get("volcoll_id"):
+            raise SimError("SM_vol_assoc_volcoll", vol=doc["name"])
         snaps = ctx.children("snapshot", doc["id"])
         if clones_of(tx, [s["id"] for s in snaps]):
             raise SimError("SM_vol_has_clone", vol=doc["name"])

@@ -1,0 +1,218 @@
+"""nimble_chap_user: a CHAP account, whose secret Terraform never stores.
+
+The secret is a write-only attribute (Terraform 1.11, protocol 6.8): Terraform passes it to
+the provider in the configuration and keeps no copy in plan or state; the array never
+returns it. So neither can notice a new secret by comparing values: `secret_wo_version` is
+the signal. Create sends the secret; changing `secret_wo_version` plans an in-place update
+that sends the configured secret again; anything else leaves the array's secret alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any
+
+from tfnimble.plugin import (
+    Attribute,
+    AttributePath,
+    Context,
+    Diagnostic,
+    Severity,
+    Value,
+    known_or_none,
+    need,
+    types,
+)
+
+from . import _common as c
+from . import _fields as f
+from . import diagnostics as diag
+from ._base import NimbleResource
+from .resource_initiator_group import iqns_rule
+
+if TYPE_CHECKING:
+    from .client import ChapUser, NimbleClient
+
+KIND = "CHAP user"
+SECRET_MIN, SECRET_MAX = 12, 16
+#: Characters the array refuses in a CHAP secret, besides spaces and non-ASCII ones.
+SECRET_EXCLUDED = "&^[];`"
+
+
+def secret_rule(value: Any, path: AttributePath) -> Sequence[Diagnostic]:
+    """The array's rule for a CHAP secret (NsChapPassword), checked before any request; the
+    diagnostic says what is wrong, never what the secret is."""
+    if not isinstance(value, str):
+        return []
+    problems = []
+    if not SECRET_MIN <= len(value) <= SECRET_MAX:
+        problems.append(f"it has {len(value)} characters")
+    if any(not ("!" <= ch <= "~") for ch in value):
+        problems.append("it holds a space or a character outside printable ASCII")
+    if any(ch in SECRET_EXCLUDED for ch in value):
+        problems.append(f"it holds one of {' '.join(SECRET_EXCLUDED)}")
+    if not problems:
+        return []
+    return [
+        Diagnostic(
+            Severity.ERROR,
+            "Invalid CHAP Secret",
+            f"{path} must be {SECRET_MIN} to {SECRET_MAX} printable ASCII characters without "
+            f"spaces or any of {' '.join(SECRET_EXCLUDED)} (the array's rule), but "
+            f"{' and '.join(problems)}. Choose another secret.",
+            path,
+        )
+    ]
+
+
+@dataclass
+class ChapUserModel:
+    id: Annotated[Value[str], f.array_id(KIND)] = None
+    name: Annotated[
+        Value[str],
+        f.name(
+            "Name of the CHAP user (the user name initiators log in with), unique on the "
+            "array. Changed in place.",
+            c.OBJECT_NAME_RULE,
+        ),
+    ] = None
+    description: Annotated[Value[str], f.description(KIND)] = None
+    initiator_iqns: Annotated[
+        Value[list[str]],
+        f.argument(
+            types.Set(types.String),
+            "IQNs of initiators that use this CHAP user for group-target CHAP "
+            "authentication. An IQN already given to another CHAP user moves to this one. "
+            "Changed in place.",
+            validators=(iqns_rule,),
+        ),
+    ] = None
+    secret_wo: Annotated[
+        Value[str],
+        f.attr(
+            Attribute(
+                type=types.String,
+                required=True,
+                sensitive=True,
+                write_only=True,
+                validators=(secret_rule,),
+                description=(
+                    f"The CHAP secret: {SECRET_MIN} to {SECRET_MAX} printable ASCII characters, "
+                    f"no spaces, none of {' '.join(SECRET_EXCLUDED[:-1])} and the backquote. "
+                    "Write-only (Terraform 1.11 or later): sent to the array, never kept in "
+                    "plan or state, never read back. "
+                    "Pass it from an ephemeral variable or ephemeral resource. A new value "
+                    "reaches the array only when `secret_wo_version` changes."
+                ),
+            )
+        ),
+    ] = None
+    secret_wo_version: Annotated[
+        Value[int],
+        f.argument(
+            types.Number,
+            "Any number; change it (e.g. increment it) to send `secret_wo` to the array "
+            "again, in place. Terraform cannot see a new secret otherwise. After an import "
+            "the array's secret stays as it is until this is set or changed.",
+        ),
+    ] = None
+    timeouts: Annotated[Value[f.Timeouts], f.timeouts("create", "update", "delete")] = None
+
+
+class ChapUserResource(NimbleResource):
+    """A CHAP user with a write-only secret."""
+
+    TYPE_NAME = "chap_user"
+    Model = ChapUserModel
+    DESCRIPTION = (
+        "A CHAP user: the account iSCSI initiators authenticate with when an access control "
+        "record names it (`nimble_access_control_record.chap_user_id`). Its secret is the "
+        "write-only `secret_wo`, kept out of plan and state; bump `secret_wo_version` to "
+        "change it. Name, description and initiators change in place. Import with the user's "
+        "ID or name."
+    )
+
+    def get(self, cl: NimbleClient, ident: str) -> ChapUser | None:
+        from .client import chap_users
+
+        return chap_users.get_chap_user(cl, ident)
+
+    def to_model(self, obj: ChapUser, prior: ChapUserModel | None) -> ChapUserModel:
+        iqns, prior_iqns = sorted(obj.initiator_iqns), getattr(prior, "initiator_iqns", None)
+        return ChapUserModel(
+            id=obj.id,
+            name=obj.name,
+            description=c.text_or_prior(obj.description, getattr(prior, "description", None)),
+            initiator_iqns=iqns if iqns or prior_iqns else prior_iqns,
+            secret_wo=None,
+            secret_wo_version=getattr(prior, "secret_wo_version", None),
+            timeouts=getattr(prior, "timeouts", None),
+        )
+
+    def create(self, ctx: Context, plan: ChapUserModel) -> ChapUserModel:
+        from .client import chap_users
+
+        cl, name, secret = c.client(ctx), need(plan.name, "name"), need(plan.secret_wo)
+        user = c.create(
+            ctx,
+            lambda: chap_users.create_chap_user(
+                cl,
+                name,
+                secret,
+                description=known_or_none(plan.description),
+                initiator_iqns=sorted(known_or_none(plan.initiator_iqns) or ()),
+            ),
+            KIND,
+            name,
+        )
+        return self.to_model(user, plan)
+
+    def update(self, ctx: Context, plan: ChapUserModel, state: ChapUserModel) -> ChapUserModel:
+        from .client import chap_users
+
+        cl, ident, name = c.client(ctx), need(state.id, "id"), str(state.name)
+        planned_iqns = sorted(known_or_none(plan.initiator_iqns) or ())
+        iqns_changed = planned_iqns != sorted(known_or_none(state.initiator_iqns) or ())
+        new_secret = plan.secret_wo_version != state.secret_wo_version
+        ctx.check(f"updating CHAP user {name}")
+        user = c.call(
+            lambda: chap_users.update_chap_user(
+                cl,
+                ident,
+                name=known_or_none(plan.name) if plan.name != state.name else None,
+                description=(known_or_none(plan.description) or "")
+                if plan.description != state.description
+                else None,
+                secret=need(plan.secret_wo) if new_secret else None,
+                initiator_iqns=planned_iqns if iqns_changed else None,
+            ),
+            "update",
+            KIND,
+            name,
+        )
+        return self.to_model(user, plan)
+
+    def delete(self, ctx: Context, state: ChapUserModel) -> None:
+        from .client import chap_users
+
+        cl, ident, name = c.client(ctx), need(state.id, "id"), str(state.name)
+        ctx.check(f"deleting CHAP user {name}")
+        c.call(
+            lambda: chap_users.delete_chap_user(cl, ident, missing_ok=True), "delete", KIND, name
+        )
+
+    def import_state(self, ctx: Context, import_id: str) -> ChapUserModel:
+        from .client import chap_users
+
+        cl = c.client(ctx)
+        user = c.by_id_or_name(
+            import_id,
+            lambda i: chap_users.get_chap_user(cl, i),
+            lambda n: chap_users.find_chap_user_by_name(cl, n),
+            "import",
+            KIND,
+        )
+        if user is None:
+            raise diag.not_found(KIND, import_id)
+        return self.to_model(user, None)

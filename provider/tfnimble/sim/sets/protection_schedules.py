@@ -1,0 +1,260 @@
+"""Protection schedules of volume collections, and the scheduler that runs them on the clock.
+
+Rules (HPE's REST reference and SDKs; docs/nimble-array-facts.md):
+1. A schedule belongs to a volume collection (``volcoll_or_prottmpl_type`` ``volume_collection``
+   and its ID, both mandatory at create and fixed after); names are unique per collection.
+2. ``period`` >= 1 of ``period_unit`` minutes/hours/days/weeks; ``at_time``/``until_time``
+   are seconds after midnight (0-86399), ``at_time`` <= ``until_time``; ``days`` is ``all``
+   or comma-separated weekday names; ``num_retain`` >= 1.
+3. A ``regular`` schedule fires on the model's clock (``sim/schedule.py``): each firing takes
+   one snapshot of every volume in the collection, named after the collection, the schedule
+   and the time, and then deletes the schedule's oldest snapshots of that volume beyond
+   ``num_retain``. A snapshot that is online or has clones is kept (deleting it would fail or
+   lose a clone's base); an ``external_trigger`` schedule never fires on its own.
+4. Deleting a schedule (or its collection) keeps the snapshots it took: they become unmanaged
+   (``schedule_id`` empty, ``is_unmanaged`` true), as a user's own snapshots are.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from .. import schedule as timing
+from .. import validate as v
+from ..errors import SimError
+from ..fields import each, table
+from ..model import Ctx, Model, ObjectSet, apply_update
+from ..store import Doc
+from .common import clones_of
+
+MAX_TIME = timing.DAY - 1
+log = logging.getLogger("nimble-sim")
+
+
+def v_days(value: Any, arg: str) -> str:
+    if not isinstance(value, str) or timing.parse_days(value) is None:
+        raise v.bad(arg, value)
+    return value
+
+
+_TIMING: dict[str, v.Validator] = {
+    "period": v.v_int(1, 2**31 - 1),
+    "period_unit": v.v_enum("minutes", "hours", "days", "weeks"),
+    "at_time": v.v_int(0, MAX_TIME),
+    "until_time": v.v_int(0, MAX_TIME),
+    "days": v_days,
+}
+_COMMON: dict[str, v.Validator] = {
+    "name": v.v_str(64, v.OBJECT_NAME, allow_empty=False),
+    "description": v.v_str(255),
+    **_TIMING,
+    "num_retain": v.v_int(1, 2**31 - 1),
+    "downstream_partner_id": v.v_id,
+    "replicate_every": v.v_int(1, 2**31 - 1),
+    "num_retain_replica": v.v_int(0, 2**31 - 1),
+    "repl_alert_thres": v.v_int(0, 2**31 - 1),
+    "snap_verify": v.v_bool,
+    "skip_db_consistency_check": v.v_bool,
+    "disable_appsync": v.v_bool,
+}
+SCHED_CREATE = {
+    **_COMMON,
+    "volcoll_or_prottmpl_type": v.v_enum("protection_template", "volume_collection"),
+    "volcoll_or_prottmpl_id": v.v_id,
+    "schedule_type": v.v_enum("regular", "external_trigger"),
+}
+SCHED_UPDATE = {**_COMMON, "id": v.v_id}
+_UPDATED = tuple(k for k in _COMMON if k not in ("name", "downstream_partner_id"))
+DEFAULTS: dict[str, Any] = {
+    "description": "",
+    "period": 1,
+    "period_unit": "days",
+    "at_time": 0,
+    "until_time": MAX_TIME,
+    "days": "all",
+    "num_retain": 1,
+    "replicate_every": 1,
+    "num_retain_replica": 1,
+    "repl_alert_thres": 86400,
+    "snap_verify": False,
+    "skip_db_consistency_check": False,
+    "disable_appsync": False,
+    "schedule_type": "regular",
+}
+
+SCHED_FIELDS = table(
+    "id name description volcoll_or_prottmpl_type volcoll_or_prottmpl_id period period_unit "
+    "at_time until_time days num_retain downstream_partner downstream_partner_name "
+    "downstream_partner_id upstream_partner_name upstream_partner_id replicate_every "
+    "num_retain_replica repl_alert_thres snap_verify skip_db_consistency_check disable_appsync "
+    "schedule_type active creation_time last_modified last_mod_sched_time "
+    "last_replicated_snapcoll_name last_replicated_snapcoll_id last_replicated_at_time "
+    "last_snap_time next_snap_time next_repl_snap_time snap_counter sched_owner_id "
+    "sched_owner_name last_config_change_time currently_replicating_snapcoll_name "
+    "vol_status_list sync_repl_vol_status_list",
+    "id name description period period_unit at_time until_time days num_retain "
+    "replicate_every num_retain_replica repl_alert_thres snap_verify "
+    "skip_db_consistency_check disable_appsync schedule_type creation_time last_modified "
+    "last_mod_sched_time",
+    same={"volcoll_or_prottmpl_id": "volcoll_id", "last_config_change_time": "last_mod_sched_time"},
+    constants={
+        "volcoll_or_prottmpl_type": "volume_collection",
+        **each(
+            "",
+            "downstream_partner downstream_partner_name downstream_partner_id "
+            "upstream_partner_name upstream_partner_id last_replicated_snapcoll_name "
+            "last_replicated_snapcoll_id currently_replicating_snapcoll_name",
+        ),
+        **each(0, "last_replicated_at_time next_repl_snap_time"),
+        "active": True,
+        **each(None, "vol_status_list sync_repl_vol_status_list"),
+    },
+)
+
+
+class ProtectionScheduleSet(
+    ObjectSet, name="protection_schedules", type="prot_sched", fields=SCHED_FIELDS
+):
+    def computed(self, ctx: Ctx, d: Doc) -> Doc:
+        nxt = None
+        if d["schedule_type"] == "regular":
+            nxt = timing.next_firing(d, max(d.get("last_run", 0), self.m.clock()))
+        return {
+            "last_snap_time": d.get("last_snap_time", 0),
+            "next_snap_time": nxt or 0,
+            "snap_counter": d.get("snap_counter", 0),
+            "sched_owner_id": ctx.group["id"],
+            "sched_owner_name": ctx.group["name"],
+        }
+
+    def create(self, ctx: Ctx, raw: dict[str, Any]) -> Doc:
+        mandatory = ("name", "volcoll_or_prottmpl_type", "volcoll_or_prottmpl_id")
+        data = v.check_body(raw, SCHED_CREATE, mandatory)
+        kind, owner = data["volcoll_or_prottmpl_type"], data["volcoll_or_prottmpl_id"]
+        if not owner:
+            raise SimError("SM_missing_arg", arg="volcoll_or_prottmpl_id")
+        if kind != "volume_collection":
+            # protection templates are read-only here: a template gets no new schedules
+            self.ref(ctx, owner, "prottmpl", "volcoll_or_prottmpl_id")
+            raise SimError("SM_eperm")
+        self.ref(ctx, owner, "volcoll", "volcoll_or_prottmpl_id")
+        _no_partner(data)
+        self.unique(ctx, data["name"], scope=owner)
+        fields = {k: data.get(k, default) for k, default in DEFAULTS.items()}
+        t = int(self.m.clock())
+        doc = self.m.new_doc(ctx.tx, "prot_sched", name=data["name"], volcoll_id=owner, **fields)
+        doc.update(last_mod_sched_time=t, last_run=t)
+        _check_window(doc)
+        self.m.save(ctx.tx, doc)
+        self.m.schedules_changed()
+        return doc
+
+    def update(self, ctx: Ctx, doc: Doc, raw: dict[str, Any], force: bool) -> Doc:
+        data = self.check_update(doc, raw, SCHED_UPDATE)
+        _no_partner(data)
+        self.rename(ctx, doc, data, scope=doc["volcoll_id"])
+        before = {k: doc[k] for k in _TIMING}
+        apply_update(doc, data, _UPDATED)
+        _check_window(doc)
+        if {k: doc[k] for k in _TIMING} != before:
+            t = int(self.m.clock())
+            doc["last_mod_sched_time"] = t
+            doc["last_run"] = max(t, doc.get("last_run", 0))
+        self.m.save(ctx.tx, doc)
+        prune(ctx, doc)
+        self.m.schedules_changed()
+        return doc
+
+    def delete(self, ctx: Ctx, doc: Doc) -> None:
+        release_snapshots(ctx, doc)
+        ctx.tx.delete(doc["id"])
+        self.m.schedules_changed()
+
+
+def _no_partner(data: dict[str, Any]) -> None:
+    # the simulated group has no replication partners, so no ID can name one
+    if data.get("downstream_partner_id"):
+        raise SimError("SM_enoent", arg="downstream_partner_id", id=data["downstream_partner_id"])
+
+
+def _check_window(doc: Doc) -> None:
+    if doc["at_time"] > doc["until_time"]:
+        raise SimError("SM_invalid_arg_value", arg="until_time", value=doc["until_time"])
+
+
+def _taken_by(ctx: Ctx, sched: Doc) -> list[Doc]:
+    return [s for s in ctx.tx.list("snapshot") if s.get("schedule_id") == sched["id"]]
+
+
+def release_snapshots(ctx: Ctx, sched: Doc) -> None:
+    """Keep the schedule's snapshots as unmanaged ones (rule 4)."""
+    for snap in _taken_by(ctx, sched):
+        snap.update(schedule_id="", is_unmanaged=True)
+        ctx.model.save(ctx.tx, snap)
+
+
+def prune(ctx: Ctx, sched: Doc) -> int:
+    """Delete the schedule's oldest snapshots of each volume beyond ``num_retain`` (rule 3)."""
+    by_vol: dict[str, list[Doc]] = {}
+    for snap in _taken_by(ctx, sched):
+        by_vol.setdefault(snap["vol_id"], []).append(snap)
+    deleted = 0
+    snapshots = ctx.model.sets["snapshots"]
+    for snaps in by_vol.values():
+        snaps.sort(key=lambda s: (s["creation_time"], s["id"]))
+        for snap in snaps[: max(0, len(snaps) - int(sched["num_retain"]))]:
+            if snap["online"] or clones_of(ctx.tx, [snap["id"]]):
+                continue
+            snapshots.delete(ctx, snap)
+            deleted += 1
+    return deleted
+
+
+def take(ctx: Ctx, sched: Doc, volcoll: Doc, t: int) -> int:
+    """One firing at time ``t``: a snapshot of every volume of the collection."""
+    from .volume_collections import members
+
+    name = timing.snapshot_name(volcoll["name"], sched["name"], t)
+    snapshots, taken = ctx.model.sets["snapshots"], 0
+    for vol in members(ctx, volcoll["id"]):
+        if ctx.tx.by_name("snapshot", name, vol["id"]) is not None:
+            continue
+        try:
+            snap = snapshots.create(ctx, {"name": name, "vol_id": vol["id"]})
+        except SimError as err:  # e.g. no space: this volume misses this firing, as on an array
+            log.warning("schedule %s: no snapshot of %s: %s", sched["name"], vol["name"], err)
+            continue
+        snap.update(creation_time=t, schedule_id=sched["id"], is_unmanaged=False)
+        ctx.model.save(ctx.tx, snap)
+        taken += 1
+    ctx.forget("snapshot")
+    volcoll["last_snapcoll"] = {"snapcoll_name": name, "snapcoll_creation_time": t}
+    volcoll["snapcoll_count"] = int(volcoll.get("snapcoll_count", 0)) + 1
+    ctx.model.save(ctx.tx, volcoll)
+    sched.update(last_snap_time=t, snap_counter=int(sched.get("snap_counter", 0)) + 1)
+    return taken
+
+
+def run_due(model: Model, now: float) -> tuple[int, float | None]:
+    """Fire every regular schedule due by ``now``; the snapshots taken and the next due time."""
+    taken, next_due = 0, None
+    with model.store.write() as tx:
+        ctx = model.ctx(tx)
+        for sched in tx.list("prot_sched"):
+            if sched["schedule_type"] != "regular":
+                continue
+            volcoll = tx.get(sched["volcoll_id"])
+            keep = int(sched["num_retain"])
+            due = timing.last_firings(sched, sched.get("last_run", 0), now, keep)
+            if volcoll is not None:
+                for t in due:
+                    taken += take(ctx, sched, volcoll, t)
+                sched["last_run"] = int(now)
+                model.save(tx, sched)
+                if due:
+                    prune(ctx, sched)
+            nxt = timing.next_firing(sched, now)
+            if nxt is not None and (next_due is None or nxt < next_due):
+                next_due = nxt
+    return taken, next_due

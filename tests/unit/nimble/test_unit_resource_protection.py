@@ -1,0 +1,91 @@
+"""Plan-time validation of nimble_volume_collection and nimble_protection_schedule: every
+mistake knowable from the configuration is refused at validate, on the attribute written."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from tfnimble.nimble.provider import NimbleProvider
+from tfnimble.plugin import UNKNOWN, AttributePath
+from tfnimble.plugin.engine import Engine
+
+VC = "nimble_volume_collection"
+PS = "nimble_protection_schedule"
+VC_ID = "07" + "0" * 39 + "1"
+VOL = "06" + "0" * 39 + "1"
+
+
+def validate(type_name: str, **config: Any) -> list[Any]:
+    e = Engine(NimbleProvider())
+    schema = e.resource_schema(type_name)
+    cfg = {**dict.fromkeys([*schema.attributes, *schema.blocks]), **config}
+    return [d for d in e.validate_resource_config(type_name, cfg) if d.severity.name == "ERROR"]
+
+
+def schedule(**config: Any) -> list[Any]:
+    return validate(
+        PS, **{"volume_collection_id": VC_ID, "name": "nightly", "num_retain": 7, **config}
+    )
+
+
+def test_a_good_schedule_and_collection_pass() -> None:
+    assert schedule() == []
+    assert schedule(period=2, period_unit="hours", at_time=28800, until_time=64800) == []
+    assert schedule(days="monday,friday", at_time=UNKNOWN) == []
+    assert validate(VC, name="images", volume_ids=[VOL]) == []
+    assert validate(VC, name="app", app_sync="vss", app_server="sql1", app_id="sql2017") == []
+
+
+@pytest.mark.parametrize(
+    ("config", "attr", "words"),
+    [
+        ({"period_unit": "months"}, "period_unit", "must be one of"),
+        ({"period": 0}, "period", "period"),
+        ({"at_time": 86400}, "at_time", "86399"),
+        ({"until_time": -5}, "until_time", "until_time"),
+        ({"at_time": 7200, "until_time": 3600}, "until_time", "before at_time (7200)"),
+        ({"at_time": 90000, "until_time": None}, "at_time", "86399"),
+        ({"days": "Monday"}, "days", "'Monday' is not a weekday"),
+        ({"days": "monday,monday"}, "days", "named twice"),
+        ({"days": "mon, tue"}, "days", "not a weekday"),
+        ({"volume_collection_id": "images"}, "volume_collection_id", "42"),
+    ],
+)
+def test_schedule_mistakes_name_the_attribute(
+    config: dict[str, Any], attr: str, words: str
+) -> None:
+    errs = schedule(**config)
+    assert errs, config
+    assert any(d.path == AttributePath.root().attr(attr) and words in d.detail for d in errs), [
+        (d.path, d.detail) for d in errs
+    ]
+
+
+def test_num_retain_is_required_and_positive() -> None:
+    assert validate(PS, volume_collection_id=VC_ID, name="s", num_retain=0)
+    # Terraform itself refuses a missing required attribute before the provider sees it
+    assert Engine(NimbleProvider()).resource_schema(PS).attributes["num_retain"].required
+
+
+@pytest.mark.parametrize(
+    ("config", "attr", "words"),
+    [
+        ({"app_id": "sql2017"}, "app_id", 'set app_sync = "vss"'),
+        ({"app_sync": "vmware", "app_server": "h"}, "app_server", 'set app_sync = "vss"'),
+        ({"app_sync": "oracle"}, "app_sync", "must be one of"),
+        ({"volume_ids": ["vm-0"]}, "volume_ids", "'vm-0'"),
+        ({"name": "bad name"}, "name", "letters, digits"),
+    ],
+)
+def test_collection_mistakes_name_the_attribute(
+    config: dict[str, Any], attr: str, words: str
+) -> None:
+    errs = validate(VC, **{"name": "images", **config})
+    assert any(d.path == AttributePath.root().attr(attr) and words in d.detail for d in errs), [
+        (d.path, d.detail) for d in errs
+    ]
+
+
+def test_unknown_app_sync_defers_the_check() -> None:
+    assert validate(VC, name="images", app_sync=UNKNOWN, app_id="sql2017") == []
