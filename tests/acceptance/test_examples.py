@@ -9,6 +9,7 @@ against the data-plane sim, with a real disk image placed where they expect it
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -25,10 +26,11 @@ def nimble_example_dirs() -> list[Path]:
     out = []
     for d in dirs:
         text = "".join(p.read_text() for p in sorted(d.glob("*.tf")))
-        # Examples that need the glance provider (an OpenStack controller) are applied by
-        # the glance tests.
-        # examples/boot is applied, and booted, by test_boot_instances.py.
-        if 'source = "ito/nimble"' in text and "ito/glance" not in text and d.name != "boot":
+        # Examples that need the glance provider or a Glance image (an OpenStack controller)
+        # are applied by the glance tests; examples/boot is applied, and booted, by
+        # test_boot_instances.py.
+        glance = re.search(r'"ito/glance"|^\s*glance_image_id\s*=', text, re.M)
+        if 'source = "ito/nimble"' in text and not glance and d.name != "boot":
             out.append(d)
     return out
 

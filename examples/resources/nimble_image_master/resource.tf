@@ -34,6 +34,16 @@ resource "nimble_image_master" "ubuntu" {
 #   source_password = var.mirror_password
 # }
 
+# An image in Glance (see examples/image-master-from-glance): streamed from
+# glance-api and checked against Glance's own checksums before anything is
+# created on the array. The Keystone token comes from OS_AUTH_TOKEN.
+#
+# resource "nimble_image_master" "cirros" {
+#   name            = "cirros-master"
+#   glance_image_id = "3c1b6e4f-8a0e-4d8c-9f6a-2b7e5d1c0a93"
+#   glance_endpoint = "https://controller:9292"
+# }
+
 # Every instance boot disk is a zero-copy clone of the master's snapshot.
 resource "nimble_clone_volume" "vm0" {
   name        = "vm-0-boot"

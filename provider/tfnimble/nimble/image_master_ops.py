@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import dependents, lunprobe, temp_access
+from . import glance_source as gs
 from . import imagewrite as iw
 
 if TYPE_CHECKING:
@@ -104,18 +105,25 @@ def prepare_source(
     planned: dict[str, Any],
     workdir: str,
     auth: tuple[str, str] | None = None,
+    glance: gs.Glance | None = None,
 ) -> iw.Source:
     """Fetch, hash and probe the source; check it against the pinned digest and against what
     the plan showed (`planned`: image_format and image_virtual_size, when known). `auth` is
-    the download's (username, password), kept out of every message."""
-    shown = iw.display_source(source)
+    the download's (username, password), kept out of every message. With `glance`, the
+    image comes from Glance instead of `source`, verified against Glance's checksums."""
+    shown = glance.shown if glance is not None else iw.display_source(source)
     job.log.info("image master %s: reading %s", name, shown)
+    stop, deadline = job.stop_event, job.deadline
     try:
-        src = iw.prepare_source(
-            source, fmt, workdir, job.stop_event, job.deadline, job.log, auth=auth
-        )
+        if glance is not None:
+            src = gs.prepare(glance, fmt, workdir, stop, deadline, job.log)
+        else:
+            src = iw.prepare_source(source, fmt, workdir, stop, deadline, job.log, auth=auth)
+    except gs.GlanceError as err:
+        at = f"glance_{err.attribute}" if err.attribute else None
+        raise Failure(err.summary, err.detail, at) from err
     except iw.ImageError as err:
-        raise Failure(err.summary, err.detail, "source") from err
+        raise Failure(err.summary, err.detail, "glance_image_id" if glance else "source") from err
     if sha256 and sha256.lower() != src.sha256:
         raise Failure(
             "Image Checksum Mismatch",

@@ -45,6 +45,7 @@ from . import _fields as f
 from . import _plancheck as pc
 from . import diagnostics as diag
 from . import foreign_ids
+from . import image_master_glance as ig
 from . import image_master_ops as ops
 from . import imagewrite as iw
 from ._base import NimbleResource
@@ -113,11 +114,11 @@ class ImageMasterModel:
             "must exist at plan time when known then) or an `http(s)://` URL, "
             "downloaded to a temporary file (credentials go in `source_username` and "
             "`source_password`: a URL with `user:password@` is refused, as are other "
-            "schemes such as `ftp://`). Changing it replaces "
+            "schemes such as `ftp://`). For an image in Glance, set `glance_image_id` "
+            "instead: exactly one of the two is set. Changing it replaces "
             "the master. For a local file, a refresh notices when its contents changed "
             "since it was written (size or modification time changed and the SHA-256 "
             "differs) and plans a replacement.",
-            required=True,
             modifiers=_replaced_if_set("A new source replaces the master."),
         ),
     ] = None
@@ -148,6 +149,12 @@ class ImageMasterModel:
             )
         ),
     ] = None
+    glance_image_id: Annotated[
+        Value[str], ig.image_id_field(_replaced_if_set("A new Glance image replaces the master."))
+    ] = None
+    glance_endpoint: Annotated[Value[str], ig.ENDPOINT_FIELD] = None
+    glance_token: Annotated[Value[str], ig.TOKEN_FIELD] = None
+    glance_ca_file: Annotated[Value[str], ig.CA_FILE_FIELD] = None
     source_format: Annotated[
         Value[str],
         _recorded(
@@ -269,17 +276,21 @@ class ImageMasterResource(NimbleResource):
         "by reading it back, and a base snapshot that `nimble_clone_volume` clones from. The "
         "host running Terraform needs `qemu-img` with the iSCSI block driver and `iscsi-ls` "
         "(Debian: `qemu-utils`, `qemu-block-extra`, `libiscsi-bin`) and must reach the array's "
-        "iSCSI portal. Delete is refused while clones of the snapshot exist outside this "
-        "configuration. The create timeout defaults to 60 minutes. Import with the volume's ID "
-        "or name (or `NAME/SNAPSHOT` when the snapshot is not called `ito-base`): the image "
-        "attributes come back from the provenance the provider records in the base snapshot's "
-        "description."
+        "iSCSI portal. The image comes from a local file, an http(s) URL, or Glance "
+        "(`glance_image_id`): a Glance image is downloaded to a temporary file and verified "
+        "against Glance's checksums first, so a damaged image never creates a volume and no "
+        "snapshot ever holds unverified data. Delete is refused while clones of the snapshot "
+        "exist outside this configuration. The create timeout defaults to 60 minutes. Import "
+        "with the volume's ID or name (or `NAME/SNAPSHOT` when the snapshot is not called "
+        "`ito-base`): the image attributes come back from the provenance the provider records "
+        "in the base snapshot's description."
     )
 
     # --- plan ---------------------------------------------------------------------------
 
     def validate_config(self, ctx: Context, config: ImageMasterModel) -> None:
         pc.check_source(ctx, config.source, config.source_username, config.source_password)
+        ig.validate(ctx, config)
 
     def modify_plan(
         self,
@@ -289,6 +300,8 @@ class ImageMasterResource(NimbleResource):
         config: ImageMasterModel,
     ) -> ImageMasterModel:
         pc.pool_and_policy(ctx, plan, state)
+        if state is None:
+            pc.report(ctx, lambda: ig.plan_check(config))
         source = plan.source
         if state is not None or not is_known(source) or source is None or iw.is_url(source):
             return plan
@@ -313,7 +326,8 @@ class ImageMasterResource(NimbleResource):
 
     def create(self, ctx: Context, plan: ImageMasterModel) -> ImageMasterModel:
         job = _job(ctx)
-        name, source = need(plan.name, "name"), need(plan.source, "source")
+        name, glance = need(plan.name, "name"), ig.resolve(plan)
+        source = ig.recorded(plan, glance) if glance else need(plan.source, "source")
         snapshot_name = known_or_none(plan.snapshot_name) or DEFAULT_SNAPSHOT
         workdir = iw.make_workdir()
         try:
@@ -331,6 +345,7 @@ class ImageMasterResource(NimbleResource):
                     planned,
                     workdir,
                     _credentials(plan),
+                    glance,
                 )
             )
             size_mib = known_or_none(plan.size_mib) or None
@@ -406,7 +421,11 @@ class ImageMasterResource(NimbleResource):
         if snap is None:
             # No base snapshot: clones cannot be made; plan a new master.
             model.snapshot_id = None
-            model.source = _mark(source, "the base snapshot is gone")
+            gone = "the base snapshot is gone"
+            if model.glance_image_id is not None:
+                model.glance_image_id = _mark(known_or_none(state.glance_image_id), gone)
+            else:
+                model.source = _mark(source, gone)
             return model
         model.snapshot_name = snap.name
         if source and CHANGED_MARK not in source:
@@ -490,6 +509,7 @@ class ImageMasterResource(NimbleResource):
                 "snapshot clones are made from.",
             )
         found = ops.parse_provenance(snap.description)
+        source, image_id, endpoint = ig.from_provenance(found.get("source"))
         return ImageMasterModel(
             pool=vol.pool_name,
             performance_policy=vol.perfpolicy_name,
@@ -497,7 +517,9 @@ class ImageMasterResource(NimbleResource):
             snapshot_name=snap.name,
             snapshot_id=snap.id,
             size_mib=vol.size_mib,
-            source=found.get("source"),
+            source=source,
+            glance_image_id=image_id,
+            glance_endpoint=endpoint,
             sha256=found.get("sha256") if found.get("pinned") else None,
             source_format=found.get("format"),
             image_sha256=found.get("sha256"),
