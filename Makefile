@@ -14,9 +14,13 @@ default: fmt lint test
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev,release]'
 
-venv dev: $(BIN)/python
+# Reinstalled whenever pyproject.toml changes, so a pulled dependency (e.g. uvloop) arrives.
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/pip install -q -e '.[dev,release]'
+	touch $@
+
+venv dev: $(VENV)/.installed
 
 fmt: venv
 	$(BIN)/ruff format .
