@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from . import dependents, lunprobe, temp_access
+from . import chap_login, dependents, lunprobe, temp_access
 from . import glance_source as gs
 from . import imagewrite as iw
 
@@ -225,11 +225,25 @@ def create_volume(
     return vol
 
 
+def chap_user_id(job: Job, username: str) -> str:
+    """The array's ID of the CHAP user the image write logs in as (before anything exists)."""
+    found = api(lambda: chap_login.user_id(job.client, username), "find", "CHAP user", username)
+    if found is None:
+        raise Failure(
+            "CHAP User Not Found",
+            f'The array has no CHAP user "{username}". Create it first (nimble_chap_user) '
+            "or correct chap_username. Nothing was created on the array.",
+            "chap_username",
+        )
+    return found
+
+
 @contextmanager
 def temporary_access(
-    job: Job, vol: Volume, initiator: str, name: str
+    job: Job, vol: Volume, initiator: str, name: str, chap_user: str | None = None
 ) -> Iterator[AccessControlRecord]:
-    """An access control record for `initiator` through a temporary initiator group of its
+    """An access control record for `initiator` (naming the CHAP user whose ID is `chap_user`,
+    if given) through a temporary initiator group of its
     own (never a group that exists already: see ``temp_access``), both removed on the way
     out whatever happened. Leftover temporary groups of killed runs are removed first.
     Yields the record: its ``lun`` is where the volume appears on the target (read back if
@@ -255,7 +269,9 @@ def temporary_access(
     group_id, group_name = group.id, group.name
     try:
         acr = api(
-            lambda: acrs.create_access_control_record(cl, vol.id, group_id, apply_to="volume"),
+            lambda: acrs.create_access_control_record(
+                cl, vol.id, group_id, apply_to="volume", chap_user_id=chap_user
+            ),
             "create",
             "access control record",
             f"{name}/{group_name}",
@@ -293,12 +309,21 @@ def temporary_access(
         )
 
 
-def _iscsi(fn: Callable[[], T]) -> T:
+def _iscsi(fn: Callable[[], T], chap: chap_login.Chap | None = None) -> T:
     try:
         return fn()
     except iw.ImageError as err:
         attribute = {"iSCSI Portal Unreachable": "portal", "Initiator Refused": "initiator_name"}
-        raise Failure(err.summary, err.detail, attribute.get(err.summary)) from err
+        at, detail = attribute.get(err.summary), err.detail
+        if chap is not None and err.summary == "Initiator Refused":
+            # A target that asks for CHAP and rejects the secret hides itself from the login
+            # like one whose ACL leaves the initiator out: name both, show neither secret.
+            at = "chap_secret_wo"
+            detail += (
+                f" The record names CHAP user {chap.username}: check that chap_secret_wo is "
+                "that user's secret (the secret is not shown)."
+            )
+        raise Failure(err.summary, detail, at) from err
 
 
 def write_and_snapshot(
@@ -309,12 +334,16 @@ def write_and_snapshot(
     portal: str,
     snapshot_name: str,
     description: str,
+    chap: tuple[chap_login.Chap, str] | None = None,
 ) -> Snapshot:
-    """Write and verify the image through temporary access, then take the base snapshot."""
+    """Write and verify the image through temporary access, then take the base snapshot.
+    With `chap` (the login and its CHAP user's ID) the access record names that user and
+    every tool logs in with it."""
     from .client import snapshots
 
     cl, name, stop, deadline = job.client, vol.name, job.stop_event, job.deadline
-    with temporary_access(job, vol, initiator, name) as acr:
+    login, chap_id = chap if chap is not None else (None, None)
+    with temporary_access(job, vol, initiator, name, chap_id) as acr:
         if acr.lun is None:
             raise Failure(
                 "Access Record Has No LUN",
@@ -322,14 +351,16 @@ def write_and_snapshot(
                 "LUN for it, so the volume cannot be found on the target. Nothing was written.",
             )
         given: int = acr.lun
+        serial, settle = vol.serial_number, iw.ACL_PROPAGATION
         lun = _iscsi(
             lambda: lunprobe.confirm_lun(
-                portal, vol.target_name, initiator, given, vol.serial_number, stop, deadline
-            )
+                portal, vol.target_name, initiator, given, serial, stop, deadline, settle, login
+            ),
+            login,
         )
-        target = iw.Target(portal, vol.target_name, lun, initiator)
-        _iscsi(lambda: iw.write(src, target, stop, deadline, job.log))
-        _iscsi(lambda: iw.verify(src, target, stop, deadline, job.log))
+        target = iw.Target(portal, vol.target_name, lun, initiator, login)
+        _iscsi(lambda: iw.write(src, target, stop, deadline, job.log), login)
+        _iscsi(lambda: iw.verify(src, target, stop, deadline, job.log), login)
         if not src.downloaded and iw.fingerprint(src.path) != (src.file_size, src.mtime_ns):
             raise Failure(
                 "Image Changed While Written",

@@ -6,7 +6,8 @@ API, so the resource can be tested with these functions faked.
 Rules:
 1. Every subprocess gets an argv list (never a shell), a timeout (the caller's remaining
    time) and a cancel event; on either, the child is killed and waited for.
-2. Nothing secret reaches argv or logs: no CHAP secrets are used at all, and a URL source is
+2. Nothing secret reaches argv or logs: a CHAP secret reaches qemu-img as a 0600 file and
+   libiscsi's tools through their environment (``chap_login``), and a URL source is
    downloaded with requests (not curl) and shown with its user info and query string removed.
 3. The source is probed before anything is created: format, virtual size, sha256, and no
    backing or external data files (a qcow2 that points at /etc/shadow must not be copied
@@ -36,6 +37,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 from urllib.parse import urlsplit, urlunsplit
+
+from . import chap_login
 
 __all__ = [
     "FORMATS",
@@ -105,6 +108,7 @@ class Target:
     iqn: str
     lun: int
     initiator: str
+    chap: chap_login.Chap | None = None
 
     def image_opts(self) -> str:
         ip, _, port = self.portal.rpartition(":")
@@ -117,6 +121,7 @@ class Target:
                 f"file.target={_opt(self.iqn)}",
                 f"file.lun={self.lun}",
                 f"file.initiator-name={_opt(self.initiator)}",
+                *chap_login.image_opts(self.chap),
             ]
         )
 
@@ -356,17 +361,7 @@ def write(
 ) -> float:
     """qemu-img convert the source onto the LUN (which must exist and be large enough);
     returns the seconds it took. Progress is logged every few seconds."""
-    argv = [
-        "qemu-img",
-        "convert",
-        "-p",
-        "-n",
-        "-f",
-        src.format,
-        "--target-image-opts",
-        src.path,
-        target.image_opts(),
-    ]
+    args = ["-p", "-n", "-f", src.format, "--target-image-opts", src.path, target.image_opts()]
     shown = f"{target.iqn} LUN {target.lun} at {target.portal}"
     state = {"pct": -1.0, "at": 0.0}
 
@@ -388,13 +383,14 @@ def write(
         target.initiator,
     )
     start = time.monotonic()
-    proc = run(
-        argv,
-        timeout=_remaining(deadline),
-        cancel=cancel,
-        on_stdout=progress,
-        what="writing the image",
-    )
+    with chap_login.qemu_secret(target.chap) as secret_args:
+        proc = run(
+            ["qemu-img", "convert", *secret_args, *args],
+            timeout=_remaining(deadline),
+            cancel=cancel,
+            on_stdout=progress,
+            what="writing the image",
+        )
     took = time.monotonic() - start
     if proc.returncode != 0:
         raise ImageError(
@@ -414,14 +410,18 @@ def verify(
     logger: logging.Logger = log,
 ) -> None:
     """Read the LUN back and compare it with the source's contents (see rule 4)."""
-    argv = [
-        "qemu-img",
-        "compare",
+    args = [
         "--image-opts",
         f"driver={src.format},file.driver=file,file.filename={_opt(src.path)}",
         target.image_opts(),
     ]
-    proc = run(argv, timeout=_remaining(deadline), cancel=cancel, what="verifying the image")
+    with chap_login.qemu_secret(target.chap) as secret_args:
+        proc = run(
+            ["qemu-img", "compare", *secret_args, *args],
+            timeout=_remaining(deadline),
+            cancel=cancel,
+            what="verifying the image",
+        )
     if proc.returncode == 1:
         raise ImageError(
             "Image Verification Failed",
@@ -446,8 +446,10 @@ def run(
     cancel: Cancel | None = None,
     on_stdout: Callable[[str], None] | None = None,
     what: str = "",
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run a tool; kill it when `cancel` is set or `timeout` passes (ImageError then)."""
+    """Run a tool; kill it when `cancel` is set or `timeout` passes (ImageError then). `env`
+    is added to this process's environment (a CHAP login's, never shown)."""
     if shutil.which(argv[0]) is None:
         raise ImageError(
             "Image Tool Missing",
@@ -459,7 +461,7 @@ def run(
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env={**os.environ, "LC_ALL": "C"},
+        env={**os.environ, **(env or {}), "LC_ALL": "C"},
     )
     out: list[str] = []
     err: list[str] = []

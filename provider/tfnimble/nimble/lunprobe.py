@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 import time
 
+from . import chap_login
 from . import imagewrite as iw
 
 __all__ = ["confirm_lun", "parse_unit_serial", "same_serial"]
@@ -37,7 +38,12 @@ def same_serial(reported: str, serial: str) -> bool:
 
 
 def _unit_serial(
-    portal: str, target: str, lun: int, initiator: str, deadline: float | None
+    portal: str,
+    target: str,
+    lun: int,
+    initiator: str,
+    deadline: float | None,
+    chap: chap_login.Chap | None = None,
 ) -> tuple[str | None, str]:
     argv = [
         "iscsi-inq",
@@ -49,7 +55,12 @@ def _unit_serial(
         "128",
         f"iscsi://{portal}/{target}/{lun}",
     ]
-    proc = iw.run(argv, timeout=min(30.0, iw._remaining(deadline)), what="iscsi-inq")
+    proc = iw.run(
+        argv,
+        timeout=min(30.0, iw._remaining(deadline)),
+        what="iscsi-inq",
+        env=chap_login.env(chap),
+    )
     if proc.returncode != 0:
         return None, iw.last_line(proc.stderr or proc.stdout)
     return parse_unit_serial(proc.stdout), ""
@@ -64,11 +75,13 @@ def confirm_lun(
     cancel: iw.Cancel | None = None,
     deadline: float | None = None,
     settle: float = iw.ACL_PROPAGATION,
+    chap: chap_login.Chap | None = None,
 ) -> int:
     """The LUN at which `target` (at `portal`) shows `initiator` the volume whose serial number
     is `serial`: `lun` (the access record's) when the disk there carries that serial, else the
     one other disk LUN that does. A new access record may take a moment to reach the target:
-    retried for `settle`. Raises :class:`ImageError`; nothing is written by this."""
+    retried for `settle`. With `chap`, the tools log in as that CHAP user. Raises
+    :class:`ImageError`; nothing is written by this."""
     if not serial.strip():
         raise iw.ImageError(
             "Cannot Confirm The LUN",
@@ -85,13 +98,17 @@ def confirm_lun(
     while True:
         iw._check(cancel, deadline, "discovering the iSCSI target")
         proc = iw.run(
-            argv, timeout=min(30.0, iw._remaining(deadline)), cancel=cancel, what="iscsi-ls"
+            argv,
+            timeout=min(30.0, iw._remaining(deadline)),
+            cancel=cancel,
+            what="iscsi-ls",
+            env=chap_login.env(chap),
         )
         seen = iw.parse_iscsi_ls(proc.stdout) if proc.returncode == 0 else {}
         disks = sorted(n for n, kind, _ in seen.get(target, []) if kind == "DIRECT_ACCESS")
         for n in sorted(disks, key=lambda n: n != lun):  # the record's LUN first
             if n not in serials:
-                serials[n], said = _unit_serial(portal, target, n, initiator, deadline)
+                serials[n], said = _unit_serial(portal, target, n, initiator, deadline, chap)
                 why = said if n == lun else why
             if n == lun and serials[n] is not None and same_serial(str(serials[n]), serial):
                 return lun

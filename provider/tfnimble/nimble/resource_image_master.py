@@ -17,7 +17,6 @@ source), so that import restores the image attributes and a plan after import is
 
 from __future__ import annotations
 
-import base64
 import shutil
 import time
 from collections.abc import Callable
@@ -37,7 +36,6 @@ from tfnimble.plugin import (
     requires_replace_if,
     types,
 )
-from tfnimble.plugin.logging import redact
 from tfnimble.plugin.validators import matches, one_of
 
 from . import _common as c
@@ -46,6 +44,7 @@ from . import _plancheck as pc
 from . import diagnostics as diag
 from . import foreign_ids
 from . import image_master_glance as ig
+from . import image_master_login as login
 from . import image_master_ops as ops
 from . import imagewrite as iw
 from ._base import NimbleResource
@@ -235,6 +234,9 @@ class ImageMasterModel:
             keep_prior=True,
         ),
     ] = None
+    chap_username: Annotated[Value[str], login.USERNAME_FIELD] = None
+    chap_secret_wo: Annotated[Value[str], login.SECRET_FIELD] = None
+    chap_secret_wo_version: Annotated[Value[int], login.VERSION_FIELD] = None
     volume_id: Annotated[
         Value[str], f.computed("The array's ID of the volume (the same as `id`).")
     ] = None
@@ -291,6 +293,7 @@ class ImageMasterResource(NimbleResource):
     def validate_config(self, ctx: Context, config: ImageMasterModel) -> None:
         pc.check_source(ctx, config.source, config.source_username, config.source_password)
         ig.validate(ctx, config)
+        login.validate(ctx, config.chap_username, config.chap_secret_wo)
 
     def modify_plan(
         self,
@@ -301,7 +304,8 @@ class ImageMasterResource(NimbleResource):
     ) -> ImageMasterModel:
         pc.pool_and_policy(ctx, plan, state)
         if state is None:
-            pc.report(ctx, lambda: ig.plan_check(config))
+            chap_user = config.chap_username
+            pc.report(ctx, lambda: ig.plan_check(config), lambda: login.plan_check(ctx, chap_user))
         source = plan.source
         if state is not None or not is_known(source) or source is None or iw.is_url(source):
             return plan
@@ -344,7 +348,7 @@ class ImageMasterResource(NimbleResource):
                     known_or_none(plan.sha256),
                     planned,
                     workdir,
-                    _credentials(plan),
+                    login.download_credentials(plan),
                     glance,
                 )
             )
@@ -359,6 +363,8 @@ class ImageMasterResource(NimbleResource):
                 known_or_none(plan.portal) or _run(lambda: ops.discovery_portal(job))
             )
             description = known_or_none(plan.description)
+            chap = login.resolve(plan.chap_username, plan.chap_secret_wo)
+            chap_id = _run(lambda: ops.chap_user_id(job, chap.username)) if chap else None
             vol = _run(
                 lambda: ops.create_volume(
                     job, name, size_mib or src.size_mib, pool, policy, description
@@ -382,7 +388,14 @@ class ImageMasterResource(NimbleResource):
             try:
                 snap = _run(
                     lambda: ops.write_and_snapshot(
-                        job, vol, src, initiator, portal, snapshot_name, recorded
+                        job,
+                        vol,
+                        src,
+                        initiator,
+                        portal,
+                        snapshot_name,
+                        recorded,
+                        (chap, chap_id) if chap and chap_id else None,
                     )
                 )
             except BaseException as err:
@@ -536,18 +549,6 @@ def _job(ctx: Context) -> ops.Job:
     remaining = ctx.remaining()
     deadline = time.monotonic() + remaining if remaining is not None else None
     return ops.Job(c.client(ctx), ctx.check, ctx.stop_event, deadline, ctx.logger)
-
-
-def _credentials(plan: ImageMasterModel) -> tuple[str, str] | None:
-    """The download's Basic credentials, registered with the log redactor (also as the
-    header value they become) before anything can log them."""
-    user = known_or_none(plan.source_username)
-    if user is None:
-        return None
-    password = known_or_none(plan.source_password) or ""
-    redact(password)
-    redact(base64.b64encode(f"{user}:{password}".encode()).decode())
-    return user, password
 
 
 def _run(step: Callable[[], T]) -> T:

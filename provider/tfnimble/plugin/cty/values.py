@@ -60,6 +60,11 @@ class Unknown:
         if self.length_upper is not None and self.length_upper < 0:
             raise ValueError("length_upper must not be negative")
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> Unknown:
+        # Immutable: a copy is the same value, and `x is UNKNOWN` holds after a deepcopy (the
+        # plan of a schema with write-only attributes is deep-copied to null them).
+        return self
+
     @property
     def is_refined(self) -> bool:
         return self != UNKNOWN
