@@ -313,17 +313,12 @@ def _iscsi(fn: Callable[[], T], chap: chap_login.Chap | None = None) -> T:
     try:
         return fn()
     except iw.ImageError as err:
-        attribute = {"iSCSI Portal Unreachable": "portal", "Initiator Refused": "initiator_name"}
-        at, detail = attribute.get(err.summary), err.detail
-        if chap is not None and err.summary == "Initiator Refused":
-            # A target that asks for CHAP and rejects the secret hides itself from the login
-            # like one whose ACL leaves the initiator out: name both, show neither secret.
-            at = "chap_secret_wo"
-            detail += (
-                f" The record names CHAP user {chap.username}: check that chap_secret_wo is "
-                "that user's secret (the secret is not shown)."
-            )
-        raise Failure(err.summary, detail, at) from err
+        attribute = {
+            "iSCSI Portal Unreachable": "portal",
+            "Initiator Refused": "initiator_name",
+            "iSCSI Login Refused": "chap_secret_wo" if chap else "chap_username",
+        }
+        raise Failure(err.summary, err.detail, attribute.get(err.summary)) from err
 
 
 def write_and_snapshot(

@@ -26,6 +26,30 @@ __all__ = ["confirm_lun", "parse_unit_serial", "same_serial"]
 _SERIAL = re.compile(r"^Unit Serial Number:\[(.*)\]\s*$", re.M)
 
 
+AUTH_FAILURE = "Authentication failure"  # libiscsi's words for a refused CHAP login
+
+
+def login_refused(
+    portal: str, target: str, initiator: str, chap: chap_login.Chap | None
+) -> iw.ImageError:
+    """The target asked for CHAP and refused the login (never showing a secret)."""
+    if chap is None:
+        hint = (
+            "The target asks for CHAP: its access control record names a CHAP user. Set "
+            "chap_username and chap_secret_wo."
+        )
+    else:
+        hint = (
+            f"The login as CHAP user {chap.username} failed authentication: check that "
+            "chap_secret_wo is that user's secret (not shown here)."
+        )
+    return iw.ImageError(
+        "iSCSI Login Refused",
+        f"Target {target} at {portal} refused the login of {initiator}: authentication "
+        f"failure. {hint} Nothing was written.",
+    )
+
+
 def parse_unit_serial(text: str) -> str | None:
     """The unit serial number from ``iscsi-inq -e 1 -c 128`` output (padding removed)."""
     m = _SERIAL.search(text)
@@ -139,6 +163,8 @@ def confirm_lun(
         if time.monotonic() >= until:
             break
         time.sleep(0.5)
+    if proc.returncode != 0 and AUTH_FAILURE in proc.stdout + proc.stderr:
+        raise login_refused(portal, target, initiator, chap)
     if target not in seen:
         said = f" (iscsi-ls: {iw.last_line(proc.stderr)})" if proc.returncode != 0 else ""
         raise iw.ImageError(

@@ -30,6 +30,7 @@ class DataPlaneAdapter:
         self._iscsi = bool(getattr(dp, "iscsi", True))
         self._lock = threading.Lock()
         self._acl: dict[str, list[str]] = {}
+        self._chap: dict[str, dict[str, str]] = {}
         self._exported: set[str] = set()
         self._targets: dict[str, Any] = {}
         self._targets_at = 0.0
@@ -67,6 +68,7 @@ class DataPlaneAdapter:
                 self.dp.export(object_id, target_name, serial=serial or None)
                 self._exported.add(target_name)
                 self.dp.set_acl(target_name, self._acl.get(target_name, []))
+                self.dp.set_chap(target_name, self._chap.get(target_name, {}))
             else:
                 self.dp.unexport(target_name)
                 self._exported.discard(target_name)
@@ -77,6 +79,12 @@ class DataPlaneAdapter:
             self._acl[target_name] = list(initiator_iqns)
             if target_name in self._exported and self._iscsi:
                 self.dp.set_acl(target_name, initiator_iqns)
+
+    def set_chap(self, target_name: str, object_id: str, accounts: dict[str, str]) -> None:
+        with self._lock:
+            self._chap[target_name] = dict(accounts)
+            if target_name in self._exported and self._iscsi:
+                self.dp.set_chap(target_name, accounts)
 
     def set_target(
         self,

@@ -81,6 +81,7 @@ class DataPlane(ReflinkPool, Tgtd):
         self._tgtd: subprocess.Popen[bytes] | None = None
         self._lock = threading.RLock()
         self._serials: dict[str, str] = {}
+        self._accounts: dict[str, str] = {}
         self._started = False
         self._owner_fd: int | None = None
 

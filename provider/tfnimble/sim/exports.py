@@ -10,6 +10,12 @@ Rules:
    ``set_target`` after every change that can alter it.
 3. Connections of a group-scoped volume are the sessions to the group target whose initiator
    may see the volume (an initiator logs in to the target, not to a LUN).
+4. CHAP (``set_chap``): a volume-scoped target asks for the CHAP users its volume's access
+   records name (those that apply to the volume), with their passwords; a target whose records
+   name none asks for no CHAP. tgtd binds accounts per target, not per initiator, so while one
+   record names a CHAP user every initiator logging in to that target needs one of them. The
+   group target and snapshot targets ask for no CHAP (one target shared by records with and
+   without CHAP cannot enforce either: docs/nimble-array-facts.md, "CHAP").
 """
 
 from __future__ import annotations
@@ -48,6 +54,23 @@ def initiator_iqns(ctx: Ctx, vol_id: str, for_snapshot: bool = False) -> list[st
         if acr["apply_to"] in wanted:
             iqns |= _acr_iqns(ctx, acr)
     return sorted(iqns)
+
+
+def chap_accounts(ctx: Ctx, vol_id: str) -> dict[str, str]:
+    """CHAP user name -> password of the volume's access records that apply to the volume."""
+    accounts: dict[str, str] = {}
+    for acr in ctx.children("acr", vol_id):
+        user = ctx.obj(acr["chap_user_id"]) if acr.get("chap_user_id") else None
+        if acr["apply_to"] in _VOLUME_APPLY and user is not None:
+            accounts[user["name"]] = str(user.get("password") or "")
+    return accounts
+
+
+def _push_volume_target(ctx: Ctx, vol: Doc) -> None:
+    """A volume-scoped volume's target: its ACL and CHAP accounts (rules 1 and 4)."""
+    dp = ctx.model.dp
+    dp.set_acl(vol["target_name"], vol["id"], initiator_iqns(ctx, vol["id"]))
+    dp.set_chap(vol["target_name"], vol["id"], chap_accounts(ctx, vol["id"]))
 
 
 def _exports_volume(acr: Doc) -> bool:
@@ -112,7 +135,7 @@ def push_acls(ctx: Ctx, vol_ids: list[str]) -> None:
         if is_group_scoped(vol):
             group = True
         else:
-            ctx.model.dp.set_acl(vol["target_name"], vol_id, initiator_iqns(ctx, vol_id))
+            _push_volume_target(ctx, vol)
         _push_snapshot_acls(ctx, vol_id)
     if group:
         push_group_target(ctx)
@@ -123,7 +146,7 @@ def export_volume(ctx: Ctx, vol: Doc) -> None:
     if is_group_scoped(vol):
         push_group_target(ctx, vol)
         return
-    ctx.model.dp.set_acl(vol["target_name"], vol["id"], initiator_iqns(ctx, vol["id"]))
+    _push_volume_target(ctx, vol)
     if vol["online"]:
         ctx.model.dp.set_online(vol["target_name"], vol["id"], True, _serial(vol))
 

@@ -11,7 +11,8 @@ Two kinds of target: a volume-scoped one exports one volume (``set_online``/``se
 group-scoped one is stated whole by ``set_target``: exactly these LUNs (API LUN number -> volume
 id) to exactly these initiators, no LUNs meaning no target. A volume's LUN reports the volume's
 ``serial_number`` (``serial``, ``serials``: volume id -> serial) as its SCSI unit serial, as the
-array's do, so a host can tell which volume a disk is.
+array's do, so a host can tell which volume a disk is. ``set_chap`` states the CHAP accounts
+(user -> secret) a volume-scoped target asks for (none: no CHAP), kept like the ACL.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class DataPlane(Protocol):
         self, target_name: str, object_id: str, online: bool, serial: str = ""
     ) -> None: ...
     def set_acl(self, target_name: str, object_id: str, initiator_iqns: list[str]) -> None: ...
+    def set_chap(self, target_name: str, object_id: str, accounts: dict[str, str]) -> None: ...
     def set_target(
         self,
         target_name: str,
@@ -50,4 +52,4 @@ class NullDataPlane:
         return None
 
     create_volume = snapshot = clone = restore = resize = delete = _nothing
-    set_online = set_acl = set_target = usage = connections = sessions = close = _nothing
+    set_online = set_acl = set_chap = set_target = usage = connections = sessions = close = _nothing

@@ -8,7 +8,12 @@ a shared target never exports LUN 0. A LUN given a serial reports it as its unit
 (VPD page 0x80, ``scsi_sn``) and its ``scsi_id`` (page 0x83); the serial of a file is
 remembered, so a LUN re-made for a resize keeps it. ACL: ``set_acl`` binds exactly the given
 initiator names; an empty list means nobody may log in; ``["*"]`` means everyone. tgtd has no
-per-initiator LUN masking: every initiator a target lets in sees all of its LUNs.
+per-initiator LUN masking: every initiator a target lets in sees all of its LUNs. CHAP:
+``set_chap`` binds exactly the given accounts to a target as incoming users; tgtd then asks every
+initiator logging in to that target for one of them (accounts are tgtd-wide, the binding is per
+target: it cannot ask one initiator for CHAP and let another in without). tgtadm takes an
+account's password as an argument, so it shows in this process's children's argv: a simulator
+limitation (see sim/README.md), never something the provider does.
 """
 
 from __future__ import annotations
@@ -110,6 +115,7 @@ class TargetInfo:
     name: str
     luns: dict[int, str] = field(default_factory=dict)  # lun -> backing store path
     acl: list[str] = field(default_factory=list)
+    accounts: list[str] = field(default_factory=list)  # incoming CHAP users bound
     # one entry per I_T nexus (session): (initiator name, [connection IP addresses])
     nexus: list[tuple[str, list[str]]] = field(default_factory=list)
 
@@ -155,6 +161,8 @@ def parse_tgtadm_targets(text: str) -> dict[str, TargetInfo]:
                     cur.luns[lun] = path
         elif section.startswith("ACL"):
             cur.acl.append(line)
+        elif section.startswith("Account") and not line.endswith("(outgoing)"):
+            cur.accounts.append(line)
     return targets
 
 
@@ -178,6 +186,7 @@ class Tgtd:
     _tgtd: subprocess.Popen[bytes] | None
     _lock: threading.RLock
     _serials: dict[str, str]  # backing file -> the serial its LUNs report
+    _accounts: dict[str, str]  # CHAP user -> password, as this tgtd has them
 
     @property
     def tgtd_pid(self) -> int | None:
@@ -478,6 +487,33 @@ class Tgtd:
                     named = self._is_initiator_name(entry)
                     opt = "--initiator-name" if named else "--initiator-address"
                     self._tgtadm("--op", op, "--mode", "target", "--tid", str(t.tid), opt, entry)
+
+    def set_chap(self, target_name: str, accounts: dict[str, str]) -> None:
+        """Bind exactly these CHAP accounts (user -> password) to the target as incoming users;
+        none: no CHAP. An account whose password changed is re-made (tgtd has no update) and
+        bound again wherever it was."""
+        with self._lock:
+            for user, password in sorted(accounts.items()):
+                self._account(user, password)
+            t = self._exported(target_name)
+            have, want = set(t.accounts), set(accounts)
+            for op, users in (("unbind", have - want), ("bind", want - have)):
+                for user in sorted(users):
+                    self._tgtadm(
+                        "--op", op, "--mode", "account", "--tid", str(t.tid), "--user", user
+                    )
+
+    def _account(self, user: str, password: str) -> None:
+        if self._accounts.get(user) == password:
+            return
+        bound = [t.tid for t in self.targets().values() if user in t.accounts]
+        # deleting an account unbinds it from every target
+        self._tgtadm("--op", "delete", "--mode", "account", "--user", user, check=False)
+        self._accounts.pop(user, None)
+        self._tgtadm("--op", "new", "--mode", "account", "--user", user, "--password", password)
+        self._accounts[user] = password
+        for tid in bound:
+            self._tgtadm("--op", "bind", "--mode", "account", "--tid", str(tid), "--user", user)
 
     def _exported(self, target_name: str) -> TargetInfo:
         t = self.targets().get(target_name)

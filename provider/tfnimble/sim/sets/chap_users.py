@@ -16,6 +16,7 @@ from typing import Any
 from .. import validate as v
 from ..constants import CHAP_USER_IN_USE_CODE
 from ..errors import SimError
+from ..exports import push_acls
 from ..fields import table
 from ..model import Ctx, ObjectSet, apply_update
 from ..store import Doc
@@ -98,6 +99,9 @@ class ChapUserSet(ObjectSet, name="chap_users", type="chap_user", fields=CHAP_FI
         self.rename(ctx, doc, data)
         apply_update(doc, data, ("description", "password", "initiator_iqns"))
         self.m.save(ctx.tx, doc)
+        if "password" in data:  # the targets that ask for this user learn the new secret
+            vols = [a["vol_id"] for a in ctx.tx.list("acr") if a.get("chap_user_id") == doc["id"]]
+            push_acls(ctx, vols)
         return doc
 
     def delete(self, ctx: Ctx, doc: Doc) -> None:
