@@ -24,6 +24,7 @@ class Recorder:
         self.owns_shared: dict[str, bool] = {}
         self.session_counts: dict[str, int] = {}  # target -> connections
         self.initiators: dict[str, list[str]] = {}  # target -> initiator of each connection
+        self.chap: dict[str, dict[str, str]] = {}  # target -> CHAP accounts it asks for
 
     def _rec(self, *call: Any) -> None:
         if call[0] == self.fail_on:
@@ -54,6 +55,10 @@ class Recorder:
 
     def set_acl(self, target_name: str, object_id: str, initiator_iqns: list[str]) -> None:
         self._rec("set_acl", target_name, object_id, initiator_iqns)
+
+    def set_chap(self, target_name: str, object_id: str, accounts: dict[str, str]) -> None:
+        # kept apart from `calls`: which ACL and export calls are made is asserted on its own
+        self.chap[target_name] = dict(accounts)
 
     def set_target(
         self,
@@ -235,6 +240,31 @@ def test_calls_state_the_group_target_whole(rec_sim: tuple[Recorder, Api]) -> No
         ("set_target", gst, {1: a["id"]}, [IQN + "x"]),
         ("set_target", gst, {}, []),
     ]
+
+
+@pytest.mark.parametrize("target_scope", ["group", "volume"])
+def test_volume_targets_ask_for_the_chap_users_their_records_name(
+    rec_sim: tuple[Recorder, Api],
+) -> None:
+    rec, api = rec_sim
+    vol = api.volume("v", 64)
+    vid, tgt = vol["id"], vol["target_name"]
+    scoped = vol["iscsi_target_scope"] == "volume"
+    assert rec.chap.get(tgt) == ({} if scoped else None)
+    user = api.post("/v1/chap_users", {"name": "writer", "password": "Secret-123456"}).data
+    ig = api.post(
+        "/v1/initiator_groups",
+        {"name": "g", "access_protocol": "iscsi", "iscsi_initiators": [{"label": "h", "iqn": IQN}]},
+    ).data
+    body = {"vol_id": vid, "initiator_group_id": ig["id"], "chap_user_id": user["id"]}
+    acr = api.post("/v1/access_control_records", {**body, "apply_to": "volume"}).data
+    assert rec.chap.get(tgt) == ({"writer": "Secret-123456"} if scoped else None)
+    api.put(f"/v1/chap_users/{user['id']}", {"password": "Rotated-654321"})
+    assert rec.chap.get(tgt) == ({"writer": "Rotated-654321"} if scoped else None)
+    api.delete(f"/v1/access_control_records/{acr['id']}")
+    assert rec.chap.get(tgt) == ({} if scoped else None)
+    # the group target is never bound to CHAP accounts (docs/nimble-array-facts.md, "CHAP")
+    assert scoped or rec.chap == {}
 
 
 def test_null_data_plane_has_every_method_of_the_protocol() -> None:
