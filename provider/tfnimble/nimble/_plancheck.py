@@ -171,13 +171,6 @@ def _named(
         raise diag.reference_not_found(kind, name, path, names)
 
 
-def chap_user_name(ctx: Context, attr: str, name: str) -> None:
-    """A diagnostic on `attr` unless the array has a CHAP user called `name`."""
-    from .client import chap_users
-
-    _named(ctx, "CHAP user", attr, name, chap_users.list_chap_users)
-
-
 def pool(ctx: Context, name: str) -> None:
     """A diagnostic on `pool` unless the array has a pool of that name."""
     from .client import pools

@@ -37,8 +37,10 @@ USERNAME_FIELD = f.argument(
     types.String,
     "CHAP user the image is written as: the temporary access control record of the write "
     "names it, so the array asks the writing initiator for its secret. Must exist on the "
-    "array (`nimble_chap_user.NAME.name`; checked at plan time when known then). With "
-    "`chap_secret_wo`. Used at creation only.",
+    "array (`nimble_chap_user.NAME.name`): checked before anything is created, at apply (a "
+    "user created in the same apply has a name known at plan but no record yet). With "
+    "`chap_secret_wo` (needed only when the master is created: later plans and destroy need "
+    "no secret). Used at creation only.",
     validators=(PRINTABLE,),
 )
 SECRET_FIELD = f.attr(
@@ -65,24 +67,25 @@ VERSION_FIELD = f.argument(
 
 
 def validate(ctx: Context, username: Value[str], secret: Value[str]) -> None:
-    """chap_username and chap_secret_wo go together."""
-    if not is_known(username) or not is_known(secret) or (username is None) == (secret is None):
-        return
-    missing = "chap_secret_wo" if secret is None else "chap_username"
+    """A CHAP secret needs the user it belongs to (any plan)."""
+    if is_known(username) and username is None and secret is not None:
+        _incomplete(ctx, "chap_username")
+
+
+def plan_check(ctx: Context, username: Value[str], secret: Value[str]) -> None:
+    """A CHAP user needs its secret, when the master is created (the only time the login is
+    made: later plans, and destroy, are given no secret and need none)."""
+    if is_known(secret) and secret is None and username is not None:
+        _incomplete(ctx, "chap_secret_wo")
+
+
+def _incomplete(ctx: Context, missing: str) -> None:
     ctx.diagnostics.add_error(
         "Incomplete CHAP Login",
-        "chap_username and chap_secret_wo go together: set both for a CHAP login of the "
-        f"image write, or neither. Set {missing}.",
+        "chap_username and chap_secret_wo go together when the master is created: set both "
+        f"for a CHAP login of the image write, or neither. Set {missing}.",
         ROOT.attr(missing),
     )
-
-
-def plan_check(ctx: Context, username: Value[str]) -> None:
-    """Plan-time, for a new master: the CHAP user exists on the array."""
-    from . import _plancheck as pc
-
-    if is_known(username) and username is not None:
-        pc.chap_user_name(ctx, "chap_username", username)
 
 
 def resolve(username: Any, secret: Any) -> Chap | None:

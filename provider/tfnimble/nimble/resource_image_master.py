@@ -304,8 +304,8 @@ class ImageMasterResource(NimbleResource):
     ) -> ImageMasterModel:
         pc.pool_and_policy(ctx, plan, state)
         if state is None:
-            chap_user = config.chap_username
-            pc.report(ctx, lambda: ig.plan_check(config), lambda: login.plan_check(ctx, chap_user))
+            pc.report(ctx, lambda: ig.plan_check(config))
+            login.plan_check(ctx, config.chap_username, config.chap_secret_wo)
         source = plan.source
         if state is not None or not is_known(source) or source is None or iw.is_url(source):
             return plan

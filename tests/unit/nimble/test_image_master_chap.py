@@ -12,11 +12,13 @@ from typing import Any
 
 import pytest
 from test_unit_resource_image_master import (  # noqa: F401 (fixtures)
+    STATE,
     FakeArray,
     array,
     config,
     ctx,
     image,
+    plan,
     planned,
 )
 from tfnimble.nimble import chap_login, lunprobe
@@ -166,19 +168,22 @@ def test_create_with_an_unknown_chap_user_creates_nothing(
     assert array.calls == ["prepare"]  # no volume, group or record
 
 
-@pytest.mark.parametrize(
-    ("given", "missing"),
-    [
-        ({"chap_username": "imagewriter"}, "chap_secret_wo"),
-        ({"chap_secret_wo": SECRET}, "chap_username"),
-    ],
-)
-def test_chap_username_and_secret_go_together(given: dict[str, Any], missing: str) -> None:
+def test_a_chap_secret_needs_its_user_at_validate() -> None:
     diags = Engine(NimbleProvider()).validate_resource_config(
-        TYPE, config(**given), write_only_allowed=True
+        TYPE, config(chap_secret_wo=SECRET), write_only_allowed=True
     )
     errors = [d for d in diags if d.severity.name == "ERROR"]
     assert [e.summary for e in errors] == ["Incomplete CHAP Login"], errors
-    assert f"Set {missing}." in errors[0].detail and SECRET not in errors[0].detail
-    # a path into a sensitive attribute is dropped (the engine's rule 8): only the user's
-    assert str(errors[0].path) == ("chap_username" if missing == "chap_username" else "None")
+    assert "Set chap_username." in errors[0].detail and str(errors[0].path) == "chap_username"
+    assert SECRET not in errors[0].detail
+
+
+def test_a_chap_user_needs_its_secret_only_when_the_master_is_created() -> None:
+    url = "https://images.example/ubuntu.qcow2"
+    created = plan(prior=None, source=url, chap_username="imagewriter")
+    errors = [d for d in created.diagnostics if d.severity.name == "ERROR"]
+    assert [e.summary for e in errors] == ["Incomplete CHAP Login"], errors
+    assert "Set chap_secret_wo." in errors[0].detail
+    # later plans (and destroy) are given no secret: the login was made at creation
+    later = plan(prior={**STATE, "chap_username": "imagewriter"}, chap_username="imagewriter")
+    assert not later.diagnostics.has_error(), list(later.diagnostics)
