@@ -65,7 +65,8 @@ def recording_tools(bindir: Path, log: Path) -> None:
         script = bindir / tool
         script.write_text(
             "#!/bin/sh\n"
-            f'printf "%s ENV_USER=%s\\n" "$*" "${{LIBISCSI_CHAP_USERNAME:+set}}" >> "{log}"\n'
+            f'printf "{tool} %s ENV_USER=%s\\n" "$*" "${{LIBISCSI_CHAP_USERNAME:+set}}" '
+            f'>> "{log}"\n'
             f'exec "{real}" "$@"\n'
         )
         script.chmod(0o755)

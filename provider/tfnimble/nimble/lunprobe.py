@@ -128,6 +128,9 @@ def confirm_lun(
             what="iscsi-ls",
             env=chap_login.env(chap),
         )
+        if proc.returncode != 0 and AUTH_FAILURE in proc.stdout + proc.stderr:
+            # The target answered and refused the credentials: waiting changes nothing.
+            raise login_refused(portal, target, initiator, chap)
         seen = iw.parse_iscsi_ls(proc.stdout) if proc.returncode == 0 else {}
         disks = sorted(n for n, kind, _ in seen.get(target, []) if kind == "DIRECT_ACCESS")
         for n in sorted(disks, key=lambda n: n != lun):  # the record's LUN first
@@ -163,8 +166,6 @@ def confirm_lun(
         if time.monotonic() >= until:
             break
         time.sleep(0.5)
-    if proc.returncode != 0 and AUTH_FAILURE in proc.stdout + proc.stderr:
-        raise login_refused(portal, target, initiator, chap)
     if target not in seen:
         said = f" (iscsi-ls: {iw.last_line(proc.stderr)})" if proc.returncode != 0 else ""
         raise iw.ImageError(
