@@ -44,6 +44,19 @@ resource "nimble_image_master" "ubuntu" {
 #   glance_endpoint = "https://controller:9292"
 # }
 
+# Written over a CHAP login: the temporary access record of the write names
+# the CHAP user, and the secret is write-only (Terraform 1.11 or later: never
+# in plan or state), e.g. from an ephemeral variable. It is needed only when
+# the master is created.
+#
+# resource "nimble_image_master" "debian" {
+#   name                   = "debian-12-master"
+#   source                 = "images/debian-12.qcow2"
+#   chap_username          = nimble_chap_user.imagewriter.name
+#   chap_secret_wo         = var.chap_secret
+#   chap_secret_wo_version = 1
+# }
+
 # Every instance boot disk is a zero-copy clone of the master's snapshot.
 resource "nimble_clone_volume" "vm0" {
   name        = "vm-0-boot"
