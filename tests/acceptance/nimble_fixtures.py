@@ -440,6 +440,21 @@ def read_lun(
     return sha256_of(out)
 
 
+def read_back(sim: DataPlaneSim, vol: Any, initiator: str, out: Path) -> str:
+    """The sha256 of volume `vol` read over iSCSI as `initiator`, through an initiator group
+    and access record made for this read and removed after it."""
+    from tfnimble.nimble.client import access_control_records as acrs
+    from tfnimble.nimble.client import initiator_groups as igs
+
+    group = igs.create_initiator_group(sim.client, sim.unique("reader"), [initiator])
+    acr = acrs.create_access_control_record(sim.client, vol.id, group.id)
+    try:
+        return read_lun(sim.portal, vol.target_name, initiator, out, lun=exported_lun(acr.lun))
+    finally:
+        acrs.delete_access_control_record(sim.client, acr.id)
+        igs.delete_initiator_group(sim.client, group.id)
+
+
 @pytest.fixture(scope="session")
 def disk_image(tmp_path_factory: pytest.TempPathFactory, sim_dp: DataPlaneSim) -> DiskImage:
     return DiskImage(tmp_path_factory.mktemp("image"))
