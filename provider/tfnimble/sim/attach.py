@@ -30,7 +30,8 @@ class DataPlaneAdapter:
         self._iscsi = bool(getattr(dp, "iscsi", True))
         self._lock = threading.Lock()
         self._acl: dict[str, list[str]] = {}
-        self._chap: dict[str, dict[str, str]] = {}
+        self._chap: dict[str, dict[str, str]] = {}  # target -> CHAP accounts wanted
+        self._chap_on: dict[str, dict[str, str]] = {}  # target -> bound on the exported target
         self._exported: set[str] = set()
         self._targets: dict[str, Any] = {}
         self._targets_at = 0.0
@@ -68,10 +69,11 @@ class DataPlaneAdapter:
                 self.dp.export(object_id, target_name, serial=serial or None)
                 self._exported.add(target_name)
                 self.dp.set_acl(target_name, self._acl.get(target_name, []))
-                self.dp.set_chap(target_name, self._chap.get(target_name, {}))
+                self._apply_chap(target_name)
             else:
                 self.dp.unexport(target_name)
                 self._exported.discard(target_name)
+                self._chap_on.pop(target_name, None)
             self._targets_at = 0.0
 
     def set_acl(self, target_name: str, object_id: str, initiator_iqns: list[str]) -> None:
@@ -84,7 +86,15 @@ class DataPlaneAdapter:
         with self._lock:
             self._chap[target_name] = dict(accounts)
             if target_name in self._exported and self._iscsi:
-                self.dp.set_chap(target_name, accounts)
+                self._apply_chap(target_name)
+
+    def _apply_chap(self, target_name: str) -> None:
+        """Bind the wanted accounts when they differ from what the target has (most targets
+        never have any: no tgtadm call for them)."""
+        want = self._chap.get(target_name, {})
+        if want != self._chap_on.get(target_name, {}):
+            self.dp.set_chap(target_name, want)
+            self._chap_on[target_name] = dict(want)
 
     def set_target(
         self,
