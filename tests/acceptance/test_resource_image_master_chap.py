@@ -3,12 +3,14 @@ data plane enforces CHAP (volume-scoped targets: tgtd asks for the CHAP users th
 access records name). One scenario: a login without the secret is refused at validate, a wrong
 secret at the login (naming the attribute, not the secret, and leaving nothing on the array),
 the right one writes and verifies the image; the secret is in no state, plan, log or argv of
-the tools the provider runs."""
+the tools the provider runs; a new secret for the CHAP user reaches the target (old refused,
+new let in)."""
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
 
 from harness import Case, Harness, State, Step
@@ -17,7 +19,7 @@ from nimble_hcl import config, expect, resource
 
 MASTER = "nimble_image_master.m"
 USER = "nimble_chap_user.c"
-SECRET, WRONG = "Chap-image-0001", "Chap-wrong-0002"
+SECRET, WRONG, ROTATED = "Chap-image-0001", "Chap-wrong-0002", "Chap-rotated-03"
 READER = "iqn.2026-11.io.ito:acc-chap-reader"
 TOOLS = ("qemu-img", "iscsi-ls", "iscsi-inq")
 VARIABLES = """
@@ -123,6 +125,36 @@ def test_acc_image_master_chap_login(
         no_secret_on_disk()
         assert tf.workdir is not None and (tf.workdir / "terraform.log").stat().st_size > 0
 
+    def rotation_reaches_the_target(state: State) -> None:
+        """The sim's side: a new secret for the CHAP user re-makes tgtd's account and binds it
+        again, so the old secret is refused and the new one logs in."""
+        from tfnimble.nimble.client import access_control_records as acrs
+        from tfnimble.nimble.client import chap_users
+        from tfnimble.nimble.client import initiator_groups as igs
+
+        user_id, vol = state.attrs(USER)["id"], sim.volume(name)
+        assert vol is not None
+        group = igs.create_initiator_group(sim.client, sim.unique("rot"), [READER])
+        acr = acrs.create_access_control_record(
+            sim.client, vol.id, group.id, apply_to="volume", chap_user_id=user_id
+        )
+
+        def login(secret: str) -> str:
+            login_env = {**os.environ, "LIBISCSI_CHAP_USERNAME": name}
+            login_env["LIBISCSI_CHAP_PASSWORD"] = secret
+            argv = ["iscsi-ls", "-s", "-i", READER, f"iscsi://{sim.portal}"]
+            done = subprocess.run(argv, env=login_env, capture_output=True, text=True, timeout=30)
+            return done.stdout + done.stderr
+
+        try:
+            assert "DIRECT_ACCESS" in login(SECRET)
+            chap_users.update_chap_user(sim.client, user_id, secret=ROTATED)
+            assert "Authentication failure" in login(SECRET)
+            assert "DIRECT_ACCESS" in login(ROTATED)
+        finally:
+            acrs.delete_access_control_record(sim.client, acr.id)
+            igs.delete_initiator_group(sim.client, group.id)
+
     env = {
         **sim.env(),
         "PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}",
@@ -146,7 +178,11 @@ def test_acc_image_master_chap_login(
                     config=hcl,
                     preconfig=wrong_secret_left_nothing,
                     env={"TF_VAR_login_secret": SECRET},
-                    checks=[expect(MASTER, "chap_secret_wo_version", 1), written_and_verified],
+                    checks=[
+                        expect(MASTER, "chap_secret_wo_version", 1),
+                        written_and_verified,
+                        rotation_reaches_the_target,
+                    ],
                 ),
             ],
             check_destroy=sim.back_to(before),
