@@ -60,6 +60,12 @@ class Unknown:
         if self.length_upper is not None and self.length_upper < 0:
             raise ValueError("length_upper must not be negative")
 
+    def __copy__(self) -> Unknown:
+        return self  # immutable: a copy of UNKNOWN stays UNKNOWN
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Unknown:
+        return self
+
     @property
     def is_refined(self) -> bool:
         return self != UNKNOWN
