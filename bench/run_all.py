@@ -233,8 +233,7 @@ def section_startup(r: dict[str, Any]) -> list[str]:
         )
     text = (
         f"{verdict} The provider prints its handshake after importing only the standard "
-        "library and `cryptography`'s EC keys (the AutoMTLS certificate's DER is written by "
-        "hand, without `cryptography.x509`); grpclib, protobuf and the "
+        "library and `cryptography` (for its AutoMTLS certificate); grpclib, protobuf and the "
         "provider's modules load while Terraform's client is already connecting."
     )
     if first:

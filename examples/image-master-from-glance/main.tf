@@ -6,8 +6,9 @@ resource "nimble_image_master" "image" {
   name            = "${var.name_prefix}-master"
   glance_image_id = var.image_id
   glance_endpoint = var.glance_endpoint
-  # The Keystone token comes from OS_AUTH_TOKEN (openstack token issue -f value
-  # -c id): a short-lived token stays out of the configuration and the state.
+  # The Keystone token (openstack token issue -f value -c id): write-only, so it is
+  # never kept in plan or state; left null, OS_AUTH_TOKEN is used.
+  glance_token_wo = var.glance_token
   # glance_ca_file = "/etc/ssl/certs/openstack-ca.pem" # or OS_CACERT
 }
 

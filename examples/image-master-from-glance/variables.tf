@@ -8,6 +8,14 @@ variable "glance_endpoint" {
   type        = string
 }
 
+variable "glance_token" {
+  description = "Keystone token for glance-api (or leave null and set OS_AUTH_TOKEN)."
+  type        = string
+  default     = null
+  sensitive   = true
+  ephemeral   = true
+}
+
 variable "name_prefix" {
   description = "Prefix of the volume names on the array."
   type        = string

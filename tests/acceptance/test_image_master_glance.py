@@ -89,7 +89,7 @@ def test_acc_image_master_from_real_glance(tf: Harness, controller_and_array, tm
         "TF_VAR_glance_endpoint": base,
         "TF_VAR_name_prefix": prefix,
         "TF_VAR_clone_count": "1",
-        "OS_AUTH_TOKEN": TOKEN,
+        "TF_VAR_glance_token": TOKEN,  # through the write-only glance_token_wo
         "TF_LOG_PROVIDER": "DEBUG",
     }
     c.run(["/usr/bin/systemctl", "start", "glance-api"], timeout=90)
@@ -120,6 +120,13 @@ def test_acc_image_master_from_real_glance(tf: Harness, controller_and_array, tm
         volumes = s.inventory()["volumes"] - after_store["inventory"]["volumes"]
         assert volumes == {f"{prefix}-master", f"{prefix}-vm-0-boot"}, volumes
         attrs = state.attrs(MASTER)
+        # The token came in through glance_token_wo: write-only, it is in no file Terraform
+        # keeps (state, its backup), only in the variable's environment.
+        assert attrs["glance_token_wo"] is None
+        assert tf.workdir is not None
+        for kept in tf.workdir.rglob("*"):
+            if kept.is_file() and ".terraform" not in kept.parts:
+                assert TOKEN.encode() not in kept.read_bytes(), kept
         digest = hashlib.sha256(data).hexdigest()
         assert attrs["glance_image_id"] == images["good"] and attrs["source"] is None
         assert attrs["image_sha256"] == digest == state.outputs["image_sha256"]

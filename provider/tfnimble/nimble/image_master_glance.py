@@ -32,7 +32,7 @@ IMAGE_ID_RULE = matches(
     "must be a Glance image ID: a UUID such as 3c1b6e4f-8a0e-4d8c-9f6a-2b7e5d1c0a93 "
     "(openstack image list)",
 )
-SETTINGS = ("glance_endpoint", "glance_token", "glance_ca_file")
+SETTINGS = ("glance_endpoint", "glance_token_wo", "glance_ca_file")
 
 
 def image_id_field(replaced: tuple[Any, ...]) -> f.Field:
@@ -65,12 +65,13 @@ TOKEN_FIELD = f.attr(
         type=types.String,
         optional=True,
         sensitive=True,
+        write_only=True,
         description=(
             "Keystone token sent to glance-api in `X-Auth-Token` (`openstack token issue -f "
-            "value -c id`). Falls back to `OS_AUTH_TOKEN`, which keeps a short-lived token out "
-            "of the configuration and the state (a new token in the configuration shows as an "
-            "in-place change that does nothing on the array). Sensitive: never in plans, logs, "
-            "process arguments or messages. Used at creation only."
+            "value -c id`). Falls back to `OS_AUTH_TOKEN`. Write-only (Terraform 1.11 or "
+            "later): read from the configuration at plan and creation, never kept in plan or "
+            "state, so a new short-lived token changes nothing; never in logs, process "
+            "arguments or messages. Used at creation only."
         ),
     )
 )
@@ -112,7 +113,7 @@ def validate(ctx: Context, config: Any) -> None:
         if getattr(config, attr) is not None:
             ctx.diagnostics.add_error(
                 "Download Credentials For A Glance Image",
-                f"{attr} authenticates an http(s):// source; Glance takes glance_token. "
+                f"{attr} authenticates an http(s):// source; Glance takes glance_token_wo. "
                 f"Remove {attr}.",
                 ROOT.attr(attr),
             )
@@ -125,10 +126,10 @@ def validate(ctx: Context, config: Any) -> None:
                 f"glance_endpoint {problem}.",
                 ROOT.attr("glance_endpoint"),
             )
-        elif endpoint.lower().startswith("http://") and config.glance_token is not None:
+        elif endpoint.lower().startswith("http://") and config.glance_token_wo is not None:
             ctx.diagnostics.add_warning(
                 "Token Sent In Clear Text",
-                "glance_endpoint is an http:// URL, so glance_token crosses the network "
+                "glance_endpoint is an http:// URL, so glance_token_wo crosses the network "
                 "unencrypted. Use glance-api's https:// endpoint if it has one.",
                 ROOT.attr("glance_endpoint"),
             )
@@ -149,7 +150,7 @@ def resolve(model: Any) -> gs.Glance | None:
         g = gs.resolve(
             str(image_id),
             known_or_none(model.glance_endpoint),
-            known_or_none(model.glance_token),
+            known_or_none(model.glance_token_wo),
             known_or_none(model.glance_ca_file),
         )
     except gs.GlanceError as err:

@@ -152,7 +152,7 @@ class ImageMasterModel:
         Value[str], ig.image_id_field(_replaced_if_set("A new Glance image replaces the master."))
     ] = None
     glance_endpoint: Annotated[Value[str], ig.ENDPOINT_FIELD] = None
-    glance_token: Annotated[Value[str], ig.TOKEN_FIELD] = None
+    glance_token_wo: Annotated[Value[str], ig.TOKEN_FIELD] = None
     glance_ca_file: Annotated[Value[str], ig.CA_FILE_FIELD] = None
     source_format: Annotated[
         Value[str],

@@ -368,8 +368,10 @@ def test_validation_names_the_attribute(
 
 
 def test_a_token_over_http_is_warned_about() -> None:
-    cfg = config(glance_endpoint="http://g:9292", glance_token=TOKEN)
-    diags = list(Engine(NimbleProvider()).validate_resource_config(TYPE, cfg))
+    cfg = config(glance_endpoint="http://g:9292", glance_token_wo=TOKEN)
+    diags = list(
+        Engine(NimbleProvider()).validate_resource_config(TYPE, cfg, write_only_allowed=True)
+    )
     assert [d.summary for d in diags] == ["Token Sent In Clear Text"]
     assert TOKEN not in diags[0].detail
 
@@ -389,7 +391,7 @@ def test_plan_refuses_a_missing_or_unfinished_image_on_glance_image_id(
     fake: FakeGlance, changes: dict[str, Any], image_id: str, summary: str
 ) -> None:
     fake.records[IMAGE] = record(**changes)
-    cfg = config(glance_image_id=image_id, glance_endpoint=fake.endpoint, glance_token=TOKEN)
+    cfg = config(glance_image_id=image_id, glance_endpoint=fake.endpoint, glance_token_wo=TOKEN)
     diags = list(plan_new(cfg).diagnostics)
     got = [(d.summary, str(d.path).split(".")[-1]) for d in diags]
     assert got == [(summary, "glance_image_id")], [(d.summary, d.detail) for d in diags]

@@ -45,7 +45,7 @@ STATE: dict[str, Any] = {
     "source_password": None,
     "glance_image_id": None,
     "glance_endpoint": None,
-    "glance_token": None,
+    "glance_token_wo": None,
     "glance_ca_file": None,
     "source_format": "qcow2",
     "sha256": None,
@@ -78,6 +78,18 @@ def test_model_matches_schema_and_every_attribute_is_described() -> None:
     assert check_model_matches_schema(ImageMasterModel, schema) == []
     for name, attr in schema.attributes.items():
         assert attr.description and attr.description.endswith((".", ")")), name
+
+
+def test_only_secrets_are_write_only_and_the_glance_token_is_one() -> None:
+    """A Keystone token lives an hour: kept in state it would plan a change on every run."""
+    attrs = ImageMasterResource().schema().attributes
+    assert attrs["glance_token_wo"].write_only and attrs["glance_token_wo"].sensitive
+    assert attrs["chap_secret_wo"].write_only and attrs["chap_secret_wo"].sensitive
+    # exactly the secrets: the Glance token and the image write's CHAP secret
+    assert sorted(n for n, a in attrs.items() if a.write_only) == [
+        "chap_secret_wo",
+        "glance_token_wo",
+    ]
 
 
 def test_registered_with_the_provider() -> None:

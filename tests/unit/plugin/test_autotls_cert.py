@@ -1,6 +1,5 @@
-"""The hand-written AutoMTLS certificate is the one x509.CertificateBuilder made before.
+"""The AutoMTLS server certificate has every field go-plugin's client expects.
 
-tfnimble.plugin._cert writes the DER itself to keep cryptography.x509 out of start-up; here
 cryptography's own (strict DER) parser reads it back and every field is checked.
 """
 
@@ -10,12 +9,11 @@ import datetime
 import ssl
 import tempfile
 
-import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from tfnimble.plugin import _cert, goplugin
+from tfnimble.plugin import goplugin
 
 
 def test_the_certificate_has_every_field_go_plugin_expects() -> None:
@@ -82,40 +80,7 @@ def test_the_certificate_has_every_field_go_plugin_expects() -> None:
 
 
 def test_every_certificate_has_its_own_key_and_serial() -> None:
-    a, b = _cert.self_signed(), _cert.self_signed()
-    ca, cb = x509.load_der_x509_certificate(a[1]), x509.load_der_x509_certificate(b[1])
-    assert a[0] != b[0] and ca.serial_number != cb.serial_number
+    a, b = goplugin.make_server_tls(""), goplugin.make_server_tls("")
+    ca, cb = x509.load_der_x509_certificate(a.cert_der), x509.load_der_x509_certificate(b.cert_der)
+    assert a.cert_der != b.cert_der and ca.serial_number != cb.serial_number
     assert ca.public_key() != cb.public_key()
-
-
-@pytest.mark.parametrize(
-    ("when", "der"),
-    [
-        (datetime.datetime(2049, 12, 31, 23, 59, 59), b"\x17\x0d491231235959Z"),
-        (datetime.datetime(2050, 1, 1), b"\x18\x0f20500101000000Z"),
-    ],
-)
-def test_dates_after_2049_are_generalized_time(when: datetime.datetime, der: bytes) -> None:
-    assert _cert._time(int(when.replace(tzinfo=datetime.UTC).timestamp())) == der
-
-
-def test_long_values_get_a_long_form_length() -> None:
-    assert _cert._tlv(0x04, b"x" * 200)[:3] == b"\x04\x81\xc8"
-    assert _cert._tlv(0x04, b"x" * 300)[:4] == b"\x04\x82\x01\x2c"
-
-
-@pytest.mark.parametrize(
-    ("raw", "der"),
-    [
-        (b"\x00\x05\x01", b"\x02\x02\x05\x01"),  # a leading zero octet is dropped
-        (b"\x00\x00\x85", b"\x02\x02\x00\x85"),  # kept only before a set top bit
-        (b"\x85\x01", b"\x02\x03\x00\x85\x01"),
-        (b"\x7f", b"\x02\x01\x7f"),
-    ],
-)
-def test_serial_numbers_are_minimal_der(raw: bytes, der: bytes) -> None:
-    """Go's x509 parser refuses a serial number with a needless leading zero octet (one
-    certificate in 512 had one before this test)."""
-    assert _cert._positive_integer(raw) == der
-    with pytest.raises(ValueError):
-        _cert._positive_integer(b"\x00\x00")

@@ -266,3 +266,15 @@ def test_conform_idempotent_and_reflexive(tv: tuple[CtyType, Any]) -> None:
     count = [0]
     walk(once, ty, lambda p, v, t: count.__setitem__(0, count[0] + 1))
     assert count[0] >= 1
+
+
+def test_copies_of_unknown_are_the_same_object() -> None:
+    """A plan copied to null its write-only values keeps ``UNKNOWN`` as ``UNKNOWN``."""
+    import copy
+
+    from tfnimble.plugin.cty.values import UNKNOWN, Unknown
+
+    refined = Unknown(not_null=True)
+    value = {"a": UNKNOWN, "b": [refined]}
+    for c in (copy.copy(value), copy.deepcopy(value)):
+        assert c["a"] is UNKNOWN and c["b"][0] is refined

@@ -60,9 +60,10 @@ class Unknown:
         if self.length_upper is not None and self.length_upper < 0:
             raise ValueError("length_upper must not be negative")
 
+    def __copy__(self) -> Unknown:
+        return self  # immutable: a copy of UNKNOWN stays UNKNOWN
+
     def __deepcopy__(self, memo: dict[int, Any]) -> Unknown:
-        # Immutable: a copy is the same value, and `x is UNKNOWN` holds after a deepcopy (the
-        # plan of a schema with write-only attributes is deep-copied to null them).
         return self
 
     @property
