@@ -58,6 +58,20 @@ def attr(attribute: Attribute, source: Source | object = _UNMAPPED) -> Field:
     return Field(attribute=attribute, source=source)
 
 
+def write_only_secret(description: str, validators: Sequence[Validator] = ()) -> Field:
+    """An optional secret Terraform (1.11 or later) never keeps in plan or state."""
+    return attr(
+        Attribute(
+            type=types.String,
+            optional=True,
+            sensitive=True,
+            write_only=True,
+            validators=tuple(validators),
+            description=description,
+        )
+    )
+
+
 def timeouts(*operations: str) -> Field:
     """The `timeouts` block for the given operations."""
     return Field(block=timeouts_block(*operations))

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from tfnimble.plugin import (
-    Attribute,
     AttributePath,
     Context,
     DiagnosticError,
@@ -60,20 +59,12 @@ ENDPOINT_FIELD = f.argument(
     "`OS_IMAGE_URL`. Requests are never redirected (the token would follow). Used at "
     "creation only: changing it does not replace the master.",
 )
-TOKEN_FIELD = f.attr(
-    Attribute(
-        type=types.String,
-        optional=True,
-        sensitive=True,
-        write_only=True,
-        description=(
-            "Keystone token sent to glance-api in `X-Auth-Token` (`openstack token issue -f "
-            "value -c id`). Falls back to `OS_AUTH_TOKEN`. Write-only (Terraform 1.11 or "
-            "later): read from the configuration at plan and creation, never kept in plan or "
-            "state, so a new short-lived token changes nothing; never in logs, process "
-            "arguments or messages. Used at creation only."
-        ),
-    )
+TOKEN_FIELD = f.write_only_secret(
+    "Keystone token sent to glance-api in `X-Auth-Token` (`openstack token issue -f value -c "
+    "id`). Falls back to `OS_AUTH_TOKEN`. Write-only (Terraform 1.11 or later): read from the "
+    "configuration at plan and creation, never kept in plan or state, so a new short-lived "
+    "token changes nothing; never in logs, process arguments or messages. Used at creation "
+    "only."
 )
 CA_FILE_FIELD = f.argument(
     types.String,

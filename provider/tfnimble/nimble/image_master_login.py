@@ -16,7 +16,6 @@ import base64
 from typing import Any
 
 from tfnimble.plugin import (
-    Attribute,
     AttributePath,
     Context,
     Value,
@@ -43,21 +42,12 @@ USERNAME_FIELD = f.argument(
     "no secret). Used at creation only.",
     validators=(PRINTABLE,),
 )
-SECRET_FIELD = f.attr(
-    Attribute(
-        type=types.String,
-        optional=True,
-        sensitive=True,
-        write_only=True,
-        validators=(PRINTABLE,),
-        description=(
-            "The CHAP secret of `chap_username`. Write-only (Terraform 1.11 or later): never "
-            "kept in plan or state. `qemu-img` reads it from a mode-0600 temporary file removed "
-            "after the write (`--object secret,file=...`), `iscsi-ls`/`iscsi-inq` from their "
-            "environment; never a process argument, a log line or an error message. Used at "
-            "creation only."
-        ),
-    )
+SECRET_FIELD = f.write_only_secret(
+    "The CHAP secret of `chap_username`. Write-only (Terraform 1.11 or later): never kept in "
+    "plan or state. `qemu-img` reads it from a mode-0600 temporary file removed after the write "
+    "(`--object secret,file=...`), `iscsi-ls`/`iscsi-inq` from their environment; never a "
+    "process argument, a log line or an error message. Used at creation only.",
+    (PRINTABLE,),
 )
 VERSION_FIELD = f.argument(
     types.Number,
