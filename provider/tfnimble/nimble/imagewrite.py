@@ -383,14 +383,29 @@ def write(
         target.initiator,
     )
     start = time.monotonic()
-    with chap_login.qemu_secret(target.chap) as secret_args:
-        proc = run(
-            ["qemu-img", "convert", *secret_args, *args],
-            timeout=_remaining(deadline),
-            cancel=cancel,
-            on_stdout=progress,
-            what="writing the image",
+    for attempt in range(1, WRITE_ATTEMPTS + 1):
+        with chap_login.qemu_secret(target.chap) as secret_args:
+            proc = run(
+                ["qemu-img", "convert", *secret_args, *args],
+                timeout=_remaining(deadline),
+                cancel=cancel,
+                on_stdout=progress,
+                what="writing the image",
+            )
+        if proc.returncode == 0 or attempt == WRITE_ATTEMPTS or not _transient(proc.stderr):
+            break
+        # A target whose LUNs change (access records added for other hosts) reports unit
+        # attentions to every session; enough of them in a row exhaust qemu's own retries.
+        # The write is idempotent (the whole image again) and verified byte for byte after.
+        logger.warning(
+            "writing to %s: %s; writing again (attempt %d of %d)",
+            shown,
+            last_line(proc.stderr),
+            attempt + 1,
+            WRITE_ATTEMPTS,
         )
+        _check(cancel, deadline, "writing the image")
+        time.sleep(WRITE_RETRY_PAUSE)
     took = time.monotonic() - start
     if proc.returncode != 0:
         raise ImageError(
@@ -400,6 +415,16 @@ def write(
     rate = src.virtual_size / MIB / took if took > 0 else 0.0
     logger.info("wrote %d MiB to %s in %.1f s (%.0f MiB/s)", src.size_mib, shown, took, rate)
     return took
+
+
+#: qemu-img convert runs at most this often when it fails with an I/O error.
+WRITE_ATTEMPTS = 3
+WRITE_RETRY_PAUSE = 1.0
+
+
+def _transient(stderr: str) -> bool:
+    """An I/O error on the LUN (EIO), not a refusal: a login, a size or a format problem."""
+    return "Input/output error" in stderr
 
 
 def verify(

@@ -318,3 +318,45 @@ def test_confirm_lun_refuses_when_no_serial_can_be_read(monkeypatch: pytest.Monk
     with pytest.raises(iw.ImageError) as err:
         lunprobe.confirm_lun("10.0.0.5:3260", T1, "iqn.y:c", 0, "")
     assert err.value.summary == "Cannot Confirm The LUN"
+
+
+def _fake_convert(
+    monkeypatch: pytest.MonkeyPatch, results: list[tuple[int, str]]
+) -> list[list[str]]:
+    calls: list[list[str]] = []
+
+    def fake_run(argv, **kw):  # type: ignore[no-untyped-def]
+        calls.append(list(argv))
+        rc, err = results[min(len(calls), len(results)) - 1]
+        return subprocess.CompletedProcess(argv, rc, "", err)
+
+    monkeypatch.setattr(iw, "run", fake_run)
+    monkeypatch.setattr(iw.time, "sleep", lambda s: None)
+    return calls
+
+
+EIO = "qemu-img: error while writing at byte 6291456: Input/output error\n"
+WRITE_SRC = iw.Source("/img.raw", "raw", 1 << 20, "0" * 64, 1 << 20, 0)
+WRITE_TARGET = iw.Target("127.0.0.1:3260", "iqn.x:t", 1, "iqn.y:c")
+
+
+def test_write_again_after_an_io_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unit attentions from a target whose LUNs change can end one qemu-img run with EIO."""
+    calls = _fake_convert(monkeypatch, [(1, EIO), (0, "")])
+    iw.write(WRITE_SRC, WRITE_TARGET)
+    assert len(calls) == 2 and calls[0] == calls[1] and calls[0][:2] == ["qemu-img", "convert"]
+
+
+def test_write_gives_up_after_its_attempts(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = _fake_convert(monkeypatch, [(1, EIO)])
+    with pytest.raises(iw.ImageError) as err:
+        iw.write(WRITE_SRC, WRITE_TARGET)
+    assert len(calls) == iw.WRITE_ATTEMPTS
+    assert err.value.summary == "Image Write Failed" and "Input/output error" in err.value.detail
+
+
+def test_write_does_not_repeat_a_refusal(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = _fake_convert(monkeypatch, [(1, "qemu-img: iSCSI: Failed to connect: refused\n")])
+    with pytest.raises(iw.ImageError):
+        iw.write(WRITE_SRC, WRITE_TARGET)
+    assert len(calls) == 1
