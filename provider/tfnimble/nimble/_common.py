@@ -177,6 +177,21 @@ def by_id_or_name(
     return call(lambda: find(ident), action, kind, shown)
 
 
+def import_by_id_or_name(
+    ctx: Context,
+    import_id: str,
+    get: Callable[[NimbleClient, str], T | None],
+    find: Callable[[NimbleClient, str], T | None],
+    kind: str,
+) -> T:
+    """What `terraform import` names, by array ID or else by name; not-found otherwise."""
+    cl = client(ctx)
+    found = by_id_or_name(import_id, lambda i: get(cl, i), lambda n: find(cl, n), "import", kind)
+    if found is None:
+        raise diag.not_found(kind, import_id)
+    return found
+
+
 class _Named(Protocol):
     @property
     def name(self) -> str: ...

@@ -27,7 +27,6 @@ from tfnimble.plugin import (
 
 from . import _common as c
 from . import _fields as f
-from . import diagnostics as diag
 from ._base import NimbleResource
 from .resource_initiator_group import iqns_rule
 
@@ -205,14 +204,7 @@ class ChapUserResource(NimbleResource):
     def import_state(self, ctx: Context, import_id: str) -> ChapUserModel:
         from .client import chap_users
 
-        cl = c.client(ctx)
-        user = c.by_id_or_name(
-            import_id,
-            lambda i: chap_users.get_chap_user(cl, i),
-            lambda n: chap_users.find_chap_user_by_name(cl, n),
-            "import",
-            KIND,
+        user = c.import_by_id_or_name(
+            ctx, import_id, chap_users.get_chap_user, chap_users.find_chap_user_by_name, KIND
         )
-        if user is None:
-            raise diag.not_found(KIND, import_id)
         return self.to_model(user, None)

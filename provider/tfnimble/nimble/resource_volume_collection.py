@@ -236,16 +236,9 @@ class VolumeCollectionResource(NimbleResource):
     def import_state(self, ctx: Context, import_id: str) -> VolumeCollectionModel:
         from .client import volume_collections as vcs
 
-        cl = c.client(ctx)
-        found = c.by_id_or_name(
-            import_id,
-            lambda i: vcs.get_volume_collection(cl, i),
-            lambda n: vcs.find_volume_collection_by_name(cl, n),
-            "import",
-            KIND,
+        found = c.import_by_id_or_name(
+            ctx, import_id, vcs.get_volume_collection, vcs.find_volume_collection_by_name, KIND
         )
-        if found is None:
-            raise diag.not_found(KIND, import_id)
         return self.to_model(found, None)
 
 
