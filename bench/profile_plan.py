@@ -1,12 +1,14 @@
 """Where a `terraform plan` of N clones spends its time: per-RPC CPU and the provider's hot spots.
 
     .venv/bin/python bench/profile_plan.py [--count 200] [--phase plan|apply|destroy]
+                                           [--provider nimble|noop]
                                            [--top 30] [--sort cumulative,tottime] [--keep DIR]
 
 Applies one nimble_volume + one nimble_snapshot + `count` nimble_clone_volume against
-nimble-sim (untimed), then runs the phase twice with the provider's own recorder switched on
-(tfnimble.plugin.profiling, through TFNIMBLE_PROFILE_DIR, which Terraform passes to every
-provider process it starts):
+nimble-sim (untimed), or with --provider noop `count` example_thing of the no-op test
+provider (tests/testprovider: the plugin layer alone, no array), then runs the phase twice
+with the provider's own recorder switched on (tfnimble.plugin.profiling, through
+TFNIMBLE_PROFILE_DIR, which Terraform passes to every provider process it starts):
 
 1. plain: wall time, RPCs answered per method, provider CPU in all and per RPC (every
    provider process Terraform started, imports included), the worker threads' share
@@ -27,6 +29,7 @@ import resource
 import shutil
 import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import Terraform, log, machine, plugin_env, sim, workspace
 from apply_scaling import clones_hcl
+from noop import example_hcl
 
 
 def children_cpu() -> float:
@@ -131,12 +135,18 @@ def prepare(tf: Terraform, phase: str) -> None:
         tf.apply()
 
 
-def run(count: int, phase: str, top: int, sort: str, keep: Path | None) -> dict[str, Any]:
+def run(
+    count: int, phase: str, top: int, sort: str, keep: Path | None, provider: str = "nimble"
+) -> dict[str, Any]:
     with workspace("nimble-profile-") as base:
-        env = plugin_env(base)
-        with sim(base / "sim") as s:
-            tf = Terraform(base / "clones", {**env, **s.env()})
-            tf.write(clones_hcl(count, "prof"))
+        env = plugin_env(base, example=provider == "noop")
+        with nullcontext() if provider == "noop" else sim(base / "sim") as s:
+            if s is None:
+                tf = Terraform(base / "things", dict(env))
+                tf.write(example_hcl(count, base / "store"))
+            else:
+                tf = Terraform(base / "clones", {**env, **s.env()})
+                tf.write(clones_hcl(count, "prof"))
             tf.init()
             log(f"preparing the {phase} of {count} clones (untimed)")
             prepare(tf, phase)
@@ -166,6 +176,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--count", type=int, default=200)
     ap.add_argument("--phase", choices=("plan", "apply", "destroy"), default="plan")
+    ap.add_argument("--provider", choices=("nimble", "noop"), default="nimble")
     ap.add_argument("--top", type=int, default=30)
     ap.add_argument(
         "--sort", default="cumulative,tottime", help="pstats sort orders, comma separated"
@@ -176,9 +187,10 @@ def main() -> int:
     m = machine()
     print(
         f"{m['cpu']}, {m['cores']} cores, load {m['load1']:.2f}; Terraform {m['terraform']}, "
-        f"Python {m['python']}; {args.phase} of {args.count} clones against nimble-sim"
+        f"Python {m['python']}; {args.phase} of {args.count} "
+        + ("example_thing (no-op)" if args.provider == "noop" else "clones against nimble-sim")
     )
-    cpu = run(args.count, args.phase, args.top, args.sort, args.keep)
+    cpu = run(args.count, args.phase, args.top, args.sort, args.keep, args.provider)
     if args.json:
         print(json.dumps(cpu))
     return 0

@@ -157,10 +157,8 @@ async def _serve(
     import asyncio
     import logging
 
-    from grpclib.server import Server
-
     from .engine import Engine
-    from .server import ProviderService
+    from .server import ProviderService, Server
 
     log = logging.getLogger("tfnimble.plugin.serve")
     shutdown = asyncio.Event()
