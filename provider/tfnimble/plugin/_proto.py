@@ -97,6 +97,11 @@ def decode_dynamic(dv: pb.DynamicValue, ty: ct.CtyType) -> Any:
     return None
 
 
+def is_null(dv: pb.DynamicValue) -> bool:
+    """Whether a DynamicValue is null, without decoding it (a destroy's proposed state)."""
+    return dv.msgpack == b"\xc0" if dv.msgpack else dv.json in (b"", b"null")
+
+
 def encode_dynamic(value: Any, ty: ct.CtyType) -> pb.DynamicValue:
     return pb.DynamicValue(msgpack=cty_msgpack.encode(value, ty))
 

@@ -59,6 +59,8 @@ from .resource import (
     DataSource,
     Provider,
     Resource,
+    decode_private,
+    encode_private,
     model_from_value,
     model_to_value,
     timeout_for,
@@ -102,20 +104,6 @@ def _screened(
         return method
 
     return wrap
-
-
-def encode_private(private: Mapping[str, Any]) -> bytes:
-    return json.dumps(dict(private), sort_keys=True).encode() if private else b""
-
-
-def decode_private(raw: bytes | None) -> dict[str, Any]:
-    if not raw:
-        return {}
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 class Engine:
@@ -179,6 +167,12 @@ class Engine:
 
     def data_source_types(self) -> list[str]:
         return sorted(self._data_sources)
+
+    def plan_runs_resource_code(self, type_name: str) -> bool:
+        """Whether planning a change of `type_name` calls the resource's own `modify_plan`
+        (which may call its API); the rest of a plan is the plan rules, pure computation."""
+        res = self._resources.get(type_name)
+        return res is not None and type(res).modify_plan is not Resource.modify_plan
 
     def _resource(self, type_name: str) -> Resource:
         return _lookup(self._resources, type_name, "resource type", "Unknown Resource Type")

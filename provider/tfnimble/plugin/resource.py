@@ -15,11 +15,17 @@ Rules for every resource (the engine applies 1, 3 and 4; 2 is the author's part)
 4. The values of the provider's `sensitive=True` attributes are registered with the
    log redactor when the provider is configured. Secrets found elsewhere (a token the
    array hands out) are the author's to pass to `tfnimble.plugin.logging.redact`.
+5. Validation (`validate_config`, attribute validators), plan modifiers and
+   `STATE_UPGRADERS` look at the values they are given and nothing else: they run on the
+   server's event loop, so they must not block (Terraform validates before it configures
+   the provider, so there is no API to call then anyway). Everything that may call the API,
+   `modify_plan` included, runs in a worker thread.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import re
 import threading
@@ -95,17 +101,20 @@ class Resource:
     Model: ClassVar[type]
     #: Default timeouts in seconds per operation, used when the config has no timeouts block.
     DEFAULT_TIMEOUTS: ClassVar[Mapping[str, float]] = {}
-    #: Upgraders from an old schema version straight to the current one (raw JSON dict -> dict).
+    #: Upgraders from an old schema version straight to the current one (raw JSON dict -> dict;
+    #: pure functions: rule 5).
     STATE_UPGRADERS: ClassVar[Mapping[int, Callable[[dict[str, Any]], dict[str, Any]]]] = {}
 
     def schema(self) -> Schema:
         raise NotImplementedError
 
     def validate_config(self, ctx: Context, config: Any) -> None:
-        """Check a configuration that may hold unknown values; add diagnostics to ctx."""
+        """Check a configuration that may hold unknown values; add diagnostics to ctx.
+        The configuration alone: no API calls (rule 5)."""
 
     def modify_plan(self, ctx: Context, plan: Any, state: Any | None, config: Any) -> Any:
-        """Adjust the plan (e.g. refuse a shrink at plan time). Return the plan."""
+        """Adjust the plan (e.g. refuse a shrink at plan time). Return the plan. May call the
+        API (it runs in a worker thread; a resource without one plans on the event loop)."""
         return plan
 
     def create(self, ctx: Context, plan: Any) -> Any:
@@ -137,7 +146,7 @@ class DataSource:
         raise NotImplementedError
 
     def validate_config(self, ctx: Context, config: Any) -> None:
-        """Check a configuration that may hold unknown values."""
+        """Check a configuration that may hold unknown values (no API calls: rule 5)."""
 
     def read(self, ctx: Context, config: Any) -> Any:
         raise NotImplementedError
@@ -161,7 +170,7 @@ class Provider:
         return Schema()
 
     def validate_config(self, ctx: Context, config: Any) -> None:
-        """Check the provider configuration (may hold unknown values)."""
+        """Check the provider configuration (may hold unknown values; no I/O: rule 5)."""
 
     def configure(self, ctx: Context, config: Any) -> Any:
         """Return the data every resource receives as ctx.provider_data."""
@@ -182,6 +191,23 @@ class Provider:
         close = getattr(provider_data, "close", None)
         if callable(close):
             close()
+
+
+# --- private state ----------------------------------------------------------------------
+
+
+def encode_private(private: Mapping[str, Any]) -> bytes:
+    return json.dumps(dict(private), sort_keys=True).encode() if private else b""
+
+
+def decode_private(raw: bytes | None) -> dict[str, Any]:
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 # --- typed models -----------------------------------------------------------------------

@@ -6,9 +6,13 @@ response, and `_proto` encodes it. A request that cannot be decoded is answered 
 "Invalid Value From Terraform" diagnostic; this module never builds or reads protobuf.
 
 Work that may block (REST calls, SSH, qemu-img) runs in worker threads, never on the
-event loop, so Terraform's parallel requests are served concurrently. The metadata,
-schema, function and StopProvider RPCs answer on the event loop: StopProvider must get
-through even when every worker is busy.
+event loop, so Terraform's parallel requests are served concurrently: configure, read,
+apply, import, data source reads, and a plan whose resource has its own `modify_plan`.
+Everything else is computation on the values alone (validation, state upgrades, the plan
+rules; see rule 5 in :mod:`.resource`) and answers on the event loop: handing it to a
+thread and back would cost more CPU than the work itself (under the GIL a thread adds no
+parallelism to computation). StopProvider answers there too, so it gets through even
+when every worker is busy.
 
 :class:`Server` is grpclib's server with one change below HTTP/2: what grpclib writes to a
 connection during one turn of the event loop goes to the TLS transport as one write. grpclib
@@ -68,13 +72,15 @@ def _no_function(_engine: Engine, req: CallFunctionRequest) -> Diagnostics:
 
 
 Method = Callable[["ProviderService", Stream[Any, Any]], Awaitable[None]]
+#: Whether an RPC runs in a worker thread: always, never, or as the request decides.
+InWorker = bool | Callable[[Engine, Any], bool]
 
 
 def _method(
     rpc: _proto.Rpc[PbReq, Req, Resp, PbResp],
     handle: Callable[[Engine, Req], Resp],
     *,
-    in_worker: bool = True,
+    in_worker: InWorker = True,
 ) -> Method:
     """The servicer method of one RPC: `handle` calls the engine with the typed request."""
 
@@ -200,7 +206,7 @@ class ProviderService:
         stream: Stream[PbReq, PbResp],
         rpc: _proto.Rpc[PbReq, Req, Resp, PbResp],
         handle: Callable[[Req], Resp],
-        in_worker: bool,
+        in_worker: InWorker,
     ) -> None:
         """Receive, decode, call the engine, encode, send: every RPC, one way. Bytes that are
         not a protobuf message of the request type are answered INVALID_ARGUMENT."""
@@ -225,7 +231,7 @@ class ProviderService:
 
         if self._recorder is not None:
             work = self._recorder.timed(rpc.name, work)
-        if in_worker:
+        if in_worker is True or (in_worker is not False and in_worker(self.engine, request)):
             reply = await self._workers.run(work)
         else:
             reply = work()
@@ -239,10 +245,12 @@ class ProviderService:
     )
     StopProvider = _method(_proto.STOP_PROVIDER, lambda e, _: e.stop(), in_worker=False)
 
-    # --- configuration ----------------------------------------------------------------------
+    # --- configuration: validation answers on the event loop -------------------------------
 
     ValidateProviderConfig = _method(
-        _proto.VALIDATE_PROVIDER_CONFIG, lambda e, req: e.validate_provider_config(req.config)
+        _proto.VALIDATE_PROVIDER_CONFIG,
+        lambda e, req: e.validate_provider_config(req.config),
+        in_worker=False,
     )
     ConfigureProvider = _method(
         _proto.CONFIGURE_PROVIDER,
@@ -253,10 +261,12 @@ class ProviderService:
         lambda e, req: e.validate_resource_config(
             req.type_name, req.config, req.write_only_allowed
         ),
+        in_worker=False,
     )
     ValidateDataResourceConfig = _method(
         _proto.VALIDATE_DATA_RESOURCE_CONFIG,
         lambda e, req: e.validate_data_source_config(req.type_name, req.config),
+        in_worker=False,
     )
 
     # --- resources and data sources ---------------------------------------------------------
@@ -264,6 +274,7 @@ class ProviderService:
     UpgradeResourceState = _method(
         _proto.UPGRADE_RESOURCE_STATE,
         lambda e, req: e.upgrade_resource_state(req.type_name, req.version, req.raw_json),
+        in_worker=False,
     )
     ReadResource = _method(
         _proto.READ_RESOURCE,
@@ -273,6 +284,10 @@ class ProviderService:
         _proto.PLAN_RESOURCE_CHANGE,
         lambda e, req: e.plan_resource_change(
             req.type_name, req.prior_state, req.proposed_new_state, req.config, req.prior_private
+        ),
+        # a destroy's plan runs no resource code; a change's only through modify_plan
+        in_worker=lambda e, msg: (
+            not _proto.is_null(msg.proposed_new_state) and e.plan_runs_resource_code(msg.type_name)
         ),
     )
     ApplyResourceChange = _method(
