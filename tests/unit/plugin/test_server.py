@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
+from _fake_stream import FakeStream
 from grpclib.const import Status
 from grpclib.exceptions import GRPCError
 from tfnimble.plugin import (
@@ -121,20 +122,6 @@ class Example(Provider):
 
 THING = types.Object({"id": types.String, "name": types.String})
 CONFIG = types.Object({"endpoint": types.String})
-
-
-class FakeStream:
-    """What the servicer uses of grpclib's Stream: one message in, the replies out."""
-
-    def __init__(self, request: object) -> None:
-        self.request = request
-        self.sent: list[object] = []
-
-    async def recv_message(self) -> object:
-        return self.request
-
-    async def send_message(self, message: object) -> None:
-        self.sent.append(message)
 
 
 def call(rpc: Callable[[FakeStream], Awaitable[None]], request: object) -> object:

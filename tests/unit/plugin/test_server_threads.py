@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from _fake_stream import FakeStream
 from grpclib.protocol import H2Protocol
 from tfnimble.plugin import (
     Attribute,
@@ -57,16 +58,10 @@ class _Base(Resource):
     Model = M
 
     def schema(self) -> Schema:
+        modifiers = (requires_replace_if(_never_replace, "never"),)
+        name = Attribute(types.String, required=True, plan_modifiers=modifiers, description="N.")
         return Schema(
-            attributes={
-                "id": Attribute(type=types.String, computed=True, description="ID."),
-                "name": Attribute(
-                    type=types.String,
-                    required=True,
-                    description="Name.",
-                    plan_modifiers=(requires_replace_if(_never_replace, "never"),),
-                ),
-            }
+            {"id": Attribute(types.String, computed=True, description="ID."), "name": name}
         )
 
     def validate_config(self, ctx: Context, config: M) -> None:
@@ -104,18 +99,6 @@ TY = types.Object({"id": types.String, "name": types.String})
 
 def dv(value: object) -> pb.DynamicValue:
     return pb.DynamicValue(msgpack=cty_msgpack.encode(value, TY))
-
-
-class FakeStream:
-    def __init__(self, request: object) -> None:
-        self.request = request
-        self.sent: list[object] = []
-
-    async def recv_message(self) -> object:
-        return self.request
-
-    async def send_message(self, message: object) -> None:
-        self.sent.append(message)
 
 
 @pytest.fixture
