@@ -1,4 +1,5 @@
-"""The compiled fast paths of conform() and the msgpack codec answer exactly as the generic forms.
+"""The compiled fast paths of conform(), values_equal() and the msgpack codec answer exactly as
+the generic forms.
 
 The fast path (tfnimble.plugin.cty.fastpath) handles the common values itself and hands
 everything else to the generic form; these properties pin that, for any type and any value,
@@ -15,8 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tfnimble.plugin.cty import AttributePath, CtyError, List, Number, Object, String
 from tfnimble.plugin.cty import msgpack as ctymsgpack
+from tfnimble.plugin.cty import types as ct
 from tfnimble.plugin.cty.fastpath import CONFORMERS, DECODERS, ENCODERS, Slow
-from tfnimble.plugin.cty.values import UNKNOWN, Unknown, _conform, conform
+from tfnimble.plugin.cty.values import UNKNOWN, Unknown, _conform, _equal, conform, values_equal
 
 ROOT = AttributePath.root()
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
@@ -115,6 +117,82 @@ def test_decode_matches_generic_when_an_attribute_is_left_out(
     del wire[data.draw(st.sampled_from(sorted(wire)))]
     packed = _mp.packb(wire, use_bin_type=True)
     assert outcome(ctymsgpack.decode, packed, ty) == outcome(generic_decode, packed, ty)
+
+
+def same_equality(a: Any, b: Any, ty: Any) -> bool:
+    """values_equal answers (or raises) as the generic form does, both ways round; the
+    generic form is not meant for values of another type, which can make it raise."""
+
+    def answer(fn: Any, x: Any, y: Any) -> str:
+        try:
+            return repr(fn(x, y, ty))
+        except Exception as exc:
+            return f"{type(exc).__name__}: {exc}"
+
+    return all(answer(values_equal, x, y) == answer(_equal, x, y) for x, y in ((a, b), (b, a)))
+
+
+def _variants(value: Any, key: str | None = None) -> list[Any]:
+    """The value, and copies with a leaf (or a whole member) changed or left out: in a dict,
+    the member `key` (the first one by default)."""
+    out = [value]
+    if isinstance(value, dict) and value:
+        k = sorted(value)[0] if key is None else key
+        out += [{**value, k: None}, {kk: v for kk, v in value.items() if kk != k}]
+        out += [{**value, k: v} for v in _variants(value[k])[1:]]
+        out.append({**value, "not-an-attribute": 1})
+    elif isinstance(value, list) and value:
+        out += [value[1:], value + value[:1], [*_variants(value[0])[1:2], *value[1:]]]
+        out.append(tuple(value))
+    elif isinstance(value, bool):
+        out += [not value, int(value)]
+    elif isinstance(value, int):
+        out += [value + 1, float(value), str(value), value == 1, value == 0]
+    elif isinstance(value, str):
+        out += [value + "x", value.encode()]
+    out += [None, UNKNOWN]
+    return out
+
+
+@SETTINGS
+@given(typed_values)
+def test_equality_matches_generic(tv: tuple[Any, Any]) -> None:
+    ty, value = tv
+    for other in _variants(value):
+        assert same_equality(value, other, ty), other
+    try:
+        conformed = conform(value, ty)
+    except CtyError:
+        return
+    assert same_equality(conformed, conformed, ty)
+
+
+@SETTINGS
+@given(cty_types, typed_values)
+def test_equality_matches_generic_on_values_of_another_type(ty: Any, tv: tuple[Any, Any]) -> None:
+    value = tv[1]
+    for other in _variants(value):
+        assert same_equality(value, other, ty), other
+
+
+def test_equality_matches_generic_on_state_shaped_values() -> None:
+    """Every pair among an object value like a resource's state and its variants (a member
+    changed, null, unknown, missing, of the wrong kind, an attribute not in the type)."""
+    ty = Object(
+        {
+            "name": String,
+            "size": Number,
+            "on": ct.Bool,
+            "tags": ct.Map(String),
+            "ids": List(String),
+            "set": ct.Set(String),
+        }
+    )
+    state = {"name": "a", "size": 1, "on": True, "tags": {"k": "v"}, "ids": ["x"], "set": ["s"]}
+    values = [v for k in sorted(state) for v in _variants(state, k)]
+    for a in values:
+        for b in values:
+            assert same_equality(a, b, ty), (a, b)
 
 
 NOT_NFC = ["e\u0301", "A\u030a", "\u212b", "x"]

@@ -1,7 +1,7 @@
 """Per-type compiled conform and msgpack codec: the common case without the generic walk.
 
-:func:`.values.conform`, :func:`.msgpack.decode` and :func:`.msgpack.encode` run on every
-value of every RPC. Their
+:func:`.values.conform`, :func:`.values.values_equal`, :func:`.msgpack.decode` and
+:func:`.msgpack.encode` run on every value of every RPC. Their
 generic forms dispatch on the type at every position and build an attribute path for every
 attribute, whether or not anything is wrong. Here each type is compiled once into a tree of
 small functions that handle the values a well-behaved Terraform sends and a resource returns
@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from . import types as ct
 from .path import AttributePath, CtyError
 
 Fn = Callable[[Any], Any]
+F = TypeVar("F", bound=Callable[..., Any])
 
 _ROOT = AttributePath.root()
 
@@ -65,16 +66,16 @@ def _rest(unknown: Fn, is_unknown: Callable[[Any], bool]) -> Fn:
     return rest
 
 
-class _Cache:
+class _Cache(Generic[F]):
     """Compiled functions by type. Schema types are built once and asked for on every RPC,
     so they are found by identity before equality (hashing a large object type walks it)."""
 
-    def __init__(self, build: Callable[[ct.CtyType], Fn]) -> None:
+    def __init__(self, build: Callable[[ct.CtyType], F]) -> None:
         self._build = build
-        self._by_id: dict[int, tuple[ct.CtyType, Fn]] = {}
-        self._by_type: dict[ct.CtyType, Fn] = {}
+        self._by_id: dict[int, tuple[ct.CtyType, F]] = {}
+        self._by_type: dict[ct.CtyType, F] = {}
 
-    def get(self, ty: ct.CtyType) -> Fn:
+    def get(self, ty: ct.CtyType) -> F:
         hit = self._by_id.get(id(ty))
         if hit is not None and hit[0] is ty:
             return hit[1]
@@ -88,7 +89,7 @@ class _Cache:
         return fn
 
 
-def _shared(ty: ct.CtyType, cache: _Cache, rest: Fn) -> Fn | None:
+def _shared(ty: ct.CtyType, cache: _Cache[Fn], rest: Fn) -> Fn | None:
     """The fast function of a string, number, bool, map or tuple type: conform and decode
     treat these alike (a decoded string is NFC-normalized as conform does); None for an
     object, list or set type."""
@@ -186,7 +187,7 @@ def _conformer(ty: ct.CtyType) -> Fn:
     return _sequence(CONFORMERS.get(ety), dedup, rest)
 
 
-CONFORMERS = _Cache(_conformer)
+CONFORMERS: _Cache[Fn] = _Cache(_conformer)
 
 
 # --------------------------------------------------------------------------- msgpack decode
@@ -222,7 +223,7 @@ def _decoder(ty: ct.CtyType) -> Fn:
     return _sequence(DECODERS.get(ty.element), conform_set, rest)
 
 
-DECODERS = _Cache(_decoder)
+DECODERS: _Cache[Fn] = _Cache(_decoder)
 
 
 # --------------------------------------------------------------------------- msgpack encode
@@ -295,4 +296,58 @@ def _encoder(ty: ct.CtyType) -> Fn:
     return sequence
 
 
-ENCODERS = _Cache(_encoder)
+ENCODERS: _Cache[Fn] = _Cache(_encoder)
+
+
+# --------------------------------------------------------------------------- equality
+
+Eq = Callable[[Any, Any], bool]
+
+
+def _equality(ty: ct.CtyType) -> Eq:
+    """`values_equal` for one type: the common shapes (str, int, bool, dicts, lists) compared
+    directly, anything else (nulls, unknowns, floats, sets, dynamic values, odd input) by the
+    generic form, position by position, so the answer is always the generic one."""
+    from .values import _equal
+
+    def generic(a: Any, b: Any) -> bool:
+        return _equal(a, b, ty)
+
+    if ty == ct.String:
+        return lambda a, b: a == b if type(a) is str and type(b) is str else generic(a, b)
+    if ty == ct.Number:
+        return lambda a, b: a == b if type(a) is int and type(b) is int else generic(a, b)
+    if ty == ct.Bool:
+        return lambda a, b: a == b if type(a) is bool and type(b) is bool else generic(a, b)
+    if isinstance(ty, ct.Object):
+        names = frozenset(ty.attributes)
+        items = [(k, EQUALS.get(t)) for k, t in ty.attribute_items]
+
+        def obj(a: Any, b: Any) -> bool:
+            if type(a) is not dict or type(b) is not dict:
+                return generic(a, b)
+            if not (a.keys() <= names and b.keys() <= names):
+                return False
+            get_a, get_b = a.get, b.get
+            for k, eq in items:  # noqa: SIM110 (a loop: faster than all() over a generator)
+                if not eq(get_a(k), get_b(k)):
+                    return False
+            return True
+
+        return obj
+    if isinstance(ty, ct.List | ct.Map):
+        elem = EQUALS.get(ty.element)
+        kind = list if isinstance(ty, ct.List) else dict
+
+        def collection(a: Any, b: Any) -> bool:
+            if type(a) is not kind or type(b) is not kind:
+                return generic(a, b)
+            if kind is list:
+                return len(a) == len(b) and all(map(elem, a, b))
+            return a.keys() == b.keys() and all(elem(a[k], b[k]) for k in a)
+
+        return collection
+    return generic
+
+
+EQUALS: _Cache[Eq] = _Cache(_equality)

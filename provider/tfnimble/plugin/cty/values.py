@@ -150,7 +150,10 @@ def need(v: Value[T], what: str = "value") -> T:
 
 
 def _nfc(s: str) -> str:
-    return s if unicodedata.is_normalized("NFC", s) else unicodedata.normalize("NFC", s)
+    # ASCII text is NFC already, and isascii() reads a flag of the string (no scan)
+    if s.isascii() or unicodedata.is_normalized("NFC", s):
+        return s
+    return unicodedata.normalize("NFC", s)
 
 
 # --------------------------------------------------------------------------- equality
@@ -225,7 +228,7 @@ def values_equal(a: Any, b: Any, ty: ct.CtyType) -> bool:
     rendering (1 == 1.0 == Decimal("1"), and the float 0.1 == Decimal("0.1"));
     any two unknowns are equal (refinements are ignored), missing object attributes are null.
     """
-    return _equal(a, b, ty)
+    return EQUALS.get(ty)(a, b)
 
 
 def _equal(a: Any, b: Any, ty: ct.CtyType) -> bool:
@@ -513,4 +516,4 @@ def _transform(value: Any, ty: ct.CtyType, fn: WalkFn, path: AttributePath) -> A
 
 
 # the compiled fast path of conform() (it uses the helpers above)
-from .fastpath import CONFORMERS, Slow  # noqa: E402
+from .fastpath import CONFORMERS, EQUALS, Slow  # noqa: E402
