@@ -337,7 +337,7 @@ def _equality(ty: ct.CtyType) -> Eq:
         return obj
     if isinstance(ty, ct.List | ct.Map):
         elem = EQUALS.get(ty.element)
-        kind = list if isinstance(ty, ct.List) else dict
+        kind: Any = list if isinstance(ty, ct.List) else dict
 
         def collection(a: Any, b: Any) -> bool:
             if type(a) is not kind or type(b) is not kind:
