@@ -8,6 +8,7 @@ right or wrong, the result or the error (message and path) is the generic form's
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import msgpack as _mp  # type: ignore[import-untyped]
@@ -15,6 +16,7 @@ from _cty_strategies import cty_types, typed_values
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tfnimble.plugin.cty import AttributePath, CtyError, List, Number, Object, String
+from tfnimble.plugin.cty import json as ctyjson
 from tfnimble.plugin.cty import msgpack as ctymsgpack
 from tfnimble.plugin.cty import types as ct
 from tfnimble.plugin.cty.fastpath import CONFORMERS, DECODERS, ENCODERS, Slow
@@ -193,6 +195,74 @@ def test_equality_matches_generic_on_state_shaped_values() -> None:
     for a in values:
         for b in values:
             assert same_equality(a, b, ty), (a, b)
+
+
+def generic_state_decode(data: bytes, ty: Any) -> Any:
+    try:
+        raw = ctyjson._loads(data)
+    except ValueError as exc:
+        raise CtyError(ROOT, f"malformed JSON: {type(exc).__name__}: {exc}") from None
+    return ctyjson._from_json(raw, ty, ROOT, True)
+
+
+def state_decode(data: bytes, ty: Any) -> Any:
+    return ctyjson.decode(data, ty, ignore_unknown_attributes=True)
+
+
+@SETTINGS
+@given(typed_values)
+def test_state_json_decode_matches_generic_on_encoded_values(tv: tuple[Any, Any]) -> None:
+    ty, value = tv
+    try:
+        data = ctyjson.encode(value, ty)
+    except CtyError:
+        return
+    assert outcome(state_decode, data, ty) == outcome(generic_state_decode, data, ty)
+    if isinstance(ty, Object) and data.startswith(b"{") and data != b"{}":
+        extra = b'{"not_in_the_type": [1, {"x": null}], ' + data[1:]  # dropped, as Terraform does
+        assert outcome(state_decode, extra, ty) == outcome(generic_state_decode, extra, ty)
+
+
+json_data = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.sampled_from(["-0", "0", "1e3", "12", "true", "e\u0301", "\u212b"])
+    | st.text(max_size=4),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=3), children, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@SETTINGS
+@given(cty_types, json_data)
+def test_state_json_decode_matches_generic_on_arbitrary_json(ty: Any, raw: Any) -> None:
+    data = json.dumps(raw).encode()
+    assert outcome(state_decode, data, ty) == outcome(generic_state_decode, data, ty)
+    token = str(raw).encode() if isinstance(raw, int) and not isinstance(raw, bool) else None
+    for number in (token, b"-0", b"007", b"1.0", b"123456789012345678901"):
+        if number is not None:
+            assert outcome(state_decode, number, ty) == outcome(generic_state_decode, number, ty)
+
+
+def test_state_json_decode_normalizes_and_drops_as_the_generic_form_does() -> None:
+    ty = Object({"name": String, "tags": ct.Set(String), "size": Number, "m": ct.Map(Number)})
+    data = json.dumps(
+        {"name": "e\u0301", "tags": ["b", "a", "b"], "size": 12, "m": {"k": -3}, "gone": [1]}
+    ).encode()
+    assert outcome(state_decode, data, ty) == outcome(generic_state_decode, data, ty)
+    assert state_decode(data, ty) == {
+        "m": {"k": -3},
+        "name": "\u00e9",
+        "size": 12,
+        "tags": ["b", "a"],
+    }
+    for size in (b"1.5", b"-0", b"1e3", b"1234567890" * 3, b"9" * 5000, b'"7"', b"true"):
+        data = b'{"size": ' + size + b"}"
+        assert outcome(state_decode, data, ty) == outcome(generic_state_decode, data, ty)
 
 
 NOT_NFC = ["e\u0301", "A\u030a", "\u212b", "x"]

@@ -1,7 +1,8 @@
 """Per-type compiled conform and msgpack codec: the common case without the generic walk.
 
-:func:`.values.conform`, :func:`.values.values_equal`, :func:`.msgpack.decode` and
-:func:`.msgpack.encode` run on every value of every RPC. Their
+:func:`.values.conform`, :func:`.values.values_equal`, :func:`.msgpack.decode`,
+:func:`.msgpack.encode` and (state upgrades) :func:`.json.decode` run on every value of every
+RPC. Their
 generic forms dispatch on the type at every position and build an attribute path for every
 attribute, whether or not anything is wrong. Here each type is compiled once into a tree of
 small functions that handle the values a well-behaved Terraform sends and a resource returns
@@ -351,3 +352,54 @@ def _equality(ty: ct.CtyType) -> Eq:
 
 
 EQUALS: _Cache[Eq] = _Cache(_equality)
+
+
+# --------------------------------------------------------------------------- state JSON decode
+
+
+def _is_plain_int(token: str) -> bool:
+    """A JSON integer token that int() reads as cty would (short, ASCII digits, no -0)."""
+    digits = token[1:] if token[:1] == "-" else token
+    return len(token) < 19 and digits.isascii() and digits.isdigit() and token != "-0"
+
+
+def _json_state_decoder(ty: ct.CtyType) -> Fn:
+    """From what :func:`.json._loads` returns to a value, attributes not in the type dropped
+    (:func:`.json.decode` with ``ignore_unknown_attributes``, as state upgrades read)."""
+    from .json import _JsonNumber
+    from .values import _nfc
+
+    def rest(raw: Any) -> Any:
+        return None if raw is None else _give_up()
+
+    if not _specialized(ty) or isinstance(ty, ct.Tuple):
+        return rest
+    if ty == ct.String:
+        return lambda raw: (raw if raw.isascii() else _nfc(raw)) if type(raw) is str else rest(raw)
+    if ty == ct.Number:
+        return lambda raw: (
+            int(raw) if type(raw) is _JsonNumber and _is_plain_int(raw) else rest(raw)
+        )
+    if ty == ct.Bool:
+        return lambda raw: raw if type(raw) is bool else rest(raw)
+    if isinstance(ty, ct.Object):
+        fns = {k: JSON_STATE_DECODERS.get(t) for k, t in ty.attribute_items}
+        order = list(ty.attributes)
+
+        def obj(raw: Any) -> Any:
+            if type(raw) is not dict:
+                return rest(raw)
+            got = {k: fns[k](e) for k, e in raw.items() if k in fns}
+            get = got.get
+            return {k: get(k) for k in order}
+
+        return obj
+    assert isinstance(ty, ct.List | ct.Set | ct.Map)
+    elem = JSON_STATE_DECODERS.get(ty.element)
+    if isinstance(ty, ct.Map):
+        return lambda raw: {k: elem(e) for k, e in raw.items()} if type(raw) is dict else rest(raw)
+    conform_set = CONFORMERS.get(ty) if isinstance(ty, ct.Set) else None
+    return _sequence(elem, conform_set, rest)
+
+
+JSON_STATE_DECODERS: _Cache[Fn] = _Cache(_json_state_decoder)

@@ -20,6 +20,7 @@ import json as _json
 from typing import Any
 
 from . import types as ct
+from .fastpath import JSON_STATE_DECODERS, Slow
 from .msgpack import parse_number
 from .numbers import format_number
 from .path import AttributePath, CtyError
@@ -164,6 +165,11 @@ def decode(
     except Exception as e:
         raise CtyError(root, f"malformed JSON: {type(e).__name__}: {e}") from None
     try:
+        if ignore_unknown_attributes:
+            try:
+                return JSON_STATE_DECODERS.get(ty)(raw)
+            except Slow:  # not the common case: the generic form decides
+                pass
         return _from_json(raw, ty, root, ignore_unknown_attributes)
     except RecursionError:
         raise CtyError(root, "value is nested too deeply") from None
