@@ -246,9 +246,17 @@ def _unless_error(diags: Diagnostics, field: pb.DynamicValue, value: Any, ty: ct
 
 
 def _decode_values(schema: Schema, *values: pb.DynamicValue) -> tuple[ct.CtyType, list[Any]]:
-    """The schema's object type, and each DynamicValue decoded with it."""
+    """The schema's object type, and each DynamicValue decoded with it. A value whose bytes
+    are the previous one's is decoded once (a plan with no change proposes its prior state
+    byte for byte); the engine never changes a decoded value in place."""
     ty = schema.cty_type()
-    return ty, [decode_dynamic(v, ty) for v in values]
+    out: list[Any] = []
+    for i, v in enumerate(values):
+        if i and v.msgpack and v.msgpack == values[i - 1].msgpack:
+            out.append(out[-1])
+        else:
+            out.append(decode_dynamic(v, ty))
+    return ty, out
 
 
 def _encode_metadata(_req: None, resp: GetMetadataResponse) -> pb.GetMetadata.Response:

@@ -62,6 +62,8 @@ def _child_objects(nesting: Nesting | BlockNesting, value: Any) -> list[tuple[Ke
 
 
 def _sub(value: Any, key: Key) -> Any:
+    if type(value) is dict and type(key) is str:  # an object's attribute: the common case
+        return value.get(key)
     if value is None or is_unknown(value):
         return None
     if key is None:

@@ -25,6 +25,7 @@ from tfnimble.plugin import (
     Resource,
     Schema,
     Value,
+    _proto,
     requires_replace,
     types,
 )
@@ -263,6 +264,31 @@ def test_plan_marks_computed_unknown_and_names_replace_paths(service: ProviderSe
     assert planned["name"] == "b" and repr(planned["id"]) == "UNKNOWN"  # type: ignore[index]
     assert [[s.attribute_name for s in p.steps] for p in reply.requires_replace] == [["name"]]
     assert json.loads(reply.planned_private) == {"k": 1}
+
+
+def test_a_plan_without_change_decodes_its_prior_state_once(
+    service: ProviderService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Terraform proposes the prior state byte for byte when nothing changes."""
+    decoded: list[bytes] = []
+    real = _proto.decode_dynamic
+
+    def counting(value: pb.DynamicValue, ty: types.CtyType) -> object:
+        decoded.append(value.msgpack)
+        return real(value, ty)
+
+    monkeypatch.setattr(_proto, "decode_dynamic", counting)
+    state = dv({"id": "t-1", "name": "a"}, THING)
+    req = pb.PlanResourceChange.Request(
+        type_name="ex_thing",
+        prior_state=state,
+        proposed_new_state=state,
+        config=dv({"id": None, "name": "a"}, THING),
+    )
+    reply = call(service.PlanResourceChange, req)
+    assert summaries(reply) == [] and not reply.requires_replace  # type: ignore[attr-defined]
+    assert reply.planned_state == state  # type: ignore[attr-defined]
+    assert decoded == [state.msgpack, req.config.msgpack]
 
 
 def test_plan_with_undecodable_state_answers_diagnostics_only(service: ProviderService) -> None:

@@ -99,7 +99,9 @@ def _shared(ty: ct.CtyType, cache: _Cache[Fn], rest: Fn) -> Fn | None:
     if ty == ct.String:
 
         def string(v: Any) -> Any:
-            return _nfc(v) if type(v) is str else rest(v)
+            if type(v) is str:
+                return v if v.isascii() else _nfc(v)  # ASCII is NFC already
+            return rest(v)
 
         return string
     if ty == ct.Number:
