@@ -11,8 +11,8 @@ with the provider's own recorder switched on (tfnimble.plugin.profiling, through
 TFNIMBLE_PROFILE_DIR, which Terraform passes to every provider process it starts):
 
 1. plain: wall time, RPCs answered per method, provider CPU in all and per RPC (every
-   provider process Terraform started, imports included), the worker threads' share
-   (decode, engine, encode) against the event loop's (gRPC, HTTP/2, TLS), and Terraform's
+   provider process Terraform started, imports included), the RPCs' own work (decode,
+   engine, encode) against the rest (gRPC, HTTP/2, TLS, thread hand-offs), and Terraform's
    own CPU (children's rusage less the providers');
 2. under cProfile (every thread of every provider process, merged): the top functions.
 
@@ -109,16 +109,16 @@ def print_cpu(c: dict[str, Any]) -> None:
     )
     loop = c["provider_serving_cpu_s"] - c["worker_cpu_s"]
     print(
-        f"  worker threads (decode, engine, resource code, encode): {c['worker_cpu_s']:.2f} s "
-        f"= {c['worker_cpu_ms_per_rpc']:.2f} ms per RPC; event loop (gRPC, HTTP/2, TLS) and "
+        f"  the RPCs' own work (decode, engine, resource code, encode): {c['worker_cpu_s']:.2f} s "
+        f"= {c['worker_cpu_ms_per_rpc']:.2f} ms per RPC; gRPC, HTTP/2, TLS, hand-offs and "
         f"the rest: {loop:.2f} s"
     )
     print(f"terraform's own CPU (and anything else it ran): {c['terraform_cpu_s']:.2f} s")
-    print(f"{'RPC':28s} {'count':>6s} {'worker ms/RPC':>14s}")
+    print(f"{'RPC':28s} {'count':>6s} {'own work ms/RPC':>16s}")
     for k in sorted(c["rpcs"], key=lambda k: -c["rpcs"][k]):
         n = c["rpcs"][k]
         ms = c["worker_cpu_by_rpc_s"].get(k, 0.0) / n * 1000
-        print(f"{k:28s} {n:6d} {ms:14.3f}")
+        print(f"{k:28s} {n:6d} {ms:16.3f}")
 
 
 def merged_pstats(out: Path) -> pstats.Stats | None:

@@ -14,10 +14,10 @@ ApplyResourceChange (create), ReadResource and PlanResourceChange (refresh and p
 PlanResourceChange and ApplyResourceChange (destroy); the planned and new states are the
 ones the provider answered.
 
-It prints the provider's CPU per RPC once serving (imports and the handshake excluded), its
-worker threads' share (decode, engine, resource code, encode) and the event loop's (gRPC,
-HTTP/2, TLS), per RPC method, the median over --rounds fresh processes. CPU time, not wall
-time: robust to a busy machine. With --cprofile, one more round runs under cProfile and the
+It prints the provider's CPU per RPC once serving (imports and the handshake excluded), the
+RPCs' own work (decode, engine, resource code, encode; in a worker thread or on the event
+loop) and the rest (gRPC, HTTP/2, TLS, thread hand-offs), per RPC method, the median over
+--rounds fresh processes. CPU time, not wall time: robust to a busy machine. With --cprofile, one more round runs under cProfile and the
 top functions by own time are printed. With --baseline CHECKOUT (another worktree of this
 repository, e.g. main's), every round also runs that checkout's plugin layer (its provider/
 first on the provider's PYTHONPATH), interleaved, and the ratio this / baseline is printed.
@@ -223,12 +223,12 @@ def main() -> int:
             f"flight, median of {args.rounds} processes, load {result['load1']:.2f}"
         )
         print(
-            f"CPU per RPC once serving {med['serving_ms_per_rpc']:.3f} ms = worker threads "
-            f"{med['worker_ms_per_rpc']:.3f} ms + event loop (gRPC, HTTP/2, TLS) "
+            f"CPU per RPC once serving {med['serving_ms_per_rpc']:.3f} ms = own work "
+            f"{med['worker_ms_per_rpc']:.3f} ms + gRPC, HTTP/2, TLS, hand-offs "
             f"{med['loop_ms_per_rpc']:.3f} ms"
         )
         for m, ms in sorted(by_method.items(), key=lambda kv: -kv[1]):
-            print(f"  {m:26s} worker {ms:.3f} ms")
+            print(f"  {m:26s} own work {ms:.3f} ms")
         if base:
             b, r = result["baseline"], result["over_baseline"]
             print(

@@ -2,9 +2,10 @@
 
 ``TFNIMBLE_PROFILE_DIR=DIR`` (Terraform passes its environment on to the providers it
 starts): every provider process writes ``DIR/<program>-<pid>.json`` when it shuts down, with
-the RPCs it answered (count and worker-thread CPU seconds per method: decode, engine and
-encode, not the event loop's gRPC and TLS work), its CPU seconds in all and since the
-server was up (imports and the handshake excluded), and its wall time.
+the RPCs it answered (count and CPU seconds of each RPC's own work per method: decode,
+engine, resource code and encode, in a worker thread or on the event loop, not the gRPC,
+HTTP/2 and TLS work around it; the key is still ``worker_cpu_s``), its CPU seconds in all and
+since the server was up (imports and the handshake excluded), and its wall time.
 
 ``TFNIMBLE_PROFILE=cprofile`` as well: every thread (the event loop and each worker) runs
 under :mod:`cProfile`, and the merged statistics go to ``DIR/<program>-<pid>.pstats``
