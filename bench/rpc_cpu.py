@@ -17,10 +17,11 @@ ones the provider answered.
 It prints the provider's CPU per RPC once serving (imports and the handshake excluded), the
 RPCs' own work (decode, engine, resource code, encode; in a worker thread or on the event
 loop) and the rest (gRPC, HTTP/2, TLS, thread hand-offs), per RPC method, the median over
---rounds fresh processes. CPU time, not wall time: robust to a busy machine. With --cprofile, one more round runs under cProfile and the
-top functions by own time are printed. With --baseline CHECKOUT (another worktree of this
-repository, e.g. main's), every round also runs that checkout's plugin layer (its provider/
-first on the provider's PYTHONPATH), interleaved, and the ratio this / baseline is printed.
+--rounds fresh processes. CPU time, not wall time: robust to a busy machine. With
+--cprofile, one more round runs under cProfile and the top functions by own time are
+printed. With --baseline CHECKOUT (another worktree of this repository, e.g. main's), every
+round also runs that checkout's plugin layer (its provider/ first on the provider's
+PYTHONPATH), interleaved, and the ratio this / baseline is printed.
 """
 
 from __future__ import annotations
