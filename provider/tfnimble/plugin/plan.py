@@ -305,10 +305,14 @@ def run_validators(block: Block, config: Any, path: AttributePath, diags: Diagno
         return
     for name, attr in block.attributes.items():
         value = config.get(name)
+        if value is None or not (
+            attr.validators or attr.deprecation_message or attr.type == ct.Number
+        ):
+            continue  # nothing to check (and no path to build)
         apath = path.attr(name)
-        if attr.deprecation_message and value is not None:
+        if attr.deprecation_message:
             diags.add_warning("Deprecated Attribute", attr.deprecation_message, apath)
-        if value is None or not is_known(value):
+        if not is_known(value):
             continue
         if attr.type == ct.Number and not is_finite_number(value):
             diags.add_error(
