@@ -327,7 +327,7 @@ class _CoalescingTransport(asyncio.Transport):
     sends what is pending first). Everything else is the real transport's."""
 
     def __init__(self, transport: asyncio.Transport) -> None:
-        super().__init__(transport.get_extra_info("extra", None))
+        super().__init__()
         self._transport = transport
         self._pending: list[bytes] = []
         self._loop = asyncio.get_running_loop()
