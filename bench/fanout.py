@@ -56,7 +56,11 @@ def one_cycle(tf: Terraform, prof: Path | None) -> tuple[dict[str, float], dict[
     return times, provider_cpu(prof) if prof is not None else {}
 
 
-def run(counts: list[int], repeat: int = 3) -> dict[str, Any]:
+def run(counts: list[int], repeat: int = 3, baseline: Path | None = None) -> dict[str, Any]:
+    """With `baseline` (another checkout of this repository), nimble and noop run a second
+    time in every round with that checkout's plugin layer and providers (its provider/ first
+    on their PYTHONPATH), as kinds "nimble@base" and "noop@base": an A/B in one run."""
+    kinds = KINDS + (("nimble@base", "noop@base") if baseline is not None else ())
     rows: list[dict[str, Any]] = []
     loads = [os.getloadavg()[0]]
     with workspace("nimble-fanout-") as base:
@@ -68,16 +72,22 @@ def run(counts: list[int], repeat: int = 3) -> dict[str, Any]:
                     "noop": Terraform(base / f"noop-{n}", dict(env)),
                     "terraform_data": Terraform(base / f"data-{n}", dict(env)),
                 }
+                if baseline is not None:
+                    code = {"PYTHONPATH": str(baseline / "provider")}
+                    tfs["nimble@base"] = Terraform(base / f"nb-{n}", {**env, **s.env(), **code})
+                    tfs["noop@base"] = Terraform(base / f"ob-{n}", {**env, **code})
+                    tfs["nimble@base"].write(clones_hcl(n, f"b{n}"))
+                    tfs["noop@base"].write(example_hcl(n, base / f"store-b{n}"))
                 tfs["nimble"].write(clones_hcl(n, f"f{n}"))
                 tfs["noop"].write(example_hcl(n, base / f"store-{n}"))
                 tfs["terraform_data"].write(terraform_data_hcl(n))
                 for tf in tfs.values():
                     tf.init()
-                runs: dict[str, list[dict[str, float]]] = {k: [] for k in KINDS}
+                runs: dict[str, list[dict[str, float]]] = {k: [] for k in kinds}
                 cpu: dict[str, dict[str, float]] = {}
                 for r in range(repeat):
                     # rotate the order, so no kind always runs right after another
-                    order = KINDS[r % 3 :] + KINDS[: r % 3]
+                    order = kinds[r % len(kinds) :] + kinds[: r % len(kinds)]
                     for kind in order:
                         prof = None if kind == "terraform_data" else base / f"prof-{kind}-{n}-{r}"
                         times, c = one_cycle(tfs[kind], prof)
@@ -86,7 +96,7 @@ def run(counts: list[int], repeat: int = 3) -> dict[str, Any]:
                             cpu.setdefault(kind, {}).setdefault(k, 0.0)
                             cpu[kind][k] += v
                     loads.append(os.getloadavg()[0])
-                med = {k: {p: median([x[p] for x in runs[k]]) for p in PHASES} for k in KINDS}
+                med = {k: {p: median([x[p] for x in runs[k]]) for p in PHASES} for k in kinds}
                 row: dict[str, Any] = {"count": n, "repeat": repeat, "median_s": med, "runs": runs}
                 row["ours_over_noop"] = {p: med["nimble"][p] / med["noop"][p] for p in PHASES}
                 row["noop_over_floor"] = {
@@ -103,7 +113,7 @@ def run(counts: list[int], repeat: int = 3) -> dict[str, Any]:
                 log(
                     f"fanout N={n}: "
                     + "; ".join(
-                        f"{k} " + "/".join(f"{med[k][p]:.2f}" for p in PHASES) for k in KINDS
+                        f"{k} " + "/".join(f"{med[k][p]:.2f}" for p in PHASES) for k in kinds
                     )
                     + " s; cpu ms/RPC "
                     + ", ".join(f"{k} {v:.2f}" for k, v in row["cpu_ms_per_rpc"].items())
@@ -117,9 +127,10 @@ def main() -> int:
     ap.add_argument("--counts", default="20,500")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--baseline", type=Path, default=None, help="a checkout to compare with")
     args = ap.parse_args()
     m = machine()
-    result = run([int(c) for c in args.counts.split(",") if c], args.repeat)
+    result = run([int(c) for c in args.counts.split(",") if c], args.repeat, args.baseline)
     if args.json:
         print(json.dumps(result))
         return 0
