@@ -108,12 +108,21 @@ def workspace(prefix: str = "nimble-bench-") -> Iterator[Path]:
         shutil.rmtree(d, ignore_errors=True)
 
 
-def plugin_env(base: Path, example: bool = False) -> dict[str, str]:
-    """Install launchers into base/plugins (a filesystem mirror) and return terraform's env."""
+def plugin_env(base: Path, example: bool = False, checkout: Path = ROOT) -> dict[str, str]:
+    """Install launchers into base/plugins (a filesystem mirror) and return terraform's env.
+    The providers are `checkout`'s, run by its own venv's Python (this one by default)."""
     mirror = base / "plugins"
-    cmd = [PY, str(ROOT / "tools/install_plugin.py"), "--plugin-dir", str(mirror), "--python", PY]
+    py = PY if checkout == ROOT else str(checkout / ".venv/bin/python")
+    cmd = [
+        py,
+        str(checkout / "tools/install_plugin.py"),
+        "--plugin-dir",
+        str(mirror),
+        "--python",
+        py,
+    ]
     if example:
-        cmd += ["--extra", f"example={ROOT / 'tests/testprovider/main.py'}"]
+        cmd += ["--extra", f"example={checkout / 'tests/testprovider/main.py'}"]
     subprocess.run(cmd, check=True, capture_output=True)
     rc = base / "terraformrc"
     rc.write_text(

@@ -57,9 +57,9 @@ def one_cycle(tf: Terraform, prof: Path | None) -> tuple[dict[str, float], dict[
 
 
 def run(counts: list[int], repeat: int = 3, baseline: Path | None = None) -> dict[str, Any]:
-    """With `baseline` (another checkout of this repository), nimble and noop run a second
-    time in every round with that checkout's plugin layer and providers (its provider/ first
-    on their PYTHONPATH), as kinds "nimble@base" and "noop@base": an A/B in one run."""
+    """With `baseline` (another checkout of this repository, with its own venv: `make venv`
+    there), nimble and noop run a second time in every round with that checkout's providers
+    and plugin layer, as kinds "nimble@base" and "noop@base": an A/B in one run."""
     kinds = KINDS + (("nimble@base", "noop@base") if baseline is not None else ())
     rows: list[dict[str, Any]] = []
     loads = [os.getloadavg()[0]]
@@ -73,9 +73,9 @@ def run(counts: list[int], repeat: int = 3, baseline: Path | None = None) -> dic
                     "terraform_data": Terraform(base / f"data-{n}", dict(env)),
                 }
                 if baseline is not None:
-                    code = {"PYTHONPATH": str(baseline / "provider")}
-                    tfs["nimble@base"] = Terraform(base / f"nb-{n}", {**env, **s.env(), **code})
-                    tfs["noop@base"] = Terraform(base / f"ob-{n}", {**env, **code})
+                    benv = plugin_env(base / "baseline", example=True, checkout=baseline)
+                    tfs["nimble@base"] = Terraform(base / f"nb-{n}", {**benv, **s.env()})
+                    tfs["noop@base"] = Terraform(base / f"ob-{n}", dict(benv))
                     tfs["nimble@base"].write(clones_hcl(n, f"b{n}"))
                     tfs["noop@base"].write(example_hcl(n, base / f"store-b{n}"))
                 tfs["nimble"].write(clones_hcl(n, f"f{n}"))
