@@ -2,7 +2,8 @@
 mapping, name validators, lookups by ID or name, volume deletion with clone explanations.
 
 Rule: the REST client (and so ``requests``) is imported inside functions only, so that the
-provider process answers Terraform's schema calls without loading it.
+provider process answers Terraform's schema calls without loading it, and a configured
+process loads it only when it first asks the array something (``connection``).
 """
 
 from __future__ import annotations
@@ -54,7 +55,10 @@ def id_rule(kind: str, example: str) -> Validator:
 
 
 def client(ctx: Context) -> NimbleClient:
-    return ctx.provider_data  # type: ignore[no-any-return]
+    """The configured REST client, logged in at this first need of it (``connection``)."""
+    from .connection import resolve
+
+    return resolve(ctx.provider_data)
 
 
 #: The array's argument names -> our attribute names, so rejected values point at the config.
