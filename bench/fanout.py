@@ -29,17 +29,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (
-    Sim,
-    Terraform,
-    log,
-    machine,
-    median,
-    plugin_env,
-    sim,
-    terraform_data_hcl,
-    workspace,
-)
+import _common
+from _common import Terraform, log, machine, median, plugin_env, sim, terraform_data_hcl, workspace
 from apply_scaling import clones_hcl
 from noop import example_hcl
 
@@ -72,7 +63,7 @@ def process_cpu(pid: int) -> float:
 
 
 def one_cycle(
-    tf: Terraform, prof: Path | None, s: Sim | None = None
+    tf: Terraform, prof: Path | None, s: _common.Sim | None = None
 ) -> tuple[dict[str, float], dict[str, float], dict[str, dict[str, float]]]:
     """apply -> plan -> destroy: (wall seconds per phase, provider CPU of the three, and per
     phase: provider CPU and RPCs, and with the simulator `s` its CPU and REST requests)."""
