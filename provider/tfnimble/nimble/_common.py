@@ -188,11 +188,14 @@ def import_by_id_or_name(
     find: Callable[[NimbleClient, str], T | None],
     kind: str,
 ) -> T:
-    """What `terraform import` names, by array ID or else by name; not-found otherwise."""
+    """What `terraform import` names, by array ID or else by name; not-found otherwise (saying
+    when the ID was made by another array, as every import does)."""
     cl = client(ctx)
     found = by_id_or_name(import_id, lambda i: get(cl, i), lambda n: find(cl, n), "import", kind)
     if found is None:
-        raise diag.not_found(kind, import_id)
+        from .foreign_ids import explained
+
+        raise explained(cl, diag.not_found(kind, import_id), kind, import_id, None)
     return found
 
 
