@@ -15,6 +15,9 @@ Each figure is the median over the repeats (wall seconds); the ratios are nimble
 14's goal: at most 1.0) and noop / terraform_data (what the plugin layer costs). Provider CPU per
 RPC comes from the providers' own recorder (tfnimble.plugin.profiling): CPU of every provider
 process Terraform started, start-ups included, over every RPC they answered, all three phases.
+Per phase it also reports the providers' CPU and RPCs, Terraform's own CPU (the command's
+children less the providers), and for nimble the REST requests nimble-sim answered (its
+/sim/stats) and the simulator's CPU (from /proc): where the gap to the no-op provider goes.
 """
 
 from __future__ import annotations
