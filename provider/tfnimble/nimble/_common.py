@@ -2,8 +2,7 @@
 mapping, name validators, lookups by ID or name, volume deletion with clone explanations.
 
 Rule: the REST client (and so ``requests``) is imported inside functions only, so that the
-provider process answers Terraform's schema calls without loading it, and a configured
-process loads it only when it first asks the array something (``connection``).
+provider process answers Terraform's schema calls without loading it (``configure`` does).
 """
 
 from __future__ import annotations
@@ -55,7 +54,7 @@ def id_rule(kind: str, example: str) -> Validator:
 
 
 def client(ctx: Context) -> NimbleClient:
-    """The configured REST client, logged in at this first need of it (``connection``)."""
+    """The configured, logged-in REST client (``connection``)."""
     from .connection import resolve
 
     return resolve(ctx.provider_data)

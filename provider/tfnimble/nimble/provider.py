@@ -1,8 +1,8 @@
 """The `nimble` provider: connection settings and the resource types it serves.
 
 Terraform starts the provider several times per command and most starts only ask for the
-schema, so nothing here imports the REST client: `configure` checks the settings and returns
-an `ArrayConnection`, which makes the client when a resource first needs the array.
+schema, so nothing here imports the REST client at module level: `configure` checks the
+settings, logs in through an `ArrayConnection` and returns it.
 """
 
 from __future__ import annotations
@@ -239,9 +239,6 @@ class NimbleProvider(Provider):
                 raise _tls_conflict(where)
             _check_ca_file(s.ca_file)
 
-        # The client (and `requests`) is made, and logs in, when a resource or data source
-        # first needs the array: a process Terraform configures but asks nothing of the array
-        # sends nothing (see `connection`).
         def make() -> NimbleClient:
             from .client import NimbleClient
 
@@ -256,6 +253,11 @@ class NimbleProvider(Provider):
             )
 
         link = ArrayConnection(make, s.host, s.port, s.username)
+        # One login now turns a wrong password, an unreachable host or an untrusted
+        # certificate into one diagnostic on the provider block, at plan time, instead of one
+        # per resource (or an apply failing on every resource after a plan that needed no
+        # array): see `connection`.
+        link.login()
         if s.insecure:
             ctx.diagnostics.add_warning(
                 "TLS Certificate Verification Is Off",

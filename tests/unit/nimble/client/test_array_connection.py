@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable
 
 import pytest
-from nimble_fake_array import FakeArray
+from nimble_fake_array import PASSWORD, FakeArray
 from tfnimble.nimble import _common as c
 from tfnimble.nimble import _plancheck as pc
 from tfnimble.nimble.client import NimbleClient, volumes
@@ -92,21 +92,42 @@ def test_an_unreachable_array_names_the_host(make_client: Callable[..., NimbleCl
     assert info.value.summary == "Cannot Reach The Nimble Array"
 
 
-def test_configure_sends_nothing_and_imports_no_http_stack() -> None:
-    """A process Terraform configures but asks nothing of the array (the plan of an apply
-    that only creates, the destroy-planning process of a destroy) neither logs in nor loads
-    `requests`: the host here does not even resolve, and configure still succeeds."""
+def test_configure_logs_in_once_and_a_refused_login_points_at_the_argument(
+    fake: FakeArray, make_client: Callable[..., NimbleClient]
+) -> None:
+    """configure logs in at once (one diagnostic on the provider block, at plan time, not one
+    per resource): the failure points at `password`; resources asking again later get the
+    same text without a path, and the array saw one login attempt."""
+    fake.password = "not-what-the-client-sends"
+    link = _link(make_client)
+    with pytest.raises(DiagnosticError) as info:
+        link.login()
+    assert info.value.summary == "Nimble Array Login Failed"
+    assert info.value.path is not None and "password" in str(info.value.path)
+    with pytest.raises(DiagnosticError) as again:
+        link.client()
+    assert again.value.path is None and again.value.detail == info.value.detail
+    assert [x.method for x in fake.calls] == ["POST"]
+
+    fake.password = PASSWORD
+    ok = _link(make_client)
+    ok.login()
+    assert ok.made and fake.logins == 1
+    assert ok.client() is ok.client() and fake.logins == 1
+    ok.close()
+
+
+def test_configure_reports_a_wrong_password_itself() -> None:
+    """The provider's configure answers with the login failure (the engine turns it into the
+    ConfigureProvider diagnostic): a host that does not resolve is refused there."""
     code = (
-        "import sys\n"
         "from tfnimble.plugin.engine import Engine\n"
         "from tfnimble.nimble.provider import NimbleProvider, NimbleProviderModel\n"
         "e = Engine(NimbleProvider())\n"
         "cfg = {n: None for n in NimbleProviderModel.__dataclass_fields__}\n"
-        "cfg.update(host='array.invalid', username='admin', password='pw')\n"
+        "cfg.update(host='array.invalid', username='admin', password='pw', port=1)\n"
         "diags = list(e.configure_provider(cfg))\n"
-        "assert not diags, diags\n"
-        "assert 'requests' not in sys.modules, 'configure imported requests'\n"
+        "assert diags and 'Nimble Array' in str(diags[0]), diags\n"
         "e.close()\n"
-        "assert 'requests' not in sys.modules, 'close imported requests'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
