@@ -35,6 +35,11 @@ class PendingTLS:
     def __init__(self, pid: int, fd: int, client_pem: str) -> None:
         self._pid, self._fd, self._client_pem = pid, fd, client_pem
 
+    @property
+    def pid(self) -> int:
+        """The child's process ID; 0 once it has been reaped (or when there is none)."""
+        return self._pid
+
     def result(self) -> goplugin.ServerTLS:
         """The server TLS material, once the child has sent it (and exited)."""
         chunks = []
