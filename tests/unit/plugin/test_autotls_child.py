@@ -143,3 +143,15 @@ def _fields(status: str) -> Iterator[tuple[str, str]]:
     for line in status.splitlines():
         key, _, value = line.partition(":")
         yield key, value.strip()
+
+
+def test_without_fork_the_certificate_is_made_in_process(
+    stdout_pipe: tuple[int, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    r, w = stdout_pipe
+    monkeypatch.delattr(os, "fork")
+    pending = autotls.start("/s", make_client_cert().cert_pem.decode(), stdout_fd=w)
+    assert pending.pid == 0
+    tls = pending.result()
+    assert read_available(r).decode() == goplugin.handshake_line("/s", tls) + "\n"
+    pending.abandon()  # nothing to stop
