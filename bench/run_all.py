@@ -272,12 +272,15 @@ def section_startup(r: dict[str, Any]) -> list[str]:
         if max(med["nimble_first_rpc"], med["glance_first_rpc"]) > FIRST_RPC_GOAL_MS:
             text += f": over issue 14's {FIRST_RPC_GOAL_MS} ms goal" + _startup_floor(med)
         text += "."
-        if "nimble_first_rpc_cpu" in med:
+        if "nimble_first_rpc_own_cpu" in med:
             text += (
-                f" CPU until then (the provider and its certificate child): "
-                f"{med['nimble_first_rpc_cpu']:.0f} ms (nimble), "
-                f"{med['glance_first_rpc_cpu']:.0f} ms (glance); the wall time is below it "
-                "only when the second core is free for the child."
+                " The provider process's own CPU until then, the critical path (what the wall "
+                "time comes down to on an idle machine, whatever this one's load): "
+                f"{med['nimble_first_rpc_own_cpu']:.0f} ms (nimble), "
+                f"{med['glance_first_rpc_own_cpu']:.0f} ms (glance); with its certificate "
+                f"child {med['nimble_first_rpc_cpu']:.0f} and "
+                f"{med['glance_first_rpc_cpu']:.0f} ms of CPU in all: the child pays off "
+                "when the second core is free, and costs its CPU where none is."
             )
     peers = ", ".join(f"{k} {v} ms" for k, v in PEERS_MS.items())
     text += (
