@@ -274,7 +274,7 @@ def section_startup(r: dict[str, Any]) -> list[str]:
         text += "."
         if "nimble_first_rpc_own_cpu" in med:
             text += (
-                " The provider process's own CPU until then, the critical path (what the wall "
+                " The provider process's own CPU until then, the critical path (about what the wall "
                 "time comes down to on an idle machine, whatever this one's load): "
                 f"{med['nimble_first_rpc_own_cpu']:.0f} ms (nimble), "
                 f"{med['glance_first_rpc_own_cpu']:.0f} ms (glance); with its certificate "
