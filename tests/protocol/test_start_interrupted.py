@@ -27,7 +27,10 @@ HANG_GUARD_S = 60  # fails a hung test; nothing here waits for a time to pass
 def children_of(pid: int) -> list[int]:
     found = []
     for task in Path(f"/proc/{pid}/task").iterdir():
-        text = (task / "children").read_text()
+        try:
+            text = (task / "children").read_text()
+        except FileNotFoundError:  # a thread that has just ended
+            continue
         found += [int(c) for c in text.split()]
     return found
 
