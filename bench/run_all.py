@@ -199,8 +199,9 @@ def _startup_floor(med: dict[str, float]) -> str:
     text = (
         f". The floor under it, measured in this run: a Python process that only imports what "
         "any tfplugin6 server on grpclib needs (ssl, asyncio with uvloop, grpclib with h2, "
-        f"protobuf and the tfplugin6 messages) and exits takes {med['import_grpc_stack']:.0f} "
-        f"ms (the bare interpreter {med['python_floor']:.0f} ms), and "
+        "protobuf and the tfplugin6 messages) reaches its first line after "
+        f"{med['import_grpc_stack']:.0f} ms (the bare interpreter after "
+        f"{med['python_floor']:.0f} ms), and "
         f"{med['import_plugin_layer']:.0f} ms with this project's protocol layer (engine, cty, "
         "codec); the provider's own modules, its schema and the first TLS handshake come on "
         f"top. `cryptography` ({med['import_cryptography']:.0f} ms to import alone) no longer "
@@ -274,8 +275,8 @@ def section_startup(r: dict[str, Any]) -> list[str]:
         text += "."
         if "nimble_first_rpc_own_cpu" in med:
             text += (
-                " The provider process's own CPU until then, the critical path (about what the wall "
-                "time comes down to on an idle machine, whatever this one's load): "
+                " The provider process's own CPU until then, the critical path (about what the "
+                "wall time comes down to on an idle machine, whatever this one's load): "
                 f"{med['nimble_first_rpc_own_cpu']:.0f} ms (nimble), "
                 f"{med['glance_first_rpc_own_cpu']:.0f} ms (glance); with its certificate "
                 f"child {med['nimble_first_rpc_cpu']:.0f} and "

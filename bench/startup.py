@@ -7,14 +7,15 @@ the provider, an AutoMTLS client certificate), measures the time from exec until
 handshake line arrives on stdout, and prints medians and the ratio to the floor.
 
 *_first_rpc is exec until GetProviderSchema is answered over mTLS; *_first_rpc_own_cpu the
-CPU the provider process itself spent until then (the critical path: what the wall time comes
-down to on an idle machine, whatever the load of this one), *_first_rpc_cpu the CPU of the
-provider and its certificate child until the provider exits. The import
-floors say what no start-up can go below: import_grpc_stack is a Python process that only
-imports what any tfplugin6 server on grpclib needs (ssl, asyncio with uvloop, grpclib with
-h2, protobuf and the tfplugin6 messages) and exits; import_plugin_layer adds this project's
-protocol layer (engine, cty, codec); import_cryptography is what the certificate child
-loads (off the critical path since it runs on the other core).
+CPU the provider process itself spent until then (the critical path: about what the wall
+time comes down to on an idle machine, whatever the load of this one), *_first_rpc_cpu the
+CPU of the provider and its certificate child until the provider exits. The import floors
+say what no start-up can go below, each exec until a process that only imports something
+prints a line: import_grpc_stack imports what any tfplugin6 server on grpclib needs (ssl,
+asyncio with uvloop, grpclib with h2, protobuf and the tfplugin6 messages),
+import_plugin_layer adds this project's protocol layer (engine, cty, codec), and
+import_cryptography is what the certificate child loads (off the critical path: it runs on
+the other core). Provider runs and floors are interleaved run by run.
 
 When `make release` has left packaged providers in DIST, each is unpacked the way Terraform
 unpacks it and its exec-to-first-answered-RPC is measured side by side with the venv
@@ -72,12 +73,8 @@ def first_rpc_with_cpu(
     return wall, own[0], children_cpu_ms() - before
 
 
-def time_to_exit(argv: list[str]) -> float:
-    start = time.perf_counter()
-    subprocess.run(argv, check=True)
-    return (time.perf_counter() - start) * 1000
-
-
+PROVIDERS = ("nimble", "glance")
+# exec until a process that only imports these prints a line (no interpreter shutdown counted)
 IMPORT_FLOORS = {
     "import_grpc_stack": "import ssl, uvloop, grpclib.server; "
     "from tfnimble.plugin._gen import tfplugin6_pb2",
@@ -195,21 +192,21 @@ def main() -> dict[str, float]:
         "nimble": measure([py, "-E", "-s", "-m", "tfnimble.nimble.main"], env, args.runs),
         "glance": measure([py, "-E", "-s", "-m", "tfnimble.glance.main"], env, args.runs),
     }
-    for name in ("nimble", "glance"):
-        argv = [py, "-E", "-s", "-m", f"tfnimble.{name}.main"]
+    # the first RPCs and the import floors interleaved run by run: they see the same load
+    providers = {name: [py, "-E", "-s", "-m", f"tfnimble.{name}.main"] for name in PROVIDERS}
+    floors = {k: [py, "-E", "-s", "-c", f"{code}; print(1)"] for k, code in IMPORT_FLOORS.items()}
+    for argv in providers.values():
         time_to_first_rpc(argv, env, client)
-        runs = [first_rpc_with_cpu(argv, env, client) for _ in range(args.runs)]
-        results[f"{name}_first_rpc"] = [wall for wall, _, _ in runs]
-        results[f"{name}_first_rpc_own_cpu"] = [own for _, own, _ in runs]
-        results[f"{name}_first_rpc_cpu"] = [cpu for _, _, cpu in runs]
-    floors = {k: [py, "-E", "-s", "-c", code] for k, code in IMPORT_FLOORS.items()}
     for argv in floors.values():
-        time_to_exit(argv)
-    for k in floors:
-        results[k] = []
-    for _ in range(args.runs):  # interleaved, so each sees the same machine load
+        time_to_first_line(argv, env)
+    for _ in range(args.runs):
+        for name, argv in providers.items():
+            wall, own, cpu = first_rpc_with_cpu(argv, env, client)
+            results.setdefault(f"{name}_first_rpc", []).append(wall)
+            results.setdefault(f"{name}_first_rpc_own_cpu", []).append(own)
+            results.setdefault(f"{name}_first_rpc_cpu", []).append(cpu)
         for k, argv in floors.items():
-            results[k].append(time_to_exit(argv))
+            results.setdefault(k, []).append(time_to_first_line(argv, env))
     with tempfile.TemporaryDirectory(prefix="startup-bundle-") as tmp:
         bundles = unpack_bundles(args.dist, Path(tmp))
         pairs = {
