@@ -15,6 +15,9 @@ Each figure is the median over the repeats (wall seconds); the ratios are nimble
 14's goal: at most 1.0) and noop / terraform_data (what the plugin layer costs). Provider CPU per
 RPC comes from the providers' own recorder (tfnimble.plugin.profiling): CPU of every provider
 process Terraform started, start-ups included, over every RPC they answered, all three phases.
+Per phase it also reports the providers' CPU and RPCs, Terraform's own CPU (the command's
+children less the providers), and for nimble the REST requests nimble-sim answered (its
+/sim/stats) and the simulator's CPU (from /proc): where the gap to the no-op provider goes.
 """
 
 from __future__ import annotations
@@ -22,12 +25,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import sys
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import _common
 from _common import Terraform, log, machine, median, plugin_env, sim, terraform_data_hcl, workspace
 from apply_scaling import clones_hcl
 from noop import example_hcl
@@ -37,9 +42,9 @@ KINDS = ("nimble", "noop", "terraform_data")
 
 
 def provider_cpu(out: Path) -> dict[str, float]:
-    """Sum of what every provider process wrote into `out` (none for terraform_data)."""
+    """Sum of what every provider process wrote under `out` (none for terraform_data)."""
     tot = {"cpu_s": 0.0, "serving_cpu_s": 0.0, "rpcs": 0.0, "processes": 0.0}
-    for p in out.glob("*.json"):
+    for p in out.glob("**/*.json"):
         r = json.loads(p.read_text())
         tot["cpu_s"] += r["cpu_s"]
         tot["serving_cpu_s"] += r["serving_cpu_s"]
@@ -48,12 +53,65 @@ def provider_cpu(out: Path) -> dict[str, float]:
     return tot
 
 
-def one_cycle(tf: Terraform, prof: Path | None) -> tuple[dict[str, float], dict[str, float]]:
-    """apply -> plan -> destroy: (wall seconds per phase, provider CPU of the three)."""
-    if prof is not None:
-        tf.env["TFNIMBLE_PROFILE_DIR"] = str(prof)
-    times = {"apply": tf.apply(), "plan": tf.plan_no_changes(), "destroy": tf.destroy()}
-    return times, provider_cpu(prof) if prof is not None else {}
+def children_cpu() -> float:
+    """CPU seconds of every child this process has reaped (terraform and its providers)."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of a running process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def one_cycle(
+    tf: Terraform, prof: Path | None, s: _common.Sim | None = None
+) -> tuple[dict[str, float], dict[str, float], dict[str, dict[str, float]]]:
+    """apply -> plan -> destroy: (wall seconds per phase, provider CPU of the three, and per
+    phase: provider CPU and RPCs, and with the simulator `s` its CPU and REST requests)."""
+    times: dict[str, float] = {}
+    phases: dict[str, dict[str, float]] = {}
+    run = {"apply": tf.apply, "plan": tf.plan_no_changes, "destroy": tf.destroy}
+    for phase in PHASES:
+        if prof is not None:
+            tf.env["TFNIMBLE_PROFILE_DIR"] = str(prof / phase)
+        if s is not None:
+            s.admin("DELETE", "stats")
+            sim0 = process_cpu(s.pid)
+        tree0 = children_cpu()
+        times[phase] = run[phase]()
+        info: dict[str, float] = {"tree_cpu_s": children_cpu() - tree0}
+        if prof is not None:
+            c = provider_cpu(prof / phase)
+            info.update({"provider_cpu_s": c["cpu_s"], "rpcs": c["rpcs"]})
+            info["terraform_cpu_s"] = info["tree_cpu_s"] - c["cpu_s"]
+        if s is not None:
+            info["sim_cpu_s"] = process_cpu(s.pid) - sim0
+            info["rest_requests"] = float(s.admin("GET", "stats")["total"])
+        phases[phase] = info
+    return times, provider_cpu(prof) if prof is not None else {}, phases
+
+
+def phase_figures(infos: list[dict[str, float]], n: int) -> dict[str, float]:
+    """Medians over the repeats of one phase: provider CPU per RPC, and for nimble the
+    simulator's CPU, REST requests per clone and the simulator's CPU per request."""
+    out: dict[str, float] = {}
+    if infos and "rpcs" in infos[0]:
+        out["provider_cpu_s"] = median([i["provider_cpu_s"] for i in infos])
+        out["terraform_cpu_s"] = median([i["terraform_cpu_s"] for i in infos])
+        out["rpcs"] = median([i["rpcs"] for i in infos])
+        out["provider_cpu_ms_per_rpc"] = median(
+            [i["provider_cpu_s"] / i["rpcs"] * 1000 for i in infos if i["rpcs"]]
+        )
+    if infos and "rest_requests" in infos[0]:
+        out["sim_cpu_s"] = median([i["sim_cpu_s"] for i in infos])
+        out["rest_requests"] = median([i["rest_requests"] for i in infos])
+        out["rest_requests_per_clone"] = out["rest_requests"] / n
+        out["sim_cpu_ms_per_request"] = median(
+            [i["sim_cpu_s"] / i["rest_requests"] * 1000 for i in infos if i["rest_requests"]]
+        )
+    return out
 
 
 def run(counts: list[int], repeat: int = 3, baseline: Path | None = None) -> dict[str, Any]:
@@ -85,13 +143,21 @@ def run(counts: list[int], repeat: int = 3, baseline: Path | None = None) -> dic
                     tf.init()
                 runs: dict[str, list[dict[str, float]]] = {k: [] for k in kinds}
                 cpu: dict[str, dict[str, float]] = {}
+                per_phase: dict[str, dict[str, list[dict[str, float]]]] = {
+                    k: {p: [] for p in PHASES} for k in ("nimble", "noop")
+                }
                 for r in range(repeat):
                     # rotate the order, so no kind always runs right after another
                     order = kinds[r % len(kinds) :] + kinds[: r % len(kinds)]
                     for kind in order:
                         prof = None if kind == "terraform_data" else base / f"prof-{kind}-{n}-{r}"
-                        times, c = one_cycle(tfs[kind], prof)
+                        times, c, phases = one_cycle(
+                            tfs[kind], prof, s if kind == "nimble" else None
+                        )
                         runs[kind].append(times)
+                        for p, info in phases.items():
+                            if kind in per_phase:
+                                per_phase[kind][p].append(info)
                         for k, v in c.items():
                             cpu.setdefault(kind, {}).setdefault(k, 0.0)
                             cpu[kind][k] += v
@@ -110,6 +176,9 @@ def run(counts: list[int], repeat: int = 3, baseline: Path | None = None) -> dic
                 }
                 row["rpcs_per_cycle"] = {k: c["rpcs"] / repeat for k, c in cpu.items()}
                 row["processes_per_cycle"] = {k: c["processes"] / repeat for k, c in cpu.items()}
+                row["phases"] = {
+                    k: {p: phase_figures(per_phase[k][p], n) for p in PHASES} for k in per_phase
+                }
                 log(
                     f"fanout N={n}: "
                     + "; ".join(
@@ -151,6 +220,17 @@ def main() -> int:
             "      provider CPU per RPC (start-ups included): "
             + ", ".join(f"{k} {v:.2f} ms" for k, v in r["cpu_ms_per_rpc"].items())
         )
+        for p in PHASES:
+            nf, of = r["phases"]["nimble"][p], r["phases"]["noop"][p]
+            print(
+                f"      {p:8s} provider CPU s nimble {nf['provider_cpu_s']:.2f} "
+                f"({nf['provider_cpu_ms_per_rpc']:.2f} ms/RPC, {nf['rpcs']:.0f} RPCs) vs noop "
+                f"{of['provider_cpu_s']:.2f} ({of['provider_cpu_ms_per_rpc']:.2f} ms/RPC); "
+                f"terraform CPU s {nf['terraform_cpu_s']:.2f} vs {of['terraform_cpu_s']:.2f}; "
+                f"sim CPU {nf['sim_cpu_s']:.2f} s, {nf['rest_requests']:.0f} REST requests "
+                f"({nf['rest_requests_per_clone']:.2f}/clone, "
+                f"{nf['sim_cpu_ms_per_request']:.2f} ms sim CPU each)"
+            )
     return 0
 
 

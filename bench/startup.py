@@ -6,6 +6,17 @@ Starts each command the way Terraform does (magic cookie, protocol versions and,
 the provider, an AutoMTLS client certificate), measures the time from exec until the
 handshake line arrives on stdout, and prints medians and the ratio to the floor.
 
+*_first_rpc is exec until GetProviderSchema is answered over mTLS; *_first_rpc_own_cpu the
+CPU the provider process itself spent until then (the critical path: about what the wall
+time comes down to on an idle machine, whatever the load of this one), *_first_rpc_cpu the
+CPU of the provider and its certificate child until the provider exits. The import floors
+say what no start-up can go below, each exec until a process that only imports something
+prints a line: import_grpc_stack imports what any tfplugin6 server on grpclib needs (ssl,
+asyncio with uvloop, grpclib with h2, protobuf and the tfplugin6 messages),
+import_plugin_layer adds this project's protocol layer (engine, cty, codec), and
+import_cryptography is what the certificate child loads (off the critical path: it runs on
+the other core). Provider runs and floors are interleaved run by run.
+
 When `make release` has left packaged providers in DIST, each is unpacked the way Terraform
 unpacks it and its exec-to-first-answered-RPC is measured side by side with the venv
 launcher's (runs interleaved, so both see the same machine load): *_bundle_first_rpc and
@@ -18,6 +29,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -46,8 +58,48 @@ def time_to_first_line(argv: list[str], env: dict[str, str]) -> float:
     return elapsed * 1000
 
 
-def time_to_first_rpc(argv: list[str], env: dict[str, str], cert: ClientCert) -> float:
-    """Exec until GetProviderSchema is answered over mTLS: what Terraform actually waits for."""
+def children_cpu_ms() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (usage.ru_utime + usage.ru_stime) * 1000
+
+
+def first_rpc_with_cpu(
+    argv: list[str], env: dict[str, str], cert: ClientCert
+) -> tuple[float, float, float]:
+    """(exec -> first RPC answered, the provider's own CPU ms until then, CPU ms of the
+    provider and its certificate child until it exits)."""
+    before, own = children_cpu_ms(), []
+    wall = time_to_first_rpc(argv, env, cert, own)
+    return wall, own[0], children_cpu_ms() - before
+
+
+PROVIDERS = ("nimble", "glance")
+# exec until a process that only imports these prints a line (no interpreter shutdown counted)
+IMPORT_FLOORS = {
+    "import_grpc_stack": "import ssl, uvloop, grpclib.server; "
+    "from tfnimble.plugin._gen import tfplugin6_pb2",
+    "import_plugin_layer": "import ssl, uvloop, grpclib.server, tfnimble.plugin.server",
+    "import_cryptography": "import cryptography.x509",
+}
+
+
+def own_cpu_ms(pid: int) -> float:
+    """CPU the process itself (every thread, not its children) has run for, from schedstat."""
+    return (
+        sum(
+            int((task / "schedstat").read_text().split()[0])
+            for task in Path(f"/proc/{pid}/task").iterdir()
+        )
+        / 1e6
+    )
+
+
+def time_to_first_rpc(
+    argv: list[str], env: dict[str, str], cert: ClientCert, own_cpu: list[float] | None = None
+) -> float:
+    """Exec until GetProviderSchema is answered over mTLS: what Terraform actually waits for.
+    `own_cpu` gets the provider process's own CPU until then (its certificate child apart):
+    the start-up's critical path, what the wall time comes down to on an idle machine."""
     import base64
 
     import grpc
@@ -67,6 +119,8 @@ def time_to_first_rpc(argv: list[str], env: dict[str, str], cert: ClientCert) ->
     ) as ch:
         ProviderStub(ch).GetProviderSchema(pb.GetProviderSchema.Request(), timeout=30)
     elapsed = time.perf_counter() - start
+    if own_cpu is not None:
+        own_cpu.append(own_cpu_ms(proc.pid))
     proc.kill()
     proc.wait()
     return elapsed * 1000
@@ -138,12 +192,21 @@ def main() -> dict[str, float]:
         "nimble": measure([py, "-E", "-s", "-m", "tfnimble.nimble.main"], env, args.runs),
         "glance": measure([py, "-E", "-s", "-m", "tfnimble.glance.main"], env, args.runs),
     }
-    for name in ("nimble", "glance"):
-        argv = [py, "-E", "-s", "-m", f"tfnimble.{name}.main"]
+    # the first RPCs and the import floors interleaved run by run: they see the same load
+    providers = {name: [py, "-E", "-s", "-m", f"tfnimble.{name}.main"] for name in PROVIDERS}
+    floors = {k: [py, "-E", "-s", "-c", f"{code}; print(1)"] for k, code in IMPORT_FLOORS.items()}
+    for argv in providers.values():
         time_to_first_rpc(argv, env, client)
-        results[f"{name}_first_rpc"] = [
-            time_to_first_rpc(argv, env, client) for _ in range(args.runs)
-        ]
+    for argv in floors.values():
+        time_to_first_line(argv, env)
+    for _ in range(args.runs):
+        for name, argv in providers.items():
+            wall, own, cpu = first_rpc_with_cpu(argv, env, client)
+            results.setdefault(f"{name}_first_rpc", []).append(wall)
+            results.setdefault(f"{name}_first_rpc_own_cpu", []).append(own)
+            results.setdefault(f"{name}_first_rpc_cpu", []).append(cpu)
+        for k, argv in floors.items():
+            results.setdefault(k, []).append(time_to_first_line(argv, env))
     with tempfile.TemporaryDirectory(prefix="startup-bundle-") as tmp:
         bundles = unpack_bundles(args.dist, Path(tmp))
         pairs = {
@@ -167,9 +230,16 @@ def main() -> dict[str, float]:
         f"runs per command: {args.runs}; exec -> handshake line (and *_first_rpc: exec -> "
         "GetProviderSchema answered over mTLS), AutoMTLS on"
     )
+    print(f"load average at the end: {os.getloadavg()[0]:.2f}")
     for k, v in medians.items():
         if k.endswith("_bundle_ratio"):
             print(f"{k:24s} {v:5.3f} (packaged / venv launcher, goal <= 1.15)")
+            continue
+        if k.endswith("_own_cpu"):
+            print(f"{k:24s} median {v:7.1f} ms CPU (the provider alone: the critical path)")
+            continue
+        if k.endswith("_cpu"):
+            print(f"{k:24s} median {v:7.1f} ms CPU (provider and its certificate child)")
             continue
         ratio = v / medians["python_floor"]
         p90 = sorted(results[k])[int(0.9 * len(results[k]))]

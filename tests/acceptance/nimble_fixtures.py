@@ -331,7 +331,7 @@ def sim_dp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DataPlaneSim]:
 
 
 def _start_sim_dp(
-    tmp_path_factory: pytest.TempPathFactory, extra: tuple[str, ...] = ()
+    tmp_path_factory: pytest.TempPathFactory, extra: tuple[str, ...] = (), ip: str = "127.0.0.1"
 ) -> Iterator[DataPlaneSim]:
     from testbed import caps
     from testbed.fixtures import sweep_dataplanes
@@ -344,7 +344,7 @@ def _start_sim_dp(
     (state / "dataplane").mkdir(parents=True)
     # sweep_dataplanes() of a later session cleans up after a crashed one by this pid
     (state / "dataplane" / "owner.pid").write_text(f"{os.getpid()}\n")
-    portal = f"127.0.0.1:{caps.free_port()}"
+    portal = f"{ip}:{caps.free_port(ip)}"
     s = start_sim(state, ("--data-plane", "--iscsi-portal", portal, *extra), timeout=120)
     s.__class__ = DataPlaneSim
     assert isinstance(s, DataPlaneSim)
@@ -353,6 +353,23 @@ def _start_sim_dp(
         yield s
     finally:
         s.stop()
+
+
+@contextlib.contextmanager
+def array_for_controller(
+    controller: Any, tmp_path_factory: pytest.TempPathFactory, extra: tuple[str, ...] = ()
+) -> Iterator[DataPlaneSim]:
+    """A data-plane nimble-sim whose iSCSI portal a test bed controller reaches (the host side
+    of its veth). Before the array stops, the controller lets go of its LUNs (unmount the
+    store, log out) while the targets still answer, even when a test failed half-way."""
+    with contextlib.contextmanager(_start_sim_dp)(
+        tmp_path_factory, extra, controller.array_ip
+    ) as s:
+        try:
+            yield s
+        finally:
+            controller.run(["umount", "/var/lib/glance/images"], timeout=60)
+            controller.iscsiadm("-m", "node", "--logoutall=all")
 
 
 class DiskImage:

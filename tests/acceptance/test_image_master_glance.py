@@ -81,11 +81,7 @@ def test_acc_image_master_from_real_glance(tf: Harness, controller_and_array, tm
     prefix = s.unique("gl")
     env = {
         **s.env(),
-        "GLANCE_SSH_HOST": c.ip,
-        "GLANCE_SSH_USER": "root",
-        "GLANCE_SSH_PRIVATE_KEY_FILE": str(c.key_path),
-        "GLANCE_SSH_KNOWN_HOSTS_FILE": str(c.known_hosts_path),
-        "TF_VAR_controller_initiator": c.initiator_iqn,
+        **c.provider_env(),
         "TF_VAR_glance_endpoint": base,
         "TF_VAR_name_prefix": prefix,
         "TF_VAR_clone_count": "1",

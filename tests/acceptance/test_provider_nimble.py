@@ -9,6 +9,8 @@ from nimble_fixtures import PROVIDER_BLOCK, Sim
 from nimble_hcl import config, data, expect, resource
 
 POOL = config(data("nimble_pool", "p", name="default"))
+# several data sources: a refused login must still be one error, on the provider block
+POOLS = config('data "nimble_pool" "p" {\n  count = 5\n  name = "default"\n}\n')
 
 
 def closed_port() -> int:
@@ -47,7 +49,7 @@ def test_acc_provider_configuration_errors(tf: Harness, sim: Sim) -> None:
                     expect_error=r"Missing Nimble Password.*NIMBLE_PASSWORD",
                 ),
                 Step(
-                    config=POOL,
+                    config=POOLS,
                     env={**env, "NIMBLE_PASSWORD": "wrong-password"},
                     expect_error=r'Nimble Array Login Failed.*refused the login of user "admin"',
                 ),
@@ -74,6 +76,8 @@ def test_acc_provider_configuration_errors(tf: Harness, sim: Sim) -> None:
             ],
         )
     )
+    refused = [r.output for r in tf.log if "Nimble Array Login Failed" in r.output]
+    assert refused and all(o.count("Error: Nimble Array Login Failed") == 1 for o in refused)
     # The wrong password never shows up, neither in diagnostics nor in debug logs.
     for result in tf.log:
         assert sim.password not in result.output

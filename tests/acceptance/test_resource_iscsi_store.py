@@ -164,26 +164,10 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples/resources/glance_iscsi
 def controller_and_array(controller_real_glance, tmp_path_factory):
     """A controller host and a data-plane nimble-sim whose iSCSI portal the controller reaches
     (the host side of its veth). The controller is detached before the array stops."""
-    from nimble_fixtures import DataPlaneSim, start_sim
-    from testbed import caps
+    from nimble_fixtures import array_for_controller
 
-    c = controller_real_glance
-    state = tmp_path_factory.mktemp("nimble-sim-glance") / "state"
-    (state / "dataplane").mkdir(parents=True)
-    (state / "dataplane" / "owner.pid").write_text(f"{__import__('os').getpid()}\n")
-    portal = f"{c.array_ip}:{caps.free_port(c.array_ip)}"
-    s = start_sim(state, ("--data-plane", "--iscsi-portal", portal), timeout=120)
-    s.__class__ = DataPlaneSim
-    s.portal = portal
-    try:
-        yield c, s
-    finally:
-        try:
-            # If a test failed half-way, let go of the LUN while the target still answers.
-            c.run(["umount", "/var/lib/glance/images"], timeout=60)
-            c.iscsiadm("-m", "node", "--logoutall=all")
-        finally:
-            s.stop()
+    with array_for_controller(controller_real_glance, tmp_path_factory) as s:
+        yield controller_real_glance, s
 
 
 def test_acc_example_glance_store_on_the_array(tf: Harness, controller_and_array) -> None:
@@ -196,11 +180,7 @@ def test_acc_example_glance_store_on_the_array(tf: Harness, controller_and_array
     assert c.run(["find", "/var/lib/glance/images", "-type", "f"]).stdout == ""
     env = {
         **s.env(),
-        "GLANCE_SSH_HOST": c.ip,
-        "GLANCE_SSH_USER": "root",
-        "GLANCE_SSH_PRIVATE_KEY_FILE": str(c.key_path),
-        "GLANCE_SSH_KNOWN_HOSTS_FILE": str(c.known_hosts_path),
-        "TF_VAR_controller_initiator": c.initiator_iqn,
+        **c.provider_env(),
     }
     conf_before = c.read_file("/etc/glance/glance-api.conf")
     c.run(["/usr/bin/systemctl", "start", "glance-api"], timeout=90)

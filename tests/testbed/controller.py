@@ -535,6 +535,17 @@ class Controller:
         """Where /etc/fstab's copy-up lives on the host once the controller wrote it."""
         return self.workdir / "etc.upper" / "fstab"
 
+    def provider_env(self) -> dict[str, str]:
+        """The glance provider's settings for this controller (GLANCE_SSH_*, host keys
+        checked), and its initiator name as the examples' ``controller_initiator``."""
+        return {
+            "GLANCE_SSH_HOST": self.ip,
+            "GLANCE_SSH_USER": "root",
+            "GLANCE_SSH_PRIVATE_KEY_FILE": str(self.key_path),
+            "GLANCE_SSH_KNOWN_HOSTS_FILE": str(self.known_hosts_path),
+            "TF_VAR_controller_initiator": self.initiator_iqn,
+        }
+
     def iscsiadm(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         return self.run(["/usr/sbin/iscsiadm", *args], timeout=timeout)
 

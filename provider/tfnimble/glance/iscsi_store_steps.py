@@ -4,6 +4,7 @@ directory, fstab line, mount, owner and mode (see :mod:`tfnimble.glance.iscsi_st
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 from . import controller as ctl
@@ -50,6 +51,9 @@ def _ensure_session(r: Run) -> None:
     if existing:
         r.step(f"reusing iSCSI session {existing[0].sid} to {iqn}")
         r.portal, r.sid, r.new_session = existing[0].portal, existing[0].sid, False
+        # A new secret (chap_secret_wo_version) goes into the node record: the next login
+        # uses it. The running session stays; a target checks CHAP only at login.
+        _set_chap(r, iqn, existing[0].portal)
     else:
         r.step(f"discovering iSCSI targets at {r.spec.portal}")
         targets = ctl.iscsi_discover(r.t, r.spec.portal)
@@ -64,13 +68,57 @@ def _ensure_session(r: Run) -> None:
             )
         wanted = ctl.parse_portal(r.spec.portal)
         portal = next((x.portal for x in ours if x.portal == wanted), ours[0].portal)
-        if r.spec.chap_username is not None and r.spec.chap_secret is not None:
-            r.step(f"setting CHAP user {r.spec.chap_username} in the node record of {iqn}")
-            ctl.iscsi_set_chap(r.t, iqn, portal, r.spec.chap_username, r.spec.chap_secret)
+        _set_chap(r, iqn, portal)
         r.step(f"logging in to {iqn} at {portal}")
-        ctl.iscsi_login(r.t, iqn, portal, initiator=r.initiator)
+        try:
+            ctl.iscsi_login(r.t, iqn, portal, initiator=r.initiator)
+        except ctl.LoginError as exc:
+            # The node record (with the CHAP secret, if any) of a login that failed helps
+            # nobody: it goes, so a failed create leaves nothing on the controller.
+            with contextlib.suppress(ControllerError):
+                ctl.iscsi_delete_node(r.t, iqn, portal)
+            raise _refused(r, iqn, portal, exc) from exc
         sessions = _sessions_for(r)
         r.portal, r.sid, r.new_session = portal, sessions[0].sid if sessions else None, True
+
+
+def _set_chap(r: Run, iqn: str, portal: ctl.Portal) -> None:
+    if r.spec.chap_username is not None and r.spec.chap_secret is not None:
+        r.step(f"setting CHAP user {r.spec.chap_username} in the node record of {iqn}")
+        ctl.iscsi_set_chap(r.t, iqn, portal, r.spec.chap_username, r.spec.chap_secret)
+
+
+def _refused(r: Run, iqn: str, portal: ctl.Portal, exc: ctl.LoginError) -> ctl.LoginError:
+    """A login the target refused (status 24), as a diagnostic on the CHAP setting to fix."""
+    if exc.returncode != 24:
+        return exc
+    who = f" (initiator {r.initiator})" if r.initiator else ""
+    head = (
+        f"iSCSI login to {iqn} at {portal}{who} was refused with status 24 (authorization failure)"
+    )
+    user = r.spec.chap_username
+    if user is None or r.spec.chap_secret is None:
+        attribute = "chap_username"
+        what = (
+            ". The target asks for CHAP (the volume's access control record names a CHAP user, "
+            "chap_user_id) and this store logs in without it: set chap_username to that CHAP "
+            "user (nimble_chap_user.NAME.name) and chap_secret_wo to its secret. If the record "
+            "names no CHAP user, check that it allows this initiator"
+        )
+    else:
+        attribute = "chap_secret_wo"
+        what = (
+            f": the target refused the CHAP login as {user}. Set chap_secret_wo to the secret "
+            f"the array holds for CHAP user {user} (its secret_wo) and change "
+            "chap_secret_wo_version; check that the volume's access control record names this "
+            "CHAP user (chap_user_id) and allows this initiator"
+        )
+    return ctl.LoginRefused(
+        f"{head}{what}. The node record made for this login was deleted: no session, fstab "
+        "line, mount or Glance setting was changed",
+        attribute=attribute,
+        result=exc.result,
+    )
 
 
 def _others_in_use(r: Run) -> list[str]:

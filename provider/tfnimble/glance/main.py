@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import gc
+
 
 def main() -> None:
+    gc.disable()  # during the start-up imports: see serve_lazily()
     from tfnimble import __version__
     from tfnimble.plugin.serve import serve_lazily
 

@@ -160,11 +160,16 @@ class IscsiStoreResource(Resource):
                         "new one."
                     ),
                 ),
-                "chap_secret_wo_version": _replace(
-                    "Any number; a change replaces the store (log out, write the new "
-                    "`chap_secret_wo`, log in again; the data stays on the volume).",
+                "chap_secret_wo_version": Attribute(
                     type=types.Number,
                     optional=True,
+                    description=(
+                        "Any number; a change writes the new `chap_secret_wo` into the node "
+                        "record in place (after the CHAP user's new `secret_wo` reached the "
+                        "array). The running session stays logged in, as a target checks "
+                        "CHAP only at login; the next login (a reboot, a re-login) uses the "
+                        "new secret."
+                    ),
                 ),
                 "mount_point": _replace(
                     "Where the filesystem is mounted; becomes Glance's datadir.",

@@ -2,7 +2,7 @@
 mapping, name validators, lookups by ID or name, volume deletion with clone explanations.
 
 Rule: the REST client (and so ``requests``) is imported inside functions only, so that the
-provider process answers Terraform's schema calls without loading it.
+provider process answers Terraform's schema calls without loading it (``configure`` does).
 """
 
 from __future__ import annotations
@@ -54,7 +54,10 @@ def id_rule(kind: str, example: str) -> Validator:
 
 
 def client(ctx: Context) -> NimbleClient:
-    return ctx.provider_data  # type: ignore[no-any-return]
+    """The configured, logged-in REST client (``connection``)."""
+    from .connection import resolve
+
+    return resolve(ctx.provider_data)
 
 
 #: The array's argument names -> our attribute names, so rejected values point at the config.
@@ -184,11 +187,14 @@ def import_by_id_or_name(
     find: Callable[[NimbleClient, str], T | None],
     kind: str,
 ) -> T:
-    """What `terraform import` names, by array ID or else by name; not-found otherwise."""
+    """What `terraform import` names, by array ID or else by name; not-found otherwise (saying
+    when the ID was made by another array, as every import does)."""
     cl = client(ctx)
     found = by_id_or_name(import_id, lambda i: get(cl, i), lambda n: find(cl, n), "import", kind)
     if found is None:
-        raise diag.not_found(kind, import_id)
+        from .foreign_ids import explained
+
+        raise explained(cl, diag.not_found(kind, import_id), kind, import_id, None)
     return found
 
 
@@ -353,8 +359,10 @@ def delete_after_dependents(
 
 def delete_volume(ctx: Context, vol_id: str, name: str, kind: str, was_online: bool) -> None:
     """Offline, then delete; a volume already gone is fine; clones deleted in the same run are
-    waited for, others explained. A refused delete brings the volume back online, so a failed
-    destroy leaves it as it was."""
+    waited for, others explained. A volume that state says is offline gets no offline request:
+    it is deleted at once, and taken offline first only if the array refuses because it is
+    online after all. A refused delete brings the volume back online, so a failed destroy
+    leaves it as it was."""
     from .client import NimbleError, NotFound, volumes
     from .client import volume_collections as vcs
     from .dependents import deleting
@@ -362,20 +370,23 @@ def delete_volume(ctx: Context, vol_id: str, name: str, kind: str, was_online: b
     c = client(ctx)
     ctx.check(f"deleting {kind} {name}")
     left: list[str] = []  # the volume collection the volume was taken out of, if any
+    offlined = [False]  # whether this delete took the volume offline
     with deleting(vol_id):
-        try:
-            volumes.set_volume_online(c, vol_id, False)
-        except NotFound:
-            return
-        except NimbleError as err:
-            raise diag.api_error("delete", kind, name, err) from err
+        if was_online:
+            try:
+                volumes.set_volume_online(c, vol_id, False)
+            except NotFound:
+                return
+            except NimbleError as err:
+                raise diag.api_error("delete", kind, name, err) from err
+            offlined[0] = True
         try:
             ctx.check(f"deleting {kind} {name}")
             try:
                 delete_after_dependents(
                     ctx,
                     vol_id,
-                    lambda: _delete_leaving_collection(c, vol_id, left),
+                    lambda: _delete_leaving_collection(c, vol_id, left, offlined),
                     lambda: clones_of_volume(ctx, vol_id),
                     ("SM_vol_has_clone",),
                     lambda clones, err: diag.has_clones("volume", name, clones, err),
@@ -386,23 +397,25 @@ def delete_volume(ctx: Context, vol_id: str, name: str, kind: str, was_online: b
             try:
                 if left:
                     vcs.set_volume_collection(c, vol_id, left[0])
-                if was_online:
+                if offlined[0]:
                     volumes.set_volume_online(c, vol_id, True)
             except NimbleError:
                 pass
             raise
 
 
-def _delete_leaving_collection(c: NimbleClient, vol_id: str, left: list[str]) -> None:
+def _delete_leaving_collection(
+    c: NimbleClient, vol_id: str, left: list[str], offlined: list[bool]
+) -> None:
     """Delete the volume; one the array keeps because it is in a volume collection
     (SM_vol_assoc_volcoll) leaves the collection first: a destroyed volume cannot stay a
     member, and Terraform may destroy it before it updates the collection's volume_ids.
     `left` records the collection, so a delete that fails after all can put it back."""
-    from .client import Conflict, volumes
+    from .client import Conflict
     from .client import volume_collections as vcs
 
     try:
-        volumes.delete_volume(c, vol_id, missing_ok=True)
+        _delete_offline(c, vol_id, offlined)
         return
     except Conflict as err:
         if err.code != "SM_vol_assoc_volcoll":
@@ -411,6 +424,25 @@ def _delete_leaving_collection(c: NimbleClient, vol_id: str, left: list[str]) ->
     if current:
         vcs.set_volume_collection(c, vol_id, "")
         left.append(current)
+    _delete_offline(c, vol_id, offlined)
+
+
+def _delete_offline(c: NimbleClient, vol_id: str, offlined: list[bool]) -> None:
+    """DELETE the volume; if the array refuses because it is online (state said offline, or
+    it was onlined since), take it offline (``offlined`` records it) and delete again."""
+    from .client import Conflict, NotFound, volumes
+
+    try:
+        volumes.delete_volume(c, vol_id, missing_ok=True)
+        return
+    except Conflict as err:
+        if offlined[0] or err.code != volumes.ONLINE_DELETE_CODE:
+            raise
+    try:
+        volumes.set_volume_online(c, vol_id, False)
+    except NotFound:
+        return
+    offlined[0] = True
     volumes.delete_volume(c, vol_id, missing_ok=True)
 
 

@@ -92,7 +92,9 @@ def lookups(cl: object) -> Lookups:
 def _client(ctx: Context) -> NimbleClient | None:
     """The configured client; None when the provider is not configured (no array to ask:
     plan-logic unit tests, or a provider configuration that is itself unknown)."""
-    return ctx.provider_data  # type: ignore[no-any-return]
+    if ctx.provider_data is None:
+        return None
+    return c.client(ctx)
 
 
 def report(ctx: Context, *checks: Callable[[], object]) -> None:

@@ -1,7 +1,8 @@
 """The `nimble` provider: connection settings and the resource types it serves.
 
 Terraform starts the provider several times per command and most starts only ask for the
-schema, so nothing here imports the REST client at module level: `configure` does.
+schema, so nothing here imports the REST client at module level: `configure` checks the
+settings, logs in through an `ArrayConnection` and returns it.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import tfnimble
 from tfnimble.plugin import (
@@ -32,6 +33,7 @@ from tfnimble.plugin.validators import int_between
 
 from . import _fields as f
 from . import diagnostics as diag
+from .connection import ArrayConnection
 from .data_source_discovery import DiscoveryDataSource
 from .data_source_performance_policy import PerformancePolicyDataSource
 from .data_source_pool import PoolDataSource
@@ -48,6 +50,9 @@ from .resource_protection_schedule import ProtectionScheduleResource
 from .resource_snapshot import SnapshotResource
 from .resource_volume import VolumeResource
 from .resource_volume_collection import VolumeCollectionResource
+
+if TYPE_CHECKING:
+    from .client import NimbleClient
 
 DEFAULT_PORT = 5392
 DEFAULT_MAX_CONCURRENCY = 8
@@ -233,24 +238,26 @@ class NimbleProvider(Provider):
                 where = "insecure = true" if config.insecure else "NIMBLE_INSECURE"
                 raise _tls_conflict(where)
             _check_ca_file(s.ca_file)
-        from .client import NimbleClient, NimbleError
 
-        client = NimbleClient(
-            s.host,
-            s.port,
-            s.username,
-            s.password,
-            ca_file=s.ca_file,
-            insecure=s.insecure,
-            max_concurrency=s.max_concurrency,
-        )
+        def make() -> NimbleClient:
+            from .client import NimbleClient
+
+            return NimbleClient(
+                s.host,
+                s.port,
+                s.username,
+                s.password,
+                ca_file=s.ca_file,
+                insecure=s.insecure,
+                max_concurrency=s.max_concurrency,
+            )
+
+        link = ArrayConnection(make, s.host, s.port, s.username)
         # One login now turns a wrong password, an unreachable host or an untrusted
-        # certificate into one diagnostic, instead of one per resource.
-        try:
-            client.login()
-        except NimbleError as err:
-            client.close()
-            raise diag.client_error(err, s.host, s.port, s.username) from err
+        # certificate into one diagnostic on the provider block, at plan time, instead of one
+        # per resource (or an apply failing on every resource after a plan that needed no
+        # array): see `connection`.
+        link.login()
         if s.insecure:
             ctx.diagnostics.add_warning(
                 "TLS Certificate Verification Is Off",
@@ -261,7 +268,7 @@ class NimbleProvider(Provider):
                 f"the array's CA certificate and remove insecure.",
                 AttributePath.root().attr("insecure") if config.insecure else None,
             )
-        return client
+        return link
 
     def resources(self) -> list[type[Resource]]:
         return [

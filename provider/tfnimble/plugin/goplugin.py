@@ -74,6 +74,12 @@ class ServerTLS:
         self.cert_der = cert_der
         self._client_pem = client_pem
 
+    def take_pems(self) -> tuple[bytes, bytes]:
+        """The key and certificate PEMs, handed to the process that serves (this copy of the key
+        is dropped)."""
+        key, self._key_pem = self._key_pem, b""
+        return key, self._cert_pem
+
     @property
     def handshake_cert(self) -> str:
         return base64.b64encode(self.cert_der).decode().rstrip("=")

@@ -7,7 +7,13 @@ import pytest
 from glance_fakehost import IQN, NODE_DIR, FakeHost
 from test_iscsi_store_ops import spec
 from tfnimble.glance import iscsi_store_ops as ops
-from tfnimble.glance.controller import LoginError, iscsi_set_chap, parse_portal, with_chap
+from tfnimble.glance.controller import (
+    LoginError,
+    LoginRefused,
+    iscsi_set_chap,
+    parse_portal,
+    with_chap,
+)
 from tfnimble.glance.transport.fake import FakeTransport
 
 SECRET = "Chap-secret-001"
@@ -119,3 +125,73 @@ def test_resource_schema_and_validation() -> None:
     assert not engine.validate_resource_config("glance_iscsi_store", both, True)
     old_terraform = engine.validate_resource_config("glance_iscsi_store", both, False)
     assert [d.summary for d in old_terraform] == ["Write-Only Attribute Not Supported"]
+
+
+@pytest.mark.parametrize(
+    ("given", "attribute", "says"),
+    [
+        ({}, "chap_username", "The target asks for CHAP"),
+        (
+            {"chap_username": "glance-ctl", "chap_secret": "Another-secret1"},
+            "chap_secret_wo",
+            "refused the CHAP login as glance-ctl. Set chap_secret_wo",
+        ),
+    ],
+)
+def test_a_refused_login_names_the_attribute_and_leaves_no_node_record(
+    given: dict[str, str], attribute: str, says: str
+) -> None:
+    host = FakeHost(chap=("glance-ctl", SECRET))
+    with pytest.raises(LoginRefused) as err:
+        ops.create(host.transport, spec(**given), sleep=lambda _: None)
+    assert err.value.attribute == attribute and err.value.summary == "iSCSI Login Refused"
+    text = str(err.value)
+    assert says in text and "status 24 (authorization failure)" in text
+    assert "The node record made for this login was deleted" in text
+    assert "Another-secret1" not in text and SECRET not in text
+    assert host.nodes == {} and host.sessions == {}
+    lines = [c.line for c in host.transport.calls]
+    login = next(i for i, line in enumerate(lines) if "--login" in line)
+    assert any("-o delete" in line for line in lines[login:])
+    assert not any(line.startswith(("mkfs", "mount")) for line in lines)
+
+
+def test_another_login_failure_stays_a_login_error_and_leaves_no_node_record() -> None:
+    host = FakeHost(login_error=19)
+    with pytest.raises(LoginError) as err:
+        ops.create(host.transport, spec(), sleep=lambda _: None)
+    assert not isinstance(err.value, LoginRefused) and err.value.returncode == 19
+    assert host.nodes == {}
+
+
+def test_a_new_secret_goes_into_the_node_record_in_place() -> None:
+    """chap_secret_wo_version: update writes the new secret; the session is not touched (a
+    target checks CHAP only at login), so the store is not replaced."""
+    host = FakeHost(chap=("glance-ctl", SECRET))
+    state = ops.create(
+        host.transport,
+        spec(chap_username="glance-ctl", chap_secret=SECRET),
+        sleep=lambda _: None,
+    )
+    host.chap = ("glance-ctl", "Rotated-secret1")  # the array's account changed
+    calls = len(host.transport.calls)
+    again = ops.update(
+        host.transport,
+        spec(chap_username="glance-ctl", chap_secret="Rotated-secret1"),
+        state,
+        sleep=lambda _: None,
+    )
+    assert again.session_id == state.session_id and again.ok
+    lines = [c.line for c in host.transport.calls[calls:]]
+    assert not any("--login" in line or "--logout" in line for line in lines)
+    record = next(p for p in host.transport.files if p.startswith(f"{NODE_DIR}/{IQN}/"))
+    assert "node.session.auth.password = Rotated-secret1" in host.text(record)
+    assert all("Rotated-secret1" not in line for line in lines)
+
+
+def test_the_secret_version_changes_in_place() -> None:
+    from tfnimble.glance.resource_iscsi_store import IscsiStoreResource
+
+    attrs = IscsiStoreResource().schema().attributes
+    assert attrs["chap_secret_wo_version"].plan_modifiers == ()
+    assert attrs["chap_username"].plan_modifiers  # another user still means a new store

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from tfnimble.nimble import _common as c
 from tfnimble.nimble import dependents, image_master_ops, temp_access
 from tfnimble.nimble.client import (
     LostResponseMismatch,
@@ -23,6 +24,7 @@ from tfnimble.nimble.client import (
     volumes,
 )
 from tfnimble.nimble.client.leftovers import MARKER_KEY, LeftoverNotAdopted, has_marker
+from tfnimble.plugin import Context, DiagnosticError
 
 server = pytest.importorskip("tfnimble.sim.server", reason="nimble-sim server not available")
 
@@ -286,3 +288,52 @@ def test_wait_until_gone_waits_while_others_delete_and_refuses_when_idle() -> No
         dependents.wait_until_gone("snap", lambda: dict(still), stop, time.monotonic() + 1, log)
         == still
     )
+
+
+# --- deletes send the offline request only when it is needed (_common.delete_volume) ----------
+
+
+def _delete_ctx(nc: NimbleClient) -> Context:
+    return Context(provider_data=nc, stop_event=threading.Event(), timeout=60)
+
+
+@pytest.mark.parametrize(
+    ("state_online", "array_online", "sent"),
+    [
+        (False, False, {"DELETE /v1/volumes/{id}": 1}),
+        (True, True, {"PUT /v1/volumes/{id}": 1, "DELETE /v1/volumes/{id}": 1}),
+        # state is stale: the array refuses (SM_eperm), the delete offlines and tries again
+        (False, True, {"DELETE /v1/volumes/{id}": 2, "PUT /v1/volumes/{id}": 1}),
+    ],
+)
+def test_delete_offlines_only_when_needed(
+    sim: Any, nc: NimbleClient, state_online: bool, array_online: bool, sent: dict[str, int]
+) -> None:
+    vol = volumes.create_volume(nc, f"del-{state_online}-{array_online}", 16, online=array_online)
+    sim.app.stats.reset()
+    c.delete_volume(_delete_ctx(nc), vol.id, vol.name, "volume", was_online=state_online)
+    assert sim.app.stats.to_json()["requests"] == sent
+    assert volumes.get_volume(nc, vol.id) is None
+
+
+def test_a_refused_delete_puts_back_online_only_what_it_took_offline(
+    nc: NimbleClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(dependents, "IDLE", 0.0)
+    monkeypatch.setattr(dependents, "POLL", 0.01)
+    # (what state says, whether the array has it online): a volume with a clone stays
+    for name, state_online, array_online in (
+        ("refused-a", True, True),
+        ("refused-b", False, True),
+        ("refused-c", False, False),
+    ):
+        vol = volumes.create_volume(nc, name, 16)
+        snap = snapshots.create_snapshot(nc, vol.id, "s")
+        clone = volumes.clone_volume(nc, f"{name}-clone", snap.id)
+        if not array_online:
+            volumes.set_volume_online(nc, vol.id, False)
+        with pytest.raises(DiagnosticError) as info:
+            c.delete_volume(_delete_ctx(nc), vol.id, vol.name, "volume", was_online=state_online)
+        assert clone.name in info.value.detail
+        after = volumes.get_volume(nc, vol.id)
+        assert after is not None and after.online == array_online, name

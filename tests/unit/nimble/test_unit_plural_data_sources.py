@@ -205,15 +205,28 @@ def test_without_a_client_the_diagnostic_is_unchanged() -> None:
     assert foreign_ids.explained(None, base, "snapshot", SNAP, "snapshot_id") is base
 
 
-@pytest.mark.parametrize("type_name", ["nimble_snapshot", "nimble_initiator_group"])
+@pytest.mark.parametrize(
+    "type_name",
+    [
+        "nimble_snapshot",
+        "nimble_initiator_group",
+        "nimble_chap_user",
+        "nimble_volume_collection",
+    ],
+)
 def test_importing_an_id_of_another_array_says_so(
     client: NimbleClient, monkeypatch: pytest.MonkeyPatch, type_name: str
 ) -> None:
-    from tfnimble.nimble.client import initiator_groups
+    from tfnimble.nimble.client import chap_users, initiator_groups
+    from tfnimble.nimble.client import volume_collections as vcs
 
     monkeypatch.setattr(snapshots, "get_snapshot", lambda c, i: None)
     monkeypatch.setattr(initiator_groups, "get_initiator_group", lambda c, i: None)
     monkeypatch.setattr(initiator_groups, "find_initiator_group_by_name", lambda c, n: None)
+    monkeypatch.setattr(chap_users, "get_chap_user", lambda c, i: None)
+    monkeypatch.setattr(chap_users, "find_chap_user_by_name", lambda c, n: None)
+    monkeypatch.setattr(vcs, "get_volume_collection", lambda c, i: None)
+    monkeypatch.setattr(vcs, "find_volume_collection_by_name", lambda c, n: None)
     other = f"02{THERE}{'0' * 16}00000007"
     res = engine(client).import_resource_state(type_name, other)
     [err] = errors(res.diagnostics)

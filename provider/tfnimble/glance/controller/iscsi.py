@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ..transport.base import Transport
+from ..transport.base import CommandResult, Transport
 from .base import ControllerError, listing, output_tail, run_checked, run_or_absent
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "MANUAL",
     "DiscoveryError",
     "LoginError",
+    "LoginRefused",
     "Portal",
     "Session",
     "SessionDetail",
@@ -57,6 +58,17 @@ class DiscoveryError(ControllerError, summary="iSCSI Discovery Failed"):
 
 class LoginError(ControllerError, summary="iSCSI Login Failed"):
     """Logging in to the target failed, or its node record is missing."""
+
+
+class LoginRefused(LoginError, summary="iSCSI Login Refused"):
+    """The target refused the login's credentials (status 24); ``attribute`` is the setting
+    to correct."""
+
+    def __init__(
+        self, message: str, *, attribute: str, result: CommandResult | None = None
+    ) -> None:
+        super().__init__(message, result=result)
+        self.attribute = attribute
 
 
 # -- portals -----------------------------------------------------------------------------

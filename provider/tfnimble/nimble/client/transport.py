@@ -1,9 +1,9 @@
-"""The one seam in front of the network: a ``requests.Session`` and its limits.
+"""The one seam in front of the network: a ``requests`` transport adapter and its limits.
 
 Rules this module keeps:
 
-1. One ``requests.Session`` per client; per-request state (token, headers, body) travels in
-   arguments, never in shared mutable session state, so any number of threads may send.
+1. One adapter (connection pool) per client; per-request state (token, headers, body)
+   travels in arguments, never in shared mutable state, so any number of threads may send.
 2. At most ``max_concurrency`` requests are in flight (a ``BoundedSemaphore`` held only
    around the socket I/O, never while waiting for a login, so waiters cannot deadlock).
 3. TLS is verified (against ``ca_file`` when given) unless ``insecure=True``; then urllib3's
@@ -13,10 +13,16 @@ Rules this module keeps:
 5. A path is made of plain segments (letters, digits, ``_``) only: no ``.``/``..``, ``%``,
    ``?``, ``#`` or space can reach the URL, whatever a caller built (object IDs are checked
    earlier, by ``objects.object_path``; this is the last line).
+6. Requests go to the adapter directly, not through a ``requests.Session``: the session's
+   per-request merging of settings, cookies and hooks cost about as much CPU as the rest of
+   the request (the array's API carries its session in the ``X-Auth-Token`` header, never in
+   cookies). The prepared request and the adapter's exceptions are the session's own, so
+   retries and lost-response rules see exactly what they saw before.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
@@ -24,10 +30,13 @@ import time
 import warnings
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 import requests
 import requests.adapters
+import requests.utils
 import urllib3.exceptions
+from requests.structures import CaseInsensitiveDict
 
 __all__ = ["HTTPTransport", "decode_json"]
 
@@ -59,22 +68,20 @@ class HTTPTransport:
         self.base_url = base_url
         self.timeout = timeout
         self.connect_timeout = min(connect_timeout, timeout)
-        self._session = requests.Session()
-        self._session.trust_env = False
+        self._verify: bool | str
         if insecure:
-            self._session.verify = False
+            self._verify = False
             warnings.filterwarnings(
                 "ignore",
                 message=rf".*host '{re.escape(host.strip('[]'))}'",
                 category=urllib3.exceptions.InsecureRequestWarning,
             )
         else:
-            self._session.verify = ca_file if ca_file else True
-        adapter = adapter or requests.adapters.HTTPAdapter(
+            self._verify = ca_file if ca_file else True
+        self._adapter = adapter or requests.adapters.HTTPAdapter(
             pool_connections=1, pool_maxsize=max_concurrency, max_retries=0
         )
-        self._session.mount("https://", adapter)
-        self._session.mount("http://", adapter)
+        self._headers = dict(requests.utils.default_headers())
         self._slots = threading.BoundedSemaphore(max_concurrency)
 
     def send(
@@ -83,21 +90,19 @@ class HTTPTransport:
         """Send one request (``path`` relative to ``base_url``; ``body`` as JSON)."""
         if not _PATH.fullmatch(path):
             raise ValueError(f"refusing to send a request to the path {path[:200]!r} (rule 5)")
-        headers = {"Accept": "application/json"}
-        if token:
-            headers["X-Auth-Token"] = token
+        request = self._prepare(method, path, params, body, token)
         started = time.monotonic()
         with self._slots:
             try:
-                resp = self._session.request(
-                    method,
-                    self.base_url + path,
-                    params=params,
-                    json=body,
-                    headers=headers,
+                resp = self._adapter.send(
+                    request,
+                    stream=False,
                     timeout=(self.connect_timeout, self.timeout),
-                    allow_redirects=False,
+                    verify=self._verify,
+                    cert=None,
+                    proxies={},
                 )
+                resp.content  # noqa: B018 - read the body now: the connection goes back to the pool
             except requests.RequestException as exc:
                 log.debug(
                     "%s %s -> %s after %.3fs",
@@ -112,8 +117,35 @@ class HTTPTransport:
         )
         return resp
 
+    def _prepare(
+        self, method: str, path: str, params: Mapping[str, Any] | None, body: Any, token: str | None
+    ) -> requests.PreparedRequest:
+        """The request as ``Session.request`` would prepare it (rule 6): default headers,
+        query string, JSON body and its length."""
+        url = self.base_url + path
+        query = [(k, v) for k, v in (params or {}).items() if v is not None]
+        if query:
+            url += "?" + urlencode(query, doseq=True)
+        headers = {**self._headers, "Accept": "application/json"}
+        if token:
+            headers["X-Auth-Token"] = token
+        data: bytes | None = None
+        if body is not None:
+            data = json.dumps(body, allow_nan=False).encode()
+            headers["Content-Type"] = "application/json"
+            headers["Content-Length"] = str(len(data))
+        elif method not in ("GET", "HEAD"):
+            headers["Content-Length"] = "0"
+        request = requests.PreparedRequest()
+        request.method = method
+        request.url = url
+        request.headers = CaseInsensitiveDict(headers)
+        request.body = data
+        request.hooks = {"response": []}
+        return request
+
     def close(self) -> None:
-        self._session.close()
+        self._adapter.close()
 
 
 def decode_json(resp: requests.Response) -> Any:

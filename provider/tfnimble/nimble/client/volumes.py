@@ -29,6 +29,9 @@ log = logging.getLogger("tfnimble.nimble.client")
 
 _VOLUMES = ObjectSet("volumes", "volume", Volume.from_api)
 
+#: The array's refusal to delete a volume that is online (409; what the simulator answers too).
+ONLINE_DELETE_CODE = "SM_eperm"
+
 
 def _optional(**kwargs: Any) -> dict[str, Any]:
     return {k: v for k, v in kwargs.items() if v is not None}
