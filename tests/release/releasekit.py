@@ -314,7 +314,15 @@ def lock_hashes(workdir: Path, address: str) -> set[str]:
 
 
 def children_exes(pid: int) -> set[str]:
+    """Executables of PID's children, leaving out children that have not yet called exec.
+
+    Go starts a child with clone(CLONE_VFORK): until the child's execve, its /proc/PID/exe is
+    still the parent's executable, so a sample in that window would report terraform itself."""
     out = set()
+    try:
+        parent_exe = os.readlink(f"/proc/{pid}/exe")
+    except OSError:
+        return out
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -322,7 +330,9 @@ def children_exes(pid: int) -> set[str]:
             stat = (entry / "stat").read_text()
             ppid = int(stat.rsplit(")", 1)[1].split()[1])
             if ppid == pid:
-                out.add(os.readlink(entry / "exe"))
+                exe = os.readlink(entry / "exe")
+                if exe != parent_exe:
+                    out.add(exe)
         except (OSError, ValueError, IndexError):
             continue
     return out
