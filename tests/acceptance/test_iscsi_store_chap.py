@@ -79,9 +79,8 @@ def variant(hcl: str, *, chap: bool = True, login_secret: bool = False) -> str:
 
 class ArgvWatch:
     """Every process's argv (what `ps` shows every local user), sampled while terraform runs.
-    The controller shares the host's PID namespace, so its processes are in this /proc too.
-    tgtadm is left out: it is the simulator's side (tgtd takes an account's password only on
-    its command line, a documented simulator limitation), never the controller's."""
+    The controller shares the host's PID namespace, so its processes are in this /proc too, and
+    so are the simulator's (its tgtd accounts are made over tgtd's socket, not tgtadm's argv)."""
 
     def __init__(self, *secrets: str) -> None:
         self.secrets = [s.encode() for s in secrets]
@@ -101,8 +100,6 @@ class ArgvWatch:
                     continue
                 argv = data.split(b"\0")
                 tool = os.path.basename(argv[0].decode(errors="replace"))
-                if tool == "tgtadm":
-                    continue
                 if tool.startswith("python") and len(argv) > 1:
                     tool = os.path.basename(argv[1].decode(errors="replace"))
                 self.seen.add(tool)

@@ -471,3 +471,94 @@ def test_group_target_through_the_simulator(dataplane: DataPlane, tmp_path: Path
             for a in api.get("/v1/access_control_records", vol_id=vol["id"]).data:
                 assert api.delete(f"/v1/access_control_records/{a['id']}").status == 200
         assert gst not in dp.targets()
+
+
+def chap_login(dp: DataPlane, iqn: str, user: str | None, secret: str | None) -> bool:
+    """Whether GOOD logs in to ``iqn`` (an INQUIRY of LUN 1 answers), with CHAP if ``user``.
+    libiscsi takes the CHAP secret from its environment, not from an argument."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIBISCSI_CHAP")}
+    if user is not None and secret is not None:
+        env |= {"LIBISCSI_CHAP_USERNAME": user, "LIBISCSI_CHAP_PASSWORD": secret}
+    r = subprocess.run(
+        ["iscsi-inq", "-i", GOOD, f"iscsi://{dp.portal}/{iqn}/1"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=env,
+    )
+    return r.returncode == 0
+
+
+def test_chap_accounts_never_put_their_secret_in_an_argument(
+    dataplane: DataPlane, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """tgtadm would take an account's password as --password: every local user could read it
+    in `ps`. The data plane makes accounts over tgtd's management socket instead, and tgtd
+    then really asks for that secret (a comma in it included: tgtd takes the rest of the text
+    as the password)."""
+    import tfnimble.sim.tgt as tgt
+
+    argvs: list[list[str]] = []
+    real_run = tgt.run
+
+    def recording_run(argv: list[str], **kw):  # type: ignore[no-untyped-def]
+        argvs.append(list(argv))
+        return real_run(argv, **kw)
+
+    monkeypatch.setattr(tgt, "run", recording_run)
+    dp = dataplane
+    iqn = "iqn.2007-11.com.nimblestorage:vol-chap-v0123456789abcdef.000000ff.12345678"
+    first, second = "Chap,secret-01", "Other%secret-2"
+    dp.create_volume("vol-chap", 8 * MiB)
+    dp.export("vol-chap", iqn, serial="0123456789abcdef")
+    dp.set_acl(iqn, [GOOD])
+    assert chap_login(dp, iqn, None, None)  # no account bound: no CHAP
+
+    dp.set_chap(iqn, {"glance-ctl": first})
+    assert dp.targets()[iqn].accounts == ["glance-ctl"]
+    accounts = tgt.run(
+        [
+            "tgtadm",
+            "-C",
+            str(dp.tgt_control_port),
+            "--lld",
+            "iscsi",
+            "--op",
+            "show",
+            "--mode",
+            "account",
+        ],
+        timeout=20,
+    ).stdout
+    assert "glance-ctl" in accounts and first not in accounts
+    assert not chap_login(dp, iqn, None, None)
+    assert not chap_login(dp, iqn, "glance-ctl", second)
+    assert chap_login(dp, iqn, "glance-ctl", first)
+
+    # a new secret re-makes the account, which stays bound; only the new secret logs in
+    dp.set_chap(iqn, {"glance-ctl": second})
+    assert dp.targets()[iqn].accounts == ["glance-ctl"]
+    assert not chap_login(dp, iqn, "glance-ctl", first)
+    assert chap_login(dp, iqn, "glance-ctl", second)
+
+    dp.set_chap(iqn, {})
+    assert dp.targets()[iqn].accounts == [] and chap_login(dp, iqn, None, None)
+    assert any("account" in argv for argv in argvs)  # the recorder saw the data plane's calls
+    leaked = [argv for argv in argvs if any(s in " ".join(argv) for s in (first, second))]
+    assert leaked == []
+
+
+def test_a_refused_account_request_says_why_without_the_secret(dataplane: DataPlane) -> None:
+    from tfnimble.sim import tgtctl
+
+    port = dataplane.tgt_control_port
+    assert port is not None
+    tgtctl.new_account(port, "twice", "First-secret-1")
+    with pytest.raises(DataPlaneError) as e:
+        tgtctl.new_account(port, "twice", "Second-secret-2")
+    assert str(e.value) == "tgtd refused the request: the account exists already"
+    with pytest.raises(DataPlaneError, match="user name cannot contain"):
+        tgtctl.new_account(port, "a,b", "Third-secret-3")
+    with pytest.raises(DataPlaneError) as e:
+        tgtctl.new_account(port + 1, "other", "Fourth-secret4")  # no tgtd there
+    assert "management socket" in str(e.value) and "Fourth" not in str(e.value)

@@ -11,9 +11,9 @@ initiator names; an empty list means nobody may log in; ``["*"]`` means everyone
 per-initiator LUN masking: every initiator a target lets in sees all of its LUNs. CHAP:
 ``set_chap`` binds exactly the given accounts to a target as incoming users; tgtd then asks every
 initiator logging in to that target for one of them (accounts are tgtd-wide, the binding is per
-target: it cannot ask one initiator for CHAP and let another in without). tgtadm takes an
-account's password as an argument, so it shows in this process's children's argv: a simulator
-limitation (see sim/README.md), never something the provider does.
+target: it cannot ask one initiator for CHAP and let another in without). An account is made
+through tgtd's management socket (tgtctl), not tgtadm, which would take the password as an
+argument.
 """
 
 from __future__ import annotations
@@ -32,12 +32,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import tgtctl
 from .dptools import DataPlaneError, proc_start_time, run, wait_gone, write_record
 
 log = logging.getLogger("tfnimble.sim.dataplane")
 
 _TGTADM_TIMEOUT = 20.0
-_SOCKET_DIR = "/var/run/tgtd"
+_SOCKET_DIR = tgtctl.SOCKET_DIR
 SERIAL_MAX = 32  # a Nimble serial is 32 hex digits; tgtd keeps up to 36 characters
 _TERM_GRACE = 1.0  # tgtd 1.0.85 ignores SIGTERM once its owner is gone: SIGKILL after this
 
@@ -361,10 +362,13 @@ class Tgtd:
                     with contextlib.suppress(OSError):
                         os.unlink(f"{_SOCKET_DIR}/socket.{n}{suffix}")
 
-    def _tgtadm(self, *args: str, check: bool = True, lld: bool = True) -> str:
+    def _control_port(self) -> int:
         if self._tgtd is None or self.tgt_control_port is None:
             raise DataPlaneError("the iSCSI target daemon is not running")
-        argv = ["tgtadm", "-C", str(self.tgt_control_port)]
+        return self.tgt_control_port
+
+    def _tgtadm(self, *args: str, check: bool = True, lld: bool = True) -> str:
+        argv = ["tgtadm", "-C", str(self._control_port())]
         if lld:
             argv += ["--lld", "iscsi"]
         return run(argv + list(args), timeout=_TGTADM_TIMEOUT, check=check).stdout
@@ -510,7 +514,8 @@ class Tgtd:
         # deleting an account unbinds it from every target
         self._tgtadm("--op", "delete", "--mode", "account", "--user", user, check=False)
         self._accounts.pop(user, None)
-        self._tgtadm("--op", "new", "--mode", "account", "--user", user, "--password", password)
+        # not tgtadm: it would put the password in its argv, readable by every local user
+        tgtctl.new_account(self._control_port(), user, password)
         self._accounts[user] = password
         for tid in bound:
             self._tgtadm("--op", "bind", "--mode", "account", "--tid", str(tid), "--user", user)
