@@ -36,8 +36,9 @@ PREDEFINED_TEMPLATES: tuple[tuple[str, tuple[tuple[tuple[str, int, str], int], .
 )
 
 # Bump when the seeded contents change: a store seeded by an older simulator is seeded again
-# only for the sets it lacks (what the array has, it keeps).
-CATALOG_VERSION = "1"
+# only for the sets it lacks (what the array has, it keeps). 2: the templates' schedules are
+# protection schedules (objects of /v1/protection_schedules), not rows of the template.
+CATALOG_VERSION = "2"
 
 
 def seed_catalog(m: Model, tx: Tx) -> None:
@@ -70,11 +71,27 @@ def seed_catalog(m: Model, tx: Tx) -> None:
                 for (unit, period, label), keep in schedules
             ]
             m.add(tx, "prottmpl", name=name, description=f"Provided by Nimble: {name}", rows=rows)
+    _seed_template_schedules(m, tx)
     if not tx.count("softver"):
         m.add(tx, "softver", name=SOFTWARE_VERSION, version=SOFTWARE_VERSION)
     if not tx.count("user"):
         m.add(tx, "user", name=m.config.username, description="Administrator")
     tx.set_meta("catalog", CATALOG_VERSION)
+
+
+def _seed_template_schedules(m: Model, tx: Tx) -> None:
+    """Each predefined template's schedules as protection schedules of that template (a store
+    seeded before they were objects has them only as rows of the template)."""
+    from .protection_schedules import add_schedule
+
+    ctx = m.ctx(tx)
+    owners = {s["volcoll_id"] for s in tx.list("prot_sched")}
+    for template in tx.list("prottmpl"):
+        if template["id"] in owners:
+            continue
+        for row in template.get("rows", []):
+            fields = {k: row[k] for k in ("period", "period_unit", "num_retain")}
+            add_schedule(ctx, template, row["name"], fields)
 
 
 def _stored_but(keys: str, other: str) -> str:
@@ -168,23 +185,12 @@ class ProtectionTemplateSet(
     ObjectSet, name="protection_templates", type="prottmpl", fields=TEMPLATE_FIELDS
 ):
     def computed(self, ctx: Ctx, d: Doc) -> Doc:
-        schedules = [
-            {
-                **row,
-                "id": f"{d['id']}.{i}",
-                "days": "all",
-                "at_time": 0,
-                "until_time": 86399,
-                "snap_verify": False,
-                "skip_db_consistency_check": False,
-                "disable_appsync": False,
-                "downstream_partner": "",
-                "num_retain_replica": 0,
-                "repl_alert_thres": 0,
-            }
-            for i, row in enumerate(d["rows"], start=1)
-        ]
-        return {"schedule_list": schedules}
+        from .protection_schedules import schedules_of
+
+        return {"schedule_list": schedules_of(ctx, d["id"]) or None}
+
+    def prepare(self, ctx: Ctx) -> None:
+        ctx.preload("prot_sched")
 
 
 # ----- snapshot collections ---------------------------------------------------------------

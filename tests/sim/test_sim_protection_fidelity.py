@@ -1,0 +1,139 @@
+"""Protection templates, volume collections and their schedules answer as the array does, on
+the points a review against HPE's SDKs found the simulator wrong (docs/nimble-array-facts.md,
+"Volume collections and protection schedules")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sim_testkit import Api
+from tfnimble.sim.fields import words
+from tfnimble.sim.sets.catalog import PREDEFINED_TEMPLATES
+from tfnimble.sim.validate import OBJECT_ID
+
+# What an NsSchedule (a collection's or template's schedule_list item) carries (Go SDK).
+NS_SCHEDULE = set(
+    words(
+        "id schedule_id name schedule_name period period_unit at_time until_time days "
+        "num_retain downstream_partner downstream_partner_id downstream_partner_name "
+        "replicate_every num_retain_replica repl_alert_thres snap_verify "
+        "skip_db_consistency_check disable_appsync schedule_type active"
+    )
+)
+TEMPLATE_SCHEDULES = sum(len(schedules) for _, schedules in PREDEFINED_TEMPLATES)
+
+
+def volcoll(api: Api, name: str = "vc1", **kw: Any) -> dict[str, Any]:
+    r = api.post("/v1/volume_collections", {"name": name, **kw})
+    assert r.status == 201, r.json
+    return r.data  # type: ignore[no-any-return]
+
+
+def templates(api: Api) -> dict[str, dict[str, Any]]:
+    return {t["name"]: t for t in api.get("/v1/protection_templates/detail").data}
+
+
+def test_template_schedules_are_protection_schedules(api: Api) -> None:
+    # HPE's SDK test: "by default 6 protection schedule are on array" after adding one to a new
+    # template; the 5.2 capture: 3 templates, 1 collection, 6 schedules.
+    listed = api.get("/v1/protection_schedules/detail")
+    assert listed.json["totalRows"] == TEMPLATE_SCHEDULES == 5
+    by_id = {s["id"]: s for s in listed.data}
+    for template in templates(api).values():
+        for item in template["schedule_list"]:
+            assert OBJECT_ID.match(item["id"]) and item["id"].startswith("0c"), item["id"]
+            assert set(item) == NS_SCHEDULE
+            sched = by_id[item["id"]]
+            assert sched["volcoll_or_prottmpl_type"] == "protection_template"
+            assert sched["volcoll_or_prottmpl_id"] == template["id"]
+            assert {k: sched[k] for k in NS_SCHEDULE - {"schedule_id", "schedule_name"}} == {
+                k: item[k] for k in NS_SCHEDULE - {"schedule_id", "schedule_name"}
+            }
+            assert api.get(f"/v1/protection_schedules/{item['id']}").data == sched
+    one = listed.data[0]
+    # predefined templates cannot be edited or deleted, nor their schedules
+    r = api.put(f"/v1/protection_schedules/{one['id']}", {"num_retain": 2})
+    assert (r.status, r.code) == (409, "SM_eperm")
+    assert api.delete(f"/v1/protection_schedules/{one['id']}").code == "SM_eperm"
+    # a template has no volumes: its schedules never fire
+    api.admin("POST", "/sim/clock", {"advance": 8 * 86400})
+    api.login()
+    again = api.get(f"/v1/protection_schedules/{one['id']}").data
+    assert (again["last_snap_time"], again["next_snap_time"], again["snap_counter"]) == (0, 0, 0)
+
+
+def test_collection_lists_its_schedules_as_ns_schedules(api: Api) -> None:
+    vc = volcoll(api)
+    assert vc["synchronous_replication_type"] == "not_applicable"
+    assert vc["synchronous_replication_state"] == "not_applicable"
+    assert "last_replicated_snapcoll_list" in vc and vc["last_replicated_snapcoll_list"] is None
+    body = {
+        "name": "hourly",
+        "volcoll_or_prottmpl_type": "volume_collection",
+        "volcoll_or_prottmpl_id": vc["id"],
+        "period": 2,
+        "period_unit": "hours",
+        "num_retain": 12,
+        "days": "monday,friday",
+    }
+    sched = api.post("/v1/protection_schedules", body).data
+    item = api.get(f"/v1/volume_collections/{vc['id']}").data["schedule_list"][0]
+    assert set(item) == NS_SCHEDULE
+    assert (item["id"], item["schedule_id"], item["name"]) == (sched["id"], sched["id"], "hourly")
+    for key in NS_SCHEDULE - {"schedule_id", "schedule_name"}:
+        assert item[key] == sched[key], key
+
+
+def test_collection_from_a_template_copies_its_schedules(api: Api) -> None:
+    template = templates(api)["Retain-48Hourly-30Daily-52Weekly"]
+    vc = volcoll(api, "from-tmpl", prottmpl_id=template["id"], description="mine")
+    assert vc["description"] == "mine" and "prottmpl_id" not in vc
+    copied = vc["schedule_list"]
+    assert [(s["name"], s["period_unit"], s["num_retain"]) for s in copied] == [
+        (s["name"], s["period_unit"], s["num_retain"]) for s in template["schedule_list"]
+    ]
+    assert not {s["id"] for s in copied} & {s["id"] for s in template["schedule_list"]}
+    own = api.get("/v1/protection_schedules", volcoll_or_prottmpl_id=vc["id"]).json
+    assert own["totalRows"] == 3
+    assert vc["protection_type"] == "local"
+    # the template is unchanged, and an unknown template is refused
+    assert len(templates(api)["Retain-48Hourly-30Daily-52Weekly"]["schedule_list"]) == 3
+    r = api.post("/v1/volume_collections", {"name": "x", "prottmpl_id": "12" + "0" * 40})
+    assert r.code == "SM_enoent"
+
+
+def test_vss_synchronization_needs_its_server_and_application(api: Api) -> None:
+    # HPE's SDK test: app_sync vss with app_id but no app_server is SM_protpol_not_specified
+    r = api.post("/v1/volume_collections", {"name": "x", "app_sync": "vss", "app_id": "sql2016"})
+    assert (r.status, r.code) == (400, "SM_protpol_not_specified")
+    assert r.json["messages"][1]["arguments"]["arg"] == "app_server"
+    r = api.post("/v1/volume_collections", {"name": "x", "app_sync": "vss", "app_server": "h1"})
+    assert r.code == "SM_protpol_not_specified"
+    vc = volcoll(api, "x", app_sync="vss", app_server="h1", app_id="sql2016")
+    assert (vc["app_sync"], vc["app_server"], vc["app_id"]) == ("vss", "h1", "sql2016")
+    plain = volcoll(api, "y")
+    r = api.put(f"/v1/volume_collections/{plain['id']}", {"app_sync": "vss"})
+    assert r.code == "SM_protpol_not_specified"
+
+
+def test_collection_actions_exist(api: Api) -> None:
+    vc = volcoll(api)
+    path = f"/v1/volume_collections/{vc['id']}/actions"
+    # HPE's SDK tests: promoting a collection the group owns is SM_ealready; a malformed
+    # partner ID is SM_invalid_arg_value
+    r = api.post(f"{path}/promote", {"id": vc["id"]})
+    assert (r.status, r.code) == (409, "SM_ealready")
+    bad = {"id": vc["id"], "replication_partner_id": "1264126491231239123hgghsjhd"}
+    assert api.post(f"{path}/demote", bad).code == "SM_invalid_arg_value"
+    assert api.post(f"{path}/handover", bad).code == "SM_invalid_arg_value"
+    assert api.post(f"{path}/demote", {"id": vc["id"]}).code == "SM_missing_arg"
+    unknown = {"id": vc["id"], "replication_partner_id": "1f" + "0" * 40}
+    r = api.post(f"{path}/handover", unknown)
+    assert (r.status, r.code) == (404, "SM_no_such_partner")
+    assert api.post(f"{path}/abort_handover", {"id": vc["id"]}).code == "SM_ealready"
+    assert api.post(f"{path}/validate", {"id": vc["id"]}).code == "SM_protpol_invalid_app_sync"
+    vss = volcoll(api, "v2", app_sync="vss", app_server="h1", app_id="sql2017")
+    r = api.post(f"/v1/volume_collections/{vss['id']}/actions/validate", {"id": vss["id"]})
+    assert r.status == 200
+    assert api.post(f"{path}/promote", {"id": vss["id"]}).code == "SM_invalid_arg_value"
+    assert api.post(f"{path}/explode", {"id": vc["id"]}).status == 404
