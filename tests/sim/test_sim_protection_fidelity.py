@@ -137,3 +137,58 @@ def test_collection_actions_exist(api: Api) -> None:
     assert r.status == 200
     assert api.post(f"{path}/promote", {"id": vss["id"]}).code == "SM_invalid_arg_value"
     assert api.post(f"{path}/explode", {"id": vc["id"]}).status == 404
+
+
+def test_a_firing_makes_a_snapshot_collection(api: Api) -> None:
+    # "Snapshot collections are collections of scheduled snapshots that are taken from volumes
+    # sharing a volume collection" (HPE's Python SDK); a snapshot names its collection.
+    vc = volcoll(api, "imgs")
+    vols = [api.volume("sc-a"), api.volume("sc-b")]
+    for vol in vols:
+        assert api.put(f"/v1/volumes/{vol['id']}", {"volcoll_id": vc["id"]}).status == 200
+    body = {
+        "name": "minutely",
+        "volcoll_or_prottmpl_type": "volume_collection",
+        "volcoll_or_prottmpl_id": vc["id"],
+        "period": 1,
+        "period_unit": "minutes",
+        "num_retain": 2,
+    }
+    sched = api.post("/v1/protection_schedules", body).data
+    api.admin("POST", "/sim/clock", {"advance": 5 * 60})
+    api.login()
+    colls = api.get("/v1/snapshot_collections/detail").data
+    # retention deleted the older firings' snapshots, and their collections with them
+    assert len(colls) == 2
+    newest = max(colls, key=lambda c: c["creation_time"])
+    for coll in colls:
+        assert coll["id"].startswith("05") and OBJECT_ID.match(coll["id"])
+        assert (coll["volcoll_id"], coll["volcoll_name"]) == (vc["id"], "imgs")
+        assert (coll["sched_id"], coll["sched_name"]) == (sched["id"], "minutely")
+        assert coll["num_snaps"] == 2 and coll["online_status"] == "offline"
+        assert {s["vol_id"] for s in coll["snapshots_list"]} == {v["id"] for v in vols}
+        for item in coll["snapshots_list"]:
+            snap = api.get(f"/v1/snapshots/{item['snap_id']}").data
+            assert snap["name"] == coll["name"] == item["snap_name"]
+            assert (snap["snap_collection_id"], snap["snap_collection_name"]) == (
+                coll["id"],
+                coll["name"],
+            )
+    vcd = api.get(f"/v1/volume_collections/{vc['id']}").data
+    assert vcd["snapcoll_count"] == 2 and vcd["last_snapcoll"]["snapcoll_id"] == newest["id"]
+    assert api.get("/v1/groups/detail").data[0]["num_snapcolls"] == 2
+    # the collection's state is its snapshots'
+    one = newest["snapshots_list"][0]["snap_id"]
+    api.put(f"/v1/snapshots/{one}", {"online": True})
+    got = api.get(f"/v1/snapshot_collections/{newest['id']}").data
+    assert got["online_status"] == "partial"
+    api.put(f"/v1/snapshots/{one}", {"online": False})
+    api.delete(f"/v1/protection_schedules/{sched['id']}")
+    assert api.get(f"/v1/snapshot_collections/{newest['id']}").data["is_unmanaged"] is True
+    # a deleted volume's snapshots leave; the last one out deletes the collection
+    for n, vol in enumerate(vols):
+        api.put(f"/v1/volumes/{vol['id']}", {"volcoll_id": ""})
+        api.offline(vol["id"])
+        assert api.delete(f"/v1/volumes/{vol['id']}").status == 200
+        left = api.get("/v1/snapshot_collections/detail").data
+        assert [c["num_snaps"] for c in left] == ([1, 1] if n == 0 else [])

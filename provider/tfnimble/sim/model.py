@@ -156,7 +156,7 @@ def _scope_of(doc: Doc) -> str:
         return str(doc["vol_id"])
     if t == "initiator":
         return str(doc["initiator_group_id"])
-    if t == "prot_sched":  # schedule names are unique per volume collection
+    if t in ("prot_sched", "snapcoll"):  # names unique per volume collection (or template)
         return str(doc["volcoll_id"])
     return ""
 

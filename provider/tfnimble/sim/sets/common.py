@@ -26,3 +26,11 @@ def state_changes(doc: Doc, online: bool, noop_is_error: bool) -> bool:
     if noop_is_error:
         raise SimError("SM_ealready")
     return False
+
+
+def drop_emptied_snapcolls(tx: Tx, snaps: list[Doc]) -> None:
+    """Delete the snapshot collections of ``snaps`` (being deleted) that keep no snapshot."""
+    gone = {s["id"] for s in snaps}
+    for coll_id in {s.get("snap_collection_id", "") for s in snaps} - {""}:
+        if not set(tx.ids_where("snapshot", "snap_collection_id", [coll_id])) - gone:
+            tx.delete(coll_id)

@@ -266,11 +266,13 @@ def prune(ctx: Ctx, sched: Doc) -> int:
 
 
 def take(ctx: Ctx, sched: Doc, volcoll: Doc, t: int) -> int:
-    """One firing at time ``t``: a snapshot of every volume of the collection."""
+    """One firing at time ``t``: a snapshot of every volume of the collection, together one
+    snapshot collection named like them."""
     from .volume_collections import members
 
     name = timing.snapshot_name(volcoll["name"], sched["name"], t)
     snapshots, taken = ctx.model.sets["snapshots"], 0
+    coll = ctx.tx.by_name("snapcoll", name, volcoll["id"])
     for vol in members(ctx, volcoll["id"]):
         if ctx.tx.by_name("snapshot", name, vol["id"]) is not None:
             continue
@@ -279,15 +281,50 @@ def take(ctx: Ctx, sched: Doc, volcoll: Doc, t: int) -> int:
         except SimError as err:  # e.g. no space: this volume misses this firing, as on an array
             log.warning("schedule %s: no snapshot of %s: %s", sched["name"], vol["name"], err)
             continue
-        snap.update(creation_time=t, schedule_id=sched["id"], is_unmanaged=False)
+        coll = coll or new_snapcoll(ctx, volcoll, sched, name, t)
+        snap.update(
+            creation_time=t,
+            schedule_id=sched["id"],
+            is_unmanaged=False,
+            snap_collection_id=coll["id"],
+        )
         ctx.model.save(ctx.tx, snap)
         taken += 1
     ctx.forget("snapshot")
-    volcoll["last_snapcoll"] = {"snapcoll_name": name, "snapcoll_creation_time": t}
-    volcoll["snapcoll_count"] = int(volcoll.get("snapcoll_count", 0)) + 1
-    ctx.model.save(ctx.tx, volcoll)
+    if coll is not None:
+        volcoll["last_snapcoll"] = {
+            "snapcoll_id": coll["id"],
+            "snapcoll_name": name,
+            "snapcoll_creation_time": t,
+        }
+        ctx.model.save(ctx.tx, volcoll)
     sched.update(last_snap_time=t, snap_counter=int(sched.get("snap_counter", 0)) + 1)
     return taken
+
+
+def new_snapcoll(ctx: Ctx, volcoll: Doc, sched: Doc, name: str, t: int) -> Doc:
+    """The snapshot collection of one firing (its snapshots name it in snap_collection_id)."""
+    doc = ctx.model.new_doc(
+        ctx.tx,
+        "snapcoll",
+        name=name,
+        description="",
+        volcoll_id=volcoll["id"],
+        sched_id=sched["id"],
+        sched_name=sched["name"],
+        **{k: False for k in ("is_external_trigger", "is_manual", "is_replica", "replicate")},
+        **{k: True for k in ("is_complete", "is_manually_managed")},
+        **{k: "" for k in ("origin_name", "peer_snapcoll_id", "replicate_to")},
+        **{k: "" for k in ("srep_owner_id", "srep_owner_name")},
+        **{k: 0 for k in ("repl_bytes_transferred", "repl_complete_time", "repl_start_time")},
+        repl_status=None,
+        agent_type="none",
+        expiry_after=0,
+        metadata=None,
+    )
+    doc["creation_time"] = t
+    ctx.model.save(ctx.tx, doc)
+    return doc
 
 
 def run_due(model: Model, now: float) -> tuple[int, float | None]:

@@ -141,7 +141,8 @@ class VolumeCollectionSet(
             ]
             or None,
             "last_snapcoll": last,
-            "snapcoll_count": int(d.get("snapcoll_count", 0)),
+            # the collection's snapshot collections that still exist (retention deletes some)
+            "snapcoll_count": ctx.tx.count("snapcoll", d["id"]),
             "schedule_list": scheds or None,
             "protection_type": "local" if scheds else "unprotected",
         }

@@ -13,7 +13,7 @@ from ..model import Ctx, ObjectSet, apply_update, total_reserved
 from ..naming import new_serial, volume_target, vpd
 from ..store import Doc
 from .access import acr_embedded, group_lun
-from .common import app_category, clones_of, state_changes
+from .common import app_category, clones_of, drop_emptied_snapcolls, state_changes
 
 _VOLUME_COMMON: dict[str, v.Validator] = {
     "name": v.v_str(215, v.VOL_SNAP_NAME, allow_empty=False),
@@ -396,6 +396,7 @@ class VolumeSet(ObjectSet, name="volumes", type="volume", fields=VOLUME_FIELDS):
             raise SimError("SM_vol_has_online_snap", vol=doc["name"])
         for acr in ctx.children("acr", doc["id"]):
             tx.delete(acr["id"])
+        drop_emptied_snapcolls(tx, snaps)
         for s in snaps:
             tx.delete(s["id"])
             m.dp.delete(s["id"])
