@@ -408,6 +408,8 @@ class ObjectSet:
     type = ""
     fields: Fields
     summary_keys: tuple[str, ...] = ("id", "name")
+    # True when the set's object URLs take a key of its own (``load`` finds it), not an ID
+    path_key = False
 
     def __init_subclass__(
         cls,

@@ -13,6 +13,7 @@ protocol code for a method the resource does not take.
 from __future__ import annotations
 
 from ..constants import SOFTWARE_VERSION
+from ..errors import SimError
 from ..fields import each, table
 from ..model import Ctx, Model, ObjectSet
 from ..store import Doc, Tx
@@ -261,7 +262,8 @@ SOFTWARE_FIELDS = table(
         "blacklist_reason": "",
         **each(0, "downloaded_bytes total_bytes"),
         "is_manually_downloaded": False,
-        "release_date": "",
+        # an epoch time (the Go SDK types it int64); the running version's date is not public
+        "release_date": 0,
         "release_status": "GA",
         "signature": "",
         "status": "installed",
@@ -276,8 +278,16 @@ class SoftwareVersionSet(
     fields=SOFTWARE_FIELDS,
     summary_keys=("version", "name"),
 ):
-    """The version the group runs. The array addresses a version by its version string, not
-    by an object ID, so there is no GET by ID here (the simulator's object URLs take IDs)."""
+    """The version the group runs. The array addresses a version by its version string ("used
+    as identifier in URL", Go SDK), not by an object ID: ``GET /v1/software_versions/<version>``."""
+
+    path_key = True
+
+    def load(self, tx: Tx, obj_id: str) -> Doc:
+        doc = tx.by_name(self.type, obj_id)
+        if doc is None:
+            raise SimError("SM_enoent", id=obj_id)
+        return doc
 
 
 # ----- users ------------------------------------------------------------------------------
