@@ -1,0 +1,47 @@
+"""Inventory sets and CHAP users answer as the array does, on the points a review against
+HPE's SDKs found the simulator wrong (docs/nimble-array-facts.md, "Inventory object sets" and
+"CHAP users")."""
+
+from __future__ import annotations
+
+from sim_testkit import Api
+from tfnimble.sim.constants import SOFTWARE_VERSION
+
+
+def test_a_software_version_is_addressed_by_its_version(api: Api) -> None:
+    # Go SDK SoftwareVersion: "Software version, used as identifier in URL"; release_date is
+    # an int64 (an epoch time), not text
+    row = api.get("/v1/software_versions/detail").data[0]
+    assert isinstance(row["release_date"], int) and not isinstance(row["release_date"], bool)
+    one = api.get(f"/v1/software_versions/{SOFTWARE_VERSION}")
+    assert one.status == 200 and one.data == row
+    assert api.get(f"/v1/software_versions/{SOFTWARE_VERSION}", fields="status").data == {
+        "status": "installed"
+    }
+    missing = api.get("/v1/software_versions/1.0.0.0-1-opt")
+    assert (missing.status, missing.code) == (404, "SM_enoent")
+    r = api.put(f"/v1/software_versions/{SOFTWARE_VERSION}", {"name": "x"})
+    assert (r.status, r.code) == (405, "SM_http_method_not_allowed")
+
+
+def test_an_initiator_iqn_moves_to_the_chap_user_it_is_given_to(api: Api) -> None:
+    # HPE's SDK (ChapUser.initiator_iqns): "If any specified initiator is already associated
+    # with another CHAP user, it will be replaced by this CHAP user"
+    host1, host2 = "iqn.1994-05.com.redhat:h1", "iqn.1994-05.com.redhat:h2"
+    a = api.post(
+        "/v1/chap_users",
+        {
+            "name": "ua",
+            "password": "secret-aaaa-1",
+            "initiator_iqns": [{"name": host1}, {"name": host2}],
+        },
+    ).data
+    b = api.post(
+        "/v1/chap_users",
+        {"name": "ub", "password": "secret-bbbb-1", "initiator_iqns": [{"name": host1}]},
+    ).data
+    assert b["initiator_iqns"] == [{"name": host1}]
+    assert api.get(f"/v1/chap_users/{a['id']}").data["initiator_iqns"] == [{"name": host2}]
+    r = api.put(f"/v1/chap_users/{a['id']}", {"initiator_iqns": [{"name": host1}, {"name": host2}]})
+    assert r.status == 200
+    assert api.get(f"/v1/chap_users/{b['id']}").data["initiator_iqns"] is None
