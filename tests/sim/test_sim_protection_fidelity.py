@@ -192,3 +192,20 @@ def test_a_firing_makes_a_snapshot_collection(api: Api) -> None:
         assert api.delete(f"/v1/volumes/{vol['id']}").status == 200
         left = api.get("/v1/snapshot_collections/detail").data
         assert [c["num_snaps"] for c in left] == ([1, 1] if n == 0 else [])
+
+
+def test_snapshot_verification_needs_application_synchronization(api: Api) -> None:
+    # HPE's SDK (protection_schedules.snap_verify): "can only be used with snapshot schedules
+    # of a protection template that has application synchronization"
+    plain = volcoll(api, "plain")
+    vss = volcoll(api, "vss", app_sync="vss", app_server="h1", app_id="exchange")
+    body = {"name": "s", "volcoll_or_prottmpl_type": "volume_collection", "snap_verify": True}
+    r = api.post("/v1/protection_schedules", {**body, "volcoll_or_prottmpl_id": plain["id"]})
+    assert r.code == "SM_invalid_arg_value"
+    assert r.json["messages"][1]["arguments"]["arg"] == "snap_verify"
+    ok = api.post("/v1/protection_schedules", {**body, "volcoll_or_prottmpl_id": vss["id"]})
+    assert ok.status == 201 and ok.data["snap_verify"] is True
+    del body["snap_verify"]
+    s = api.post("/v1/protection_schedules", {**body, "volcoll_or_prottmpl_id": plain["id"]}).data
+    r = api.put(f"/v1/protection_schedules/{s['id']}", {"snap_verify": True})
+    assert r.code == "SM_invalid_arg_value"

@@ -155,6 +155,7 @@ class ProtectionScheduleSet(
             raise SimError("SM_eperm")
         _no_partner(data)
         self.unique(ctx, data["name"], scope=owner_id)
+        _check_verify(data.get("snap_verify", False), owner)
         return add_schedule(ctx, owner, data["name"], data)
 
     def update(self, ctx: Ctx, doc: Doc, raw: dict[str, Any], force: bool) -> Doc:
@@ -165,6 +166,9 @@ class ProtectionScheduleSet(
         before = {k: doc[k] for k in _TIMING}
         apply_update(doc, data, _UPDATED)
         _check_window(doc)
+        owner = ctx.obj(doc["volcoll_id"])
+        if owner is not None:
+            _check_verify(doc["snap_verify"], owner)
         if {k: doc[k] for k in _TIMING} != before:
             t = int(self.m.clock())
             doc["last_mod_sched_time"] = t
@@ -224,6 +228,13 @@ def _not_predefined(doc: Doc) -> None:
     # rule 5: the predefined templates (the only ones the simulator has) are not edited
     if owner_type(doc) == "protection_template":
         raise SimError("SM_eperm")
+
+
+def _check_verify(snap_verify: bool, owner: Doc) -> None:
+    # snap_verify runs the application's verification tool, so it needs application
+    # synchronization ("can only be used with ... application synchronization", HPE's SDK)
+    if snap_verify and owner.get("app_sync", "none") == "none":
+        raise SimError("SM_invalid_arg_value", arg="snap_verify", value=snap_verify)
 
 
 def _no_partner(data: dict[str, Any]) -> None:
