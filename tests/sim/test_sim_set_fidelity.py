@@ -45,3 +45,20 @@ def test_an_initiator_iqn_moves_to_the_chap_user_it_is_given_to(api: Api) -> Non
     r = api.put(f"/v1/chap_users/{a['id']}", {"initiator_iqns": [{"name": host1}, {"name": host2}]})
     assert r.status == 200
     assert api.get(f"/v1/chap_users/{b['id']}").data["initiator_iqns"] is None
+
+
+def test_a_chap_user_of_a_group_initiator_is_not_deleted(api: Api) -> None:
+    # HPE's Go SDK test (chapuser_test.go): a CHAP user whose initiator_iqns name an initiator
+    # of an initiator group is not deleted; once the group is gone, it is
+    iqn = "iqn.1994-05.com.redhat:48e040d53bf6"
+    ig = api.initiator_group("chap-hosts", iqn)
+    user = api.post(
+        "/v1/chap_users", {"name": "chapiqn", "password": "secret-cccc-1", "description": "d"}
+    ).data
+    assert (
+        api.put(f"/v1/chap_users/{user['id']}", {"initiator_iqns": [{"name": iqn}]}).status == 200
+    )
+    r = api.delete(f"/v1/chap_users/{user['id']}")
+    assert r.status == 409, r.json
+    assert api.delete(f"/v1/initiator_groups/{ig}").status == 200
+    assert api.delete(f"/v1/chap_users/{user['id']}").status == 200

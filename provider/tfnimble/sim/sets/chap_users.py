@@ -5,7 +5,8 @@ What the array does (docs/nimble-array-facts.md, "CHAP users"): ``name`` (NsObje
 ``&^[];``` and backquote) are mandatory at create; ``password`` is written, never read back;
 ``initiator_iqns`` (``[{"name": IQN}]``) is changed alone in its own PUT; ``vol_list`` and
 ``vol_count`` are the volumes whose access control records name the user. A user that an
-access control record still names is not deleted. An initiator IQN belongs to one CHAP user at
+access control record still names is not deleted, nor one whose ``initiator_iqns`` name an
+initiator of an initiator group. An initiator IQN belongs to one CHAP user at
 a time: giving it to a user takes it from any other ("it will be replaced by this CHAP user").
 """
 
@@ -109,6 +110,11 @@ class ChapUserSet(ObjectSet, name="chap_users", type="chap_user", fields=CHAP_FI
 
     def delete(self, ctx: Ctx, doc: Doc) -> None:
         if any(a.get("chap_user_id") == doc["id"] for a in ctx.tx.list("acr")):
+            raise SimError(CHAP_USER_IN_USE_CODE, name=doc["name"])
+        # nor while an initiator of an initiator group is one of its initiator_iqns (HPE's Go
+        # SDK test deletes the group first)
+        iqns = {i["name"] for i in doc.get("initiator_iqns") or []}
+        if iqns & {i.get("iqn") for i in ctx.tx.list("initiator")}:
             raise SimError(CHAP_USER_IN_USE_CODE, name=doc["name"])
         ctx.tx.delete(doc["id"])
 
