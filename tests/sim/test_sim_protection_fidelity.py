@@ -209,3 +209,23 @@ def test_snapshot_verification_needs_application_synchronization(api: Api) -> No
     s = api.post("/v1/protection_schedules", {**body, "volcoll_or_prottmpl_id": plain["id"]}).data
     r = api.put(f"/v1/protection_schedules/{s['id']}", {"snap_verify": True})
     assert r.code == "SM_invalid_arg_value"
+
+
+def test_a_volume_is_protected_by_its_collections_schedules(api: Api) -> None:
+    # HPE's SDK (volumes.protection_type): "Specifies if volume is protected with schedules"
+    vc = volcoll(api, "prot")
+    vol = api.volume("pv")
+    assert vol["protection_type"] == "unprotected"
+    api.put(f"/v1/volumes/{vol['id']}", {"volcoll_id": vc["id"]})
+    assert api.get(f"/v1/volumes/{vol['id']}").data["protection_type"] == "unprotected"
+    body = {
+        "name": "daily",
+        "volcoll_or_prottmpl_type": "volume_collection",
+        "volcoll_or_prottmpl_id": vc["id"],
+    }
+    assert api.post("/v1/protection_schedules", body).status == 201
+    assert api.get(f"/v1/volumes/{vol['id']}").data["protection_type"] == "local"
+    rows = api.get("/v1/volumes/detail", protection_type="local", fields="id").data
+    assert rows == [{"id": vol["id"]}]
+    left = api.put(f"/v1/volumes/{vol['id']}", {"volcoll_id": ""}).data
+    assert left["protection_type"] == "unprotected"

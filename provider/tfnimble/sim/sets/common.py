@@ -15,6 +15,14 @@ def app_category(ctx: Ctx, policy_id: str) -> str:
     return "Other" if cat == "Unassigned" else cat
 
 
+def protection_type(ctx: Ctx, volcoll_id: str) -> str:
+    """``local`` for a collection (or a volume of one) that has schedules, else
+    ``unprotected`` (the simulated group has no replication partners, so never ``remote``)."""
+    if volcoll_id and any(s["volcoll_id"] == volcoll_id for s in ctx.preload("prot_sched")):
+        return "local"
+    return "unprotected"
+
+
 def clones_of(tx: Tx, snap_ids: list[str]) -> list[str]:
     return tx.ids_where("volume", "base_snap_id", snap_ids)
 

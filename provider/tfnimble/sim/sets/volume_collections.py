@@ -25,6 +25,7 @@ from ..errors import ProtocolError, SimError
 from ..fields import each, table, words
 from ..model import Ctx, ObjectSet, apply_update
 from ..store import Doc
+from .common import protection_type
 from .protection_schedules import add_schedule, schedules_of
 
 APP_SYNC = ("none", "vss", "vmware", "generic")
@@ -144,7 +145,7 @@ class VolumeCollectionSet(
             # the collection's snapshot collections that still exist (retention deletes some)
             "snapcoll_count": ctx.tx.count("snapcoll", d["id"]),
             "schedule_list": scheds or None,
-            "protection_type": "local" if scheds else "unprotected",
+            "protection_type": protection_type(ctx, d["id"]),
         }
 
     def prepare(self, ctx: Ctx) -> None:
