@@ -62,3 +62,19 @@ def test_a_chap_user_of_a_group_initiator_is_not_deleted(api: Api) -> None:
     assert r.status == 409, r.json
     assert api.delete(f"/v1/initiator_groups/{ig}").status == 200
     assert api.delete(f"/v1/chap_users/{user['id']}").status == 200
+
+
+def test_an_initiator_names_the_chap_user_of_its_iqn(api: Api) -> None:
+    # An initiator reports chapuser_id, "Identifier for the CHAP user" (HPE's SDK): the user
+    # whose initiator_iqns name it
+    iqn = "iqn.1994-05.com.redhat:gst-host"
+    ig = api.initiator_group("gst-hosts", iqn)
+    ini = api.get("/v1/initiators/detail", initiator_group_id=ig).data[0]
+    assert ini["chapuser_id"] == ""
+    user = api.post(
+        "/v1/chap_users",
+        {"name": "gst", "password": "secret-dddd-1", "initiator_iqns": [{"name": iqn}]},
+    ).data
+    assert api.get(f"/v1/initiators/{ini['id']}").data["chapuser_id"] == user["id"]
+    api.put(f"/v1/chap_users/{user['id']}", {"initiator_iqns": []})
+    assert api.get(f"/v1/initiators/{ini['id']}").data["chapuser_id"] == ""
