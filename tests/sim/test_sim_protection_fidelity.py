@@ -227,5 +227,13 @@ def test_a_volume_is_protected_by_its_collections_schedules(api: Api) -> None:
     assert api.get(f"/v1/volumes/{vol['id']}").data["protection_type"] == "local"
     rows = api.get("/v1/volumes/detail", protection_type="local", fields="id").data
     assert rows == [{"id": vol["id"]}]
+    # a pinned member is listed as an NsVolumeSummary, as in volume_list (Go SDK)
+    api.put(f"/v1/volumes/{vol['id']}", {"cache_pinned": True})
+    vcd = api.get(f"/v1/volume_collections/{vc['id']}").data
+    assert (
+        vcd["cache_pinned_volume_list"]
+        == vcd["volume_list"]
+        == [{"id": vol["id"], "vol_id": vol["id"], "name": "pv", "vol_name": "pv"}]
+    )
     left = api.put(f"/v1/volumes/{vol['id']}", {"volcoll_id": ""}).data
     assert left["protection_type"] == "unprotected"

@@ -118,6 +118,11 @@ VOLCOLL_FIELDS = table(
 )
 
 
+def _summary(vol: Doc) -> Doc:
+    """A member volume as an NsVolumeSummary."""
+    return {"id": vol["id"], "vol_id": vol["id"], "name": vol["name"], "vol_name": vol["name"]}
+
+
 def members(ctx: Ctx, volcoll_id: str) -> list[Doc]:
     return [d for d in ctx.preload("volume") if d.get("volcoll_id", "") == volcoll_id]
 
@@ -131,15 +136,10 @@ class VolumeCollectionSet(
         last = d.get("last_snapcoll")
         return {
             "pol_owner_name": ctx.group["name"],
-            "volume_list": [
-                {"id": x["id"], "vol_id": x["id"], "name": x["name"], "vol_name": x["name"]}
-                for x in vols
-            ]
-            or None,
+            "volume_list": [_summary(x) for x in vols] or None,
             "volume_count": len(vols),
-            "cache_pinned_volume_list": [
-                {"id": x["id"], "name": x["name"]} for x in vols if x.get("cache_pinned")
-            ]
+            # NsVolumeSummary, like volume_list (Go SDK)
+            "cache_pinned_volume_list": [_summary(x) for x in vols if x.get("cache_pinned")]
             or None,
             "last_snapcoll": last,
             # the collection's snapshot collections that still exist (retention deletes some)
