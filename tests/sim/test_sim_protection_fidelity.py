@@ -4,11 +4,14 @@ the points a review against HPE's SDKs found the simulator wrong (docs/nimble-ar
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from sim_testkit import Api
+from sim_testkit import PASSWORD, USER, Api
 from tfnimble.sim.fields import words
+from tfnimble.sim.server import SimServer
 from tfnimble.sim.sets.catalog import PREDEFINED_TEMPLATES
+from tfnimble.sim.store import Store
 from tfnimble.sim.validate import OBJECT_ID
 
 # What an NsSchedule (a collection's or template's schedule_list item) carries (Go SDK).
@@ -237,3 +240,24 @@ def test_a_volume_is_protected_by_its_collections_schedules(api: Api) -> None:
     )
     left = api.put(f"/v1/volumes/{vol['id']}", {"volcoll_id": ""}).data
     assert left["protection_type"] == "unprotected"
+
+
+def test_a_store_seeded_before_template_schedules_gains_them_once(tmp_path: Path) -> None:
+    """A group made by a simulator whose templates kept their schedules as rows gets them as
+    protection schedules at its next start, once."""
+    state = tmp_path / "old"
+    with SimServer(state, "127.0.0.1", port=0, username=USER, password=PASSWORD):
+        pass
+    store = Store(state)
+    with store.write() as tx:  # as the older simulator left it: catalog 1, no schedule objects
+        for sched in tx.list("prot_sched"):
+            tx.delete(sched["id"])
+        tx.set_meta("catalog", "1")
+    store.close()
+    for _ in range(2):
+        with SimServer(state, "127.0.0.1", port=0, username=USER, password=PASSWORD) as s:
+            api = Api(s.url, s.ca_file)
+            listed = api.get("/v1/protection_schedules/detail").data
+            assert len(listed) == TEMPLATE_SCHEDULES
+            by_template = {t["id"]: len(t["schedule_list"]) for t in templates(api).values()}
+            assert sorted(by_template.values()) == [1, 1, 3]
