@@ -261,3 +261,43 @@ def test_a_store_seeded_before_template_schedules_gains_them_once(tmp_path: Path
             assert len(listed) == TEMPLATE_SCHEDULES
             by_template = {t["id"]: len(t["schedule_list"]) for t in templates(api).values()}
             assert sorted(by_template.values()) == [1, 1, 3]
+
+
+def test_a_snapshot_collection_is_taken_by_hand(api: Api) -> None:
+    # HPE's SDK tests create snapshot collections with name and volcoll_id (and description,
+    # replicate false, start_online), update the description, and expect SM_vol_has_online_snap
+    # deleting one with an online snapshot and SM_repl_no_partner_avail for replicate true
+    vc = volcoll(api, "manual")
+    vols = [api.volume("mc-a"), api.volume("mc-b")]
+    for vol in vols:
+        api.put(f"/v1/volumes/{vol['id']}", {"volcoll_id": vc["id"]})
+    assert api.post("/v1/snapshot_collections", {"name": "x"}).code == "SM_missing_arg"
+    body = {"name": "before-upgrade", "volcoll_id": vc["id"], "description": "d"}
+    r = api.post("/v1/snapshot_collections", {**body, "replicate": True})
+    assert r.code == "SM_repl_no_partner_avail"
+    r = api.post("/v1/snapshot_collections", {**body, "is_external_trigger": True})
+    assert r.code == "SM_ext_trig_sched_not_present"
+    coll = api.post("/v1/snapshot_collections", {**body, "start_online": True}).data
+    assert coll["id"].startswith("05") and coll["is_manual"] is True and coll["sched_id"] == ""
+    assert (coll["num_snaps"], coll["online_status"], coll["replicate"]) == (2, "online", False)
+    assert coll["description"] == "d" and coll["volcoll_name"] == "manual"
+    for vol in vols:
+        (snap,) = api.get("/v1/snapshots/detail", vol_id=vol["id"]).data
+        assert (snap["name"], snap["snap_collection_id"], snap["online"]) == (
+            "before-upgrade",
+            coll["id"],
+            True,
+        )
+    assert api.post("/v1/snapshot_collections", body).code == "SM_eexist"
+    vcd = api.get(f"/v1/volume_collections/{vc['id']}").data
+    assert vcd["last_snapcoll"]["snapcoll_id"] == coll["id"] and vcd["snapcoll_count"] == 1
+    up = api.put(f"/v1/snapshot_collections/{coll['id']}", {"description": "modified"})
+    assert up.status == 200 and up.data["description"] == "modified"
+    r = api.delete(f"/v1/snapshot_collections/{coll['id']}")
+    assert (r.status, r.code) == (409, "SM_vol_has_online_snap")
+    for item in coll["snapshots_list"]:
+        api.put(f"/v1/snapshots/{item['snap_id']}", {"online": False})
+    assert api.delete(f"/v1/snapshot_collections/{coll['id']}").status == 200
+    assert api.get("/v1/snapshot_collections").json["totalRows"] == 0
+    for vol in vols:
+        assert api.get("/v1/snapshots", vol_id=vol["id"]).data == []

@@ -194,64 +194,6 @@ class ProtectionTemplateSet(
         ctx.preload("prot_sched")
 
 
-# ----- snapshot collections ---------------------------------------------------------------
-
-_SNAPCOLL_KEYS = (
-    "agent_type creation_time description expiry_after id is_complete is_external_trigger "
-    "is_manual is_manually_managed is_replica is_unmanaged last_modified metadata name "
-    "num_snaps online_status origin_name peer_snapcoll_id repl_bytes_transferred "
-    "repl_complete_time repl_start_time repl_status replicate replicate_to sched_id sched_name "
-    "snapshots_list srep_owner_id srep_owner_name volcoll_id volcoll_name"
-)
-SNAPCOLL_FIELDS = table(
-    _SNAPCOLL_KEYS,
-    _stored_but(_SNAPCOLL_KEYS, "volcoll_name num_snaps online_status snapshots_list is_unmanaged"),
-    names={"volcoll_name": "volcoll_id"},
-)
-
-
-class SnapshotCollectionSet(
-    ObjectSet, name="snapshot_collections", type="snapcoll", fields=SNAPCOLL_FIELDS
-):
-    """The snapshots one firing of a protection schedule took of its collection's volumes
-    (``protection_schedules.take``); what they are now (how many, online) is read from them.
-    The simulator makes no others: a create through this set is answered 405."""
-
-    def computed(self, ctx: Ctx, d: Doc) -> Doc:
-        snaps = [s for s in ctx.preload("snapshot") if s.get("snap_collection_id") == d["id"]]
-        online = sum(1 for s in snaps if s["online"])
-        return {
-            "num_snaps": len(snaps),
-            "online_status": "online"
-            if snaps and online == len(snaps)
-            else "partial"
-            if online
-            else "offline",
-            "snapshots_list": [
-                {
-                    "id": s["id"],
-                    "snap_id": s["id"],
-                    "name": s["name"],
-                    "snap_name": s["name"],
-                    "snapcoll_id": d["id"],
-                    "snapcoll_name": d["name"],
-                    "vol_id": s["vol_id"],
-                    "vol_name": ctx.name_of(s["vol_id"]),
-                    "schedule_id": s.get("schedule_id", ""),
-                    "schedule_name": ctx.name_of(s.get("schedule_id", "")),
-                    "expiry_time": 0,
-                }
-                for s in snaps
-            ]
-            or None,
-            "is_unmanaged": bool(snaps) and all(s.get("is_unmanaged") for s in snaps),
-        }
-
-    def prepare(self, ctx: Ctx) -> None:
-        for obj_type in ("snapshot", "volume", "prot_sched"):
-            ctx.preload(obj_type)
-
-
 # ----- software versions ------------------------------------------------------------------
 
 SOFTWARE_FIELDS = table(
@@ -341,7 +283,6 @@ CATALOG_SETS: tuple[type[ObjectSet], ...] = (
     DiskSet,
     FolderSet,
     ProtectionTemplateSet,
-    SnapshotCollectionSet,
     SoftwareVersionSet,
     UserSet,
     ProtocolEndpointSet,

@@ -32,6 +32,7 @@ from ..fields import each, table, words
 from ..model import Ctx, Model, ObjectSet, apply_update
 from ..store import Doc
 from .common import clones_of
+from .snapshot_collections import new_snapcoll
 
 MAX_TIME = timing.DAY - 1
 log = logging.getLogger("nimble-sim")
@@ -292,7 +293,7 @@ def take(ctx: Ctx, sched: Doc, volcoll: Doc, t: int) -> int:
         except SimError as err:  # e.g. no space: this volume misses this firing, as on an array
             log.warning("schedule %s: no snapshot of %s: %s", sched["name"], vol["name"], err)
             continue
-        coll = coll or new_snapcoll(ctx, volcoll, sched, name, t)
+        coll = coll or new_snapcoll(ctx, volcoll, name, t, sched)
         snap.update(
             creation_time=t,
             schedule_id=sched["id"],
@@ -311,31 +312,6 @@ def take(ctx: Ctx, sched: Doc, volcoll: Doc, t: int) -> int:
         ctx.model.save(ctx.tx, volcoll)
     sched.update(last_snap_time=t, snap_counter=int(sched.get("snap_counter", 0)) + 1)
     return taken
-
-
-def new_snapcoll(ctx: Ctx, volcoll: Doc, sched: Doc, name: str, t: int) -> Doc:
-    """The snapshot collection of one firing (its snapshots name it in snap_collection_id)."""
-    doc = ctx.model.new_doc(
-        ctx.tx,
-        "snapcoll",
-        name=name,
-        description="",
-        volcoll_id=volcoll["id"],
-        sched_id=sched["id"],
-        sched_name=sched["name"],
-        **{k: False for k in ("is_external_trigger", "is_manual", "is_replica", "replicate")},
-        **{k: True for k in ("is_complete", "is_manually_managed")},
-        **{k: "" for k in ("origin_name", "peer_snapcoll_id", "replicate_to")},
-        **{k: "" for k in ("srep_owner_id", "srep_owner_name")},
-        **{k: 0 for k in ("repl_bytes_transferred", "repl_complete_time", "repl_start_time")},
-        repl_status=None,
-        agent_type="none",
-        expiry_after=0,
-        metadata=None,
-    )
-    doc["creation_time"] = t
-    ctx.model.save(ctx.tx, doc)
-    return doc
 
 
 def run_due(model: Model, now: float) -> tuple[int, float | None]:
