@@ -27,6 +27,7 @@ from tfnimble.plugin.validators import int_between, one_of
 
 from . import _common as c
 from . import _fields as f
+from . import _plancheck as pc
 from . import diagnostics as diag
 from ._base import NimbleResource
 from .resource_volume_collection import changes_between
@@ -208,6 +209,25 @@ class ProtectionScheduleResource(NimbleResource):
                 "until_time at least at_time.",
                 ROOT.attr("until_time"),
             )
+
+    def modify_plan(
+        self,
+        ctx: Context,
+        plan: ProtectionScheduleModel,
+        state: ProtectionScheduleModel | None,
+        config: ProtectionScheduleModel,
+    ) -> ProtectionScheduleModel:
+        """Plan: a known collection ID (create or replacement) must name a volume collection
+        on this array; an ID from another array's provider is named as such."""
+        prior = None if state is None else state.volume_collection_id
+        if pc.changed(plan.volume_collection_id, prior, state is None):
+            pc.report(
+                ctx,
+                lambda: pc.volume_collection(
+                    ctx, "volume_collection_id", str(plan.volume_collection_id)
+                ),
+            )
+        return plan
 
     def get(self, cl: NimbleClient, ident: str) -> ProtectionSchedule | None:
         from .client import protection_schedules as ps

@@ -8,6 +8,7 @@ leaves membership alone. A volume already in another collection is never taken f
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
@@ -28,6 +29,7 @@ from tfnimble.plugin.validators import one_of
 
 from . import _common as c
 from . import _fields as f
+from . import _plancheck as pc
 from . import diagnostics as diag
 from ._base import NimbleResource
 
@@ -147,6 +149,21 @@ class VolumeCollectionResource(NimbleResource):
                     f'app_sync = "vss" or remove {attr}.',
                     ROOT.attr(attr),
                 )
+
+    def modify_plan(
+        self,
+        ctx: Context,
+        plan: VolumeCollectionModel,
+        state: VolumeCollectionModel | None,
+        config: VolumeCollectionModel,
+    ) -> VolumeCollectionModel:
+        """Plan: each known volume ID that joins `volume_ids` must name a volume on this
+        array (an ID from another array's provider is named as such), one read per ID."""
+        planned = known_or_none(plan.volume_ids) or ()
+        have = set(known_or_none(getattr(state, "volume_ids", None)) or ())
+        joining = sorted(v for v in planned if isinstance(v, str) and v not in have)
+        pc.report(ctx, *(functools.partial(pc.volume, ctx, "volume_ids", v) for v in joining))
+        return plan
 
     def get(self, cl: NimbleClient, ident: str) -> VolumeCollection | None:
         from .client import volume_collections as vcs
