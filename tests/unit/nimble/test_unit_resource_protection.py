@@ -89,3 +89,23 @@ def test_collection_mistakes_name_the_attribute(
 
 def test_unknown_app_sync_defers_the_check() -> None:
     assert validate(VC, name="images", app_sync=UNKNOWN, app_id="sql2017") == []
+
+
+def test_leaving_vss_clears_the_application_as_the_array_spells_it() -> None:
+    """app_sync "vss" -> "none" (docs: changed in place) must clear app_server and app_id in
+    one PUT; app_id is an enumeration whose "no application" value is "inval" ("" is refused),
+    and an "inval" read back is null, so the next plan is empty."""
+    from tfnimble.nimble.client.volume_collections import VolumeCollection
+    from tfnimble.nimble.resource_volume_collection import (
+        VolumeCollectionModel,
+        VolumeCollectionResource,
+        update_body,
+    )
+
+    vss = VolumeCollectionModel(
+        id=VC_ID, name="app", app_sync="vss", app_server="sql1", app_id="sql2017"
+    )
+    plain = VolumeCollectionModel(id=VC_ID, name="app", app_sync="none")
+    assert update_body(plain, vss) == {"app_sync": "none", "app_server": "", "app_id": "inval"}
+    read = VolumeCollection(id=VC_ID, name="app", app_sync="none", app_id="inval")
+    assert VolumeCollectionResource().to_model(read, plain).app_id is None
