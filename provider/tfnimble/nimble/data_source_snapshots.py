@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
-from tfnimble.plugin import AttributePath, Context, Value, types
+from tfnimble.plugin import AttributePath, Context, DiagnosticError, Value, types
 
 from . import _common as c
 from . import _fields as f
@@ -133,7 +133,10 @@ class SnapshotsDataSource(flt.PluralDataSource):
             name = config.volume_name
             vol = c.call(lambda: volumes.find_volume_by_name(cl, name), "find", "volume", name)
             if vol is None:
-                raise diag.not_found("volume", name)
+                err = diag.not_found("volume", name, "Check volume_name, or use volume_id.")
+                raise DiagnosticError(
+                    err.summary, err.detail, AttributePath.root().attr("volume_name")
+                )
             return [vol.id]
         query: dict[str, Any] = {"fields": "id,name"}
         if isinstance(config.pool, str):

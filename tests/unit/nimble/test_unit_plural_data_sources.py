@@ -233,3 +233,16 @@ def test_importing_an_id_of_another_array_says_so(
     assert err.summary.endswith("Not Found") and err.path is None
     assert "the import ID belongs to no" in err.detail and "array-a.example:5392" in err.detail
     assert "belongs to another array" in err.detail
+
+
+def test_a_volume_name_that_names_nothing_is_refused_on_volume_name(
+    client: NimbleClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(volumes, "find_volume_by_name", lambda cl, name: None)
+    e = engine(client)
+    res = e.read_data_source(
+        "nimble_snapshots", {**blank(e, "nimble_snapshots"), "volume_name": "gone"}
+    )
+    [d] = errors(res.diagnostics)
+    assert (d.summary, d.path) == ("Volume Not Found", path("volume_name"))
+    assert '"gone"' in d.detail and "volume_name" in d.detail
