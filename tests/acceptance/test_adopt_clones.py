@@ -59,6 +59,8 @@ resource "nimble_clone_volume" "fleet" {{
   for_each    = {{ for v in data.nimble_volumes.fleet.volumes : v.name => v }}
   name        = each.value.name
   snapshot_id = each.value.base_snapshot_id
+  online      = each.value.online
+  description = each.value.description
 }}
 
 data "nimble_volumes" "all_clones" {{
@@ -103,9 +105,19 @@ def test_acc_adopt_clones_for_each_and_generated_config(tf: Harness, sim: Sim) -
     master = volumes.create_volume(cl, f"{p}-master", 512)
     snap = snapshots.create_snapshot(cl, master.id, "base-1")
     names = [f"{p}-vm-{i}-boot" for i in range(5)] + [f"{p}-other"]
+    # vm-0 (generated config) and vm-3 (for_each) are offline, vm-4 has a description:
+    # adopting them must change neither.
+    extra: dict[str, dict[str, Any]] = {
+        f"{p}-vm-0-boot": {"online": False},
+        f"{p}-vm-3-boot": {"online": False},
+        f"{p}-vm-4-boot": {"description": "made by hand"},
+    }
     made = {
         n: cl.create_object(
-            "volumes", {"name": n, "clone": True, "base_snap_id": snap.id}, kind="clone", name=n
+            "volumes",
+            {"name": n, "clone": True, "base_snap_id": snap.id, **extra.get(n, {})},
+            kind="clone",
+            name=n,
         )["id"]
         for n in names
     }
@@ -142,6 +154,8 @@ def test_acc_adopt_clones_for_each_and_generated_config(tf: Harness, sim: Sim) -
         ]
         for n in out["fleet"]:
             assert state.attrs(f'nimble_clone_volume.fleet["{n}"]')["id"] == made[n]
+        assert sim.volume(f"{p}-vm-3-boot").online is False, "adoption put a clone online"
+        assert sim.volume(f"{p}-vm-4-boot").description == "made by hand"
 
         # The generated-configuration recipe, for the three the regex selects.
         blocks = tf.terraform("output", "-raw", "import_blocks", env=env).stdout
@@ -161,6 +175,7 @@ def test_acc_adopt_clones_for_each_and_generated_config(tf: Harness, sim: Sim) -
         state = tf.state(env=env)
         adopted = {a["values"]["name"] for a in state.resources.values() if a["mode"] == "managed"}
         assert adopted == set(names[:5])
+        assert sim.volume(f"{p}-vm-0-boot").online is False
 
         tf.terraform("destroy", "-auto-approve", "-no-color", "-input=false", env=env)
         applied = False

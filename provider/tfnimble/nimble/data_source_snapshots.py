@@ -31,7 +31,12 @@ COLUMNS: flt.Columns = {
     "name": (S, "Name of the snapshot.", lambda s: s.name),
     "volume_id": (S, "ID of the snapshotted volume.", lambda s: s.vol_id),
     "volume_name": (S, "Name of the snapshotted volume.", lambda s: s.vol_name),
-    "description": (S, "Description (empty when unset).", lambda s: s.description),
+    "description": (
+        S,
+        "Description; null when unset, as the resources hold it (so `description = "
+        "each.value.description` adopts without a change).",
+        lambda s: s.description or None,
+    ),
     "online": (B, "Whether the snapshot is online.", lambda s: s.online),
     "writable": (B, "Whether the snapshot is writable.", lambda s: s.writable),
     "size_mib": (N, "Size of the volume when snapshotted, in MiB.", c.snapshot_size_mib),

@@ -32,7 +32,12 @@ COLUMNS: flt.Columns = {
     "size_mib": (N, "Size in MiB.", lambda v: v.size_mib),
     "pool": (S, "Name of the pool.", lambda v: v.pool_name),
     "performance_policy": (S, "Name of the performance policy.", lambda v: v.perfpolicy_name),
-    "description": (S, "Description (empty when unset).", lambda v: v.description),
+    "description": (
+        S,
+        "Description; null when unset, as the resources hold it (so `description = "
+        "each.value.description` adopts without a change).",
+        lambda v: v.description or None,
+    ),
     "online": (B, "Whether the volume is online.", lambda v: v.online),
     "clone": (B, "Whether the volume is a clone of a snapshot.", lambda v: v.clone),
     "base_snapshot_id": (

@@ -152,6 +152,7 @@ def test_volumes_sends_the_array_filters_and_filters_names_itself(
     first = state["volumes"][0]
     assert first["name"] == "vm-1-boot" and first["size_mib"] == 1024
     assert first["volume_collection_id"] == "" and first["online"] is True
+    assert first["description"] is None  # as the resources hold an unset one
 
 
 def test_snapshots_of_every_volume_are_listed_volume_by_volume(
