@@ -29,6 +29,7 @@ from . import _common as c
 from . import _fields as f
 from . import _plancheck as pc
 from . import diagnostics as diag
+from . import foreign_ids
 from ._base import NimbleResource
 from .resource_volume_collection import changes_between
 
@@ -327,10 +328,13 @@ class ProtectionScheduleResource(NimbleResource):
                     lambda: ps.find_protection_schedule(cl, vc.id, sched), "import", KIND, import_id
                 )
         if found is None:
-            raise diag.not_found(
+            err = diag.not_found(
                 KIND,
                 import_id,
                 "Import with the schedule's ID, or COLLECTION/SCHEDULE: the name of its volume "
                 "collection and its own name (schedule names are unique per collection only).",
             )
+            if c.is_id(import_id):  # an ID of the other array is named as such
+                raise foreign_ids.explained(cl, err, KIND, import_id, None)
+            raise err
         return self.to_model(found, None)
