@@ -83,8 +83,8 @@ class ChapUserModel:
         f.argument(
             types.Set(types.String),
             "IQNs of initiators that use this CHAP user for group-target CHAP "
-            "authentication. An IQN already given to another CHAP user moves to this one. "
-            "Changed in place.",
+            "authentication. Changed in place; another CHAP user that lists the same IQN "
+            "keeps it (the provider does not take it away).",
             validators=(iqns_rule,),
         ),
     ] = None
