@@ -23,11 +23,19 @@ from nimble_fixtures import Sim
 from nimble_hcl import config
 
 IMPORT_BLOCKS = """
+locals {
+  # resource name => ID; a name that is not a Terraform identifier is made one
+  adopt = {
+    for v in data.nimble_volumes.generated.volumes :
+    replace(replace(v.name, "/^([0-9])/", "_$1"), "/[^A-Za-z0-9_-]/", "_") => v.id
+  }
+}
+
 output "import_blocks" {
-  value = join("", [for v in data.nimble_volumes.generated.volumes : <<-EOT
+  value = join("", [for addr, id in local.adopt : <<-EOT
     import {
-      to = nimble_clone_volume.${replace(v.name, "/[^A-Za-z0-9_-]/", "_")}
-      id = "${v.id}"
+      to = nimble_clone_volume.${addr}
+      id = "${id}"
     }
     EOT
   ])
@@ -40,7 +48,7 @@ def _main_tf(p: str, snap_id: str, master_id: str, volcoll_id: str) -> str:
         f'''
 data "nimble_volumes" "generated" {{
   base_snapshot_id = "{snap_id}"
-  name_regex       = "^{p}-vm-[0-2]-boot$"
+  name_regex       = "^(2-)?{p}-vm-[0-2]-boot$"
 }}
 
 data "nimble_volumes" "fleet" {{
@@ -59,6 +67,8 @@ resource "nimble_clone_volume" "fleet" {{
   for_each    = {{ for v in data.nimble_volumes.fleet.volumes : v.name => v }}
   name        = each.value.name
   snapshot_id = each.value.base_snapshot_id
+  online      = each.value.online
+  description = each.value.description
 }}
 
 data "nimble_volumes" "all_clones" {{
@@ -102,10 +112,21 @@ def test_acc_adopt_clones_for_each_and_generated_config(tf: Harness, sim: Sim) -
     # five clones to adopt and one that no filter selects.
     master = volumes.create_volume(cl, f"{p}-master", 512)
     snap = snapshots.create_snapshot(cl, master.id, "base-1")
-    names = [f"{p}-vm-{i}-boot" for i in range(5)] + [f"{p}-other"]
+    # vm-2's name starts with a digit: not a Terraform identifier as it is
+    names = [f"{'2-' if i == 2 else ''}{p}-vm-{i}-boot" for i in range(5)] + [f"{p}-other"]
+    # vm-0 (generated config) and vm-3 (for_each) are offline, vm-4 has a description:
+    # adopting them must change neither.
+    extra: dict[str, dict[str, Any]] = {
+        f"{p}-vm-0-boot": {"online": False},
+        f"{p}-vm-3-boot": {"online": False},
+        f"{p}-vm-4-boot": {"description": "made by hand"},
+    }
     made = {
         n: cl.create_object(
-            "volumes", {"name": n, "clone": True, "base_snap_id": snap.id}, kind="clone", name=n
+            "volumes",
+            {"name": n, "clone": True, "base_snap_id": snap.id, **extra.get(n, {})},
+            kind="clone",
+            name=n,
         )["id"]
         for n in names
     }
@@ -126,7 +147,7 @@ def test_acc_adopt_clones_for_each_and_generated_config(tf: Harness, sim: Sim) -
         state = tf.state(env=env)
         out: dict[str, Any] = state.outputs
         gen = out["generated"]
-        assert gen["names"] == [f"{p}-vm-{i}-boot" for i in range(3)]
+        assert gen["names"] == sorted(names[:3])
         assert gen["ids"] == [made[n] for n in gen["names"]]
         row = gen["volumes"][0]
         assert row["base_snapshot_id"] == snap.id and row["parent_volume_id"] == master.id
@@ -142,6 +163,8 @@ def test_acc_adopt_clones_for_each_and_generated_config(tf: Harness, sim: Sim) -
         ]
         for n in out["fleet"]:
             assert state.attrs(f'nimble_clone_volume.fleet["{n}"]')["id"] == made[n]
+        assert sim.volume(f"{p}-vm-3-boot").online is False, "adoption put a clone online"
+        assert sim.volume(f"{p}-vm-4-boot").description == "made by hand"
 
         # The generated-configuration recipe, for the three the regex selects.
         blocks = tf.terraform("output", "-raw", "import_blocks", env=env).stdout
@@ -161,6 +184,7 @@ def test_acc_adopt_clones_for_each_and_generated_config(tf: Harness, sim: Sim) -
         state = tf.state(env=env)
         adopted = {a["values"]["name"] for a in state.resources.values() if a["mode"] == "managed"}
         assert adopted == set(names[:5])
+        assert sim.volume(f"{p}-vm-0-boot").online is False
 
         tf.terraform("destroy", "-auto-approve", "-no-color", "-input=false", env=env)
         applied = False

@@ -3,8 +3,10 @@
 One apply puts a volume and a snapshot on the primary array and a volume on the "dr" array;
 then an ID of one array given to the other fails clearly, naming the attribute, the array
 asked (host and group) and that the ID was made by another group: `terraform import` of the
-primary's volume through the aliased provider, and a clone on "dr" of the primary's snapshot
-(refused at plan). Destroy leaves both arrays as they were.
+primary's volume through the aliased provider; a clone on "dr" of the primary's snapshot, a
+collection on "dr" with the primary's volume as a member and a schedule on the primary for
+the collection on "dr" (all refused at plan, each on its attribute). Destroy leaves both
+arrays as they were.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ def _main(dr: Sim, name: str) -> str:
                 "nimble_snapshot", "primary", name="golden", volume_id="=nimble_volume.primary.id"
             ),
             resource("nimble_volume", "dr", provider=ON_DR, name=name, size_mib=256),
+            resource("nimble_volume_collection", "dr", provider=ON_DR, name=name),
             data("nimble_discovery", "primary", depends_on=["=nimble_volume.primary"]),
             data("nimble_discovery", "dr", provider=ON_DR, depends_on=["=nimble_volume.dr"]),
             data(
@@ -100,13 +103,32 @@ def test_acc_two_arrays_and_an_id_of_the_other_array(tf: Harness, sim: Sim, dr: 
         assert "nimble_volume.adopt" not in tf.state(env=env)
         (tf.workdir / "main.tf").write_text(main)
 
-    wrong_clone = main + resource(
-        "nimble_clone_volume",
-        "wrong",
-        provider=ON_DR,
-        name=f"{name}-clone",
-        snapshot_id="=nimble_snapshot.primary.id",
+    wrong_clone = (
+        main
+        + resource(
+            "nimble_clone_volume",
+            "wrong",
+            provider=ON_DR,
+            name=f"{name}-clone",
+            snapshot_id="=nimble_snapshot.primary.id",
+        )
+        + resource(
+            "nimble_volume_collection",
+            "wrong",
+            provider=ON_DR,
+            name=f"{name}-members",
+            volume_ids=["=nimble_volume.primary.id"],
+        )
+        + resource(
+            "nimble_protection_schedule",
+            "wrong",
+            volume_collection_id="=nimble_volume_collection.dr.id",
+            name="nightly",
+            num_retain=2,
+        )
     )
+    dr_array = rf'on the array at {re.escape(dr.host)}:{dr.port} \(group "group-dr"\)\.'
+    primary_array = rf'on the array at {re.escape(sim.host)}:{sim.port} \(group "group-sim"\)\.'
     tf.run(
         Case(
             env=env,
@@ -114,11 +136,16 @@ def test_acc_two_arrays_and_an_id_of_the_other_array(tf: Harness, sim: Sim, dr: 
                 Step(config=main, checks=[check, import_through_dr]),
                 Step(
                     config=wrong_clone,
+                    # every foreign ID at plan time, each on its attribute and array
                     expect_error=(
-                        r"Snapshot Not Found.*snapshot_id.*The ID in snapshot_id belongs to no "
-                        rf"snapshot on the array at {re.escape(dr.host)}:{dr.port} "
-                        r'\(group "group-dr"\)\..*made by another group.*belongs to another '
-                        r"array"
+                        r"(?=.*Snapshot Not Found.*snapshot_id.*The ID in snapshot_id belongs "
+                        rf"to no snapshot {dr_array}.*made by another group.*belongs to "
+                        r"another array)"
+                        r"(?=.*Volume Not Found.*The ID in volume_ids belongs to no volume "
+                        rf"{dr_array} It was made by another group)"
+                        r"(?=.*Volume Collection Not Found.*The ID in volume_collection_id "
+                        rf"belongs to no volume collection {primary_array} It was made by "
+                        r"another group)"
                     ),
                 ),
             ],

@@ -4,7 +4,8 @@ knowable at plan, on the attribute the user wrote.
 When each check runs:
 - validate (no array, no read): the form of an array ID (``c.id_rule``) and of an image
   source (``check_source``);
-- modify_plan (one read): that a referenced snapshot, volume or initiator group exists, and
+- modify_plan (one read): that a referenced snapshot, volume, initiator group, CHAP user or
+  volume collection exists, and
   that a pool or performance policy name is one the array has. Only for a value that is
   known (one that comes from a resource created in the same apply is unknown at plan: then
   nothing is read and apply decides) and only when it matters: a create, a replacement, or
@@ -153,6 +154,12 @@ def chap_user(ctx: Context, attr: str, ident: str) -> Any:
     from .client import chap_users
 
     return _by_id(ctx, "CHAP user", attr, ident, chap_users.get_chap_user)
+
+
+def volume_collection(ctx: Context, attr: str, ident: str) -> Any:
+    from .client import volume_collections as vcs
+
+    return _by_id(ctx, "volume collection", attr, ident, vcs.get_volume_collection)
 
 
 # --- objects referred to by name ------------------------------------------------------------

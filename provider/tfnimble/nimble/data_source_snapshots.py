@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
-from tfnimble.plugin import AttributePath, Context, Value, types
+from tfnimble.plugin import AttributePath, Context, DiagnosticError, Value, types
 
 from . import _common as c
 from . import _fields as f
@@ -31,7 +31,12 @@ COLUMNS: flt.Columns = {
     "name": (S, "Name of the snapshot.", lambda s: s.name),
     "volume_id": (S, "ID of the snapshotted volume.", lambda s: s.vol_id),
     "volume_name": (S, "Name of the snapshotted volume.", lambda s: s.vol_name),
-    "description": (S, "Description (empty when unset).", lambda s: s.description),
+    "description": (
+        S,
+        "Description; null when unset, as the resources hold it (so `description = "
+        "each.value.description` adopts without a change).",
+        lambda s: s.description or None,
+    ),
     "online": (B, "Whether the snapshot is online.", lambda s: s.online),
     "writable": (B, "Whether the snapshot is writable.", lambda s: s.writable),
     "size_mib": (N, "Size of the volume when snapshotted, in MiB.", c.snapshot_size_mib),
@@ -133,7 +138,10 @@ class SnapshotsDataSource(flt.PluralDataSource):
             name = config.volume_name
             vol = c.call(lambda: volumes.find_volume_by_name(cl, name), "find", "volume", name)
             if vol is None:
-                raise diag.not_found("volume", name)
+                err = diag.not_found("volume", name, "Check volume_name, or use volume_id.")
+                raise DiagnosticError(
+                    err.summary, err.detail, AttributePath.root().attr("volume_name")
+                )
             return [vol.id]
         query: dict[str, Any] = {"fields": "id,name"}
         if isinstance(config.pool, str):

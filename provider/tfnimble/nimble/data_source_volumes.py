@@ -9,7 +9,7 @@ applied by the provider (see ``_filters``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from tfnimble.plugin import AttributePath, Context, Value, types
 
@@ -17,11 +17,6 @@ from . import _common as c
 from . import _fields as f
 from . import _filters as flt
 from . import _plancheck as pc
-from . import diagnostics as diag
-from . import foreign_ids
-
-if TYPE_CHECKING:
-    from .client import NimbleClient
 
 S, N, B = types.String, types.Number, types.Bool
 
@@ -37,7 +32,12 @@ COLUMNS: flt.Columns = {
     "size_mib": (N, "Size in MiB.", lambda v: v.size_mib),
     "pool": (S, "Name of the pool.", lambda v: v.pool_name),
     "performance_policy": (S, "Name of the performance policy.", lambda v: v.perfpolicy_name),
-    "description": (S, "Description (empty when unset).", lambda v: v.description),
+    "description": (
+        S,
+        "Description; null when unset, as the resources hold it (so `description = "
+        "each.value.description` adopts without a change).",
+        lambda v: v.description or None,
+    ),
     "online": (B, "Whether the volume is online.", lambda v: v.online),
     "clone": (B, "Whether the volume is a clone of a snapshot.", lambda v: v.clone),
     "base_snapshot_id": (
@@ -142,7 +142,7 @@ class VolumesDataSource(flt.PluralDataSource):
         if isinstance(config.pool, str):
             query["pool_id"] = c.pool_id(ctx, config.pool, AttributePath.root().attr("pool"))
         cl = c.client(ctx)
-        _check_references(ctx, cl, config)
+        _check_references(ctx, config)
         found = c.call(lambda: volumes.list_volumes(cl, query), "list", "volume", "volumes")
         matched = flt.kept(found, lambda v: v.name, config.name_prefix, config.name_regex)
         config.ids = [v.id for v in matched]
@@ -151,7 +151,7 @@ class VolumesDataSource(flt.PluralDataSource):
         return config
 
 
-def _check_references(ctx: Context, cl: NimbleClient, config: VolumesDataModel) -> None:
+def _check_references(ctx: Context, config: VolumesDataModel) -> None:
     """An ID filter must name an object on this array: an ID copied from another array (or
     a deleted object) would otherwise list nothing, silently."""
     if isinstance(config.base_snapshot_id, str):
@@ -159,10 +159,4 @@ def _check_references(ctx: Context, cl: NimbleClient, config: VolumesDataModel) 
     if isinstance(config.parent_volume_id, str):
         pc.volume(ctx, "parent_volume_id", config.parent_volume_id)
     if isinstance(config.volume_collection_id, str):
-        ident, kind = config.volume_collection_id, "volume collection"
-        found = c.call(
-            lambda: cl.get_object("volume_collections", ident, kind=kind), "find", kind, ident
-        )
-        if found is None:
-            err = diag.reference_id_not_found(kind, ident, "volume_collection_id")
-            raise foreign_ids.explained(cl, err, kind, ident, "volume_collection_id")
+        pc.volume_collection(ctx, "volume_collection_id", config.volume_collection_id)

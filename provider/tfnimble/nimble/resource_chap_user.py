@@ -20,6 +20,7 @@ from tfnimble.plugin import (
     Diagnostic,
     Severity,
     Value,
+    is_known,
     known_or_none,
     need,
     types,
@@ -82,8 +83,8 @@ class ChapUserModel:
         f.argument(
             types.Set(types.String),
             "IQNs of initiators that use this CHAP user for group-target CHAP "
-            "authentication. An IQN already given to another CHAP user moves to this one. "
-            "Changed in place.",
+            "authentication. Changed in place; another CHAP user that lists the same IQN "
+            "keeps it (the provider does not take it away).",
             validators=(iqns_rule,),
         ),
     ] = None
@@ -131,6 +132,29 @@ class ChapUserResource(NimbleResource):
         "change it. Name, description and initiators change in place. Import with the user's "
         "ID or name."
     )
+
+    def modify_plan(
+        self, ctx: Context, plan: ChapUserModel, state: ChapUserModel | None, config: ChapUserModel
+    ) -> ChapUserModel:
+        """Plan: a create, or a new `secret_wo_version`, sends `secret_wo`, so it must not be
+        null then (a variable left unset, or the `secret_wo = null` that
+        `-generate-config-out` writes for an imported user). Unknown is left to apply."""
+        if config.secret_wo is not None:
+            return plan
+        if state is None:
+            why = "a new CHAP user needs its secret"
+        elif is_known(plan.secret_wo_version) and plan.secret_wo_version != state.secret_wo_version:
+            why = "a new secret_wo_version sends secret_wo to the array"
+        else:
+            return plan  # e.g. an imported user: the array's secret stays as it is
+        ctx.diagnostics.add_error(
+            "Missing CHAP Secret",
+            f"secret_wo is null, but {why}. Set secret_wo ({SECRET_MIN} to {SECRET_MAX} "
+            "characters), e.g. from an ephemeral variable that is given a value"
+            + ("." if state is None else ", or put secret_wo_version back."),
+            AttributePath.root().attr("secret_wo"),
+        )
+        return plan
 
     def get(self, cl: NimbleClient, ident: str) -> ChapUser | None:
         from .client import chap_users

@@ -27,7 +27,9 @@ from tfnimble.plugin.validators import int_between, one_of
 
 from . import _common as c
 from . import _fields as f
+from . import _plancheck as pc
 from . import diagnostics as diag
+from . import foreign_ids
 from ._base import NimbleResource
 from .resource_volume_collection import changes_between
 
@@ -209,6 +211,25 @@ class ProtectionScheduleResource(NimbleResource):
                 ROOT.attr("until_time"),
             )
 
+    def modify_plan(
+        self,
+        ctx: Context,
+        plan: ProtectionScheduleModel,
+        state: ProtectionScheduleModel | None,
+        config: ProtectionScheduleModel,
+    ) -> ProtectionScheduleModel:
+        """Plan: a known collection ID (create or replacement) must name a volume collection
+        on this array; an ID from another array's provider is named as such."""
+        prior = None if state is None else state.volume_collection_id
+        if pc.changed(plan.volume_collection_id, prior, state is None):
+            pc.report(
+                ctx,
+                lambda: pc.volume_collection(
+                    ctx, "volume_collection_id", str(plan.volume_collection_id)
+                ),
+            )
+        return plan
+
     def get(self, cl: NimbleClient, ident: str) -> ProtectionSchedule | None:
         from .client import protection_schedules as ps
 
@@ -307,10 +328,13 @@ class ProtectionScheduleResource(NimbleResource):
                     lambda: ps.find_protection_schedule(cl, vc.id, sched), "import", KIND, import_id
                 )
         if found is None:
-            raise diag.not_found(
+            err = diag.not_found(
                 KIND,
                 import_id,
                 "Import with the schedule's ID, or COLLECTION/SCHEDULE: the name of its volume "
                 "collection and its own name (schedule names are unique per collection only).",
             )
+            if c.is_id(import_id):  # an ID of the other array is named as such
+                raise foreign_ids.explained(cl, err, KIND, import_id, None)
+            raise err
         return self.to_model(found, None)

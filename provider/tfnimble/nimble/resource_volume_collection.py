@@ -8,6 +8,7 @@ leaves membership alone. A volume already in another collection is never taken f
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
@@ -28,6 +29,7 @@ from tfnimble.plugin.validators import one_of
 
 from . import _common as c
 from . import _fields as f
+from . import _plancheck as pc
 from . import diagnostics as diag
 from ._base import NimbleResource
 
@@ -50,6 +52,9 @@ APP_IDS = (
     "sql2017",
 )
 _VSS_ONLY = ("app_server", "app_id")
+#: The array's app_id for "no application" (NsAppIdType): what a removed app_id is sent as,
+#: since "" is not one of its values; read back as null.
+NO_APP_ID = "inval"
 MUTABLE = ("name", "description", "app_sync", "app_server", "app_id")
 
 
@@ -148,6 +153,21 @@ class VolumeCollectionResource(NimbleResource):
                     ROOT.attr(attr),
                 )
 
+    def modify_plan(
+        self,
+        ctx: Context,
+        plan: VolumeCollectionModel,
+        state: VolumeCollectionModel | None,
+        config: VolumeCollectionModel,
+    ) -> VolumeCollectionModel:
+        """Plan: each known volume ID that joins `volume_ids` must name a volume on this
+        array (an ID from another array's provider is named as such), one read per ID."""
+        planned = known_or_none(plan.volume_ids) or ()
+        have = set(known_or_none(getattr(state, "volume_ids", None)) or ())
+        joining = sorted(v for v in planned if isinstance(v, str) and v not in have)
+        pc.report(ctx, *(functools.partial(pc.volume, ctx, "volume_ids", v) for v in joining))
+        return plan
+
     def get(self, cl: NimbleClient, ident: str) -> VolumeCollection | None:
         from .client import volume_collections as vcs
 
@@ -164,7 +184,9 @@ class VolumeCollectionResource(NimbleResource):
             description=c.text_or_prior(obj.description, getattr(prior, "description", None)),
             app_sync=obj.app_sync,
             app_server=c.text_or_prior(obj.app_server, getattr(prior, "app_server", None)),
-            app_id=c.text_or_prior(obj.app_id, getattr(prior, "app_id", None)),
+            app_id=c.text_or_prior(
+                "" if obj.app_id == NO_APP_ID else obj.app_id, getattr(prior, "app_id", None)
+            ),
             # unmanaged (null) stays null; an import adopts the members it finds
             volume_ids=members if prior_ids is not None or (prior is None and members) else None,
             timeouts=getattr(prior, "timeouts", None),
@@ -202,7 +224,7 @@ class VolumeCollectionResource(NimbleResource):
         from .client import volume_collections as vcs
 
         cl, ident, name = c.client(ctx), need(state.id, "id"), str(state.name)
-        changes = changes_between(plan, state, {a: a for a in MUTABLE})
+        changes = update_body(plan, state)
         ctx.check(f"updating {KIND} {name}")
         c.call(lambda: vcs.update_volume_collection(cl, ident, changes), "update", KIND, name)
         if plan.volume_ids is not None:
@@ -240,6 +262,15 @@ class VolumeCollectionResource(NimbleResource):
             ctx, import_id, vcs.get_volume_collection, vcs.find_volume_collection_by_name, KIND
         )
         return self.to_model(found, None)
+
+
+def update_body(plan: VolumeCollectionModel, state: VolumeCollectionModel) -> dict[str, Any]:
+    """The PUT body of an update. A removed app_id is sent as the array's "no application"
+    value: leaving VSS (app_sync "none") clears app_server and app_id in the same request."""
+    changes = changes_between(plan, state, {a: a for a in MUTABLE})
+    if changes.get("app_id") == "":
+        changes["app_id"] = NO_APP_ID
+    return changes
 
 
 def changes_between(plan: Any, state: Any, fields: Mapping[str, str]) -> dict[str, Any]:

@@ -152,6 +152,7 @@ def test_volumes_sends_the_array_filters_and_filters_names_itself(
     first = state["volumes"][0]
     assert first["name"] == "vm-1-boot" and first["size_mib"] == 1024
     assert first["volume_collection_id"] == "" and first["online"] is True
+    assert first["description"] is None  # as the resources hold an unset one
 
 
 def test_snapshots_of_every_volume_are_listed_volume_by_volume(
@@ -233,3 +234,16 @@ def test_importing_an_id_of_another_array_says_so(
     assert err.summary.endswith("Not Found") and err.path is None
     assert "the import ID belongs to no" in err.detail and "array-a.example:5392" in err.detail
     assert "belongs to another array" in err.detail
+
+
+def test_a_volume_name_that_names_nothing_is_refused_on_volume_name(
+    client: NimbleClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(volumes, "find_volume_by_name", lambda cl, name: None)
+    e = engine(client)
+    res = e.read_data_source(
+        "nimble_snapshots", {**blank(e, "nimble_snapshots"), "volume_name": "gone"}
+    )
+    [d] = errors(res.diagnostics)
+    assert (d.summary, d.path) == ("Volume Not Found", path("volume_name"))
+    assert '"gone"' in d.detail and "volume_name" in d.detail

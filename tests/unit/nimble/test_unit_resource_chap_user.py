@@ -155,3 +155,28 @@ def test_access_control_record_with_chap_user(sim: Any, nc: NimbleClient) -> Non
     )
     assert plain.chap_user_id is None
     res.delete(ctx(nc), plain)
+
+
+def test_a_null_secret_is_refused_at_plan_when_it_would_be_sent(nc: NimbleClient) -> None:
+    """A create, or a version bump, with `secret_wo = null` (an ephemeral variable left
+    unset; the generated config of an imported user) is a plan error on secret_wo, not a
+    crash at apply. An imported user whose version does not change needs no secret."""
+    from tfnimble.plugin import UNKNOWN
+
+    res = ChapUserResource()
+    new = ChapUserModel(name="u", secret_wo=None)
+    c = ctx(nc)
+    res.modify_plan(c, new, None, new)
+    [d] = list(c.diagnostics)
+    assert (d.summary, str(d.path)) == ("Missing CHAP Secret", "secret_wo")
+    assert "a new CHAP user needs its secret" in d.detail
+    imported = ChapUserModel(id="1b" + "0" * 40, name="u", secret_wo=None)
+    for version, errors in ((None, 0), (1, 1)):
+        bumped = ChapUserModel(**{**imported.__dict__, "secret_wo_version": version})
+        c = ctx(nc)
+        res.modify_plan(c, bumped, imported, bumped)
+        assert len(list(c.diagnostics)) == errors
+    pending = ChapUserModel(name="u", secret_wo=UNKNOWN)  # known only at apply
+    c = ctx(nc)
+    res.modify_plan(c, pending, None, pending)
+    assert not list(c.diagnostics)

@@ -89,3 +89,46 @@ def test_collection_mistakes_name_the_attribute(
 
 def test_unknown_app_sync_defers_the_check() -> None:
     assert validate(VC, name="images", app_sync=UNKNOWN, app_id="sql2017") == []
+
+
+def test_leaving_vss_clears_the_application_as_the_array_spells_it() -> None:
+    """app_sync "vss" -> "none" (docs: changed in place) must clear app_server and app_id in
+    one PUT; app_id is an enumeration whose "no application" value is "inval" ("" is refused),
+    and an "inval" read back is null, so the next plan is empty."""
+    from tfnimble.nimble.client.volume_collections import VolumeCollection
+    from tfnimble.nimble.resource_volume_collection import (
+        VolumeCollectionModel,
+        VolumeCollectionResource,
+        update_body,
+    )
+
+    vss = VolumeCollectionModel(
+        id=VC_ID, name="app", app_sync="vss", app_server="sql1", app_id="sql2017"
+    )
+    plain = VolumeCollectionModel(id=VC_ID, name="app", app_sync="none")
+    assert update_body(plain, vss) == {"app_sync": "none", "app_server": "", "app_id": "inval"}
+    read = VolumeCollection(id=VC_ID, name="app", app_sync="none", app_id="inval")
+    assert VolumeCollectionResource().to_model(read, plain).app_id is None
+
+
+def test_importing_a_schedule_id_of_another_array_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`terraform import` of a schedule through the wrong provider block names the array asked
+    and that the ID was made by another group, as every other resource's import does."""
+    import threading
+
+    from tfnimble.nimble.client import NimbleClient, groups
+    from tfnimble.nimble.client import protection_schedules as ps
+    from tfnimble.nimble.client.models import Group
+    from tfnimble.nimble.resource_protection_schedule import ProtectionScheduleResource
+    from tfnimble.plugin import Context, DiagnosticError
+
+    here, there = "aa" * 8, "bb" * 8
+    monkeypatch.setattr(groups, "get_group", lambda c: Group(f"00{here}{'0' * 16}00000001", "a"))
+    monkeypatch.setattr(ps, "get_protection_schedule", lambda c, ident: None)
+    cl = NimbleClient("array-a.example", 5392, "admin", "pw")
+    ctx = Context(provider_data=cl, stop_event=threading.Event(), timeout=60)
+    with pytest.raises(DiagnosticError) as err:
+        ProtectionScheduleResource().import_state(ctx, f"0c{there}{'0' * 16}00000001")
+    assert err.value.summary == "Protection Schedule Not Found"
+    assert "the import ID belongs to no protection schedule on the array at" in err.value.detail
+    assert "belongs to another array" in err.value.detail
