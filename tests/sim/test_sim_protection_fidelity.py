@@ -301,3 +301,18 @@ def test_a_snapshot_collection_is_taken_by_hand(api: Api) -> None:
     assert api.get("/v1/snapshot_collections").json["totalRows"] == 0
     for vol in vols:
         assert api.get("/v1/snapshots", vol_id=vol["id"]).data == []
+
+
+def test_leaving_vss_clears_the_application_with_inval(api: Api) -> None:
+    # NsAppIdType has no empty value; "inval" is its "no application" (what the provider sends
+    # when a collection leaves VSS), so app_sync none with app_id inval is accepted
+    vc = volcoll(api, "app", app_sync="vss", app_server="sql1", app_id="sql2017")
+    r = api.put(
+        f"/v1/volume_collections/{vc['id']}",
+        {"app_sync": "none", "app_server": "", "app_id": "inval"},
+    )
+    assert r.status == 200, r.json
+    assert (r.data["app_sync"], r.data["app_server"], r.data["app_id"]) == ("none", "", "inval")
+    r = api.put(f"/v1/volume_collections/{vc['id']}", {"app_sync": "vss", "app_server": "s"})
+    assert r.code == "SM_protpol_not_specified"
+    assert r.json["messages"][1]["arguments"]["arg"] == "app_id"

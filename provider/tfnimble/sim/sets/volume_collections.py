@@ -29,6 +29,7 @@ from .common import protection_type
 from .protection_schedules import add_schedule, schedules_of
 
 APP_SYNC = ("none", "vss", "vmware", "generic")
+NO_APP_ID = "inval"
 APP_IDS = words(
     "inval exchange exchange_dag hyperv sql2005 sql2008 sql2012 sql2014 sql2016 sql2017"
 )
@@ -118,6 +119,12 @@ VOLCOLL_FIELDS = table(
 )
 
 
+def _set(doc: Doc, key: str) -> bool:
+    """Whether an application field has a value: ``app_id`` "inval" is NsAppIdType's "no
+    application" (an empty app_id is not one of its values)."""
+    return bool(doc.get(key)) and not (key == "app_id" and doc[key] == NO_APP_ID)
+
+
 def _summary(vol: Doc) -> Doc:
     """A member volume as an NsVolumeSummary."""
     return {"id": vol["id"], "vol_id": vol["id"], "name": vol["name"], "vol_name": vol["name"]}
@@ -156,10 +163,10 @@ class VolumeCollectionSet(
         kind = doc["app_sync"]
         for other, keys in _APP_FIELDS.items():
             for key in keys:
-                if other != kind and doc.get(key):
+                if other != kind and _set(doc, key):
                     raise SimError("SM_invalid_arg_value", arg=key, value=doc[key])
         for key in _APP_NEEDS.get(kind, ()):
-            if not doc.get(key):
+            if not _set(doc, key):
                 raise SimError("SM_protpol_not_specified", arg=key)
 
     def create(self, ctx: Ctx, raw: dict[str, Any]) -> Doc:
