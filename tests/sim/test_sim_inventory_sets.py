@@ -127,7 +127,8 @@ def test_software_version_and_users(api: Api) -> None:
     assert api.get(f"/v1/users/{users[0]['id']}").data == users[0]
 
 
-@pytest.mark.parametrize("object_set", NEW_SETS)
+# Snapshot collections are made by hand too (POST, HPE's SDK tests): test_sim_protection_fidelity.
+@pytest.mark.parametrize("object_set", [s for s in NEW_SETS if s != "snapshot_collections"])
 def test_writes_are_refused_as_unsupported(api: Api, object_set: str) -> None:
     r = api.post(f"/v1/{object_set}", {"name": "x"})
     assert (r.status, r.code) == (405, "SM_http_method_not_allowed")

@@ -173,8 +173,8 @@ class App:
             if req.method != "POST":
                 raise ProtocolError(405)
             return self._action(oset, None, rest[1], _json_body(req))
-        obj_id = rest[0].lower()
-        if not OBJECT_ID.match(obj_id):
+        obj_id = rest[0] if oset.path_key else rest[0].lower()
+        if not oset.path_key and not OBJECT_ID.match(obj_id):
             raise SimError("SM_invalid_path_variable", arg="id", value=rest[0])
         if len(rest) == 1:
             if req.method == "GET":

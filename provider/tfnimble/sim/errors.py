@@ -83,6 +83,16 @@ DETAIL: dict[str, tuple[int, str]] = {
     "SM_duplicate_initiator_with_args": (409, "Initiator with {name} {value} already exists."),
     "SM_invalid_initiator_iqn": (400, "Invalid Initiator iqn specified."),
     "SM_fc_svc_not_available": (409, "Fibre Channel service is not available."),
+    # Protection policies (collections and templates) and replication partners: the codes are
+    # HPE's (Go SDK error enum; HPE's Python SDK tests expect SM_protpol_not_specified for a
+    # VSS policy without its application server), the texts and statuses ours.
+    "SM_protpol_not_specified": (400, "Application synchronization needs the argument '{arg}'."),
+    "SM_protpol_invalid_app_sync": (400, "Synchronization '{value}' cannot be validated."),
+    "SM_no_such_partner": (404, "No such replication partner."),
+    # HPE's Python SDK test expects SM_repl_no_partner_avail for a replicated snapshot
+    # collection on a group without partners; SM_ext_trig_sched_not_present is a Go SDK code
+    "SM_repl_no_partner_avail": (409, "No replication partner is available."),
+    "SM_ext_trig_sched_not_present": (409, "The collection has no external-trigger schedule."),
     "SM_too_large_page_size": (
         206,
         "Page size {page_size} exceeds the server row limit {server_row_limit}. Please set a "

@@ -156,7 +156,7 @@ def _scope_of(doc: Doc) -> str:
         return str(doc["vol_id"])
     if t == "initiator":
         return str(doc["initiator_group_id"])
-    if t == "prot_sched":  # schedule names are unique per volume collection
+    if t in ("prot_sched", "snapcoll"):  # names unique per volume collection (or template)
         return str(doc["volcoll_id"])
     return ""
 
@@ -408,6 +408,8 @@ class ObjectSet:
     type = ""
     fields: Fields
     summary_keys: tuple[str, ...] = ("id", "name")
+    # True when the set's object URLs take a key of its own (``load`` finds it), not an ID
+    path_key = False
 
     def __init_subclass__(
         cls,

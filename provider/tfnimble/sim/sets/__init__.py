@@ -9,6 +9,7 @@ from .chap_users import ChapUserSet
 from .inventory import ArraySet, GroupSet, NetworkConfigSet, PerfPolicySet, PoolSet, SubnetSet
 from .protection_schedules import ProtectionScheduleSet
 from .sessions import JobSet, TokenSet
+from .snapshot_collections import SnapshotCollectionSet
 from .snapshots import SnapshotSet
 from .volume_collections import VolumeCollectionSet
 from .volumes import VolumeSet
@@ -30,6 +31,7 @@ SET_CLASSES: tuple[type[ObjectSet], ...] = (
     TokenSet,
     VolumeCollectionSet,
     ProtectionScheduleSet,
+    SnapshotCollectionSet,
     *CATALOG_SETS,
 )
 

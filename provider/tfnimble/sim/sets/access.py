@@ -63,7 +63,7 @@ INITIATOR_FIELDS = table(
     "access_protocol creation_time id initiator_group_id label last_modified",
     names={"initiator_group_name": "initiator_group_id"},
     constants={
-        **each("", "alias chapuser_id wwpn"),
+        **each("", "alias wwpn"),
         **each(False, "override_existing_alias vp_override"),
     },
 )
@@ -213,7 +213,14 @@ class InitiatorSet(
     ObjectSet, name="initiators", type="initiator", fields=INITIATOR_FIELDS, summary_keys=("id",)
 ):
     def computed(self, ctx: Ctx, d: Doc) -> Doc:
-        return _initiator_addresses(d)
+        # the CHAP user whose initiator_iqns name this initiator (one at most: giving an IQN
+        # to a user takes it from the others, see chap_users)
+        users = [
+            u["id"]
+            for u in ctx.preload("chap_user")
+            if d.get("iqn") and {"name": d["iqn"]} in (u.get("initiator_iqns") or [])
+        ]
+        return {**_initiator_addresses(d), "chapuser_id": users[0] if users else ""}
 
     def create(self, ctx: Ctx, raw: dict[str, Any]) -> Doc:
         data = v.check_body(raw, INITIATOR_CREATE, ("access_protocol", "initiator_group_id"))

@@ -13,6 +13,7 @@ protocol code for a method the resource does not take.
 from __future__ import annotations
 
 from ..constants import SOFTWARE_VERSION
+from ..errors import SimError
 from ..fields import each, table
 from ..model import Ctx, Model, ObjectSet
 from ..store import Doc, Tx
@@ -36,8 +37,9 @@ PREDEFINED_TEMPLATES: tuple[tuple[str, tuple[tuple[tuple[str, int, str], int], .
 )
 
 # Bump when the seeded contents change: a store seeded by an older simulator is seeded again
-# only for the sets it lacks (what the array has, it keeps).
-CATALOG_VERSION = "1"
+# only for the sets it lacks (what the array has, it keeps). 2: the templates' schedules are
+# protection schedules (objects of /v1/protection_schedules), not rows of the template.
+CATALOG_VERSION = "2"
 
 
 def seed_catalog(m: Model, tx: Tx) -> None:
@@ -70,11 +72,27 @@ def seed_catalog(m: Model, tx: Tx) -> None:
                 for (unit, period, label), keep in schedules
             ]
             m.add(tx, "prottmpl", name=name, description=f"Provided by Nimble: {name}", rows=rows)
+    _seed_template_schedules(m, tx)
     if not tx.count("softver"):
         m.add(tx, "softver", name=SOFTWARE_VERSION, version=SOFTWARE_VERSION)
     if not tx.count("user"):
         m.add(tx, "user", name=m.config.username, description="Administrator")
     tx.set_meta("catalog", CATALOG_VERSION)
+
+
+def _seed_template_schedules(m: Model, tx: Tx) -> None:
+    """Each predefined template's schedules as protection schedules of that template (a store
+    seeded before they were objects has them only as rows of the template)."""
+    from .protection_schedules import add_schedule
+
+    ctx = m.ctx(tx)
+    owners = {s["volcoll_id"] for s in tx.list("prot_sched")}
+    for template in tx.list("prottmpl"):
+        if template["id"] in owners:
+            continue
+        for row in template.get("rows", []):
+            fields = {k: row[k] for k in ("period", "period_unit", "num_retain")}
+            add_schedule(ctx, template, row["name"], fields)
 
 
 def _stored_but(keys: str, other: str) -> str:
@@ -168,46 +186,12 @@ class ProtectionTemplateSet(
     ObjectSet, name="protection_templates", type="prottmpl", fields=TEMPLATE_FIELDS
 ):
     def computed(self, ctx: Ctx, d: Doc) -> Doc:
-        schedules = [
-            {
-                **row,
-                "id": f"{d['id']}.{i}",
-                "days": "all",
-                "at_time": 0,
-                "until_time": 86399,
-                "snap_verify": False,
-                "skip_db_consistency_check": False,
-                "disable_appsync": False,
-                "downstream_partner": "",
-                "num_retain_replica": 0,
-                "repl_alert_thres": 0,
-            }
-            for i, row in enumerate(d["rows"], start=1)
-        ]
-        return {"schedule_list": schedules}
+        from .protection_schedules import schedules_of
 
+        return {"schedule_list": schedules_of(ctx, d["id"]) or None}
 
-# ----- snapshot collections ---------------------------------------------------------------
-
-_SNAPCOLL_KEYS = (
-    "agent_type creation_time description expiry_after id is_complete is_external_trigger "
-    "is_manual is_manually_managed is_replica is_unmanaged last_modified metadata name "
-    "num_snaps online_status origin_name peer_snapcoll_id repl_bytes_transferred "
-    "repl_complete_time repl_start_time repl_status replicate replicate_to sched_id sched_name "
-    "snapshots_list srep_owner_id srep_owner_name volcoll_id volcoll_name"
-)
-SNAPCOLL_FIELDS = table(
-    _SNAPCOLL_KEYS,
-    _stored_but(_SNAPCOLL_KEYS, "volcoll_name"),
-    names={"volcoll_name": "volcoll_id"},
-)
-
-
-class SnapshotCollectionSet(
-    ObjectSet, name="snapshot_collections", type="snapcoll", fields=SNAPCOLL_FIELDS
-):
-    """Taken with the snapshots of a volume collection; a group without volume collections
-    has none, and the simulator takes none, so the list answers an empty set."""
+    def prepare(self, ctx: Ctx) -> None:
+        ctx.preload("prot_sched")
 
 
 # ----- software versions ------------------------------------------------------------------
@@ -220,7 +204,8 @@ SOFTWARE_FIELDS = table(
         "blacklist_reason": "",
         **each(0, "downloaded_bytes total_bytes"),
         "is_manually_downloaded": False,
-        "release_date": "",
+        # an epoch time (the Go SDK types it int64); the running version's date is not public
+        "release_date": 0,
         "release_status": "GA",
         "signature": "",
         "status": "installed",
@@ -235,8 +220,16 @@ class SoftwareVersionSet(
     fields=SOFTWARE_FIELDS,
     summary_keys=("version", "name"),
 ):
-    """The version the group runs. The array addresses a version by its version string, not
-    by an object ID, so there is no GET by ID here (the simulator's object URLs take IDs)."""
+    """The version the group runs. The array addresses a version by its version string ("used
+    as identifier in URL", Go SDK), not by an object ID: ``GET /v1/software_versions/<version>``."""
+
+    path_key = True
+
+    def load(self, tx: Tx, obj_id: str) -> Doc:
+        doc = tx.by_name(self.type, obj_id)
+        if doc is None:
+            raise SimError("SM_enoent", id=obj_id)
+        return doc
 
 
 # ----- users ------------------------------------------------------------------------------
@@ -290,7 +283,6 @@ CATALOG_SETS: tuple[type[ObjectSet], ...] = (
     DiskSet,
     FolderSet,
     ProtectionTemplateSet,
-    SnapshotCollectionSet,
     SoftwareVersionSet,
     UserSet,
     ProtocolEndpointSet,

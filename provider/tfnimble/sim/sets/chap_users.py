@@ -5,7 +5,9 @@ What the array does (docs/nimble-array-facts.md, "CHAP users"): ``name`` (NsObje
 ``&^[];``` and backquote) are mandatory at create; ``password`` is written, never read back;
 ``initiator_iqns`` (``[{"name": IQN}]``) is changed alone in its own PUT; ``vol_list`` and
 ``vol_count`` are the volumes whose access control records name the user. A user that an
-access control record still names is not deleted.
+access control record still names is not deleted, nor one whose ``initiator_iqns`` name an
+initiator of an initiator group. An initiator IQN belongs to one CHAP user at
+a time: giving it to a user takes it from any other ("it will be replaced by this CHAP user").
 """
 
 from __future__ import annotations
@@ -82,6 +84,7 @@ class ChapUserSet(ObjectSet, name="chap_users", type="chap_user", fields=CHAP_FI
     def create(self, ctx: Ctx, raw: dict[str, Any]) -> Doc:
         data = v.check_body(raw, CHAP_CREATE, ("name", "password"))
         self.unique(ctx, data["name"])
+        _take_iqns(ctx, data.get("initiator_iqns", []), "")
         return self.m.add(
             ctx.tx,
             "chap_user",
@@ -97,6 +100,7 @@ class ChapUserSet(ObjectSet, name="chap_users", type="chap_user", fields=CHAP_FI
             # "cannot be modified at the same time with other attributes" (the array's doc)
             raise SimError("SM_invalid_arg_value", arg="initiator_iqns", value="with others")
         self.rename(ctx, doc, data)
+        _take_iqns(ctx, data.get("initiator_iqns", []), doc["id"])
         apply_update(doc, data, ("description", "password", "initiator_iqns"))
         self.m.save(ctx.tx, doc)
         if "password" in data:  # the targets that ask for this user learn the new secret
@@ -107,4 +111,21 @@ class ChapUserSet(ObjectSet, name="chap_users", type="chap_user", fields=CHAP_FI
     def delete(self, ctx: Ctx, doc: Doc) -> None:
         if any(a.get("chap_user_id") == doc["id"] for a in ctx.tx.list("acr")):
             raise SimError(CHAP_USER_IN_USE_CODE, name=doc["name"])
+        # nor while an initiator of an initiator group is one of its initiator_iqns (HPE's Go
+        # SDK test deletes the group first)
+        iqns = {i["name"] for i in doc.get("initiator_iqns") or []}
+        if iqns & {i.get("iqn") for i in ctx.tx.list("initiator")}:
+            raise SimError(CHAP_USER_IN_USE_CODE, name=doc["name"])
         ctx.tx.delete(doc["id"])
+
+
+def _take_iqns(ctx: Ctx, iqns: list[dict[str, str]], owner: str) -> None:
+    """Remove ``iqns`` from every CHAP user but ``owner`` (one user per initiator)."""
+    taken = {item["name"] for item in iqns}
+    if not taken:
+        return
+    for other in ctx.tx.list("chap_user"):
+        kept = [i for i in other.get("initiator_iqns") or [] if i["name"] not in taken]
+        if other["id"] != owner and len(kept) != len(other.get("initiator_iqns") or []):
+            other["initiator_iqns"] = kept
+            ctx.model.save(ctx.tx, other)

@@ -244,7 +244,6 @@ GROUP_FIELDS = table(
         **each(True, "alarms_enabled iscsi_enabled unique_name_enabled usage_valid"),
         **each(False, "fc_enabled vvol_enabled"),
         "compression_ratio": 1.0,
-        "num_snapcolls": 0,
         **each(SOFTWARE_VERSION, "version_current version_target"),
     },
 )
@@ -261,6 +260,7 @@ class GroupSet(ObjectSet, name="groups", type="group", fields=GROUP_FIELDS):
             "leader_array_name": array["name"],
             "leader_array_serial": array["serial"],
             "member_list": [array["name"]],
+            "num_snapcolls": ctx.tx.count("snapcoll"),
             "raw_capacity": s["capacity"] * 4 // 3,
             **_space(
                 s,

@@ -13,6 +13,11 @@ Rules (HPE's REST reference and SDKs; docs/nimble-array-facts.md):
    lose a clone's base); an ``external_trigger`` schedule never fires on its own.
 4. Deleting a schedule (or its collection) keeps the snapshots it took: they become unmanaged
    (``schedule_id`` empty, ``is_unmanaged`` true), as a user's own snapshots are.
+5. The predefined protection templates' schedules are protection schedules too (type
+   ``protection_template``): listed and read like any other, never fired (a template has no
+   volumes), and neither changed nor deleted, since predefined templates cannot be edited.
+   A collection and a template list their schedules as NsSchedule summaries
+   (``schedule_summary``).
 """
 
 from __future__ import annotations
@@ -23,10 +28,11 @@ from typing import Any
 from .. import schedule as timing
 from .. import validate as v
 from ..errors import SimError
-from ..fields import each, table
+from ..fields import each, table, words
 from ..model import Ctx, Model, ObjectSet, apply_update
 from ..store import Doc
 from .common import clones_of
+from .snapshot_collections import new_snapcoll
 
 MAX_TIME = timing.DAY - 1
 log = logging.getLogger("nimble-sim")
@@ -83,6 +89,16 @@ DEFAULTS: dict[str, Any] = {
     "schedule_type": "regular",
 }
 
+# The owner kinds (``volcoll_or_prottmpl_type``) and the stored type each names.
+OWNER_TYPES = {"volume_collection": "volcoll", "protection_template": "prottmpl"}
+# What an NsSchedule summary (a collection's or a template's ``schedule_list`` item) carries
+# besides its id and name (Go SDK ``NsSchedule``; the same fields as the schedule itself).
+_SUMMARY_KEYS = words(
+    "period period_unit at_time until_time days num_retain downstream_partner "
+    "downstream_partner_id downstream_partner_name replicate_every num_retain_replica "
+    "repl_alert_thres snap_verify skip_db_consistency_check disable_appsync schedule_type active"
+)
+
 SCHED_FIELDS = table(
     "id name description volcoll_or_prottmpl_type volcoll_or_prottmpl_id period period_unit "
     "at_time until_time days num_retain downstream_partner downstream_partner_name "
@@ -99,7 +115,6 @@ SCHED_FIELDS = table(
     "last_mod_sched_time",
     same={"volcoll_or_prottmpl_id": "volcoll_id", "last_config_change_time": "last_mod_sched_time"},
     constants={
-        "volcoll_or_prottmpl_type": "volume_collection",
         **each(
             "",
             "downstream_partner downstream_partner_name downstream_partner_id "
@@ -118,9 +133,10 @@ class ProtectionScheduleSet(
 ):
     def computed(self, ctx: Ctx, d: Doc) -> Doc:
         nxt = None
-        if d["schedule_type"] == "regular":
+        if d["schedule_type"] == "regular" and owner_type(d) == "volume_collection":
             nxt = timing.next_firing(d, max(d.get("last_run", 0), self.m.clock()))
         return {
+            "volcoll_or_prottmpl_type": owner_type(d),
             "last_snap_time": d.get("last_snap_time", 0),
             "next_snap_time": nxt or 0,
             "snap_counter": d.get("snap_counter", 0),
@@ -131,32 +147,29 @@ class ProtectionScheduleSet(
     def create(self, ctx: Ctx, raw: dict[str, Any]) -> Doc:
         mandatory = ("name", "volcoll_or_prottmpl_type", "volcoll_or_prottmpl_id")
         data = v.check_body(raw, SCHED_CREATE, mandatory)
-        kind, owner = data["volcoll_or_prottmpl_type"], data["volcoll_or_prottmpl_id"]
-        if not owner:
+        kind, owner_id = data["volcoll_or_prottmpl_type"], data["volcoll_or_prottmpl_id"]
+        if not owner_id:
             raise SimError("SM_missing_arg", arg="volcoll_or_prottmpl_id")
+        owner = self.ref(ctx, owner_id, OWNER_TYPES[kind], "volcoll_or_prottmpl_id")
         if kind != "volume_collection":
             # protection templates are read-only here: a template gets no new schedules
-            self.ref(ctx, owner, "prottmpl", "volcoll_or_prottmpl_id")
             raise SimError("SM_eperm")
-        self.ref(ctx, owner, "volcoll", "volcoll_or_prottmpl_id")
         _no_partner(data)
-        self.unique(ctx, data["name"], scope=owner)
-        fields = {k: data.get(k, default) for k, default in DEFAULTS.items()}
-        t = int(self.m.clock())
-        doc = self.m.new_doc(ctx.tx, "prot_sched", name=data["name"], volcoll_id=owner, **fields)
-        doc.update(last_mod_sched_time=t, last_run=t)
-        _check_window(doc)
-        self.m.save(ctx.tx, doc)
-        self.m.schedules_changed()
-        return doc
+        self.unique(ctx, data["name"], scope=owner_id)
+        _check_verify(data.get("snap_verify", False), owner)
+        return add_schedule(ctx, owner, data["name"], data)
 
     def update(self, ctx: Ctx, doc: Doc, raw: dict[str, Any], force: bool) -> Doc:
         data = self.check_update(doc, raw, SCHED_UPDATE)
+        _not_predefined(doc)
         _no_partner(data)
         self.rename(ctx, doc, data, scope=doc["volcoll_id"])
         before = {k: doc[k] for k in _TIMING}
         apply_update(doc, data, _UPDATED)
         _check_window(doc)
+        owner = ctx.obj(doc["volcoll_id"])
+        if owner is not None:
+            _check_verify(doc["snap_verify"], owner)
         if {k: doc[k] for k in _TIMING} != before:
             t = int(self.m.clock())
             doc["last_mod_sched_time"] = t
@@ -167,9 +180,62 @@ class ProtectionScheduleSet(
         return doc
 
     def delete(self, ctx: Ctx, doc: Doc) -> None:
+        _not_predefined(doc)
         release_snapshots(ctx, doc)
         ctx.tx.delete(doc["id"])
         self.m.schedules_changed()
+
+
+def owner_type(d: Doc) -> str:
+    """``volcoll_or_prottmpl_type``; schedules stored before templates had theirs are a
+    collection's."""
+    return str(d.get("owner_type", "volume_collection"))
+
+
+def schedule_summary(d: Doc) -> Doc:
+    """A schedule as its collection or template lists it (NsSchedule)."""
+    return {
+        "id": d["id"],
+        "schedule_id": d["id"],
+        "name": d["name"],
+        "schedule_name": d["name"],
+        **{k: d.get(k, SCHED_FIELDS.constants.get(k, DEFAULTS.get(k))) for k in _SUMMARY_KEYS},
+    }
+
+
+def schedules_of(ctx: Ctx, owner_id: str) -> list[Doc]:
+    """The schedules of a collection or template, oldest first, as NsSchedule summaries."""
+    return [schedule_summary(s) for s in ctx.preload("prot_sched") if s["volcoll_id"] == owner_id]
+
+
+def add_schedule(ctx: Ctx, owner: Doc, name: str, fields: dict[str, Any]) -> Doc:
+    """A new schedule of ``owner`` (a collection or a template) with ``fields`` over the
+    defaults; a collection's regular schedule fires from now on."""
+    kind = next(k for k, t in OWNER_TYPES.items() if t == owner["type"])
+    values = {k: fields.get(k, default) for k, default in DEFAULTS.items()}
+    t = int(ctx.model.clock())
+    doc = ctx.model.new_doc(
+        ctx.tx, "prot_sched", name=name, volcoll_id=owner["id"], owner_type=kind, **values
+    )
+    doc.update(last_mod_sched_time=t, last_run=t)
+    _check_window(doc)
+    ctx.model.save(ctx.tx, doc)
+    ctx.forget("prot_sched")
+    ctx.model.schedules_changed()
+    return doc
+
+
+def _not_predefined(doc: Doc) -> None:
+    # rule 5: the predefined templates (the only ones the simulator has) are not edited
+    if owner_type(doc) == "protection_template":
+        raise SimError("SM_eperm")
+
+
+def _check_verify(snap_verify: bool, owner: Doc) -> None:
+    # snap_verify runs the application's verification tool, so it needs application
+    # synchronization ("can only be used with ... application synchronization", HPE's SDK)
+    if snap_verify and owner.get("app_sync", "none") == "none":
+        raise SimError("SM_invalid_arg_value", arg="snap_verify", value=snap_verify)
 
 
 def _no_partner(data: dict[str, Any]) -> None:
@@ -212,11 +278,13 @@ def prune(ctx: Ctx, sched: Doc) -> int:
 
 
 def take(ctx: Ctx, sched: Doc, volcoll: Doc, t: int) -> int:
-    """One firing at time ``t``: a snapshot of every volume of the collection."""
+    """One firing at time ``t``: a snapshot of every volume of the collection, together one
+    snapshot collection named like them."""
     from .volume_collections import members
 
     name = timing.snapshot_name(volcoll["name"], sched["name"], t)
     snapshots, taken = ctx.model.sets["snapshots"], 0
+    coll = ctx.tx.by_name("snapcoll", name, volcoll["id"])
     for vol in members(ctx, volcoll["id"]):
         if ctx.tx.by_name("snapshot", name, vol["id"]) is not None:
             continue
@@ -225,13 +293,23 @@ def take(ctx: Ctx, sched: Doc, volcoll: Doc, t: int) -> int:
         except SimError as err:  # e.g. no space: this volume misses this firing, as on an array
             log.warning("schedule %s: no snapshot of %s: %s", sched["name"], vol["name"], err)
             continue
-        snap.update(creation_time=t, schedule_id=sched["id"], is_unmanaged=False)
+        coll = coll or new_snapcoll(ctx, volcoll, name, t, sched)
+        snap.update(
+            creation_time=t,
+            schedule_id=sched["id"],
+            is_unmanaged=False,
+            snap_collection_id=coll["id"],
+        )
         ctx.model.save(ctx.tx, snap)
         taken += 1
     ctx.forget("snapshot")
-    volcoll["last_snapcoll"] = {"snapcoll_name": name, "snapcoll_creation_time": t}
-    volcoll["snapcoll_count"] = int(volcoll.get("snapcoll_count", 0)) + 1
-    ctx.model.save(ctx.tx, volcoll)
+    if coll is not None:
+        volcoll["last_snapcoll"] = {
+            "snapcoll_id": coll["id"],
+            "snapcoll_name": name,
+            "snapcoll_creation_time": t,
+        }
+        ctx.model.save(ctx.tx, volcoll)
     sched.update(last_snap_time=t, snap_counter=int(sched.get("snap_counter", 0)) + 1)
     return taken
 
@@ -242,7 +320,7 @@ def run_due(model: Model, now: float) -> tuple[int, float | None]:
     with model.store.write() as tx:
         ctx = model.ctx(tx)
         for sched in tx.list("prot_sched"):
-            if sched["schedule_type"] != "regular":
+            if sched["schedule_type"] != "regular" or owner_type(sched) != "volume_collection":
                 continue
             volcoll = tx.get(sched["volcoll_id"])
             keep = int(sched["num_retain"])

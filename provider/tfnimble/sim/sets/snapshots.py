@@ -13,7 +13,7 @@ from ..model import Ctx, ObjectSet, apply_update
 from ..naming import new_serial, snapshot_target, vpd
 from ..store import Doc
 from .access import acr_embedded
-from .common import clones_of, state_changes
+from .common import clones_of, drop_emptied_snapcolls, state_changes
 
 SNAPSHOT_CREATE: dict[str, v.Validator] = {
     "name": v.v_str(215, v.VOL_SNAP_NAME, allow_empty=False),
@@ -46,7 +46,7 @@ SNAPSHOT_FIELDS = table(
     constants={
         **each(True, "is_manually_managed new_data_valid"),
         "is_replica": False,
-        **each("", "origin_name snap_collection_id snap_collection_name"),
+        "origin_name": "",
         "replication_status": None,
     },
 )
@@ -79,6 +79,9 @@ class SnapshotSet(ObjectSet, name="snapshots", type="snapshot", fields=SNAPSHOT_
             "schedule_id": d.get("schedule_id", ""),
             "schedule_name": ctx.name_of(d.get("schedule_id", "")),
             "is_unmanaged": d.get("is_unmanaged", False),
+            # a scheduled snapshot belongs to the snapshot collection of its firing
+            "snap_collection_id": d.get("snap_collection_id", ""),
+            "snap_collection_name": ctx.name_of(d.get("snap_collection_id", "")),
             "size": d["size_mib"] * c.MIB if c.SNAPSHOT_SIZE_IN_BYTES else d["size_mib"],
             # under the group target a snapshot reports the group's IQN, as its volume does
             "target_name": group_iqn(self.m, ctx.group)
@@ -153,5 +156,6 @@ class SnapshotSet(ObjectSet, name="snapshots", type="snapshot", fields=SNAPSHOT_
         for acr in ctx.children("acr", doc["vol_id"]):
             if acr.get("snap_id") == doc["id"]:
                 ctx.tx.delete(acr["id"])
+        drop_emptied_snapcolls(ctx.tx, [doc])
         ctx.tx.delete(doc["id"])
         self.m.dp.delete(doc["id"])

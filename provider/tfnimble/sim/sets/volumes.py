@@ -13,7 +13,13 @@ from ..model import Ctx, ObjectSet, apply_update, total_reserved
 from ..naming import new_serial, volume_target, vpd
 from ..store import Doc
 from .access import acr_embedded, group_lun
-from .common import app_category, clones_of, state_changes
+from .common import (
+    app_category,
+    clones_of,
+    drop_emptied_snapcolls,
+    protection_type,
+    state_changes,
+)
 
 _VOLUME_COMMON: dict[str, v.Validator] = {
     "name": v.v_str(215, v.VOL_SNAP_NAME, allow_empty=False),
@@ -115,7 +121,6 @@ VOLUME_FIELDS = table(
         ),
         **each("", "dest_pool_id dest_pool_name folder_id folder_name"),
         **each(None, "fc_sessions iscsi_sessions last_replicated_snap"),
-        "protection_type": "unprotected",
         "replication_role": "no_replication",
         "snap_limit": c.NO_SNAP_LIMIT,
         "snap_limit_percent": -1,
@@ -163,6 +168,8 @@ class VolumeSet(ObjectSet, name="volumes", type="volume", fields=VOLUME_FIELDS):
             "owned_by_group": group["name"],
             "owned_by_group_id": group["id"],
             "pinned_cache_size": size_bytes if d["cache_pinned"] else 0,
+            # protected by its collection's schedules ("if protected with schedules")
+            "protection_type": protection_type(ctx, d.get("volcoll_id", "")),
             **each(
                 snap_used,
                 "snap_usage_compressed_bytes snap_usage_populated_bytes "
@@ -396,6 +403,7 @@ class VolumeSet(ObjectSet, name="volumes", type="volume", fields=VOLUME_FIELDS):
             raise SimError("SM_vol_has_online_snap", vol=doc["name"])
         for acr in ctx.children("acr", doc["id"]):
             tx.delete(acr["id"])
+        drop_emptied_snapcolls(tx, snaps)
         for s in snaps:
             tx.delete(s["id"])
             m.dp.delete(s["id"])
