@@ -90,8 +90,8 @@ class ChapUserModel:
             "giving it to this user moves it from any other CHAP user that has it (the plan "
             "warns), and a user that loses an IQN that way shows it missing at the next "
             "refresh. While one of these IQNs is an initiator of an initiator group, the "
-            "array refuses to delete the user; a destroy waits for groups deleted in the same "
-            "run.",
+            "array refuses to delete the user: a delete waits for the groups that the same run "
+            "deletes, and otherwise names them.",
             validators=(iqns_rule,),
         ),
     ] = None
