@@ -231,11 +231,19 @@ def test_acc_protection_bad_input(tf: Harness, sim: Sim) -> None:
             name=prefix,
             app_id="sql2017",
             volume_ids=["not-an-id"],
-        )
+        ),
+        resource(
+            "nimble_volume_collection",
+            "vss",
+            name=prefix + "-vss",
+            app_sync="vss",
+            app_id="sql2017",
+        ),
     )
     collection_errors = [
         r"app_id applies only to VSS-synchronized collections",
         r"Invalid Volume ID.*volume_ids.*'not-an-id'",
+        r'Missing VSS Setting.*app_sync = "vss" needs app_server',
     ]
     tf.run(
         Case(

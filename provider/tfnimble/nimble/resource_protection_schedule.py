@@ -16,6 +16,7 @@ from tfnimble.plugin import (
     AttributePath,
     Context,
     Diagnostic,
+    DiagnosticError,
     Severity,
     Value,
     is_known,
@@ -337,4 +338,15 @@ class ProtectionScheduleResource(NimbleResource):
             if c.is_id(import_id):  # an ID of the other array is named as such
                 raise foreign_ids.explained(cl, err, KIND, import_id, None)
             raise err
+        if found.volcoll_or_prottmpl_type == "protection_template":
+            # the array lists the predefined templates' schedules too, and refuses to change
+            # or delete them (SM_eperm): they are not a collection's schedules to manage
+            raise DiagnosticError(
+                "Cannot Import a Template's Schedule",
+                f'Protection schedule "{found.name}" ({found.id}) belongs to protection '
+                f"template {found.volcoll_id}, not to a volume collection; the array keeps "
+                "templates' schedules read-only. nimble_protection_schedule manages the "
+                "schedules of a nimble_volume_collection: import one of those (ID, or "
+                "COLLECTION/SCHEDULE), or create a schedule with the same timing.",
+            )
         return self.to_model(found, None)

@@ -98,7 +98,7 @@ class VolumeCollectionModel:
         Value[str],
         f.argument(
             types.String,
-            'Host name of the application server; only with `app_sync = "vss"`.',
+            'Host name of the application server; required with `app_sync = "vss"`, and only then.',
             validators=(c.OBJECT_NAME_RULE,),
         ),
     ] = None
@@ -107,7 +107,7 @@ class VolumeCollectionModel:
         f.argument(
             types.String,
             "Application on the server (`exchange`, `exchange_dag`, `hyperv`, `sql2005` ... "
-            '`sql2017`); only with `app_sync = "vss"`.',
+            '`sql2017`); required with `app_sync = "vss"`, and only then.',
             validators=(one_of(*APP_IDS),),
         ),
     ] = None
@@ -150,6 +150,15 @@ class VolumeCollectionResource(NimbleResource):
                     "Attribute Needs VSS",
                     f"{attr} applies only to VSS-synchronized collections: set "
                     f'app_sync = "vss" or remove {attr}.',
+                    ROOT.attr(attr),
+                )
+            # the array refuses a VSS collection without both (SM_protpol_not_specified)
+            if sync == "vss" and value is None:
+                ctx.diagnostics.add_error(
+                    "Missing VSS Setting",
+                    f'app_sync = "vss" needs {attr}: the array asks the application server '
+                    f"({', '.join(_VSS_ONLY)}) for consistent snapshots. Set {attr}, or use "
+                    'another app_sync (e.g. "none" for crash-consistent snapshots).',
                     ROOT.attr(attr),
                 )
 

@@ -74,6 +74,9 @@ def test_num_retain_is_required_and_positive() -> None:
         ({"app_id": "sql2017"}, "app_id", 'set app_sync = "vss"'),
         ({"app_sync": "vmware", "app_server": "h"}, "app_server", 'set app_sync = "vss"'),
         ({"app_sync": "oracle"}, "app_sync", "must be one of"),
+        # the array refuses VSS without its server and application (SM_protpol_not_specified)
+        ({"app_sync": "vss", "app_id": "sql2017"}, "app_server", 'app_sync = "vss" needs'),
+        ({"app_sync": "vss", "app_server": "sql1"}, "app_id", 'app_sync = "vss" needs'),
         ({"volume_ids": ["vm-0"]}, "volume_ids", "'vm-0'"),
         ({"name": "bad name"}, "name", "letters, digits"),
     ],
@@ -89,6 +92,8 @@ def test_collection_mistakes_name_the_attribute(
 
 def test_unknown_app_sync_defers_the_check() -> None:
     assert validate(VC, name="images", app_sync=UNKNOWN, app_id="sql2017") == []
+    # an unknown server (from another resource) is not a missing one
+    assert validate(VC, name="images", app_sync="vss", app_server=UNKNOWN, app_id="sql2017") == []
 
 
 def test_leaving_vss_clears_the_application_as_the_array_spells_it() -> None:
@@ -132,3 +137,39 @@ def test_importing_a_schedule_id_of_another_array_says_so(monkeypatch: pytest.Mo
     assert err.value.summary == "Protection Schedule Not Found"
     assert "the import ID belongs to no protection schedule on the array at" in err.value.detail
     assert "belongs to another array" in err.value.detail
+
+
+def test_importing_a_templates_schedule_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The array lists the predefined protection templates' schedules among its protection
+    schedules, but keeps them read-only: importing one as a collection's schedule is refused
+    at import, naming the template, instead of failing at the first change."""
+    import threading
+
+    from tfnimble.nimble.client import NimbleClient
+    from tfnimble.nimble.client import protection_schedules as ps
+    from tfnimble.nimble.resource_protection_schedule import ProtectionScheduleResource
+    from tfnimble.plugin import Context, DiagnosticError
+
+    tmpl_id, sched_id = "12" + "0" * 39 + "3", "0c" + "0" * 39 + "7"
+    template_schedule = ps.ProtectionSchedule.from_api(
+        {
+            "id": sched_id,
+            "name": "daily",
+            "volcoll_or_prottmpl_type": "protection_template",
+            "volcoll_or_prottmpl_id": tmpl_id,
+            "num_retain": 30,
+        }
+    )
+    monkeypatch.setattr(ps, "get_protection_schedule", lambda c, ident: template_schedule)
+    cl = NimbleClient("array-a.example", 5392, "admin", "pw")
+    ctx = Context(provider_data=cl, stop_event=threading.Event(), timeout=60)
+    with pytest.raises(DiagnosticError) as err:
+        ProtectionScheduleResource().import_state(ctx, sched_id)
+    assert err.value.summary == "Cannot Import a Template's Schedule"
+    assert f"belongs to protection template {tmpl_id}" in err.value.detail
+    # a collection's own schedule imports
+    own = ps.ProtectionSchedule.from_api(
+        {**template_schedule.raw, "volcoll_or_prottmpl_type": "volume_collection"}
+    )
+    monkeypatch.setattr(ps, "get_protection_schedule", lambda c, ident: own)
+    assert ProtectionScheduleResource().import_state(ctx, sched_id).id == sched_id
