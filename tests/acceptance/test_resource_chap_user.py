@@ -1,11 +1,15 @@
 """nimble_chap_user (write-only secret) and access control records that name it, with real
 terraform against nimble-sim: bad input at plan, create, the secret in neither state nor plan
-files nor the provider's log, import, a version bump that sends a new secret, drift,
-destroy."""
+files nor the provider's log, import, a version bump that sends a new secret, drift, an
+IQN taken from another CHAP user (the plan warns; taken back, the plan puts it back), and a
+destroy of a user and a group that share an IQN without referring to each other (Terraform
+deletes them at the same time; the array refuses the user's delete while the group has
+it)."""
 
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from pathlib import Path
 
@@ -14,6 +18,7 @@ from nimble_fixtures import Sim
 from nimble_hcl import config, expect, resource
 
 USER = "nimble_chap_user.c"
+HOST = "nimble_chap_user.h"
 ACR = "nimble_access_control_record.a"
 SECRET_1, SECRET_2 = "Chap-first-0001", "Chap-second-002"
 VARIABLES = """
@@ -30,6 +35,22 @@ variable "chap_secret_version" {
 """
 
 
+IQN = "iqn.1993-08.org.x:01:ctl"
+
+
+def with_host_user(name: str) -> str:
+    """chap_config plus a CHAP user that has the group's IQN and that nothing refers to, nor
+    it to anything: a destroy deletes it at once, while the group waits for the record."""
+    host = resource(
+        "nimble_chap_user",
+        "h",
+        name=f"{name}-h",
+        secret_wo="=var.chap_secret",
+        initiator_iqns=[IQN],
+    )
+    return chap_config(name) + host
+
+
 def chap_config(name: str, secret: str = "=var.chap_secret") -> str:
     return config(
         VARIABLES,
@@ -42,7 +63,7 @@ def chap_config(name: str, secret: str = "=var.chap_secret") -> str:
             secret_wo_version="=var.chap_secret_version",
         ),
         resource("nimble_volume", "v", name=name, size_mib=64),
-        resource("nimble_initiator_group", "g", name=name, initiators=["iqn.1993-08.org.x:01:ctl"]),
+        resource("nimble_initiator_group", "g", name=name, initiators=[IQN]),
         resource(
             "nimble_access_control_record",
             "a",
@@ -71,6 +92,7 @@ def test_acc_chap_user_write_only_secret(tf: Harness, sim: Sim) -> None:
     name = sim.unique("chap")
     before = sim.inventory()
     ids: dict[str, str] = {}
+    state_env = {"TF_VAR_chap_secret": SECRET_2, "TF_VAR_chap_secret_version": "2"}
 
     def no_secret_on_disk(*secrets: str) -> None:
         assert tf.workdir is not None
@@ -117,6 +139,30 @@ def test_acc_chap_user_write_only_secret(tf: Harness, sim: Sim) -> None:
     def change_behind_terraform() -> None:
         chap_users.update_chap_user(sim.client, ids["user"], description="changed by hand")
 
+    def another_user_has_the_iqn() -> None:
+        other = chap_users.create_chap_user(sim.client, f"{name}-o", SECRET_1, initiator_iqns=[IQN])
+        ids["other"], ids["log"] = other.id, str(len(tf.log))
+
+    def warns(output: str) -> None:
+        flat = re.sub(r"\s+", " ", output.replace("│", " "))
+        assert "Warning: Initiator IQN Moves From Another CHAP User" in flat, output[-3000:]
+        assert f'gives {IQN} to this CHAP user, but CHAP user "{name}-o" has it' in flat
+
+    def iqn_moved(state: State) -> None:
+        warns("".join(r.output for r in tf.log[int(ids["log"]) :]))
+        host = state.attrs(HOST)
+        assert host["initiator_iqns"] == [IQN]
+        assert chap_users.get_chap_user(sim.client, host["id"]).initiator_iqns == (IQN,)
+        assert chap_users.get_chap_user(sim.client, ids["other"]).initiator_iqns == ()
+        # The other user takes it back: the refresh sees it gone, the plan puts it back.
+        chap_users.update_chap_user(sim.client, ids["other"], initiator_iqns=[IQN])
+        plan = tf.plan_exitcode(env={**sim.env(), **state_env})
+        assert plan.returncode == 2 and f"+ {json.dumps(IQN)}" in plan.stdout, plan.stdout
+        assert "1 to change" in plan.stdout
+        warns(plan.output)
+        chap_users.update_chap_user(sim.client, host["id"], initiator_iqns=[IQN])  # as planned
+        chap_users.delete_chap_user(sim.client, ids["other"])
+
     tf.run(
         Case(
             # The provider's own log, at its most verbose, lands in the working directory,
@@ -155,6 +201,15 @@ def test_acc_chap_user_write_only_secret(tf: Harness, sim: Sim) -> None:
                     preconfig=change_behind_terraform,
                     plan_only=True,
                     expect_non_empty_plan=True,
+                ),
+                # The destroy that ends the case then deletes h at once, which the array
+                # refuses until the group, deleted after the record, is gone.
+                Step(
+                    config=with_host_user(name),
+                    env=state_env,
+                    preconfig=another_user_has_the_iqn,
+                    expect_actions={HOST: ["create"], USER: ["update"], ACR: ["no-op"]},
+                    checks=[iqn_moved],
                 ),
             ],
             check_destroy=sim.back_to(before),

@@ -19,12 +19,21 @@ variable "chap_secret" {
   ephemeral = true
 }
 
+locals {
+  controller_iqn = "iqn.1993-08.org.debian:01:controller-1"
+}
+
 resource "nimble_chap_user" "glance" {
   name        = "glance-controllers"
   description = "CHAP account of the Glance store's iSCSI login"
   secret_wo   = var.chap_secret
   # Bump to send a new chap_secret to the array.
   secret_wo_version = 1
+  # The initiators that use this account. An IQN belongs to one CHAP user at a
+  # time: listing it here takes it from any other (the plan warns). The array
+  # refuses to delete this user while a group has one of these IQNs; a destroy
+  # waits for the group that it deletes too.
+  initiator_iqns = [local.controller_iqn]
 }
 
 resource "nimble_volume" "glance" {
@@ -34,7 +43,7 @@ resource "nimble_volume" "glance" {
 
 resource "nimble_initiator_group" "controller" {
   name       = "glance-controllers-chap"
-  initiators = ["iqn.1993-08.org.debian:01:controller-1"]
+  initiators = [local.controller_iqn]
 }
 
 # The controller sees the volume only when it logs in as the CHAP user.

@@ -332,28 +332,41 @@ def delete_after_dependents(
     obj_id: str,
     delete: Callable[[], None],
     dependents: Callable[[], dict[str, str]],
-    codes: tuple[str, ...],
+    codes: tuple[str, ...] | None,
     refuse: Callable[[list[str], BaseException], DiagnosticError],
 ) -> None:
-    """Run `delete`; while the array refuses it (a Conflict with one of `codes`) because
-    `dependents()` ({id: name}) exist, wait for those that this run deletes (see
-    ``dependents``) and try again; `refuse` names what remains."""
+    """Run `delete`; while the array refuses it (a Conflict with one of `codes`, or any
+    Conflict when None) because `dependents()` ({id: name}) exist, wait for those that this
+    run deletes (see ``dependents``) and try again; `refuse` names what remains. A refusal
+    with no dependents to be seen twice in a row is not about them: it is raised as is."""
     from .client import Conflict
     from .dependents import wait_until_gone
 
     remaining_s = ctx.remaining()
     deadline = time.monotonic() + remaining_s if remaining_s is not None else None
+    unexplained = 0  # refusals in a row for which no dependent was seen
+    seen: list[bool] = []  # for each look at the dependents since the last refusal, any?
+
+    def looked() -> dict[str, str]:
+        found = dependents()
+        seen.append(bool(found))
+        return found
+
     while True:
         try:
             delete()
             return
         except Conflict as err:
-            if err.code not in codes:
+            if codes is not None and err.code not in codes:
                 raise
             refused = err
-        left = wait_until_gone(obj_id, dependents, ctx.stop_event, deadline, ctx.logger)
+        seen.clear()
+        left = wait_until_gone(obj_id, looked, ctx.stop_event, deadline, ctx.logger)
         if left:
             raise refuse(sorted(left.values()), refused) from refused
+        unexplained = 0 if any(seen) else unexplained + 1
+        if unexplained == 2:
+            raise refused
         ctx.check(f"deleting {obj_id}")
 
 

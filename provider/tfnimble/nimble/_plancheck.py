@@ -90,7 +90,7 @@ def lookups(cl: object) -> Lookups:
         return found
 
 
-def _client(ctx: Context) -> NimbleClient | None:
+def configured_client(ctx: Context) -> NimbleClient | None:
     """The configured client; None when the provider is not configured (no array to ask:
     plan-logic unit tests, or a provider configuration that is itself unknown)."""
     if ctx.provider_data is None:
@@ -118,7 +118,7 @@ def changed(planned: Value[Any], prior: Value[Any] | None, creating: bool) -> bo
 def _by_id(
     ctx: Context, kind: str, attr: str, ident: str, get: Callable[[NimbleClient, str], T | None]
 ) -> T | None:
-    cl = _client(ctx)
+    cl = configured_client(ctx)
     if cl is None or not c.is_id(ident):
         return None  # a malformed ID is refused at validate
     path = ROOT.attr(attr)
@@ -168,7 +168,7 @@ def volume_collection(ctx: Context, attr: str, ident: str) -> Any:
 def _named(
     ctx: Context, kind: str, attr: str, name: str, list_all: Callable[[Any], list[Any]]
 ) -> None:
-    cl = _client(ctx)
+    cl = configured_client(ctx)
     if cl is None:
         return
     path = ROOT.attr(attr)

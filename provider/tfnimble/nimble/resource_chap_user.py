@@ -18,6 +18,7 @@ from tfnimble.plugin import (
     AttributePath,
     Context,
     Diagnostic,
+    DiagnosticError,
     Severity,
     Value,
     is_known,
@@ -28,6 +29,8 @@ from tfnimble.plugin import (
 
 from . import _common as c
 from . import _fields as f
+from . import _plancheck as pc
+from . import diagnostics as diag
 from ._base import NimbleResource
 from .resource_initiator_group import iqns_rule
 
@@ -83,8 +86,12 @@ class ChapUserModel:
         f.argument(
             types.Set(types.String),
             "IQNs of initiators that use this CHAP user for group-target CHAP "
-            "authentication. Changed in place; another CHAP user that lists the same IQN "
-            "keeps it (the provider does not take it away).",
+            "authentication. Changed in place. An IQN belongs to one CHAP user at a time: "
+            "giving it to this user moves it from any other CHAP user that has it (the plan "
+            "warns), and a user that loses an IQN that way shows it missing at the next "
+            "refresh. While one of these IQNs is an initiator of an initiator group, the "
+            "array refuses to delete the user: a delete waits for the groups that the same run "
+            "deletes, and otherwise names them.",
             validators=(iqns_rule,),
         ),
     ] = None
@@ -136,9 +143,12 @@ class ChapUserResource(NimbleResource):
     def modify_plan(
         self, ctx: Context, plan: ChapUserModel, state: ChapUserModel | None, config: ChapUserModel
     ) -> ChapUserModel:
-        """Plan: a create, or a new `secret_wo_version`, sends `secret_wo`, so it must not be
-        null then (a variable left unset, or the `secret_wo = null` that
-        `-generate-config-out` writes for an imported user). Unknown is left to apply."""
+        """Plan: warn of IQNs that apply takes from other CHAP users
+        (:func:`warn_of_moved_iqns`); a create, or a new `secret_wo_version`, sends
+        `secret_wo`, so it must not be null then (a variable left unset, or the
+        `secret_wo = null` that `-generate-config-out` writes for an imported user). Unknown
+        is left to apply."""
+        pc.report(ctx, lambda: warn_of_moved_iqns(ctx, plan, state))
         if config.secret_wo is not None:
             return plan
         if state is None:
@@ -217,13 +227,27 @@ class ChapUserResource(NimbleResource):
         return self.to_model(user, plan)
 
     def delete(self, ctx: Context, state: ChapUserModel) -> None:
-        from .client import chap_users
+        """Delete; while the array refuses because an initiator group has one of the user's
+        IQNs, or an access control record names the user, wait for those that this run
+        deletes (``dependents``: Terraform deletes a group and a user that do not refer to
+        each other at the same time), then name those that remain."""
+        from .client import NimbleError, chap_users
+        from .dependents import deleting
 
         cl, ident, name = c.client(ctx), need(state.id, "id"), str(state.name)
         ctx.check(f"deleting CHAP user {name}")
-        c.call(
-            lambda: chap_users.delete_chap_user(cl, ident, missing_ok=True), "delete", KIND, name
-        )
+        try:
+            with deleting(ident):
+                c.delete_after_dependents(
+                    ctx,
+                    ident,
+                    lambda: chap_users.delete_chap_user(cl, ident, missing_ok=True),
+                    lambda: holders(cl, ident),
+                    None,  # the array's code for this refusal is not known (array facts)
+                    lambda held, err: in_use(name, held, err),
+                )
+        except NimbleError as err:
+            raise diag.api_error("delete", KIND, name, err) from err
 
     def import_state(self, ctx: Context, import_id: str) -> ChapUserModel:
         from .client import chap_users
@@ -232,3 +256,78 @@ class ChapUserResource(NimbleResource):
             ctx, import_id, chap_users.get_chap_user, chap_users.find_chap_user_by_name, KIND
         )
         return self.to_model(user, None)
+
+
+def warn_of_moved_iqns(ctx: Context, plan: ChapUserModel, state: ChapUserModel | None) -> None:
+    """A WARNING on `initiator_iqns` for each known IQN that joins this user's set and that
+    another CHAP user has now: apply moves it (one CHAP user per IQN), so two users of
+    Terraform that list it take it from each other on every apply. One read of the CHAP
+    users, and only when IQNs join (a refreshed user that lost one plans it back: it joins)."""
+    from .client import chap_users
+
+    planned = plan.initiator_iqns if is_known(plan.initiator_iqns) else None
+    held = set(known_or_none(state.initiator_iqns) or ()) if state is not None else set()
+    joining = {i for i in planned or () if isinstance(i, str) and i not in held}
+    cl = pc.configured_client(ctx)
+    if not joining or cl is None:
+        return
+    me = None if state is None else state.id
+    label = str(plan.name) if is_known(plan.name) else "(new)"
+    users = c.call(lambda: chap_users.list_chap_users(cl), "find", KIND, label, IQNS)
+    for user in sorted(users, key=lambda u: u.name):
+        if user.id == me:
+            continue
+        for iqn in sorted(joining & set(user.initiator_iqns)):
+            ctx.diagnostics.add_warning(
+                "Initiator IQN Moves From Another CHAP User",
+                f'initiator_iqns gives {iqn} to this CHAP user, but CHAP user "{user.name}" '
+                "has it now. An IQN belongs to one CHAP user at a time: apply moves it, and "
+                f'"{user.name}" loses it. If "{user.name}" is also managed by Terraform (here '
+                "or in another configuration), the two take the IQN from each other on every "
+                "apply: pick one of them and list the IQN there only.",
+                IQNS,
+            )
+
+
+IQNS = AttributePath.root().attr("initiator_iqns")
+
+
+def holders(cl: NimbleClient, user_id: str) -> dict[str, str]:
+    """What keeps the array from deleting the CHAP user, {id: description}: the initiator
+    groups that have one of its IQNs now (read afresh: another user may have taken them),
+    and the access control records that name it. Nothing when the user is gone."""
+    from .client import access_control_records as acrs
+    from .client import chap_users
+    from .client import initiator_groups as ig
+
+    user = chap_users.get_chap_user(cl, user_id)
+    if user is None:
+        return {}
+    iqns, found = set(user.initiator_iqns), {}
+    for group in ig.list_initiator_groups(cl) if iqns else ():
+        shared = sorted(iqns & set(group.iqns))
+        if shared:
+            found[group.id] = f'initiator group "{group.name}" (initiators {", ".join(shared)})'
+    for acr in acrs.list_access_control_records(cl) if user.vol_count else ():
+        if acr.chap_user_id == user_id:
+            found[acr.id] = (
+                f'the access control record of volume "{acr.vol_name}" for initiator group '
+                f'"{acr.initiator_group_name}"'
+            )
+    return found
+
+
+def in_use(name: str, held: list[str], err: BaseException) -> DiagnosticError:
+    """The delete is still refused: name what holds the user and what to do."""
+    return DiagnosticError(
+        "CHAP User In Use",
+        f'CHAP user "{name}" cannot be deleted while {"; ".join(held)} still '
+        f"{'uses' if len(held) == 1 else 'use'} it: the array keeps a CHAP user while one of "
+        "its initiator_iqns is an initiator of an initiator group, or while an access control "
+        "record names it. The delete waited for what this run deleted meanwhile; these "
+        "remain. Destroy them first, or change them (take the IQN out of the group's "
+        "initiators, or the CHAP user out of the record). If Terraform manages them, add "
+        "depends_on = [nimble_chap_user.<this resource>] to them, so that Terraform destroys "
+        "them before this user, then run the command again.\n\n"
+        f"Original error: {err}",
+    )

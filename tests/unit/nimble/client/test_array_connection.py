@@ -35,7 +35,7 @@ def test_nothing_is_sent_until_a_resource_needs_the_array(
     ctx = Context(provider_data=link)
     cl = c.client(ctx)
     assert link.made and fake.logins == 1
-    assert c.client(ctx) is cl and pc._client(ctx) is cl
+    assert c.client(ctx) is cl and pc.configured_client(ctx) is cl
     volumes.create_volume(cl, "v1", 10)
     link.close()
     assert [x.method for x in fake.calls if x.path.startswith("/tokens")] == ["POST", "DELETE"]
