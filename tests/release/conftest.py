@@ -46,8 +46,12 @@ def require_release_tools(*extra: str) -> None:
 
 @pytest.fixture(scope="session")
 def release(tmp_path_factory: pytest.TempPathFactory) -> releasekit.Release:
-    """`make release`'s build, signed with a throwaway key, once per session."""
+    """`make release`'s build, signed with a throwaway key, once per session: under
+    pytest-xdist, one worker builds and the others reuse it (the workers' base temporary
+    directories share a parent made for this session)."""
     require_release_tools()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return releasekit.shared_release(tmp_path_factory.getbasetemp().parent)
     return releasekit.build_release(tmp_path_factory.mktemp("release"))
 
 

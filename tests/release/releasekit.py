@@ -77,6 +77,30 @@ def throwaway_key(gnupghome: Path) -> str:
     return next(line.split(":")[4] for line in out.splitlines() if line.startswith("sec"))
 
 
+def shared_release(shared: Path) -> Release:
+    """The release built once in ``shared`` (a directory every pytest-xdist worker of this
+    session sees) and reused by the others: the build (a PyInstaller freeze of each provider)
+    costs tens of seconds of CPU, and the release tests read it only. The first worker builds
+    under an exclusive lock while the others wait; a failed build leaves nothing, so the next
+    worker tries again and fails the same way."""
+    import fcntl
+
+    done = shared / "release.json"
+    with open(shared / "release.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            base = shared / "release"
+            shutil.rmtree(base, ignore_errors=True)  # what a failed build left
+            base.mkdir()
+            r = build_release(base)
+            fields = {"version": r.version, "manifest": r.manifest, "key_id": r.key_id}
+            tmp = done.with_suffix(".tmp")
+            tmp.write_text(json.dumps({"dist": str(r.dist), **fields, "seconds": r.seconds}))
+            tmp.rename(done)
+    d = json.loads(done.read_text())
+    return Release(Path(d["dist"]), d["version"], d["manifest"], d["key_id"], d["seconds"])
+
+
 def build_release(base: Path) -> Release:
     gnupghome = base / "gnupg"
     key_id = throwaway_key(gnupghome)
