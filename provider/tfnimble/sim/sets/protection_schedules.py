@@ -32,7 +32,7 @@ from ..fields import each, table, words
 from ..model import Ctx, Model, ObjectSet, apply_update
 from ..store import Doc
 from .common import clones_of
-from .snapshot_collections import new_snapcoll
+from .snapshot_collections import new_snapcoll, note_last_snapcoll
 
 MAX_TIME = timing.DAY - 1
 log = logging.getLogger("nimble-sim")
@@ -304,12 +304,7 @@ def take(ctx: Ctx, sched: Doc, volcoll: Doc, t: int) -> int:
         taken += 1
     ctx.forget("snapshot")
     if coll is not None:
-        volcoll["last_snapcoll"] = {
-            "snapcoll_id": coll["id"],
-            "snapcoll_name": name,
-            "snapcoll_creation_time": t,
-        }
-        ctx.model.save(ctx.tx, volcoll)
+        note_last_snapcoll(ctx, volcoll, coll, t)
     sched.update(last_snap_time=t, snap_counter=int(sched.get("snap_counter", 0)) + 1)
     return taken
 

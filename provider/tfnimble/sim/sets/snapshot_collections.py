@@ -94,6 +94,16 @@ def new_snapcoll(
     return doc
 
 
+def note_last_snapcoll(ctx: Ctx, volcoll: Doc, coll: Doc, t: int) -> None:
+    """The collection's ``last_snapcoll``: the snapshot collection just taken."""
+    volcoll["last_snapcoll"] = {
+        "snapcoll_id": coll["id"],
+        "snapcoll_name": coll["name"],
+        "snapcoll_creation_time": t,
+    }
+    ctx.model.save(ctx.tx, volcoll)
+
+
 def _no_partner(data: dict[str, Any]) -> None:
     for key in ("replicate", "invoke_on_upstream_partner"):
         if data.get(key):
@@ -177,12 +187,7 @@ class SnapshotCollectionSet(
             )
             self.m.save(ctx.tx, snap)
         ctx.forget("snapshot")
-        volcoll["last_snapcoll"] = {
-            "snapcoll_id": doc["id"],
-            "snapcoll_name": doc["name"],
-            "snapcoll_creation_time": t,
-        }
-        self.m.save(ctx.tx, volcoll)
+        note_last_snapcoll(ctx, volcoll, doc, t)
         return doc
 
     def update(self, ctx: Ctx, doc: Doc, raw: dict[str, Any], force: bool) -> Doc:
