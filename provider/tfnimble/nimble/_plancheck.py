@@ -144,6 +144,33 @@ def volume(ctx: Context, attr: str, ident: str) -> Any:
     return _by_id(ctx, "volume", attr, ident, volumes.get_volume)
 
 
+def volumes(ctx: Context, attr: str, idents: list[str]) -> None:
+    """Each of ``idents`` must name a volume, each missing one reported on ``attr``. Several
+    are checked against one summary list of the array's volumes (all pages, IDs and names
+    only) instead of one GET each: a collection planned with hundreds of known members costs
+    a few requests, not hundreds. Only those the list lacks get the per-ID check, whose
+    diagnostic says whether the ID belongs to another array."""
+    from .client import volumes as vols
+
+    cl = configured_client(ctx)
+    wanted = [i for i in idents if c.is_id(i)]
+    if cl is None or not wanted:
+        return
+    if len(wanted) > 1:
+        listed = lookups(cl).get(
+            ("volume ids",),
+            lambda: c.call(
+                lambda: frozenset(v.id.lower() for v in vols.list_volumes(cl, detail=False)),
+                "list",
+                "volume",
+                "volumes",
+                ROOT.attr(attr),
+            ),
+        )
+        wanted = [i for i in wanted if i.lower() not in listed]
+    report(ctx, *(functools.partial(volume, ctx, attr, i) for i in wanted))
+
+
 def initiator_group(ctx: Context, attr: str, ident: str) -> Any:
     from .client import initiator_groups
 

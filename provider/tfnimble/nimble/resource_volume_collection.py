@@ -8,7 +8,6 @@ leaves membership alone. A volume already in another collection is never taken f
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
@@ -170,11 +169,11 @@ class VolumeCollectionResource(NimbleResource):
         config: VolumeCollectionModel,
     ) -> VolumeCollectionModel:
         """Plan: each known volume ID that joins `volume_ids` must name a volume on this
-        array (an ID from another array's provider is named as such), one read per ID."""
+        array (an ID from another array's provider is named as such)."""
         planned = known_or_none(plan.volume_ids) or ()
         have = set(known_or_none(getattr(state, "volume_ids", None)) or ())
         joining = sorted(v for v in planned if isinstance(v, str) and v not in have)
-        pc.report(ctx, *(functools.partial(pc.volume, ctx, "volume_ids", v) for v in joining))
+        pc.volumes(ctx, "volume_ids", joining)
         return plan
 
     def get(self, cl: NimbleClient, ident: str) -> VolumeCollection | None:

@@ -35,6 +35,7 @@ VOL = "06" + "0" * 39 + "1"
 GROUP = "02" + "0" * 39 + "1"
 GONE = "04" + "f" * 40
 SECRET = "s3cr3t-Pa55"
+MEMBERS = [f"06{'0' * 32}{n + 2:08x}" for n in range(300)]  # volumes the array has
 
 
 def path(attr: str) -> AttributePath:
@@ -68,6 +69,10 @@ def array(monkeypatch: pytest.MonkeyPatch) -> FakeArray:
         a.count("volume")
         return Volume(VOL, "base", 2048) if ident == VOL else None
 
+    def list_volumes(cl: object, filters: object = None, *, detail: bool = True) -> list[Volume]:
+        a.count("volume list")
+        return [Volume(v, f"vol-{n}", 64) for n, v in enumerate([VOL, *MEMBERS])]
+
     def get_group(cl: object, ident: str) -> InitiatorGroup | None:
         a.count("group")
         return InitiatorGroup(GROUP, "hosts") if ident == GROUP else None
@@ -82,6 +87,7 @@ def array(monkeypatch: pytest.MonkeyPatch) -> FakeArray:
 
     monkeypatch.setattr(snapshots, "get_snapshot", get_snapshot)
     monkeypatch.setattr(volumes, "get_volume", get_volume)
+    monkeypatch.setattr(volumes, "list_volumes", list_volumes)
     monkeypatch.setattr(initiator_groups, "get_initiator_group", get_group)
     monkeypatch.setattr(pools, "list_pools", list_pools)
     monkeypatch.setattr(performance_policies, "list_performance_policies", list_policies)
@@ -221,6 +227,22 @@ def test_the_password_is_a_sensitive_attribute_and_the_username_is_not() -> None
 
 
 # --- modify_plan: references to objects --------------------------------------------------------
+
+
+def test_a_collection_of_many_known_members_is_checked_with_one_list(array: FakeArray) -> None:
+    """300 existing members and one missing: one summary list of the array's volumes, then the
+    per-ID read only for the one the list lacks, reported on volume_ids."""
+    members = [*MEMBERS, GONE.replace("04", "06", 1)]
+    result = plan_create(engine(), "nimble_volume_collection", name="images", volume_ids=members)
+    assert [(d.summary, str(d.path)) for d in errors(result)] == [
+        ("Volume Not Found", "volume_ids")
+    ]
+    assert GONE.replace("04", "06", 1) in errors(result)[0].detail
+    assert array.reads == {"volume list": 1, "volume": 1}
+    # one member alone is one GET, as any single reference
+    array.reads.clear()
+    assert not errors(plan_create(engine(), "nimble_volume_collection", name="i", volume_ids=[VOL]))
+    assert array.reads == {"volume": 1}
 
 
 def test_a_nonexistent_snapshot_is_refused_at_plan_without_size_mib(array: FakeArray) -> None:
